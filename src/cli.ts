@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+import { pathToFileURL } from 'node:url';
+import { type CliCommand, type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './cli/io.js';
+
+/**
+ * `opsbot <command>`: the same playbooks as Slack, from a terminal. Each command lives in src/cli/<name>.ts
+ * and is loaded on demand, so `opsbot versionlock` does not pay for the Bolt app or the cloud clients.
+ */
+const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<CliCommand> }>> = {
+  serve: {
+    summary: 'run the Slack bot (Socket Mode or HTTP) with webhooks, /healthz, /readyz and /metrics',
+    load: async () => (await import('./cli/serve.js')).runServe,
+  },
+  'why-reboot': {
+    summary: 'explain why a Compute Engine VM restarted (live, or offline from exported logs)',
+    load: async () => (await import('./cli/why-reboot.js')).runWhyReboot,
+  },
+  versionlock: {
+    summary: 'add or remove a yum/dnf versionlock entry in a local file and print the diff',
+    load: async () => (await import('./cli/versionlock.js')).runVersionlock,
+  },
+  'tf-import': {
+    summary: 'add a Terraform import block to a local file and print the diff',
+    load: async () => (await import('./cli/tf-import.js')).runTfImport,
+  },
+  'config-schema': {
+    summary: 'print the JSON Schema of the config file',
+    load: async () => (await import('./cli/config-schema.js')).runConfigSchema,
+  },
+};
+
+export const buildUsage = (): string => {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return [
+    'Usage: opsbot <command> [options]',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    "Run `opsbot <command> --help` for a command's options.",
+    'Config: --config FILE or OPSBOT_CONFIG; secrets from the environment (see README).',
+    '',
+  ].join('\n');
+};
+
+export const runCli = async (argv: readonly string[], io: CliIo): Promise<number> => {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(buildUsage());
+    return name === undefined ? EXIT_USAGE : EXIT_OK;
+  }
+  if (name === '--version' || name === '-v') {
+    io.stdout.write('opsbot 0.1.0\n');
+    return EXIT_OK;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.stderr.write(`opsbot: unknown command "${name}"\n\n${buildUsage()}`);
+    return EXIT_USAGE;
+  }
+  try {
+    return await (await command.load())(rest, io);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    io.stderr.write(`opsbot ${name}: ${message}\n`);
+    return EXIT_FAILURE;
+  }
+};
+
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (isMain || process.argv[1]?.endsWith('/bin/opsbot.js') || process.argv[1]?.endsWith('/bin/opsbot')) {
+  const code = await runCli(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    cwd: process.cwd(),
+    now: () => new Date(),
+  });
+  process.exitCode = code;
+}

@@ -1,0 +1,391 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { AppError } from './errors.js';
+import { type Env, readSecrets, type Secrets } from './secrets.js';
+
+/**
+ * The configuration file's schema. The same definition validates the YAML at startup and generates
+ * `config/opsbot.schema.json` (`npm run schema`) for editor completion. Secrets never live here: they come
+ * from the environment (see secrets.ts).
+ */
+
+const name = z
+  .string()
+  .regex(
+    /^[a-z0-9][a-z0-9._-]{0,62}$/,
+    'a lowercase name: letters, digits, ".", "_" or "-", at most 63 chars',
+  );
+
+/** A path inside a repository: relative, no `..`, no backslashes, no control characters. */
+export const repoPath = z
+  .string()
+  .min(1)
+  .refine(
+    (p) =>
+      !p.startsWith('/') &&
+      !p.includes('\\') &&
+      !p.split('/').some((seg) => seg === '..' || seg === '') &&
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to refuse them
+      !/[\u0000-\u001f\u007f]/.test(p),
+    'a relative path inside the repository, without "..", empty segments or control characters',
+  );
+
+const repoSlug = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/,
+    'a repository path such as "infra/ansible" or "group/sub/repo"',
+  )
+  .refine((s) => !s.split('/').some((seg) => seg === '.' || seg === '..'), 'no "." or ".." segments');
+
+const branch = z
+  .string()
+  .min(1)
+  .regex(/^(?!\/|.*\/\/|.*\.\.|.*@\{|.*\.lock$|.*\/$)[A-Za-z0-9._/-]+$/, 'a valid git branch name');
+
+const slackId = z.string().regex(/^[A-Z0-9]{2,}$/, 'a Slack id such as U012ABCDEF, S012ABCDEF or C012ABCDEF');
+
+const accessRule = z
+  .object({
+    users: z
+      .array(slackId)
+      .default([])
+      .describe('Slack user ids (U...) allowed; empty with no groups = anyone'),
+    groups: z.array(slackId).default([]).describe('Slack user group ids (S...) whose members are allowed'),
+    channels: z
+      .array(slackId)
+      .default([])
+      .describe('Channel ids (C.../G...) where the command may run; empty = any'),
+  })
+  .strict();
+
+const approvalRule = z
+  .object({
+    users: z
+      .array(slackId)
+      .default([])
+      .describe('who may approve; empty with no groups = anyone allowed to run it'),
+    groups: z.array(slackId).default([]),
+    requireSecondPerson: z.boolean().default(true).describe('the requester cannot approve their own change'),
+  })
+  .strict();
+
+export const COMMAND_NAMES = ['why-reboot', 'versionlock', 'tf-import', 'amend', 'opsbot'] as const;
+export type CommandName = (typeof COMMAND_NAMES)[number];
+
+const forgeKind = z.enum(['gitlab', 'github']);
+
+const versionlockTarget = z
+  .object({
+    name,
+    forge: forgeKind,
+    repo: repoSlug,
+    baseBranch: branch.default('main'),
+    path: repoPath.describe('the versionlock file inside the repository'),
+    format: z.enum(['yum', 'dnf', 'ansible-vars']),
+    key: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/)
+      .optional()
+      .describe('ansible-vars only: dotted key path of the list, e.g. versionlock_packages'),
+    releases: z
+      .record(z.string(), z.string())
+      .default({})
+      .describe('per-package default release (e.g. elasticsearch: "1"), needed by yum targets'),
+    arch: z.string().default('*').describe('architecture written in lock lines ("*" = any)'),
+  })
+  .strict();
+
+const terraformTarget = z
+  .object({
+    name,
+    forge: forgeKind,
+    repo: repoSlug,
+    baseBranch: branch.default('main'),
+    dir: z.union([repoPath, z.literal('.')]).describe('the Terraform root module (stack) directory'),
+    importsFile: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]+\.tf$/)
+      .default('imports.tf'),
+    resourcesFile: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]+\.tf$/)
+      .default('imported.tf')
+      .describe('where /tf-import vm writes the generated resource block'),
+  })
+  .strict();
+
+const url = z.url();
+
+export const configSchema = z
+  .object({
+    slack: z
+      .object({
+        mode: z
+          .enum(['socket', 'http'])
+          .default('http')
+          .describe('socket: SLACK_APP_TOKEN; http: SLACK_SIGNING_SECRET'),
+        apiUrl: url
+          .default('https://slack.com/api/')
+          .describe('Slack Web API base URL (GovSlack: https://slack-gov.com/api/); SLACK_API_URL overrides'),
+        postRetries: z.number().int().min(0).max(10).default(3),
+      })
+      .strict()
+      .default({ mode: 'http', apiUrl: 'https://slack.com/api/', postRetries: 3 }),
+    http: z
+      .object({
+        port: z.number().int().min(0).max(65535).default(3000).describe('PORT overrides'),
+        drainTimeoutMs: z.number().int().min(0).default(10_000),
+      })
+      .strict()
+      .default({ port: 3000, drainTimeoutMs: 10_000 }),
+    google: z
+      .object({
+        defaultProject: z.string().optional(),
+        projects: z.array(z.string()).default([]).describe('projects searched when a VM name has no project'),
+        endpoints: z
+          .object({
+            logging: url.optional().describe('Cloud Logging API base URL (Private Service Connect, tests)'),
+            compute: url.optional().describe('Compute Engine API base URL'),
+          })
+          .strict()
+          .default({}),
+        timeouts: z
+          .object({
+            instanceMs: z.number().int().positive().default(10_000),
+            auditLogsMs: z.number().int().positive().default(20_000),
+            guestLogsMs: z.number().int().positive().default(20_000),
+            serialMs: z.number().int().positive().default(10_000),
+          })
+          .strict()
+          .default({ instanceMs: 10_000, auditLogsMs: 20_000, guestLogsMs: 20_000, serialMs: 10_000 }),
+        journaldLog: z
+          .string()
+          .optional()
+          .describe('log id of a journald receiver, if the Ops Agent ships one'),
+        defaultWindow: z.string().default('7d'),
+      })
+      .strict()
+      .default({
+        projects: [],
+        endpoints: {},
+        timeouts: { instanceMs: 10_000, auditLogsMs: 20_000, guestLogsMs: 20_000, serialMs: 10_000 },
+        defaultWindow: '7d',
+      }),
+    forges: z
+      .object({
+        gitlab: z
+          .object({ host: url.default('https://gitlab.com') })
+          .strict()
+          .optional(),
+        github: z
+          .object({
+            baseUrl: url.default('https://api.github.com'),
+            appId: z.number().int().positive().optional(),
+            installationId: z.number().int().positive().optional(),
+          })
+          .strict()
+          .optional(),
+        timeoutMs: z.number().int().positive().default(15_000),
+      })
+      .strict()
+      .default({ timeoutMs: 15_000 }),
+    targets: z
+      .object({
+        versionlock: z.array(versionlockTarget).default([]),
+        terraform: z.array(terraformTarget).default([]),
+      })
+      .strict()
+      .default({ versionlock: [], terraform: [] }),
+    access: z
+      .object({
+        commands: z.partialRecord(z.enum(COMMAND_NAMES), accessRule).default({}),
+        approvals: z.partialRecord(z.enum(COMMAND_NAMES), approvalRule).default({}),
+      })
+      .strict()
+      .default({ commands: {}, approvals: {} }),
+    store: z
+      .object({
+        dataDir: z.string().default('./data').describe('SQLite file location when DATABASE_URL is not set'),
+      })
+      .strict()
+      .default({ dataDir: './data' }),
+    logging: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .strict()
+      .default({ level: 'info' }),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const seen = new Set<string>();
+    for (const [kind, list] of Object.entries(cfg.targets)) {
+      list.forEach((t, i) => {
+        if (seen.has(t.name)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['targets', kind, i, 'name'],
+            message: `duplicate target name "${t.name}"`,
+          });
+        }
+        seen.add(t.name);
+        if (!cfg.forges[t.forge]) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['targets', kind, i, 'forge'],
+            message: `forge "${t.forge}" is used but forges.${t.forge} is not configured`,
+          });
+        }
+      });
+    }
+    cfg.targets.versionlock.forEach((t, i) => {
+      if (t.format === 'ansible-vars' && !t.key) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['targets', 'versionlock', i, 'key'],
+          message: 'required for format ansible-vars',
+        });
+      }
+    });
+  });
+
+export type FileConfig = z.infer<typeof configSchema>;
+export type VersionlockTarget = FileConfig['targets']['versionlock'][number];
+export type TerraformTarget = FileConfig['targets']['terraform'][number];
+export type AccessRule = z.infer<typeof accessRule>;
+export type ApprovalRule = z.infer<typeof approvalRule>;
+
+export interface Config extends FileConfig {
+  readonly secrets: Secrets;
+  readonly configPath: string | null;
+}
+
+const formatIssue = (issue: z.core.$ZodIssue): string => {
+  const key = issue.path.length ? issue.path.join('.') : '(top level)';
+  return `${key}: ${issue.message}`;
+};
+
+const deepFreeze = <T>(value: T): T => {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+};
+
+/**
+ * Loads the YAML file (or an empty config when `path` is null), applies environment overrides, validates,
+ * checks that the secrets the chosen mode needs are present, and returns a frozen object. Every problem is
+ * thrown as one AppError('config_invalid') whose message names the key and what is expected.
+ */
+export const loadConfig = (
+  env: Env,
+  path: string | null,
+  options: { requireSlack?: boolean; readFile?: (p: string) => string } = {},
+): Config => {
+  const readFile = options.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
+  let raw: unknown = {};
+  if (path !== null) {
+    let text: string;
+    try {
+      text = readFile(path);
+    } catch (cause) {
+      throw new AppError(
+        'config_invalid',
+        `Config file ${path} cannot be read (set --config or OPSBOT_CONFIG).`,
+        {
+          cause,
+        },
+      );
+    }
+    try {
+      raw = parseYaml(text) ?? {};
+    } catch (cause) {
+      const msg = cause instanceof Error ? cause.message.split('\n')[0] : 'invalid YAML';
+      throw new AppError('config_invalid', `Config file ${path} is not valid YAML: ${msg}`, { cause });
+    }
+    if (typeof raw !== 'object' || Array.isArray(raw)) {
+      throw new AppError('config_invalid', `Config file ${path} must hold a YAML mapping at the top level.`);
+    }
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const where = path ? ` in ${path}` : '';
+    const lines = parsed.error.issues.map(formatIssue);
+    throw new AppError('config_invalid', `Invalid configuration${where}: ${lines.join('; ')}`);
+  }
+  const cfg = parsed.data;
+  if (env.SLACK_API_URL) {
+    const ok = z.url().safeParse(env.SLACK_API_URL);
+    if (!ok.success)
+      throw new AppError('config_invalid', `SLACK_API_URL: expected a URL, got "${env.SLACK_API_URL}".`);
+    cfg.slack.apiUrl = env.SLACK_API_URL;
+  }
+  if (!cfg.slack.apiUrl.endsWith('/')) cfg.slack.apiUrl = `${cfg.slack.apiUrl}/`;
+  if (env.PORT !== undefined && env.PORT !== '') {
+    const port = Number(env.PORT);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new AppError('config_invalid', `PORT: expected a port number 0-65535, got "${env.PORT}".`);
+    }
+    cfg.http.port = port;
+  }
+  if (env.OPSBOT_LOG_LEVEL) {
+    const lvl = configSchema.shape.logging.unwrap().shape.level.safeParse(env.OPSBOT_LOG_LEVEL);
+    if (!lvl.success)
+      throw new AppError(
+        'config_invalid',
+        'OPSBOT_LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent.',
+      );
+    cfg.logging.level = lvl.data;
+  }
+  const secrets = readSecrets(env, options.readFile);
+  if (options.requireSlack) {
+    if (!secrets.SLACK_BOT_TOKEN)
+      throw new AppError(
+        'config_invalid',
+        'SLACK_BOT_TOKEN is not set: expected the bot token (xoxb-...) of the Slack app.',
+      );
+    if (!secrets.SLACK_BOT_TOKEN.startsWith('xoxb-') && !secrets.SLACK_BOT_TOKEN.startsWith('xoxp-')) {
+      throw new AppError('config_invalid', 'SLACK_BOT_TOKEN: expected a bot token starting with "xoxb-".');
+    }
+    if (cfg.slack.mode === 'socket') {
+      if (!secrets.SLACK_APP_TOKEN?.startsWith('xapp-')) {
+        throw new AppError(
+          'config_invalid',
+          'SLACK_APP_TOKEN is not set or not an app-level token (xapp-...): slack.mode is "socket", which needs one with connections:write.',
+        );
+      }
+    } else if (!secrets.SLACK_SIGNING_SECRET) {
+      throw new AppError(
+        'config_invalid',
+        'SLACK_SIGNING_SECRET is not set: slack.mode is "http", which needs the app\'s signing secret.',
+      );
+    }
+  }
+  for (const t of [...cfg.targets.versionlock, ...cfg.targets.terraform]) {
+    if (options.requireSlack && t.forge === 'gitlab' && !secrets.GITLAB_TOKEN) {
+      throw new AppError('config_invalid', `GITLAB_TOKEN is not set: target "${t.name}" uses GitLab.`);
+    }
+    if (
+      options.requireSlack &&
+      t.forge === 'github' &&
+      !secrets.GITHUB_TOKEN &&
+      !secrets.GITHUB_APP_PRIVATE_KEY
+    ) {
+      throw new AppError(
+        'config_invalid',
+        `GITHUB_TOKEN (or GITHUB_APP_PRIVATE_KEY) is not set: target "${t.name}" uses GitHub.`,
+      );
+    }
+  }
+  return deepFreeze({ ...cfg, secrets, configPath: path });
+};
+
+/** `--config` wins, then OPSBOT_CONFIG, else no file (all defaults). */
+export const resolveConfigPath = (flag: string | undefined, env: Env): string | null =>
+  flag ?? (env.OPSBOT_CONFIG || null);
+
+export const buildConfigJsonSchema = (): unknown =>
+  z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' });
