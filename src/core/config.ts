@@ -310,7 +310,7 @@ export const loadConfig = (
       throw new AppError('config_invalid', `Config file ${path} must hold a YAML mapping at the top level.`);
     }
   }
-  const parsed = configSchema.safeParse(raw);
+  const parsed = configSchema.safeParse(dropNulls(raw));
   if (!parsed.success) {
     const where = path ? ` in ${path}` : '';
     const lines = parsed.error.issues.map(formatIssue);
@@ -381,6 +381,19 @@ export const loadConfig = (
     }
   }
   return deepFreeze({ ...cfg, secrets, configPath: path });
+};
+
+/** A YAML key left empty (`endpoints:` followed only by comments) means "not set", not "null". */
+const dropNulls = (value: unknown): unknown => {
+  if (Array.isArray(value)) return value.map(dropNulls);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([, v]) => v !== null)
+        .map(([k, v]) => [k, dropNulls(v)]),
+    );
+  }
+  return value;
 };
 
 /** `--config` wins, then OPSBOT_CONFIG, else no file (all defaults). */
