@@ -1,0 +1,51 @@
+import type { ForgeKind } from '../../integrations/forge/port.js';
+
+/** One file the change writes, with the content it had at the planned base. */
+export interface PlannedFile {
+  readonly path: string;
+  readonly before: string | null; // null = the file does not exist yet
+  readonly after: string;
+}
+
+/**
+ * A change computed against the base branch head (a dry run). It is everything that will be written, so the
+ * preview shown in Slack is exactly what Approve applies.
+ */
+export interface ChangePlan {
+  readonly kind: string; // versionlock | tf-import | amend
+  readonly target: string; // config target name
+  readonly forge: ForgeKind;
+  readonly repo: string;
+  readonly baseBranch: string;
+  readonly baseSha: string;
+  readonly branch: string; // deterministic: the same request gives the same branch
+  readonly title: string;
+  readonly commitMessage: string;
+  readonly summary: string; // one line, for Slack and the MR description
+  readonly files: readonly PlannedFile[];
+  readonly diff: string; // unified diff of all files
+  readonly labels: readonly string[];
+}
+
+export type PlanOutcome =
+  | { readonly kind: 'planned'; readonly plan: ChangePlan }
+  | { readonly kind: 'nothing-to-do'; readonly reason: string }
+  | { readonly kind: 'refused'; readonly reason: string };
+
+export type ApplyOutcome =
+  | {
+      readonly kind: 'opened';
+      readonly mrUrl: string;
+      readonly mrNumber: number;
+      readonly reused: boolean;
+      readonly headSha: string;
+    }
+  | { readonly kind: 'already-open'; readonly mrUrl: string | null; readonly mrNumber: number | null }
+  | { readonly kind: 'replanned'; readonly plan: ChangePlan } // base moved and the change differs: show again
+  | { readonly kind: 'nothing-to-do'; readonly reason: string } // base moved and now already contains it
+  | { readonly kind: 'busy'; readonly reason: string } // another change to the same file is being applied
+  | { readonly kind: 'not-approvable'; readonly reason: string } // cancelled, unknown, or already handled
+  | { readonly kind: 'branch-taken'; readonly reason: string }; // the branch exists with someone else's content
+
+/** Recomputes a plan against a (possibly newer) base: the same function that made the first plan. */
+export type Replanner = (plan: ChangePlan) => Promise<PlanOutcome>;
