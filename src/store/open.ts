@@ -1,0 +1,206 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Migrator } from 'kysely/migration';
+import { Pool } from 'pg';
+import type { Logger } from '../core/logger.js';
+import { KyselyAuditRepository } from './audit-repository.js';
+import { KyselyChangeRequestRepository } from './change-request-repository.js';
+import { guard, type RepoContext } from './context.js';
+import { buildScrubber, type ErrorContext, StoreCause, toStoreError } from './errors.js';
+import { KyselyLockRepository } from './lock-repository.js';
+import { migrationProvider } from './migrations.js';
+import type { Database, Engine } from './schema.js';
+import { openSqliteFile } from './sqlite-driver.js';
+import type { AuditRepository, ChangeRequestRepository, LockRepository, Store } from './types.js';
+
+export const SQLITE_FILE_NAME = 'opsbot.sqlite';
+export const DEFAULT_SQLITE_BUSY_TIMEOUT_MS = 5_000;
+export const DEFAULT_PG_POOL_MAX = 10;
+
+export interface OpenStoreOptions {
+  /** PostgreSQL connection string; when set (non-empty) PostgreSQL is used, else SQLite under dataDir. */
+  readonly databaseUrl?: string | undefined;
+  /** Directory for `opsbot.sqlite` (created if missing). */
+  readonly dataDir: string;
+  readonly logger?: Logger | undefined;
+  /** Clock for lease expiry and change timestamps; defaults to the system clock. */
+  readonly now?: (() => Date) | undefined;
+  /** SQLite: how long a write waits for another process's write lock. */
+  readonly busyTimeoutMs?: number | undefined;
+  /** PostgreSQL: pool size per opsbot process (at least 2: migrating holds one connection for its lock). */
+  readonly poolMax?: number | undefined;
+}
+
+/**
+ * Opens the store and brings its schema up to date. SQLite (`<dataDir>/opsbot.sqlite`, WAL) unless
+ * `databaseUrl` is set, then PostgreSQL, where several opsbot replicas may share one database and start at
+ * the same moment. Every failure is an AppError('store') whose message and cause never carry the URL.
+ */
+export async function openStore(opts: OpenStoreOptions): Promise<Store> {
+  const url = opts.databaseUrl?.trim();
+  const now = opts.now ?? (() => new Date());
+  if (url) return openPostgres(url, opts, now);
+  return openSqlite(opts, now);
+}
+
+class KyselyStore implements Store {
+  readonly engine: Engine;
+  readonly audit: AuditRepository;
+  readonly changes: ChangeRequestRepository;
+  readonly locks: LockRepository;
+  readonly #ctx: RepoContext;
+  #closing: Promise<void> | null = null;
+
+  constructor(ctx: RepoContext) {
+    this.#ctx = ctx;
+    this.engine = ctx.errors.engine;
+    this.audit = new KyselyAuditRepository(ctx);
+    this.changes = new KyselyChangeRequestRepository(ctx);
+    this.locks = new KyselyLockRepository(ctx);
+  }
+
+  async ping(): Promise<void> {
+    await guard(this.#ctx, 'ping', () => sql`select 1`.execute(this.#ctx.db));
+  }
+
+  /** Idempotent; waits for queries in flight, then releases the file or the pool. */
+  close(): Promise<void> {
+    this.#closing ??= this.#ctx.db.destroy().catch((err: unknown) => {
+      throw toStoreError(err, this.#ctx.errors, 'close');
+    });
+    return this.#closing;
+  }
+}
+
+const appliedNames = (results: readonly { migrationName: string; status: string }[] | undefined): string[] =>
+  (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+
+// ---------------------------------------------------------------------------------------------------------
+// SQLite
+
+/**
+ * Opens of the same file inside one process take turns: node:sqlite is synchronous, so a second opener
+ * waiting on the first one's write lock would block the very thread the first one needs to finish.
+ */
+const sqliteOpenQueue = new Map<string, Promise<unknown>>();
+
+const serialise = async <T>(key: string, fn: () => Promise<T>): Promise<T> => {
+  const previous = sqliteOpenQueue.get(key) ?? Promise.resolve();
+  const run = previous.then(fn, fn);
+  const settled = run.catch(() => undefined);
+  sqliteOpenQueue.set(key, settled);
+  try {
+    return await run;
+  } finally {
+    if (sqliteOpenQueue.get(key) === settled) sqliteOpenQueue.delete(key);
+  }
+};
+
+async function openSqlite(opts: OpenStoreOptions, now: () => Date): Promise<Store> {
+  const errors: ErrorContext = { engine: 'sqlite', scrub: (t) => t };
+  const dir = path.resolve(opts.dataDir);
+  const file = path.join(dir, SQLITE_FILE_NAME);
+  return serialise(file, async () => {
+    let db: Kysely<Database> | null = null;
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const database = openSqliteFile(file, {
+        busyTimeoutMs: opts.busyTimeoutMs ?? DEFAULT_SQLITE_BUSY_TIMEOUT_MS,
+      });
+      db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+      // BEGIN IMMEDIATE takes the write lock up front (waiting busy_timeout for another process), so two
+      // processes starting on a fresh file cannot both create the tables.
+      await sql`begin immediate`.execute(db);
+      const result = await new Migrator({
+        db,
+        provider: migrationProvider('sqlite'),
+        disableTransactions: true,
+      }).migrateToLatest();
+      if (result.error !== undefined) {
+        await sql`rollback`.execute(db).catch(() => undefined);
+        throw result.error;
+      }
+      await sql`commit`.execute(db);
+      const applied = appliedNames(result.results);
+      opts.logger?.info({ engine: 'sqlite', file, applied }, 'store opened');
+      return new KyselyStore({ db, now, errors });
+    } catch (err) {
+      await db?.destroy().catch(() => undefined);
+      throw toStoreError(err, errors, 'open');
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// PostgreSQL
+
+async function openPostgres(url: string, opts: OpenStoreOptions, now: () => Date): Promise<Store> {
+  const scrub = buildScrubber(url);
+  const errors: ErrorContext = { engine: 'postgres', scrub };
+  let pool: Pool;
+  try {
+    pool = new Pool({
+      connectionString: url,
+      max: Math.max(2, opts.poolMax ?? DEFAULT_PG_POOL_MAX),
+      connectionTimeoutMillis: 10_000,
+      idleTimeoutMillis: 30_000,
+      application_name: 'opsbot',
+    });
+  } catch (err) {
+    throw toStoreError(err, errors, 'open');
+  }
+  // An idle client losing its connection must not crash the process; the next query reconnects.
+  pool.on('error', (err) => {
+    opts.logger?.warn({ err: new StoreCause(err, scrub) }, 'idle database connection failed');
+  });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    const applied = await migratePostgres(db, pool);
+    opts.logger?.info({ engine: 'postgres', applied }, 'store opened');
+    return new KyselyStore({ db, now, errors });
+  } catch (err) {
+    await db.destroy().catch(() => undefined);
+    throw toStoreError(err, errors, 'open');
+  }
+}
+
+/**
+ * Replicas starting together: the first takes a session advisory lock (per schema) and migrates; the others
+ * wait on the lock, then find nothing to do. Kysely's own table creation checks are not race-free, so they
+ * run inside our lock too.
+ */
+async function migratePostgres(db: Kysely<Database>, pool: Pool): Promise<string[]> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    const res = await client.query<{ schema: string | null }>('select current_schema() as schema');
+    const schema = res.rows[0]?.schema;
+    if (!schema) {
+      throw new Error(
+        'no schema on the search_path exists; create it or fix search_path in the connection options',
+      );
+    }
+    const key = `opsbot.migrations.${schema}`;
+    await client.query('select pg_advisory_lock(hashtext($1))', [key]);
+    try {
+      const result = await new Migrator({
+        db,
+        provider: migrationProvider('postgres'),
+        migrationTableSchema: schema,
+      }).migrateToLatest();
+      if (result.error !== undefined) throw result.error;
+      return appliedNames(result.results);
+    } finally {
+      await client.query('select pg_advisory_unlock(hashtext($1))', [key]).catch((err: unknown) => {
+        // Dropping the connection releases the session lock.
+        broken = err instanceof Error ? err : new Error(String(err));
+      });
+    }
+  } catch (err) {
+    broken ??= err instanceof Error ? err : new Error(String(err));
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}
