@@ -1,0 +1,109 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { openStore } from '../../src/store/open.js';
+import type { Engine } from '../../src/store/schema.js';
+import type { Store } from '../../src/store/types.js';
+
+/** Where one test's store lives: a temp dir (SQLite) or a fresh schema (PostgreSQL), gone after. */
+export interface StoreTarget {
+  readonly engine: Engine;
+  /** What a second process would pass to openStore to reach the same database. */
+  readonly openOptions: { readonly databaseUrl?: string; readonly dataDir: string };
+  open(opts?: { now?: () => Date }): Promise<Store>;
+  dispose(): Promise<void>;
+}
+
+export interface EngineHarness {
+  readonly engine: Engine;
+  create(): Promise<StoreTarget>;
+}
+
+const makeTarget = (
+  engine: Engine,
+  openOptions: StoreTarget['openOptions'],
+  cleanup: () => Promise<void>,
+): StoreTarget => {
+  const opened: Store[] = [];
+  return {
+    engine,
+    openOptions,
+    async open(opts = {}) {
+      const store = await openStore({ ...openOptions, ...(opts.now ? { now: opts.now } : {}) });
+      opened.push(store);
+      return store;
+    },
+    async dispose() {
+      await Promise.allSettled(opened.map((s) => s.close()));
+      await cleanup();
+    },
+  };
+};
+
+const sqliteHarness: EngineHarness = {
+  engine: 'sqlite',
+  async create() {
+    const root = await mkdtemp(path.join(tmpdir(), 'opsbot-store-'));
+    // A directory that does not exist yet: openStore must create it.
+    const dataDir = path.join(root, 'data');
+    return makeTarget('sqlite', { dataDir }, () => rm(root, { recursive: true, force: true }));
+  },
+};
+
+/** DATABASE_URL with `search_path` pinned to `schema` through the libpq `options` parameter. */
+export const urlWithSchema = (base: string, schema: string): string => {
+  const u = new URL(base);
+  u.searchParams.set('options', `-c search_path=${schema}`);
+  return u.toString();
+};
+
+const postgresHarness = (baseUrl: string): EngineHarness => ({
+  engine: 'postgres',
+  async create() {
+    const schema = `t_${randomBytes(6).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: baseUrl });
+    await admin.connect();
+    try {
+      await admin.query(`create schema ${schema}`);
+    } finally {
+      await admin.end();
+    }
+    const root = await mkdtemp(path.join(tmpdir(), 'opsbot-store-pg-'));
+    return makeTarget(
+      'postgres',
+      { databaseUrl: urlWithSchema(baseUrl, schema), dataDir: root },
+      async () => {
+        const c = new pg.Client({ connectionString: baseUrl });
+        await c.connect();
+        try {
+          await c.query(`drop schema if exists ${schema} cascade`);
+        } finally {
+          await c.end();
+        }
+        await rm(root, { recursive: true, force: true });
+      },
+    );
+  },
+});
+
+/** SQLite always; PostgreSQL too when DATABASE_URL is set (CI sets it). */
+export const engines = (): EngineHarness[] => {
+  const url = process.env.DATABASE_URL;
+  return url ? [sqliteHarness, postgresHarness(url)] : [sqliteHarness];
+};
+
+/** A clock the test moves by hand. */
+export const manualClock = (start: string) => {
+  let t = new Date(start).getTime();
+  return {
+    now: () => new Date(t),
+    advance(ms: number) {
+      t += ms;
+    },
+    set(iso: string) {
+      t = new Date(iso).getTime();
+    },
+  };
+};
