@@ -147,7 +147,7 @@ export const startFakeCompute = async (
             items[`zones/${zone}`] = {
               warning: {
                 code: 'NO_RESULTS_ON_PAGE',
-                message: "There are no results for scope 'zones/" + zone + "' on this page.",
+                message: `There are no results for scope 'zones/${zone}' on this page.`,
                 data: [{ key: 'scope', value: `zones/${zone}` }],
               },
             };
