@@ -1,0 +1,252 @@
+import { randomBytes } from 'node:crypto';
+import type { SlackMessage, SlackPort } from '../integrations/slack/port.js';
+import type { Metrics } from '../server/metrics.js';
+import type { AuditOutcome, AuditRecord, AuditRepository } from '../store/types.js';
+import { checkAccess, type GroupMembership } from './access.js';
+import type { CommandName, Config } from './config.js';
+import { AppError, IntegrationError, isAppError } from './errors.js';
+import type { Logger } from './logger.js';
+
+/**
+ * The pipeline every slash command goes through: ack at once -> authorize -> parse -> run -> answer ->
+ * measure -> audit. A command module only supplies `parse` and `run`; refusals, usage answers, Slack-safe
+ * errors with a correlation id, metrics and the audit row are handled here, the same way for all.
+ */
+
+/** A slash command as Slack sent it (field names mapped from the form payload). */
+export interface SlashInvocation {
+  readonly command: string; // "/why-reboot" as typed
+  readonly text: string;
+  readonly userId: string;
+  readonly userName: string | null;
+  readonly channelId: string;
+  readonly channelName: string | null;
+  readonly teamId: string | null;
+  readonly responseUrl: string | null;
+  readonly triggerId: string | null;
+  /** performance.now() when the request arrived, for the ack latency metric. */
+  readonly receivedAt?: number;
+}
+
+export type ParseOutcome<A> =
+  | { readonly ok: true; readonly args: A }
+  | { readonly ok: false; readonly problem: string };
+
+export interface CommandResult {
+  readonly outcome: AuditOutcome;
+  readonly target?: string | null;
+  readonly detail?: string | null;
+}
+
+export interface CommandContext {
+  readonly invocation: SlashInvocation;
+  readonly correlationId: string;
+  readonly logger: Logger;
+  readonly slack: SlackPort;
+  /** An ephemeral answer to the user who ran the command (response_url, else chat.postEphemeral). */
+  reply(message: SlackMessage): Promise<void>;
+}
+
+export interface CommandSpec<A = unknown> {
+  readonly name: CommandName;
+  parse(text: string): ParseOutcome<A>;
+  /** The usage text answered with a bad-arguments problem. */
+  usage(): string;
+  run(ctx: CommandContext, args: A): Promise<CommandResult>;
+}
+
+export type Ack = () => Promise<void>;
+
+export interface AuditSink {
+  enqueue(record: AuditRecord): void;
+  /** Waits until every queued row is written (shutdown, tests). */
+  flush(): Promise<void>;
+}
+
+/**
+ * Audit rows are written after the answer, off the request path, one writer at a time, so a burst of
+ * commands never queues acks behind database writes. A failed write is logged and counted, not retried
+ * forever: the command's answer must not depend on it.
+ */
+export const createAuditWriter = (
+  audit: AuditRepository,
+  options: { logger: Logger; onError?: () => void; maxQueue?: number },
+): AuditSink => {
+  const queue: AuditRecord[] = [];
+  const maxQueue = options.maxQueue ?? 10_000;
+  let running: Promise<void> | null = null;
+  const loop = async (): Promise<void> => {
+    // Let the current burst of acks go out before writing.
+    await new Promise<void>((r) => setImmediate(r));
+    while (queue.length > 0) {
+      const row = queue.shift() as AuditRecord;
+      try {
+        await audit.record(row);
+      } catch (err) {
+        options.onError?.();
+        options.logger.error(
+          { err, command: row.command, correlationId: row.correlationId },
+          'audit row could not be written',
+        );
+      }
+    }
+  };
+  const start = (): void => {
+    if (running) return;
+    running = loop().finally(() => {
+      running = null;
+      if (queue.length > 0) start();
+    });
+  };
+  return {
+    enqueue(record) {
+      if (queue.length >= maxQueue) {
+        options.onError?.();
+        options.logger.error({ command: record.command }, 'audit queue full; row dropped');
+        return;
+      }
+      queue.push(record);
+      start();
+    },
+    async flush() {
+      while (running || queue.length > 0) {
+        if (!running) start();
+        await running;
+      }
+    },
+  };
+};
+
+export interface CommandPipelineDeps {
+  readonly config: Pick<Config, 'access'>;
+  readonly slack: SlackPort;
+  readonly isMember: GroupMembership;
+  readonly audit: AuditSink;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly now?: () => Date;
+  readonly newCorrelationId?: () => string;
+}
+
+export const newCorrelationId = (): string => randomBytes(6).toString('hex');
+
+/** Appends the correlation id so a user can quote it and an operator can grep the logs for it. */
+const safeErrorText = (err: unknown, correlationId: string): string => {
+  const base = isAppError(err) ? err.userMessage : "Something went wrong on opsbot's side.";
+  return `:warning: ${base} (ref \`${correlationId}\`)`;
+};
+
+export interface CommandPipeline {
+  handle<A>(spec: CommandSpec<A>, invocation: SlashInvocation, ack: Ack): Promise<void>;
+}
+
+export const createCommandPipeline = (deps: CommandPipelineDeps): CommandPipeline => {
+  const now = deps.now ?? (() => new Date());
+  const newId = deps.newCorrelationId ?? newCorrelationId;
+  const { metrics, slack } = deps;
+
+  return {
+    async handle<A>(spec: CommandSpec<A>, inv: SlashInvocation, ack: Ack): Promise<void> {
+      const startedAt = now();
+      const t0 = inv.receivedAt ?? performance.now();
+      await ack();
+      if (inv.receivedAt === undefined) metrics.ackDuration.observe((performance.now() - t0) / 1000);
+
+      const correlationId = newId();
+      const logger = deps.logger.child({
+        correlationId,
+        command: spec.name,
+        userId: inv.userId,
+        channelId: inv.channelId,
+      });
+      const reply = async (message: SlackMessage): Promise<void> => {
+        if (inv.responseUrl) {
+          try {
+            await slack.respond(inv.responseUrl, { ...message, responseType: 'ephemeral' });
+            return;
+          } catch (err) {
+            logger.warn({ err }, 'response_url reply failed; trying chat.postEphemeral');
+          }
+        }
+        await slack.postEphemeral(inv.channelId, inv.userId, message);
+      };
+      const ctx: CommandContext = { invocation: inv, correlationId, logger, slack, reply };
+
+      let result: CommandResult;
+      try {
+        const decision = await checkAccess(
+          spec.name,
+          deps.config.access.commands[spec.name],
+          { userId: inv.userId, channelId: inv.channelId },
+          deps.isMember,
+        );
+        if (!decision.allowed) {
+          logger.info({ reason: decision.reason }, 'command refused');
+          await reply({ text: `:no_entry: ${decision.message}` });
+          result = { outcome: 'refused', detail: decision.reason };
+        } else {
+          const parsed = spec.parse(inv.text);
+          if (!parsed.ok) {
+            await reply(usageMessage(parsed.problem, spec.usage()));
+            result = { outcome: 'bad_input', detail: parsed.problem };
+          } else {
+            result = await spec.run(ctx, parsed.args);
+          }
+        }
+      } catch (err) {
+        result = await answerFailure(ctx, spec, err);
+      }
+
+      const durationMs = now().getTime() - startedAt.getTime();
+      metrics.commandsTotal.inc({ command: spec.name, outcome: result.outcome });
+      metrics.commandDuration.observe({ command: spec.name }, durationMs / 1000);
+      logger.info({ outcome: result.outcome, durationMs }, 'command done');
+      deps.audit.enqueue({
+        at: startedAt,
+        actorId: inv.userId,
+        actorName: inv.userName,
+        source: 'slack',
+        command: spec.name,
+        args: inv.text,
+        channelId: inv.channelId,
+        target: result.target ?? null,
+        outcome: result.outcome,
+        detail: result.detail ?? null,
+        correlationId,
+        durationMs,
+      });
+    },
+  };
+
+  async function answerFailure<A>(
+    ctx: CommandContext,
+    spec: CommandSpec<A>,
+    err: unknown,
+  ): Promise<CommandResult> {
+    if (err instanceof AppError && err.code === 'bad_input') {
+      await ctx.reply(usageMessage(err.userMessage, spec.usage())).catch((e: unknown) => {
+        ctx.logger.warn({ err: e }, 'could not send the usage answer');
+      });
+      return { outcome: 'bad_input', detail: err.userMessage };
+    }
+    ctx.logger.error({ err }, 'command failed');
+    if (err instanceof IntegrationError && err.service !== 'slack')
+      metrics.upstreamErrors.inc({ service: err.service });
+    await ctx.reply({ text: safeErrorText(err, ctx.correlationId) }).catch((e: unknown) => {
+      ctx.logger.warn({ err: e }, 'could not tell the user about the failure');
+    });
+    return { outcome: 'failed', detail: isAppError(err) ? err.code : 'internal' };
+  }
+};
+
+const usageMessage = (problem: string, usage: string): SlackMessage => ({
+  text: `${problem}\n${usage}`,
+  blocks: [
+    { type: 'section', text: { type: 'mrkdwn', text: `:grey_question: ${escapeMrkdwn(problem)}` } },
+    { type: 'section', text: { type: 'mrkdwn', text: `\`\`\`${usage.slice(0, 2900)}\`\`\`` } },
+  ],
+});
+
+/** Slack mrkdwn control characters, so user text cannot inject mentions or links. */
+export const escapeMrkdwn = (text: string): string =>
+  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

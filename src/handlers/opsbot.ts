@@ -1,0 +1,64 @@
+import type { CommandSpec, ParseOutcome } from '../core/command.js';
+import type { CommandName } from '../core/config.js';
+import type { SlackBlock, SlackMessage } from '../integrations/slack/port.js';
+import { COMMAND_ORDER, findCommandName, formatUsage, USAGE } from './usage.js';
+
+export type OpsbotArgs =
+  | { readonly topic: 'all' }
+  | { readonly topic: 'command'; readonly command: CommandName };
+
+export const parseOpsbotArgs = (text: string): ParseOutcome<OpsbotArgs> => {
+  const words = text.trim().split(/\s+/).filter(Boolean);
+  if (words.length === 0) return { ok: true, args: { topic: 'all' } };
+  if (words[0]?.toLowerCase() !== 'help') return { ok: false, problem: `unknown subcommand "${words[0]}"` };
+  if (words.length === 1) return { ok: true, args: { topic: 'all' } };
+  if (words.length > 2) return { ok: false, problem: 'help takes at most one command name' };
+  const command = findCommandName(words[1] as string);
+  if (!command) {
+    return {
+      ok: false,
+      problem: `no command "${words[1]}"; commands are ${COMMAND_ORDER.map((c) => `/${c}`).join(', ')}`,
+    };
+  }
+  return { ok: true, args: { topic: 'command', command } };
+};
+
+/** The help message: one section per command with its usage and examples (well under Block Kit limits). */
+export const buildHelpMessage = (): SlackMessage => {
+  const blocks: SlackBlock[] = [
+    { type: 'header', text: { type: 'plain_text', text: 'opsbot commands' } },
+    {
+      type: 'context',
+      elements: [{ type: 'mrkdwn', text: 'Run `/opsbot help <command>` for the options of one command.' }],
+    },
+  ];
+  for (const name of COMMAND_ORDER) {
+    const u = USAGE[name];
+    const synopsis = u.synopsis.map((s) => `\`${u.slash} ${s}\``).join('\n');
+    const examples = u.examples.map((e) => `\`${e}\``).join('   ');
+    blocks.push({
+      type: 'section',
+      text: { type: 'mrkdwn', text: `*${u.slash}*: ${u.summary}\n${synopsis}\n_e.g._ ${examples}` },
+    });
+  }
+  const text = `opsbot commands: ${COMMAND_ORDER.map((c) => `/${c}`).join(', ')}`;
+  return { text, blocks };
+};
+
+export const buildCommandHelpMessage = (name: CommandName): SlackMessage => {
+  const usage = formatUsage(name);
+  return {
+    text: usage,
+    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `\`\`\`${usage}\`\`\`` } }],
+  };
+};
+
+export const opsbotCommand: CommandSpec<OpsbotArgs> = {
+  name: 'opsbot',
+  parse: parseOpsbotArgs,
+  usage: () => formatUsage('opsbot'),
+  async run(ctx, args) {
+    await ctx.reply(args.topic === 'all' ? buildHelpMessage() : buildCommandHelpMessage(args.command));
+    return { outcome: 'ok', target: args.topic === 'command' ? args.command : null };
+  },
+};

@@ -1,0 +1,34 @@
+import type { App, SlashCommand } from '@slack/bolt';
+import type { CommandPipeline, CommandSpec, SlashInvocation } from '../core/command.js';
+import type { Logger } from '../core/logger.js';
+
+export const toInvocation = (c: SlashCommand, receivedAt: unknown): SlashInvocation => ({
+  command: c.command,
+  text: c.text ?? '',
+  userId: c.user_id,
+  userName: c.user_name ?? null,
+  channelId: c.channel_id,
+  channelName: c.channel_name ?? null,
+  teamId: c.team_id ?? null,
+  responseUrl: c.response_url || null,
+  triggerId: c.trigger_id || null,
+  ...(typeof receivedAt === 'number' ? { receivedAt } : {}),
+});
+
+/** Wires each command of the registry to Bolt through the shared pipeline. */
+export const registerCommands = (
+  app: App,
+  // biome-ignore lint/suspicious/noExplicitAny: each command has its own argument type
+  registry: readonly CommandSpec<any>[],
+  pipeline: CommandPipeline,
+  logger: Logger,
+): void => {
+  for (const spec of registry) {
+    app.command(`/${spec.name}`, async ({ command, ack, context }) => {
+      await pipeline.handle(spec, toInvocation(command, context.receivedAt), () => ack());
+    });
+  }
+  app.error(async (err) => {
+    logger.error({ err }, 'unhandled error in a Slack listener');
+  });
+};

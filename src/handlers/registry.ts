@@ -1,0 +1,26 @@
+import type { CommandSpec } from '../core/command.js';
+import type { CommandName } from '../core/config.js';
+import { opsbotCommand } from './opsbot.js';
+import { pendingCommand } from './pending.js';
+import { type WhyRebootDeps, whyRebootCommand } from './why-reboot.js';
+
+export interface HandlerDeps {
+  /** null: /why-reboot answers that it is not available in this build. */
+  readonly whyReboot: WhyRebootDeps | null;
+  /** Real implementations of commands that are pending here (versionlock, tf-import, amend). */
+  // biome-ignore lint/suspicious/noExplicitAny: each command has its own argument type
+  readonly commands?: Partial<Record<CommandName, CommandSpec<any>>>;
+}
+
+/**
+ * Every slash command opsbot answers, one entry each. Adding a command = one entry here (plus its usage in
+ * usage.ts and its line in config/slack-manifest.yaml).
+ */
+// biome-ignore lint/suspicious/noExplicitAny: each command has its own argument type
+export const buildCommandRegistry = (deps: HandlerDeps): readonly CommandSpec<any>[] => [
+  deps.commands?.opsbot ?? opsbotCommand,
+  deps.commands?.['why-reboot'] ?? whyRebootCommand(deps.whyReboot),
+  deps.commands?.versionlock ?? pendingCommand('versionlock'),
+  deps.commands?.['tf-import'] ?? pendingCommand('tf-import'),
+  deps.commands?.amend ?? pendingCommand('amend'),
+];

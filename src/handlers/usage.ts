@@ -1,0 +1,95 @@
+import type { CommandName } from '../core/config.js';
+
+/**
+ * Usage of every command, in one place: `/opsbot help`, the usage answer to bad arguments, and the CLI's
+ * `--help` all read this table, so they cannot drift apart.
+ */
+export interface CommandUsage {
+  readonly name: CommandName;
+  readonly slash: string;
+  readonly summary: string;
+  /** Synopsis lines, without the leading slash command. */
+  readonly synopsis: readonly string[];
+  readonly options: readonly { readonly flag: string; readonly text: string }[];
+  readonly examples: readonly string[];
+}
+
+export const USAGE: Readonly<Record<CommandName, CommandUsage>> = {
+  'why-reboot': {
+    name: 'why-reboot',
+    slash: '/why-reboot',
+    summary:
+      'Explain why a Compute Engine VM restarted, with the evidence (audit logs, guest logs, serial console).',
+    synopsis: ['<vm> [--project P] [--zone Z] [--since 7d]'],
+    options: [
+      { flag: '--project P', text: 'Google Cloud project (default: the configured projects are searched)' },
+      { flag: '--zone Z', text: 'zone of the VM (default: found by name)' },
+      { flag: '--since 7d', text: 'how far back to look: 30m, 12h, 7d (default 7d)' },
+    ],
+    examples: ['/why-reboot web-1', '/why-reboot db-2 --project shop-prod --zone europe-west1-b --since 2d'],
+  },
+  versionlock: {
+    name: 'versionlock',
+    slash: '/versionlock',
+    summary: 'Pin or unpin a package version in a yum/dnf versionlock list, as a merge request.',
+    synopsis: ['add <package>-<version> [--target T]', 'remove <package> [--target T]'],
+    options: [
+      { flag: '--target T', text: 'which configured versionlock target (repository file) to change' },
+    ],
+    examples: ['/versionlock add elasticsearch-7.10.2 --target es-prod', '/versionlock remove elasticsearch'],
+  },
+  'tf-import': {
+    name: 'tf-import',
+    slash: '/tf-import',
+    summary: 'Add a Terraform import block for an existing resource, as a merge request.',
+    synopsis: ['<address> <id> [--target T]', 'vm <name> [--project P] [--zone Z] [--target T]'],
+    options: [{ flag: '--target T', text: 'which configured Terraform stack to change' }],
+    examples: [
+      '/tf-import google_compute_instance.web_1 projects/shop-prod/zones/europe-west1-b/instances/web-1',
+      '/tf-import vm web-1 --project shop-prod --target prod-stack',
+    ],
+  },
+  amend: {
+    name: 'amend',
+    slash: '/amend',
+    summary: "Change an open opsbot merge request (run it in the change's thread).",
+    synopsis: ['<change-id> <new arguments>'],
+    options: [],
+    examples: ['/amend 42 elasticsearch-7.10.3'],
+  },
+  opsbot: {
+    name: 'opsbot',
+    slash: '/opsbot',
+    summary: 'Help on opsbot and its commands.',
+    synopsis: ['help [command]'],
+    options: [],
+    examples: ['/opsbot help', '/opsbot help why-reboot'],
+  },
+};
+
+export const COMMAND_ORDER: readonly CommandName[] = [
+  'why-reboot',
+  'versionlock',
+  'tf-import',
+  'amend',
+  'opsbot',
+];
+
+/** Plain-text usage of one command (Slack mrkdwn-safe, also fine in a terminal). */
+export const formatUsage = (name: CommandName): string => {
+  const u = USAGE[name];
+  const lines = [`${u.slash}: ${u.summary}`, 'Usage:'];
+  for (const s of u.synopsis) lines.push(`  ${u.slash} ${s}`);
+  if (u.options.length) {
+    lines.push('Options:');
+    for (const o of u.options) lines.push(`  ${o.flag}  ${o.text}`);
+  }
+  lines.push('Examples:');
+  for (const e of u.examples) lines.push(`  ${e}`);
+  return lines.join('\n');
+};
+
+export const findCommandName = (word: string): CommandName | null => {
+  const w = word.replace(/^\//, '').toLowerCase();
+  return COMMAND_ORDER.find((c) => c === w) ?? null;
+};

@@ -1,0 +1,188 @@
+import type { CommandContext, CommandResult, CommandSpec, ParseOutcome } from '../core/command.js';
+import { IntegrationError } from '../core/errors.js';
+import type { SlackBlock, SlackMessage } from '../integrations/slack/port.js';
+import type { Evidence, WhyRebootReport } from '../playbooks/why-reboot/types.js';
+import { parseWords } from './args.js';
+import { formatUsage } from './usage.js';
+
+export interface WhyRebootArgs {
+  readonly vm: string;
+  readonly project: string | null;
+  readonly zone: string | null;
+  readonly since: string; // as typed, e.g. "7d"
+  readonly sinceMs: number;
+}
+
+/** What the collector is asked: the VM and an explicit time window (Cloud Logging needs explicit bounds). */
+export interface WhyRebootRequest {
+  readonly vm: string;
+  readonly project: string | null;
+  readonly zone: string | null;
+  readonly window: { readonly from: Date; readonly to: Date };
+}
+
+/**
+ * The /why-reboot playbook and its renderers, injected by main.ts (tests inject the real ones over fake GCE
+ * servers, or small stand-ins). `collectEvidence` reads the cloud, `analyze` is pure.
+ */
+export interface WhyRebootDeps {
+  collectEvidence(request: WhyRebootRequest, signal?: AbortSignal): Promise<Evidence>;
+  analyze(evidence: Evidence): WhyRebootReport;
+  buildProgress(request: WhyRebootRequest): SlackMessage;
+  buildReport(report: WhyRebootReport): SlackMessage & { readonly fullReport: string };
+  readonly now: () => Date;
+  readonly defaultWindow: string;
+  /** Overall deadline of the investigation. */
+  readonly timeoutMs?: number;
+}
+
+const VM_NAME = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const PROJECT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$|^[a-z0-9.-]+:[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
+const ZONE = /^[a-z]+-[a-z]+[0-9]+-[a-z]$/;
+const MAX_WINDOW_MS = 400 * 24 * 3600_000; // admin activity audit logs are kept 400 days
+
+export const parseDuration = (text: string): number | null => {
+  const m = /^(\d{1,5})(m|h|d|w)$/.exec(text.trim());
+  if (!m) return null;
+  const n = Number(m[1]);
+  const unit = { m: 60_000, h: 3600_000, d: 86_400_000, w: 7 * 86_400_000 }[m[2] as 'm' | 'h' | 'd' | 'w'];
+  return n > 0 ? n * unit : null;
+};
+
+export const parseWhyRebootArgs = (text: string, defaultWindow = '7d'): ParseOutcome<WhyRebootArgs> => {
+  const words = parseWords(text, ['project', 'zone', 'since']);
+  if (!words.ok) return words;
+  const { positional, flags } = words.args;
+  if (positional.length === 0) return { ok: false, problem: 'which VM? Give its name.' };
+  if (positional.length > 1) return { ok: false, problem: `one VM at a time (got ${positional.join(', ')})` };
+  const vm = (positional[0] as string).toLowerCase();
+  if (!VM_NAME.test(vm))
+    return { ok: false, problem: `"${positional[0]}" is not a Compute Engine instance name` };
+  const project = flags.project ?? null;
+  if (project !== null && !PROJECT_ID.test(project)) {
+    return { ok: false, problem: `"${project}" is not a Google Cloud project id` };
+  }
+  const zone = flags.zone ?? null;
+  if (zone !== null && !ZONE.test(zone))
+    return { ok: false, problem: `"${zone}" is not a zone (e.g. europe-west1-b)` };
+  const since = flags.since ?? defaultWindow;
+  const sinceMs = parseDuration(since);
+  if (sinceMs === null)
+    return { ok: false, problem: `--since takes a duration such as 30m, 12h or 7d, not "${since}"` };
+  if (sinceMs > MAX_WINDOW_MS) return { ok: false, problem: '--since can look back at most 400d' };
+  return { ok: true, args: { vm, project, zone, since, sinceMs } };
+};
+
+/** A Block Kit section holds at most 3,000 chars: split a long report at line breaks into code blocks. */
+export const splitForCodeBlocks = (text: string, max = 2_900): string[] => {
+  const budget = max - 6; // the ``` fences
+  const parts: string[] = [];
+  let current = '';
+  const push = () => {
+    if (current !== '') parts.push(current);
+    current = '';
+  };
+  for (const rawLine of text.split('\n')) {
+    let line = rawLine;
+    while (line.length > budget) {
+      push();
+      parts.push(line.slice(0, budget));
+      line = line.slice(budget);
+    }
+    const next = current === '' ? line : `${current}\n${line}`;
+    if (next.length > budget) {
+      push();
+      current = line;
+    } else {
+      current = next;
+    }
+  }
+  push();
+  // Triple backticks inside a part would end the code block early.
+  return parts.map((p) => p.replace(/```/g, '`\u200b``'));
+};
+
+const isNotInChannel = (err: unknown): boolean =>
+  err instanceof IntegrationError &&
+  ['not_in_channel', 'channel_not_found', 'is_archived'].includes(String(err.details.slackError));
+
+export const whyRebootCommand = (deps: WhyRebootDeps | null): CommandSpec<WhyRebootArgs> => ({
+  name: 'why-reboot',
+  parse: (text) => parseWhyRebootArgs(text, deps?.defaultWindow ?? '7d'),
+  usage: () => formatUsage('why-reboot'),
+  async run(ctx, args): Promise<CommandResult> {
+    if (!deps) {
+      await ctx.reply({ text: '/why-reboot is not available in this opsbot build yet.' });
+      return { outcome: 'nothing_to_do', target: args.vm, detail: 'not configured' };
+    }
+    const to = deps.now();
+    const request: WhyRebootRequest = {
+      vm: args.vm,
+      project: args.project,
+      zone: args.zone,
+      window: { from: new Date(to.getTime() - args.sinceMs), to },
+    };
+    return investigate(ctx, deps, request);
+  },
+});
+
+const investigate = async (
+  ctx: CommandContext,
+  deps: WhyRebootDeps,
+  request: WhyRebootRequest,
+): Promise<CommandResult> => {
+  const { invocation: inv, slack, logger } = ctx;
+  // 1. The progress message owns the thread: slash commands carry no ts, so we post a root message.
+  let root: { channel: string; ts: string } | null = null;
+  try {
+    root = await slack.postMessage(inv.channelId, deps.buildProgress(request));
+  } catch (err) {
+    if (!isNotInChannel(err)) throw err;
+    logger.info('bot cannot post in this channel; answering privately');
+    await ctx.reply({
+      text: `I cannot post in this channel (invite me with \`/invite @opsbot\`). Investigating ${request.vm} for you only…`,
+    });
+  }
+
+  // 2. Evidence and reasoning.
+  const signal = AbortSignal.timeout(deps.timeoutMs ?? 120_000);
+  let report: WhyRebootReport;
+  try {
+    const evidence = await deps.collectEvidence(request, signal);
+    report = deps.analyze(evidence);
+  } catch (err) {
+    if (root) {
+      await slack
+        .updateMessage(root.channel, root.ts, {
+          text: `Could not investigate ${request.vm} (ref ${ctx.correlationId}).`,
+        })
+        .catch(() => undefined);
+    }
+    throw err;
+  }
+  const rendered = deps.buildReport(report);
+  const target = [
+    request.project ?? report.instance.project,
+    request.zone ?? report.instance.zone,
+    request.vm,
+  ]
+    .filter(Boolean)
+    .join('/');
+
+  // 3. The verdict replaces the progress message; the full report goes in the thread.
+  if (!root) {
+    await ctx.reply({ text: rendered.text, blocks: rendered.blocks ?? [] });
+    return { outcome: 'ok', target, detail: report.verdict.cause };
+  }
+  await slack.updateMessage(root.channel, root.ts, {
+    text: rendered.text,
+    ...(rendered.blocks ? { blocks: rendered.blocks } : {}),
+  });
+  const parts = splitForCodeBlocks(rendered.fullReport);
+  for (const [i, part] of parts.entries()) {
+    const label = parts.length > 1 ? `Full report (${i + 1}/${parts.length})` : 'Full report';
+    const blocks: SlackBlock[] = [{ type: 'section', text: { type: 'mrkdwn', text: `\`\`\`${part}\`\`\`` } }];
+    await slack.postMessage(root.channel, { text: label, blocks, threadTs: root.ts });
+  }
+  return { outcome: 'ok', target, detail: report.verdict.cause };
+};

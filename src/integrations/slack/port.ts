@@ -1,0 +1,46 @@
+/**
+ * The Slack Web API in opsbot's terms. Handlers and the command pipeline talk to this, never to the SDK.
+ * Every failure is an IntegrationError('slack') carrying Slack's error code (e.g. channel_not_found) in
+ * `details.slackError`, never the raw SDK message.
+ */
+
+/** A Block Kit block, as JSON. Builders in src/handlers/blocks produce these. */
+export type SlackBlock = Readonly<Record<string, unknown>>;
+
+export interface SlackMessage {
+  readonly text: string; // notification / fallback text, always set
+  readonly blocks?: readonly SlackBlock[];
+}
+
+export interface PostedMessage {
+  readonly channel: string;
+  readonly ts: string;
+}
+
+export interface SlackIdentity {
+  readonly userId: string;
+  readonly botId: string | null;
+  readonly teamId: string;
+  readonly team: string;
+  readonly url: string;
+}
+
+export interface SlackPort {
+  authTest(): Promise<SlackIdentity>;
+  postMessage(
+    channel: string,
+    message: SlackMessage & { readonly threadTs?: string },
+  ): Promise<PostedMessage>;
+  updateMessage(channel: string, ts: string, message: SlackMessage): Promise<PostedMessage>;
+  postEphemeral(channel: string, user: string, message: SlackMessage): Promise<void>;
+  /** usergroups.users.list: member user ids of a user group (S...). */
+  listUserGroupMembers(groupId: string): Promise<readonly string[]>;
+  /** POSTs to a slash command's response_url (works in DMs and channels the bot is not in). */
+  respond(
+    responseUrl: string,
+    message: SlackMessage & {
+      readonly responseType?: 'ephemeral' | 'in_channel';
+      readonly replaceOriginal?: boolean;
+    },
+  ): Promise<void>;
+}

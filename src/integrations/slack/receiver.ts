@@ -1,0 +1,167 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { App, Receiver } from '@slack/bolt';
+import type { Logger } from '../../core/logger.js';
+import type { InFlight } from '../../server/drain.js';
+import { verifySlackSignature } from './verify.js';
+
+const MAX_BODY_BYTES = 1024 * 1024;
+/** Slack shows `operation_timeout` after 3 s; past this we answer empty so the socket is not held. */
+const UNACKED_TIMEOUT_MS = 3001;
+
+export interface SlackHttpReceiverOptions {
+  readonly signingSecrets: readonly string[];
+  readonly logger: Logger;
+  readonly inFlight: InFlight;
+  readonly now?: () => number;
+  readonly onAck?: (seconds: number) => void;
+}
+
+/**
+ * A Bolt receiver that does not own a server: opsbot's one HTTP server hands it `POST /slack/events`.
+ * The raw body is verified (HMAC, freshness, constant time) before anything is parsed, and a request that
+ * fails is answered 401 without reaching Bolt, so it can cause no Slack call.
+ */
+export class SlackHttpReceiver implements Receiver {
+  private app: App | undefined;
+  private readonly options: SlackHttpReceiverOptions;
+  private readonly now: () => number;
+
+  constructor(options: SlackHttpReceiverOptions) {
+    this.options = options;
+    this.now = options.now ?? Date.now;
+  }
+
+  init(app: App): void {
+    this.app = app;
+  }
+
+  // The HTTP server's lifecycle is owned by src/server; Bolt's start/stop are no-ops here.
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const receivedAt = performance.now();
+    const { logger, inFlight } = this.options;
+    if (inFlight.draining) {
+      res.writeHead(503, { 'content-type': 'application/json', connection: 'close' });
+      res.end('{"error":"shutting_down"}');
+      return;
+    }
+    let raw: Buffer;
+    try {
+      raw = await readBody(req, MAX_BODY_BYTES);
+    } catch {
+      res.writeHead(413, { 'content-type': 'application/json' });
+      res.end('{"error":"body_too_large"}');
+      return;
+    }
+    const check = verifySlackSignature({
+      signingSecrets: this.options.signingSecrets,
+      rawBody: raw,
+      timestamp: headerOf(req, 'x-slack-request-timestamp'),
+      signature: headerOf(req, 'x-slack-signature'),
+      nowMs: this.now(),
+    });
+    if (!check.ok) {
+      logger.warn({ reason: check.reason, remote: req.socket.remoteAddress }, 'slack request refused');
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end(`{"error":"${check.reason}"}`);
+      return;
+    }
+    let body: Record<string, unknown>;
+    try {
+      body = parseSlackBody(raw, headerOf(req, 'content-type') ?? '');
+    } catch {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end('{"error":"unparseable_body"}');
+      return;
+    }
+    if (body.type === 'url_verification' && typeof body.challenge === 'string') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ challenge: body.challenge }));
+      return;
+    }
+    if (!this.app) throw new Error('SlackHttpReceiver used before Bolt called init()');
+
+    let acked = false;
+    const finish = (status: number, payload: unknown): void => {
+      if (acked) return;
+      acked = true;
+      clearTimeout(timer);
+      if (payload === undefined || payload === '') {
+        res.writeHead(status, { 'content-length': '0' });
+        res.end();
+      } else if (typeof payload === 'string') {
+        res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end(payload);
+      } else {
+        res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+        res.end(JSON.stringify(payload));
+      }
+      this.options.onAck?.((performance.now() - receivedAt) / 1000);
+    };
+    const timer = setTimeout(() => {
+      if (!acked) {
+        logger.error('slack request not acknowledged within 3 s; answering empty');
+        finish(200, undefined);
+      }
+    }, UNACKED_TIMEOUT_MS);
+
+    const retryNum = headerOf(req, 'x-slack-retry-num');
+    const retryReason = headerOf(req, 'x-slack-retry-reason');
+    const work = this.app.processEvent({
+      body,
+      ack: async (response?: unknown) => finish(200, response),
+      ...(retryNum !== undefined ? { retryNum: Number(retryNum) } : {}),
+      ...(retryReason !== undefined ? { retryReason } : {}),
+      customProperties: { receivedAt },
+    });
+    try {
+      await inFlight.track(work);
+    } catch (err) {
+      // Listener errors are handled (and answered) by the command pipeline; this is Bolt itself failing.
+      logger.error({ err }, 'slack event processing failed');
+      if (!acked) finish(500, undefined);
+    }
+  }
+}
+
+const headerOf = (req: IncomingMessage, name: string): string | undefined => {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+const readBody = (req: IncomingMessage, limit: number): Promise<Buffer> =>
+  new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new Error('body too large'));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+
+/** Slash commands are form fields; interactivity is a form field `payload` holding JSON; events are JSON. */
+export const parseSlackBody = (raw: Buffer, contentType: string): Record<string, unknown> => {
+  const text = raw.toString('utf8');
+  if (contentType.includes('application/json')) {
+    const parsed: unknown = JSON.parse(text);
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+    return parsed as Record<string, unknown>;
+  }
+  const params = new URLSearchParams(text);
+  const payload = params.get('payload');
+  if (payload !== null) {
+    const parsed: unknown = JSON.parse(payload);
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+    return parsed as Record<string, unknown>;
+  }
+  return Object.fromEntries(params);
+};

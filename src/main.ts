@@ -1,0 +1,257 @@
+import type { DestinationStream } from 'pino';
+import { createAuditWriter, createCommandPipeline } from './core/command.js';
+import { type Config, loadConfig } from './core/config.js';
+import { buildLogger, type Logger, SecretSanitizer } from './core/logger.js';
+import { type Env, secretValues } from './core/secrets.js';
+import { registerCommands } from './handlers/register.js';
+import { buildCommandRegistry, type HandlerDeps } from './handlers/registry.js';
+import type { WhyRebootDeps } from './handlers/why-reboot.js';
+import { createSlackApp } from './integrations/slack/app.js';
+import { createSlackClient } from './integrations/slack/client.js';
+import type { SlackIdentity } from './integrations/slack/port.js';
+import { createUserGroupResolver } from './integrations/slack/usergroups.js';
+import { createInFlight, type SignalSource } from './server/drain.js';
+import { createReadiness } from './server/health.js';
+import { createHttpServer } from './server/http-server.js';
+import { createMetrics, type Metrics } from './server/metrics.js';
+import { openStore } from './store/open.js';
+import type { Store } from './store/types.js';
+
+export interface StartOpsbotOptions {
+  readonly env: Env;
+  readonly configPath: string | null;
+  /** Default: pino JSON on stderr, scrubbing every secret value from config. */
+  readonly logger?: Logger;
+  /** Where the default logger writes (tests capture lines here). */
+  readonly destination?: DestinationStream;
+  /** SIGTERM/SIGINT source: `process` for `opsbot serve`, an EventEmitter in tests. None = no handlers. */
+  readonly signals?: SignalSource;
+  /** Called once shutdown triggered by a signal has finished, with the exit code (0). */
+  readonly onShutdown?: (exitCode: number) => void;
+  /** Bind address (default all interfaces). */
+  readonly host?: string;
+  /** Overrides the /why-reboot playbook (tests: fake GCE servers or stand-ins); null disables it. */
+  readonly whyReboot?: WhyRebootDeps | null;
+  readonly commands?: HandlerDeps['commands'];
+  /** fetch used for the Slack Web API and response_url. */
+  readonly fetch?: typeof fetch;
+  /** Wall clock in ms (signature freshness, readiness cache). */
+  readonly now?: () => number;
+}
+
+export interface RunningOpsbot {
+  readonly port: number;
+  readonly config: Config;
+  readonly store: Store;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  /** Stops accepting, drains in-flight commands up to http.drainTimeoutMs, flushes audit rows, closes the store. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The composition root: config -> logger (every secret registered for scrubbing) -> store -> Slack client
+ * and Bolt app -> command pipeline and handlers -> HTTP server (Slack in HTTP mode, /healthz, /readyz,
+ * /metrics). The only module that knows every concrete implementation.
+ */
+export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningOpsbot> => {
+  const config = loadConfig(options.env, options.configPath, { requireSlack: true });
+  const sanitizer = new SecretSanitizer();
+  sanitizer.register(...secretValues(config.secrets));
+  const logger =
+    options.logger ??
+    buildLogger({
+      level: config.logging.level,
+      sanitizer,
+      ...(options.destination ? { destination: options.destination } : {}),
+    });
+  const now = options.now ?? Date.now;
+  const metrics = createMetrics();
+
+  const store = await openStore({
+    databaseUrl: config.secrets.DATABASE_URL,
+    dataDir: config.store.dataDir,
+    logger: logger.child({ component: 'store' }),
+  });
+
+  const botToken = config.secrets.SLACK_BOT_TOKEN as string; // required by loadConfig(requireSlack)
+  const slack = createSlackClient({
+    token: botToken,
+    apiUrl: config.slack.apiUrl,
+    retries: config.slack.postRetries,
+    logger,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    onUpstreamError: (service) => metrics.upstreamErrors.inc({ service }),
+  });
+
+  let identity: SlackIdentity | null = null;
+  const readiness = createReadiness(
+    {
+      store: () => store.ping(),
+      slack: async () => {
+        identity = await slack.authTest();
+      },
+    },
+    { now },
+  );
+
+  const inFlight = createInFlight();
+  const slackApp = createSlackApp({
+    transport:
+      config.slack.mode === 'http'
+        ? { mode: 'http', signingSecrets: [config.secrets.SLACK_SIGNING_SECRET as string] }
+        : { mode: 'socket', appToken: config.secrets.SLACK_APP_TOKEN as string },
+    botToken,
+    apiUrl: config.slack.apiUrl,
+    retries: config.slack.postRetries,
+    logger,
+    inFlight,
+    identity: () => identity,
+    onAck: (seconds) => metrics.ackDuration.observe(seconds),
+    now,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
+
+  const audit = createAuditWriter(store.audit, {
+    logger,
+    onError: () => metrics.upstreamErrors.inc({ service: 'store' }),
+  });
+  const groups = createUserGroupResolver(slack, { now });
+  const pipeline = createCommandPipeline({
+    config,
+    slack,
+    isMember: (g, u) => groups.isMember(g, u),
+    audit,
+    metrics,
+    logger,
+  });
+  const whyReboot =
+    options.whyReboot !== undefined ? options.whyReboot : await loadWhyRebootDeps(config, logger);
+  const registry = buildCommandRegistry({
+    whyReboot,
+    ...(options.commands ? { commands: options.commands } : {}),
+  });
+  registerCommands(slackApp.app, registry, pipeline, logger);
+
+  const http = createHttpServer({
+    logger,
+    metrics,
+    readiness,
+    inFlight,
+    slack: slackApp.httpReceiver,
+  });
+  let port: number;
+  try {
+    port = await http.listen(config.http.port, options.host);
+    await slackApp.start();
+  } catch (err) {
+    http.closeAll();
+    await store.close().catch(() => undefined);
+    throw err;
+  }
+  logger.info({ port, mode: config.slack.mode, store: store.engine }, 'opsbot started');
+  // Warm the bot identity and report a bad token early; /readyz keeps checking.
+  readiness.check().then((r) => {
+    if (!r.ready) logger.warn({ checks: r.checks }, 'opsbot is not ready yet');
+  });
+
+  let stopping: Promise<void> | null = null;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      logger.info({ inFlight: inFlight.size, drainTimeoutMs: config.http.drainTimeoutMs }, 'opsbot stopping');
+      const drained = inFlight.drain(config.http.drainTimeoutMs);
+      await Promise.all([
+        slackApp.stop().catch((err: unknown) => logger.warn({ err }, 'slack stop failed')),
+        http.stopAccepting(),
+      ]);
+      if (!(await drained))
+        logger.warn({ inFlight: inFlight.size }, 'drain deadline passed; abandoning work in flight');
+      await audit.flush();
+      http.closeAll();
+      await store.close().catch((err: unknown) => logger.error({ err }, 'store close failed'));
+      if (options.signals) for (const s of SIGNALS) options.signals.off(s, onSignal);
+      logger.info('opsbot stopped');
+    })();
+    return stopping;
+  };
+  const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+  const onSignal = (): void => {
+    stop().then(
+      () => options.onShutdown?.(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        options.onShutdown?.(1);
+      },
+    );
+  };
+  if (options.signals) for (const s of SIGNALS) options.signals.on(s, onSignal);
+
+  return { port, config, store, metrics, logger, stop };
+};
+
+/**
+ * The real /why-reboot playbook (collector over the GCE adapters, analysis, Block Kit renderers). They are
+ * other modules' work; loaded by name so this file builds before they land. Missing modules leave
+ * /why-reboot answering "not available in this build" and a warning in the log.
+ */
+const loadWhyRebootDeps = async (config: Config, logger: Logger): Promise<WhyRebootDeps | null> => {
+  const paths = {
+    collect: './playbooks/why-reboot/collect.js',
+    analyze: './playbooks/why-reboot/analyze.js',
+    blocks: './handlers/blocks/why-reboot.js',
+    gce: './integrations/gce/adapter.js',
+  };
+  try {
+    // biome-ignore lint/suspicious/noExplicitAny: shapes checked below; see the note above
+    const [collect, analyze, blocks, gce]: any[] = await Promise.all([
+      import(paths.collect),
+      import(paths.analyze),
+      import(paths.blocks),
+      import(paths.gce),
+    ]);
+    for (const [mod, fn] of [
+      [collect, 'collectEvidence'],
+      [analyze, 'analyze'],
+      [blocks, 'buildWhyRebootProgressBlocks'],
+      [blocks, 'buildWhyRebootBlocks'],
+      [gce, 'createGceAdapters'],
+    ] as const) {
+      if (typeof mod[fn] !== 'function') throw new Error(`${fn} is not exported`);
+    }
+    // Adapters are created on first use, so starting opsbot never touches Google credentials.
+    // biome-ignore lint/suspicious/noExplicitAny: see above
+    let adapters: any = null;
+    const getAdapters = () => {
+      adapters ??= gce.createGceAdapters({
+        logging: { apiEndpoint: config.google.endpoints.logging },
+        compute: { apiEndpoint: config.google.endpoints.compute },
+      });
+      return adapters;
+    };
+    return {
+      now: () => new Date(),
+      defaultWindow: config.google.defaultWindow,
+      collectEvidence: (request, signal) =>
+        collect.collectEvidence(
+          { compute: getAdapters().compute, logging: getAdapters().logging, config: config.google, logger },
+          {
+            name: request.vm,
+            project: request.project ?? config.google.defaultProject ?? null,
+            projects: config.google.projects,
+            zone: request.zone,
+            window: request.window,
+            ...(signal ? { signal } : {}),
+          },
+        ),
+      analyze: (evidence) => analyze.analyze(evidence, { now: new Date() }),
+      buildProgress: (request) => blocks.buildWhyRebootProgressBlocks(request),
+      buildReport: (report) => blocks.buildWhyRebootBlocks(report),
+    };
+  } catch (err) {
+    logger.warn(
+      { reason: err instanceof Error ? err.message.split('\n')[0] : String(err) },
+      '/why-reboot playbook not available in this build',
+    );
+    return null;
+  }
+};

@@ -1,0 +1,74 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { signSlackRequest } from '../../src/integrations/slack/verify.js';
+
+export const SIGNING_SECRET = 'e2e-signing-secret-5f1c9a';
+export const BOT_TOKEN = 'xoxb-e2e-bot-token-424242';
+
+export interface SlashFields {
+  readonly command: string;
+  readonly text?: string;
+  readonly user_id?: string;
+  readonly channel_id?: string;
+  readonly response_url: string;
+}
+
+/** A slash command body with the field names Slack really sends (application/x-www-form-urlencoded). */
+export const slashBody = (f: SlashFields): string =>
+  new URLSearchParams({
+    token: 'deprecated-verification-token',
+    team_id: 'T0FAKE001',
+    team_domain: 'fake',
+    channel_id: f.channel_id ?? 'C0OPS',
+    channel_name: 'ops',
+    user_id: f.user_id ?? 'U0ALICE',
+    user_name: 'alice',
+    command: f.command,
+    text: f.text ?? '',
+    api_app_id: 'A0OPSBOT',
+    is_enterprise_install: 'false',
+    response_url: f.response_url,
+    trigger_id: '1234.5678.abcdef',
+  }).toString();
+
+export const postSigned = async (
+  port: number,
+  body: string,
+  opts: {
+    secret?: string;
+    timestampSeconds?: number;
+    headers?: Record<string, string>;
+    unsigned?: boolean;
+  } = {},
+): Promise<{ status: number; text: string; ms: number }> => {
+  const ts = opts.timestampSeconds ?? Date.now() / 1000;
+  const sig = opts.unsigned ? {} : signSlackRequest(opts.secret ?? SIGNING_SECRET, body, ts);
+  const t0 = performance.now();
+  const res = await fetch(`http://127.0.0.1:${port}/slack/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...sig, ...(opts.headers ?? {}) },
+    body,
+  });
+  const text = await res.text();
+  return { status: res.status, text, ms: performance.now() - t0 };
+};
+
+export const tempDir = (): { dir: string; cleanup: () => void } => {
+  const dir = mkdtempSync(join(tmpdir(), 'opsbot-e2e-'));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+};
+
+export const writeConfig = (dir: string, yaml: string): string => {
+  const path = join(dir, 'opsbot.yaml');
+  writeFileSync(path, yaml);
+  return path;
+};
+
+/** Captures log lines (a pino destination). */
+export const captureLines = (): { lines: string[]; write(line: string): void } => {
+  const lines: string[] = [];
+  return { lines, write: (line: string) => void lines.push(line) };
+};
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,266 @@
+import { EventEmitter } from 'node:events';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WhyRebootDeps } from '../../src/handlers/why-reboot.js';
+import { type RunningOpsbot, startOpsbot } from '../../src/main.js';
+import type { Evidence, WhyRebootReport } from '../../src/playbooks/why-reboot/types.js';
+import { type FakeSlack, startFakeSlack } from '../fakes/slack.js';
+import {
+  BOT_TOKEN,
+  captureLines,
+  postSigned,
+  SIGNING_SECRET,
+  slashBody,
+  sleep,
+  tempDir,
+  writeConfig,
+} from './helpers.js';
+
+const ACCESS_YAML = `
+access:
+  commands:
+    versionlock:
+      users: [U0ALICE]
+      groups: [S0SRE]
+      channels: [C0OPS]
+`;
+
+/** A stand-in playbook: the wiring under test is the handler's Slack choreography, not the analysis. */
+const standInWhyReboot = (delayMs = 0): WhyRebootDeps & { requests: unknown[] } => {
+  const requests: unknown[] = [];
+  return {
+    requests,
+    now: () => new Date('2026-05-04T10:00:00Z'),
+    defaultWindow: '7d',
+    async collectEvidence(request) {
+      requests.push(request);
+      if (delayMs) await sleep(delayMs);
+      return { instanceName: request.vm } as unknown as Evidence;
+    },
+    analyze: (e) =>
+      ({
+        instance: { name: e.instanceName, project: 'shop-prod', zone: 'europe-west1-b' },
+        verdict: { cause: 'host-error', summary: 'host error', confidence: 'high' },
+      }) as unknown as WhyRebootReport,
+    buildProgress: (r) => ({ text: `Investigating ${r.vm} ...` }),
+    buildReport: (report) => ({
+      text: `${report.instance.name} was restarted by Google after a host error`,
+      blocks: [{ type: 'section', text: { type: 'mrkdwn', text: '*Host error*' } }],
+      fullReport: `${'timeline line\n'.repeat(400)}end`,
+    }),
+  };
+};
+
+describe('opsbot serve in HTTP mode, over the wire', () => {
+  let fake: FakeSlack;
+  let bot: RunningOpsbot;
+  let clock = Date.now();
+  const tmp = tempDir();
+  const logs = captureLines();
+  const whyReboot = standInWhyReboot();
+
+  beforeAll(async () => {
+    fake = await startFakeSlack({ token: BOT_TOKEN });
+    fake.setUserGroup('S0SRE', ['U0CAROL']);
+    const configPath = writeConfig(tmp.dir, `store:\n  dataDir: ${tmp.dir}/data\n${ACCESS_YAML}`);
+    bot = await startOpsbot({
+      env: {
+        SLACK_BOT_TOKEN: BOT_TOKEN,
+        SLACK_SIGNING_SECRET: SIGNING_SECRET,
+        SLACK_API_URL: fake.apiUrl,
+        PORT: '0',
+      },
+      configPath,
+      destination: logs,
+      host: '127.0.0.1',
+      now: () => clock,
+      whyReboot,
+    });
+  });
+
+  afterAll(async () => {
+    await bot?.stop();
+    await fake?.close();
+    tmp.cleanup();
+  });
+
+  it('acks /opsbot help at once, then answers with every command through response_url, and audits it', async () => {
+    const responseUrl = fake.responseUrl('help-1');
+    const r = await postSigned(
+      bot.port,
+      slashBody({ command: '/opsbot', text: 'help', response_url: responseUrl }),
+    );
+    expect(r.status).toBe(200);
+    expect(r.text).toBe('');
+    expect(r.ms).toBeLessThan(1000);
+    const answer = await fake.waitFor(() => fake.responses.find((x) => x.id === 'help-1'));
+    expect(answer.body.response_type).toBe('ephemeral');
+    const rendered = JSON.stringify(answer.body.blocks);
+    for (const c of ['/why-reboot', '/versionlock', '/tf-import', '/amend', '/opsbot'])
+      expect(rendered).toContain(c);
+    expect(rendered).toContain('/why-reboot web-1');
+    await expect
+      .poll(async () => (await bot.store.audit.list({ command: 'opsbot' })).map((a) => a.outcome))
+      .toEqual(['ok']);
+  });
+
+  it('answers a command with bad arguments with its usage, not a stack trace', async () => {
+    await postSigned(
+      bot.port,
+      slashBody({ command: '/why-reboot', text: 'Web_1!!', response_url: fake.responseUrl('bad-1') }),
+    );
+    const answer = await fake.waitFor(() => fake.responses.find((x) => x.id === 'bad-1'));
+    const text = String(answer.body.text);
+    expect(text).toContain('not a Compute Engine instance name');
+    expect(text).toContain('/why-reboot <vm> [--project P]');
+    expect(text).not.toMatch(/\bat .*\.(ts|js):\d+/);
+    expect(fake.callsOf('chat.postMessage')).toHaveLength(0);
+  });
+
+  it('refuses a command outside its access rule with an ephemeral answer naming who may run it, and audits it', async () => {
+    const before = fake.callsOf('chat.postMessage').length;
+    await postSigned(
+      bot.port,
+      slashBody({
+        command: '/versionlock',
+        text: 'add es-7.1',
+        user_id: 'U0BOB',
+        response_url: fake.responseUrl('deny-1'),
+      }),
+    );
+    const answer = await fake.waitFor(() => fake.responses.find((x) => x.id === 'deny-1'));
+    expect(answer.body.response_type).toBe('ephemeral');
+    expect(String(answer.body.text)).toContain(
+      '/versionlock is limited to <!subteam^S0SRE> or <@U0ALICE> in <#C0OPS>',
+    );
+    expect(fake.callsOf('usergroups.users.list').map((c) => c.args.usergroup)).toEqual(['S0SRE']);
+    expect(fake.callsOf('chat.postMessage').length).toBe(before);
+    await expect
+      .poll(async () => (await bot.store.audit.list({ actorId: 'U0BOB' })).map((a) => [a.command, a.outcome]))
+      .toEqual([['versionlock', 'refused']]);
+  });
+
+  it('lets a member of the allowed user group through (pending command answers "not configured")', async () => {
+    await postSigned(
+      bot.port,
+      slashBody({
+        command: '/versionlock',
+        text: 'add es-7.1',
+        user_id: 'U0CAROL',
+        response_url: fake.responseUrl('carol'),
+      }),
+    );
+    const answer = await fake.waitFor(() => fake.responses.find((x) => x.id === 'carol'));
+    expect(String(answer.body.text)).toContain('not configured');
+  });
+
+  it.each([
+    ['a bad signature', { secret: 'not-the-secret' }],
+    ['a stale timestamp', { timestampSeconds: Date.now() / 1000 - 6 * 60 }],
+    ['missing headers', { unsigned: true }],
+  ])('answers %s with 401 and calls nothing on Slack', async (_label, opts) => {
+    const callsBefore = fake.calls.length;
+    const responsesBefore = fake.responses.length;
+    const r = await postSigned(
+      bot.port,
+      slashBody({ command: '/opsbot', text: 'help', response_url: fake.responseUrl() }),
+      opts,
+    );
+    expect(r.status).toBe(401);
+    await sleep(150);
+    expect(fake.calls.length).toBe(callsBefore);
+    expect(fake.responses.length).toBe(responsesBefore);
+  });
+
+  it('posts /why-reboot progress in the channel (retrying a 429 after Retry-After), updates it, and threads the full report', async () => {
+    fake.failNext('chat.postMessage', { status: 429, retryAfter: 1 }, 1);
+    const r = await postSigned(
+      bot.port,
+      slashBody({
+        command: '/why-reboot',
+        text: 'web-1 --project shop-prod --since 2d',
+        response_url: fake.responseUrl('wr'),
+      }),
+    );
+    expect(r.status).toBe(200);
+    const root = await fake.waitFor(
+      () => fake.messages.find((m) => m.text.startsWith('Investigating web-1')),
+      8000,
+    );
+    expect(fake.callsOf('chat.postMessage').length).toBeGreaterThanOrEqual(2); // the 429, then the retry
+    await fake.waitFor(() => root.updates > 0, 8000);
+    expect(root.text).toContain('host error');
+    const replies = await fake.waitFor(() => {
+      const t = fake.messages.filter((m) => m.threadTs === root.ts);
+      return t.length >= 2 ? t : null;
+    }, 8000);
+    for (const m of replies) expect(JSON.stringify(m.blocks).length).toBeLessThan(3200);
+    const req = whyReboot.requests[0] as { window: { from: Date; to: Date } };
+    expect(req.window.to.getTime() - req.window.from.getTime()).toBe(2 * 86_400_000);
+  });
+
+  it('serves /healthz, /readyz (503 naming Slack when auth.test fails) and /metrics', async () => {
+    const base = `http://127.0.0.1:${bot.port}`;
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(200);
+    fake.setAuthTestError('invalid_auth');
+    clock += 31_000;
+    const notReady = await fetch(`${base}/readyz`);
+    expect(notReady.status).toBe(503);
+    const body = (await notReady.json()) as { checks: Record<string, { ok: boolean; error?: string }> };
+    expect(body.checks.slack).toEqual({ ok: false, error: 'invalid_auth' });
+    expect(body.checks.store).toEqual({ ok: true });
+    fake.setAuthTestError(null);
+    clock += 31_000;
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/opsbot_commands_total\{command="opsbot",outcome="ok"\} 1/);
+    expect(metrics).toMatch(/opsbot_commands_total\{command="versionlock",outcome="refused"\} 1/);
+    expect(metrics).toContain('opsbot_ack_duration_seconds_count');
+    expect(metrics).toContain('process_cpu_user_seconds_total');
+  });
+});
+
+describe('shutdown', () => {
+  it('on SIGTERM stops accepting, finishes the command in flight, closes the store and reports exit 0', async () => {
+    const fake = await startFakeSlack({ token: BOT_TOKEN });
+    const tmp = tempDir();
+    const signals = new EventEmitter();
+    let exitCode: number | null = null;
+    const bot = await startOpsbot({
+      env: {
+        SLACK_BOT_TOKEN: BOT_TOKEN,
+        SLACK_SIGNING_SECRET: SIGNING_SECRET,
+        SLACK_API_URL: fake.apiUrl,
+        PORT: '0',
+      },
+      configPath: writeConfig(tmp.dir, `store:\n  dataDir: ${tmp.dir}/data\n`),
+      destination: captureLines(),
+      host: '127.0.0.1',
+      signals,
+      onShutdown: (code) => {
+        exitCode = code;
+      },
+      whyReboot: standInWhyReboot(600),
+    });
+    try {
+      const r = await postSigned(
+        bot.port,
+        slashBody({ command: '/why-reboot', text: 'web-2', response_url: fake.responseUrl() }),
+      );
+      expect(r.status).toBe(200);
+      await fake.waitFor(() => fake.messages.find((m) => m.text.startsWith('Investigating web-2')));
+      signals.emit('SIGTERM');
+      await fake.waitFor(() => exitCode !== null, 8000);
+      expect(exitCode).toBe(0);
+      // The investigation finished before the store closed: its verdict replaced the progress message.
+      expect(fake.messages.find((m) => m.text.includes('web-2'))?.updates).toBe(1);
+      // No longer listening.
+      await expect(fetch(`http://127.0.0.1:${bot.port}/healthz`)).rejects.toThrow();
+      await expect(bot.store.ping()).rejects.toThrow();
+    } finally {
+      await bot.stop();
+      await fake.close();
+      tmp.cleanup();
+    }
+  });
+});

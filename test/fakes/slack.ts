@@ -1,0 +1,312 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A local Slack Web API that the real @slack/web-api client (and Bolt's respond()) talk to over loopback:
+ * `POST /api/<method>` with form-encoded or JSON bodies, bearer-token auth, `{ok:false,error}` answers with
+ * HTTP 200 like Slack, 429 + Retry-After when told to, and Block Kit limits enforced like the real API
+ * (50 blocks, section text 3,000 chars, header 150). `POST /response/<id>` stands in for response_url.
+ */
+
+export interface FakeCall {
+  readonly method: string;
+  readonly args: Record<string, unknown>;
+  readonly headers: IncomingHttpHeaders;
+  readonly at: number;
+}
+
+export interface FakeResponseUrlPost {
+  readonly id: string;
+  readonly body: Record<string, unknown>;
+  readonly headers: IncomingHttpHeaders;
+  readonly at: number;
+}
+
+export interface PostedFakeMessage {
+  channel: string;
+  ts: string;
+  text: string;
+  blocks: unknown[] | null;
+  threadTs: string | null;
+  updates: number;
+}
+
+type Failure = { readonly status: 429; readonly retryAfter: number } | { readonly error: string };
+
+export interface FakeSlack {
+  /** Web API base URL, ending in "/api/" (what SLACK_API_URL takes). */
+  readonly apiUrl: string;
+  readonly origin: string;
+  readonly calls: FakeCall[];
+  readonly responses: FakeResponseUrlPost[];
+  readonly messages: PostedFakeMessage[];
+  /** A response_url for a slash command payload; POSTs to it are recorded in `responses`. */
+  responseUrl(id?: string): string;
+  /** The next `times` calls of `method` fail with 429 + Retry-After or with `{ok:false,error}`. */
+  failNext(method: string, failure: Failure, times?: number): void;
+  /** auth.test answers `{ok:false,error}` while set (e.g. 'invalid_auth', 'account_inactive'). */
+  setAuthTestError(error: string | null): void;
+  setUserGroup(groupId: string, userIds: readonly string[]): void;
+  /** chat.postMessage/update to these channels answer channel_not_found. */
+  hideChannel(channelId: string): void;
+  callsOf(method: string): FakeCall[];
+  waitFor<T>(probe: () => T | undefined | null | false, timeoutMs?: number): Promise<T>;
+  close(): Promise<void>;
+}
+
+const MAX_BLOCKS = 50;
+const MAX_SECTION_TEXT = 3000;
+const MAX_HEADER_TEXT = 150;
+const MAX_RESPONSE_URL_USES = 5;
+
+const readJsonish = (raw: string, contentType: string | undefined): Record<string, unknown> => {
+  if (raw === '') return {};
+  if (contentType?.includes('application/json')) return JSON.parse(raw) as Record<string, unknown>;
+  return Object.fromEntries(new URLSearchParams(raw));
+};
+
+/** Slack's form encoding carries arrays/objects as JSON strings. */
+const asArray = (v: unknown): unknown[] | null => {
+  if (v === undefined || v === null || v === '') return null;
+  if (Array.isArray(v)) return v;
+  if (typeof v === 'string') {
+    const parsed: unknown = JSON.parse(v);
+    return Array.isArray(parsed) ? parsed : null;
+  }
+  return null;
+};
+
+const textLength = (t: unknown): number =>
+  t && typeof t === 'object' && typeof (t as { text?: unknown }).text === 'string'
+    ? (t as { text: string }).text.length
+    : 0;
+
+/** The subset of Block Kit validation that bites in practice. Returns an error string or null. */
+export const validateBlocks = (blocks: unknown[] | null): string | null => {
+  if (blocks === null) return null;
+  if (blocks.length > MAX_BLOCKS) return 'invalid_blocks';
+  for (const b of blocks) {
+    if (!b || typeof b !== 'object') return 'invalid_blocks';
+    const block = b as { type?: unknown; text?: unknown; fields?: unknown };
+    if (typeof block.type !== 'string') return 'invalid_blocks';
+    if (block.type === 'section') {
+      if (textLength(block.text) > MAX_SECTION_TEXT) return 'invalid_blocks';
+      if (block.text === undefined && !Array.isArray(block.fields)) return 'invalid_blocks';
+      if (Array.isArray(block.fields) && block.fields.some((f) => textLength(f) > 2000))
+        return 'invalid_blocks';
+    }
+    if (block.type === 'header' && textLength(block.text) > MAX_HEADER_TEXT) return 'invalid_blocks';
+  }
+  return null;
+};
+
+export const startFakeSlack = async (
+  options: { token?: string; teamId?: string; botUserId?: string } = {},
+): Promise<FakeSlack> => {
+  const token = options.token ?? 'xoxb-fake-token-000000';
+  const teamId = options.teamId ?? 'T0FAKE001';
+  const botUserId = options.botUserId ?? 'U0BOT0001';
+  const calls: FakeCall[] = [];
+  const responses: FakeResponseUrlPost[] = [];
+  const messages: PostedFakeMessage[] = [];
+  const failures = new Map<string, { failure: Failure; left: number }[]>();
+  const groups = new Map<string, readonly string[]>();
+  const hidden = new Set<string>();
+  const responseUses = new Map<string, number>();
+  let authError: string | null = null;
+  let tsCounter = 0;
+  const nextTs = () => {
+    tsCounter += 1;
+    return `${Math.floor(Date.now() / 1000)}.${String(tsCounter).padStart(6, '0')}`;
+  };
+
+  const methods: Record<string, (args: Record<string, unknown>) => Record<string, unknown>> = {
+    'auth.test': () =>
+      authError
+        ? { ok: false, error: authError }
+        : {
+            ok: true,
+            url: 'https://fake.slack.com/',
+            team: 'Fake Team',
+            user: 'opsbot',
+            team_id: teamId,
+            user_id: botUserId,
+            bot_id: 'B0BOT0001',
+            is_enterprise_install: false,
+          },
+    'chat.postMessage': (a) => {
+      const channel = String(a.channel ?? '');
+      if (!channel) return { ok: false, error: 'channel_not_found' };
+      if (hidden.has(channel)) return { ok: false, error: 'channel_not_found' };
+      const blocks = asArray(a.blocks);
+      if (!a.text && !blocks) return { ok: false, error: 'no_text' };
+      const bad = validateBlocks(blocks);
+      if (bad) return { ok: false, error: bad };
+      const ts = nextTs();
+      const threadTs = a.thread_ts ? String(a.thread_ts) : null;
+      if (threadTs && !messages.some((m) => m.channel === channel && m.ts === threadTs)) {
+        return { ok: false, error: 'thread_not_found' };
+      }
+      const msg: PostedFakeMessage = {
+        channel,
+        ts,
+        text: String(a.text ?? ''),
+        blocks,
+        threadTs,
+        updates: 0,
+      };
+      messages.push(msg);
+      return {
+        ok: true,
+        channel,
+        ts,
+        message: { type: 'message', user: botUserId, text: msg.text, ts, ...(blocks ? { blocks } : {}) },
+      };
+    },
+    'chat.update': (a) => {
+      const channel = String(a.channel ?? '');
+      if (hidden.has(channel)) return { ok: false, error: 'channel_not_found' };
+      const msg = messages.find((m) => m.channel === channel && m.ts === String(a.ts ?? ''));
+      if (!msg) return { ok: false, error: 'message_not_found' };
+      const blocks = asArray(a.blocks);
+      const bad = validateBlocks(blocks);
+      if (bad) return { ok: false, error: bad };
+      if (a.text !== undefined) msg.text = String(a.text);
+      if (blocks) msg.blocks = blocks;
+      msg.updates += 1;
+      return {
+        ok: true,
+        channel,
+        ts: msg.ts,
+        text: msg.text,
+        message: { text: msg.text, ...(blocks ? { blocks } : {}) },
+      };
+    },
+    'chat.postEphemeral': (a) => {
+      const channel = String(a.channel ?? '');
+      if (hidden.has(channel) || !channel) return { ok: false, error: 'channel_not_found' };
+      if (!a.user) return { ok: false, error: 'user_not_in_channel' };
+      const bad = validateBlocks(asArray(a.blocks));
+      if (bad) return { ok: false, error: bad };
+      return { ok: true, message_ts: nextTs() };
+    },
+    'usergroups.users.list': (a) => {
+      const members = groups.get(String(a.usergroup ?? ''));
+      return members ? { ok: true, users: [...members] } : { ok: false, error: 'no_such_subteam' };
+    },
+    'conversations.info': (a) => {
+      const channel = String(a.channel ?? '');
+      if (hidden.has(channel)) return { ok: false, error: 'channel_not_found' };
+      return {
+        ok: true,
+        channel: { id: channel, name: channel.toLowerCase(), is_channel: true, is_member: true },
+      };
+    },
+  };
+
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      const url = req.url ?? '/';
+      const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+        res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+        res.end(JSON.stringify(body));
+      };
+      if (req.method !== 'POST') return send(405, { ok: false, error: 'method_not_allowed' });
+      let args: Record<string, unknown>;
+      try {
+        args = readJsonish(raw, req.headers['content-type']);
+      } catch {
+        return send(200, { ok: false, error: 'invalid_json' });
+      }
+      if (url.startsWith('/response/')) {
+        const id = decodeURIComponent(url.slice('/response/'.length));
+        const uses = (responseUses.get(id) ?? 0) + 1;
+        responseUses.set(id, uses);
+        if (uses > MAX_RESPONSE_URL_USES) return send(404, { ok: false, error: 'used_url' });
+        const bad = validateBlocks(asArray(args.blocks));
+        if (bad) return send(400, { ok: false, error: bad });
+        responses.push({ id, body: args, headers: req.headers, at: Date.now() });
+        res.writeHead(200, { 'content-type': 'text/html' });
+        res.end('ok');
+        return;
+      }
+      if (!url.startsWith('/api/')) return send(404, { ok: false, error: 'unknown_method' });
+      const method = url.slice('/api/'.length).split('?')[0] as string;
+      calls.push({ method, args, headers: req.headers, at: Date.now() });
+      const auth = req.headers.authorization;
+      const given = auth?.startsWith('Bearer ')
+        ? auth.slice('Bearer '.length)
+        : (args.token as string | undefined);
+      if (!given) return send(200, { ok: false, error: 'not_authed' });
+      if (given !== token) return send(200, { ok: false, error: 'invalid_auth' });
+      const queue = failures.get(method);
+      const next = queue?.[0];
+      if (next) {
+        next.left -= 1;
+        if (next.left <= 0) queue.shift();
+        if ('status' in next.failure) {
+          return send(
+            429,
+            { ok: false, error: 'ratelimited' },
+            { 'retry-after': String(next.failure.retryAfter) },
+          );
+        }
+        return send(200, { ok: false, error: next.failure.error });
+      }
+      const impl = methods[method];
+      if (!impl) return send(200, { ok: false, error: 'unknown_method' });
+      return send(200, impl(args));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const origin = `http://127.0.0.1:${port}`;
+  let responseCounter = 0;
+
+  return {
+    apiUrl: `${origin}/api/`,
+    origin,
+    calls,
+    responses,
+    messages,
+    responseUrl(id) {
+      responseCounter += 1;
+      return `${origin}/response/${encodeURIComponent(id ?? `r${responseCounter}`)}`;
+    },
+    failNext(method, failure, times = 1) {
+      const q = failures.get(method) ?? [];
+      q.push({ failure, left: times });
+      failures.set(method, q);
+    },
+    setAuthTestError(error) {
+      authError = error;
+    },
+    setUserGroup(groupId, userIds) {
+      groups.set(groupId, userIds);
+    },
+    hideChannel(channelId) {
+      hidden.add(channelId);
+    },
+    callsOf(method) {
+      return calls.filter((c) => c.method === method);
+    },
+    async waitFor(probe, timeoutMs = 5_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const v = probe();
+        if (v) return v as never;
+        if (Date.now() > deadline) throw new Error('fake slack: condition not met in time');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    },
+    close() {
+      return new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      });
+    },
+  };
+};
