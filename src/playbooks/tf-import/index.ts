@@ -1,0 +1,22 @@
+export {
+  formatResourceAddress,
+  type InstanceKey,
+  type ModuleStep,
+  parseResourceAddress,
+  type ResourceAddress,
+} from './address.js';
+export {
+  buildComputeInstanceImport,
+  type ComputeInstanceImport,
+  sanitizeResourceName,
+} from './compute-instance.js';
+export { decodeHclString, escapeHclString } from './hcl.js';
+export {
+  addImportBlock,
+  appendHclBlock,
+  buildImportBlock,
+  type ExistingImport,
+  listImportBlocks,
+  type TfImportOutcome,
+} from './imports-file.js';
+export { addResourceBlock, listResourceBlocks, type ResourceBlockOutcome } from './resources-file.js';
