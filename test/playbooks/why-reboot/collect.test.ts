@@ -1,0 +1,280 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { AppError } from '../../../src/core/errors.js';
+import { type CollectDeps, collectEvidence } from '../../../src/playbooks/why-reboot/collect.js';
+import { GUEST_LOG_FILTER_REGEX } from '../../../src/playbooks/why-reboot/guest-log.js';
+import { buildAuditLogFilter } from '../../../src/playbooks/why-reboot/links.js';
+import { parseInstanceSpec } from '../../../src/playbooks/why-reboot/resolve-instance.js';
+import { loadCorpusSerial, loadIapDesktopEntries } from '../../fakes/gce-corpus.js';
+import { type GceTestEnv, startGceEnv } from '../../fakes/gce-env.js';
+import type { FakeLogEntry } from '../../fakes/gce-logging.js';
+
+// iap-desktop's anonymized project and instance; its audit entries carry instance id 2162224123123123213.
+const P = 'project-1';
+const Z = 'us-central1-a';
+const NAME = 'instance-1';
+const OLD_ID = '2162224123123123213';
+const NEW_ID = '4455667788990011223';
+const window = { from: new Date('2019-12-10T00:00:00Z'), to: new Date('2019-12-17T00:00:00Z') };
+const TIMEOUTS = { instanceMs: 3000, auditLogsMs: 3000, guestLogsMs: 3000, serialMs: 3000 };
+
+let env: GceTestEnv | undefined;
+afterEach(async () => {
+  await env?.close();
+  env = undefined;
+});
+
+const depsOf = (e: GceTestEnv, over: Partial<CollectDeps> = {}): CollectDeps => ({
+  compute: e.adapters.compute,
+  logging: e.adapters.logging,
+  now: () => new Date('2019-12-16T00:00:00Z'),
+  timeouts: TIMEOUTS,
+  ...over,
+});
+
+const syslog = (id: string, timestamp: string, message: string, insertId: string): FakeLogEntry => ({
+  logName: `projects/${P}/logs/syslog`,
+  timestamp,
+  insertId,
+  resource: { type: 'gce_instance', labels: { instance_id: id, zone: Z, project_id: P } },
+  jsonPayload: { message },
+});
+
+const GUEST = [
+  syslog(NEW_ID, '2019-12-14T01:49:00Z', 'CRON[123]: (root) CMD (run-parts /etc/cron.hourly)', 'g1'),
+  syslog(
+    NEW_ID,
+    '2019-12-14T01:53:10Z',
+    'kernel: [    0.000000] Linux version 5.10.0-26-cloud-amd64 (debian-kernel@lists.debian.org)',
+    'g2',
+  ),
+  syslog(NEW_ID, '2019-12-14T01:53:12Z', 'systemd[1]: Started Google Compute Engine Shutdown Scripts.', 'g3'),
+  syslog(NEW_ID, '2019-12-14T01:53:20Z', 'sshd[999]: Accepted publickey for alice', 'g4'),
+  syslog('111', '2019-12-14T01:53:10Z', 'kernel: Linux version 5.10.0 on another VM', 'g5'),
+];
+
+/** instance-1 was recreated: the current incarnation has a new id; the audit entries carry the old one. */
+const seed = (e: GceTestEnv): void => {
+  e.compute.addInstance(P, Z, {
+    name: NAME,
+    id: NEW_ID,
+    status: 'RUNNING',
+    lastStartTimestamp: '2019-12-14T01:53:05.000-00:00',
+    scheduling: { automaticRestart: true, onHostMaintenance: 'MIGRATE' },
+  });
+  e.compute.appendSerial(P, Z, NAME, loadCorpusSerial());
+  e.logging.addEntries([...loadIapDesktopEntries(), ...GUEST]);
+};
+
+const catchErr = async (p: Promise<unknown>): Promise<AppError> => {
+  try {
+    await p;
+  } catch (err) {
+    return err as AppError;
+  }
+  throw new Error('expected a rejection');
+};
+
+describe('collectEvidence over the wire', () => {
+  it('resolves a bare name, then queries audit logs by id OR resource name, guest logs and the serial tail', async () => {
+    env = await startGceEnv({ logging: { maxPageSize: 3, emptyPagesBefore: 1 } });
+    seed(env);
+    const ev = await collectEvidence(depsOf(env), { vm: NAME, window, defaultProject: P });
+
+    expect(ev.instance?.id).toBe(NEW_ID);
+    expect(ev.sources.map((s) => [s.name, s.status])).toEqual([
+      ['instance', 'ok'],
+      ['audit-logs', 'ok'],
+      ['guest-logs', 'ok'],
+      ['serial-console', 'ok'],
+    ]);
+
+    const filters = env.logging.filters();
+    const audit = filters.find((f) => f.includes('cloudaudit'));
+    // The exact FACTS shape: id AND name, both audit logs, explicit bounds.
+    expect(audit).toBe(
+      buildAuditLogFilter({
+        project: P,
+        instanceId: NEW_ID,
+        instanceName: NAME,
+        from: window.from,
+        to: window.to,
+      }),
+    );
+    expect(audit).toContain(
+      `resource.labels.instance_id="${NEW_ID}" OR protoPayload.resourceName:"/instances/${NAME}"`,
+    );
+    expect(audit).toContain(
+      `logName=("projects/${P}/logs/cloudaudit.googleapis.com%2Fsystem_event" OR "projects/${P}/logs/cloudaudit.googleapis.com%2Factivity")`,
+    );
+    expect(audit).toContain(
+      'timestamp>="2019-12-10T00:00:00.000Z" AND timestamp<="2019-12-17T00:00:00.000Z"',
+    );
+
+    // The recreated VM's previous incarnation is found by resource name (old id), all pages through empty ones.
+    const iapForInstance = loadIapDesktopEntries().filter(
+      (e) =>
+        String((e.protoPayload as { resourceName?: string } | undefined)?.resourceName ?? '').endsWith(
+          `/instances/${NAME}`,
+        ) &&
+        e.timestamp >= '2019-12-10' &&
+        e.timestamp <= '2019-12-17',
+    );
+    expect(ev.auditEntries.length).toBe(iapForInstance.length);
+    expect(ev.auditEntries.map((e) => e.protoPayload?.methodName)).toContain('compute.instances.hostError');
+    expect(
+      ev.auditEntries.every(
+        (e) =>
+          e.resource?.labels?.instance_id === OLD_ID ||
+          e.resource?.labels?.instance_id === undefined ||
+          e.resource?.labels?.instance_id !== NEW_ID,
+      ),
+    ).toBe(true);
+
+    // Guest logs: filtered server-side to the instance id and the restart keywords; noise dropped client-side.
+    const guest = filters.find((f) => f.includes('/logs/syslog'));
+    expect(guest).toContain(`resource.labels.instance_id="${NEW_ID}"`);
+    expect(guest).toContain(`jsonPayload.message=~"${GUEST_LOG_FILTER_REGEX}"`);
+    expect(guest).toContain('timestamp>="2019-12-10T00:00:00.000Z"');
+    expect(ev.guestEvents.map((g) => [g.signal, g.ref, g.source])).toEqual([['boot', 'g2', 'guest-logs']]);
+
+    // Serial: port 1, the last 1 MB, classified.
+    const serialReq = env.compute.requests.find((r) => r.route === 'instances.serialPort');
+    expect(serialReq?.query).toEqual({ port: '1', start: '-1048576' });
+    expect(ev.serialEvents.some((e) => e.signal === 'boot' && e.source === 'serial-console')).toBe(true);
+  });
+
+  it('with a zone, starts audit logs and serial without waiting for the instance', async () => {
+    env = await startGceEnv();
+    seed(env);
+    env.compute.latencyMs['instances.get'] = 400;
+    const ev = await collectEvidence(depsOf(env), { vm: `${P}/${Z}/${NAME}`, window });
+    expect(ev.instance?.id).toBe(NEW_ID);
+    const auditReq = env.logging.requests.find((r) =>
+      String((r.body as { filter: string }).filter).includes('cloudaudit'),
+    );
+    const getReq = env.compute.requests.find((r) => r.route === 'instances.get');
+    const serialReq = env.compute.requests.find((r) => r.route === 'instances.serialPort');
+    expect(auditReq && getReq && serialReq).toBeTruthy();
+    // issued together, not after the 400 ms instance get
+    expect(Math.abs((auditReq?.at ?? 0) - (getReq?.at ?? 0))).toBeLessThan(200);
+    expect(Math.abs((serialReq?.at ?? 0) - (getReq?.at ?? 0))).toBeLessThan(200);
+    expect(ev.auditEntries.map((e) => e.protoPayload?.methodName)).toContain('compute.instances.hostError');
+  });
+
+  it('a slow source fails on its own timeout while the others are still ok', async () => {
+    env = await startGceEnv();
+    seed(env);
+    env.compute.latencyMs['instances.serialPort'] = 2000;
+    const started = Date.now();
+    const ev = await collectEvidence(depsOf(env, { timeouts: { ...TIMEOUTS, serialMs: 300 } }), {
+      vm: NAME,
+      window,
+      defaultProject: P,
+    });
+    expect(Date.now() - started).toBeLessThan(1800);
+    const serial = ev.sources.find((s) => s.name === 'serial-console');
+    expect(serial?.status).toBe('failed');
+    expect(serial?.reason).toMatch(/serial console/);
+    expect(ev.sources.filter((s) => s.status === 'ok').map((s) => s.name)).toEqual([
+      'instance',
+      'audit-logs',
+      'guest-logs',
+    ]);
+    expect(ev.serialEvents).toEqual([]);
+  });
+
+  it('a source that errors (403) is reported failed with an actionable reason, not thrown', async () => {
+    env = await startGceEnv();
+    seed(env);
+    env.logging.failNext('entries.list', { status: 403, times: 5 });
+    const ev = await collectEvidence(depsOf(env), { vm: NAME, window, defaultProject: P });
+    const failed = ev.sources.filter((s) => s.status === 'failed');
+    expect(failed.length).toBeGreaterThan(0);
+    expect(failed[0]?.reason).toContain('roles/logging.viewer');
+    expect(ev.sources.find((s) => s.name === 'serial-console')?.status).toBe('ok');
+  });
+
+  it('asks which one when the name exists in several zones', async () => {
+    env = await startGceEnv();
+    seed(env);
+    env.compute.addInstance(P, 'europe-west1-b', { name: NAME, id: '9', status: 'RUNNING' });
+    const err = await catchErr(collectEvidence(depsOf(env), { vm: NAME, window, defaultProject: P }));
+    expect(err.code).toBe('ambiguous');
+    expect(err.userMessage).toContain(`${P}/europe-west1-b/${NAME}`);
+    expect(err.userMessage).toContain(`${P}/${Z}/${NAME}`);
+    expect(env.logging.requests.length).toBe(0);
+  });
+
+  it('a deleted VM is still explained from the audit logs by resource name', async () => {
+    env = await startGceEnv();
+    env.logging.addEntries(loadIapDesktopEntries());
+    const ev = await collectEvidence(depsOf(env), { vm: `${Z}/${NAME}`, window, project: P });
+    expect(ev.instance).toBeNull();
+    expect(ev.sources.map((s) => [s.name, s.status])).toEqual([
+      ['instance', 'empty'],
+      ['audit-logs', 'ok'],
+      ['guest-logs', 'skipped'],
+      ['serial-console', 'skipped'],
+    ]);
+    const audit = env.logging.filters()[0] ?? '';
+    expect(audit).toContain(`protoPayload.resourceName:"/instances/${NAME}"`);
+    expect(audit).not.toContain('instance_id');
+    expect(ev.auditEntries.map((e) => e.protoPayload?.methodName)).toContain('compute.instances.hostError');
+  });
+
+  it('a name that exists nowhere, with no audit trace, is "not found" listing what was searched', async () => {
+    env = await startGceEnv();
+    env.logging.addEntries(loadIapDesktopEntries());
+    const err = await catchErr(collectEvidence(depsOf(env), { vm: 'web-1', window, defaultProject: P }));
+    expect(err.code).toBe('not_found');
+    expect(err.userMessage).toContain('web-1');
+    expect(err.userMessage).toContain(P);
+  });
+
+  it('needs a project', async () => {
+    env = await startGceEnv();
+    const err = await catchErr(collectEvidence(depsOf(env), { vm: NAME, window }));
+    expect(err.code).toBe('bad_input');
+  });
+});
+
+describe('parseInstanceSpec', () => {
+  it('accepts names, zone/name, project/zone/name, API and console URLs', () => {
+    expect(parseInstanceSpec('web-1')).toEqual({ project: null, zone: null, name: 'web-1' });
+    expect(parseInstanceSpec('us-central1-a/web-1')).toEqual({
+      project: null,
+      zone: 'us-central1-a',
+      name: 'web-1',
+    });
+    expect(parseInstanceSpec('my-proj/us-central1-a/web-1')).toEqual({
+      project: 'my-proj',
+      zone: 'us-central1-a',
+      name: 'web-1',
+    });
+    expect(
+      parseInstanceSpec(
+        'https://www.googleapis.com/compute/v1/projects/my-proj/zones/europe-west1-b/instances/db-0',
+      ),
+    ).toEqual({ project: 'my-proj', zone: 'europe-west1-b', name: 'db-0' });
+    expect(
+      parseInstanceSpec(
+        'https://console.cloud.google.com/compute/instancesDetail/zones/us-east1-c/instances/api-7?project=prod-123&tab=details',
+      ),
+    ).toEqual({ project: 'prod-123', zone: 'us-east1-c', name: 'api-7' });
+  });
+
+  it('refuses anything else as bad input', () => {
+    for (const bad of [
+      'Web-1',
+      'web_1',
+      '-web',
+      'a/b/c/d',
+      'nozone/web-1',
+      '"; DROP',
+      `a${'b'.repeat(63)}`,
+      'https://example.com/x',
+    ]) {
+      expect(() => parseInstanceSpec(bad), bad).toThrow(expect.objectContaining({ code: 'bad_input' }));
+    }
+  });
+});
