@@ -27,6 +27,7 @@ import {
   parseInstanceSpec,
   resolveInstance,
 } from './resolve-instance.js';
+import { parseSerialOutput } from './serial.js';
 import type { Evidence, GuestEvent, SourceName, SourceReport, TimeWindow } from './types.js';
 
 export interface CollectTimeouts {
@@ -171,43 +172,6 @@ export const guestEventsOf = (entries: readonly LogEntry[]): GuestEvent[] => {
     });
   }
   return out;
-};
-
-const LEADING_ISO = /^\s*(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}))/;
-
-/**
- * Serial console text -> GuestEvents. Lines carry no reliable time of their own, so each is timed from a
- * leading RFC 3339 stamp when it has one, else from the instance's lastStartTimestamp (flagged as inferred).
- */
-export const serialEventsOf = (
-  contents: string,
-  startOffset: number,
-  fallbackAt: Date,
-): { events: GuestEvent[]; inferred: boolean } => {
-  const events: GuestEvent[] = [];
-  let inferred = false;
-  let offset = startOffset;
-  for (const raw of contents.split('\n')) {
-    const lineOffset = offset;
-    offset += Buffer.byteLength(raw, 'utf8') + 1;
-    const line = raw.replace(/\r$/, '');
-    const signal = classifyGuestLine(line);
-    if (!signal) continue;
-    const stamp = LEADING_ISO.exec(line)?.[1];
-    const parsed = stamp ? new Date(stamp) : null;
-    const own = parsed && !Number.isNaN(parsed.getTime()) ? parsed : null;
-    if (!own) inferred = true;
-    events.push({
-      at: own ?? fallbackAt,
-      signal,
-      // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escapes of the serial console
-      text: quote(line.replace(/\u001b\[[0-9;?=]*[a-zA-Z]/g, '')),
-      source: 'serial-console',
-      ref: `serial@${lineOffset}`,
-      timeInferred: !own,
-    });
-  }
-  return { events, inferred };
 };
 
 /** The zone of an audit entry: its label, else from `.../zones/Z/instances/N`. */
@@ -493,14 +457,13 @@ export const collectEvidence = async (deps: CollectDeps, req: CollectRequest): P
     );
   } else {
     const chunk = serialOutcome.value;
-    const fallbackAt = instance?.lastStartTimestamp ? new Date(instance.lastStartTimestamp) : deps.now();
-    const parsed = serialEventsOf(chunk.contents, chunk.start, fallbackAt);
+    const parsed = parseSerialOutput(chunk.contents, {
+      lastStartTimestamp: instance?.lastStartTimestamp ?? null,
+      referenceDate: deps.now(),
+      startOffset: chunk.start,
+    });
     serialEvents = parsed.events;
-    if (parsed.inferred) {
-      notes.push(
-        `serial console lines carry no date: they were timed from the instance's last start (${instance?.lastStartTimestamp ?? 'unknown, used now'})`,
-      );
-    }
+    for (const note of parsed.notes) notes.push(`serial console: ${note}`);
     const bytes = Buffer.byteLength(chunk.contents, 'utf8');
     sources.push(
       serialEvents.length > 0
