@@ -1,0 +1,291 @@
+import { createRequesterFn, type FormattedResponse } from '@gitbeaker/requester-utils';
+import { Gitlab } from '@gitbeaker/rest';
+import { IntegrationError } from '../../core/errors.js';
+import {
+  describeFailure,
+  type ForgeErrorContext,
+  ForgeHttpError,
+  messageFromBody,
+  toForgeError,
+} from '../forge/errors.js';
+import type { CommitResult, FileAction, FileAtRef, ForgePort, MergeRequest } from '../forge/port.js';
+import {
+  defaultRetryPolicy,
+  type RetryPolicy,
+  timedFetch,
+  withRetry,
+  writeWithRecheck,
+} from '../forge/retry.js';
+import { arr, type Json, num, obj, optStr, str } from '../forge/shape.js';
+
+/**
+ * GitLab (gitlab.com or self-managed) through @gitbeaker/rest. gitbeaker's own request handler uses the
+ * global fetch, has no per-call timeout we can bound retries with and retries 429/502 ten times ignoring
+ * Retry-After, so this adapter hands gitbeaker its own requester: injected fetch, a deadline per attempt,
+ * and the shared retry rules (Retry-After honoured, reads only after 5xx/timeouts, bounded).
+ */
+
+export interface GitlabForgeOptions {
+  readonly host: string;
+  readonly token: string;
+  readonly timeoutMs?: number;
+  readonly fetch?: typeof fetch;
+  readonly maxRetries?: number;
+  /** Cap on a Retry-After we are willing to wait for, and on backoff (default 60 s). */
+  readonly maxRetryDelayMs?: number;
+  /** Overrides for tests (sleep, clock). */
+  readonly retry?: Partial<RetryPolicy>;
+  /** How the token is configured, named in "token invalid" messages (default GITLAB_TOKEN). */
+  readonly credentialName?: string;
+}
+
+const SERVICE = 'gitlab' as const;
+
+const parseBody = async (res: Response): Promise<unknown> => {
+  if (res.status === 204) return null;
+  const type = (res.headers.get('content-type') ?? '').split(';')[0]?.trim() ?? '';
+  if (type === 'application/json') return (await res.json()) ?? {};
+  if (type.startsWith('text/')) return res.text();
+  return res.blob();
+};
+
+const errorBody = async (res: Response): Promise<string> => {
+  const text = await res.text().catch(() => '');
+  try {
+    return messageFromBody(JSON.parse(text));
+  } catch {
+    return text.slice(0, 300);
+  }
+};
+
+const createRequester = (fetchImpl: typeof fetch, policy: RetryPolicy) =>
+  createRequesterFn(
+    async (_serviceOptions, requestOptions) => requestOptions,
+    async (endpoint, options) => {
+      const o = (options ?? {}) as {
+        prefixUrl?: string;
+        searchParams?: string;
+        method?: string;
+        headers?: Record<string, string>;
+        body?: string | FormData;
+        signal?: AbortSignal;
+      };
+      const base = o.prefixUrl ? (o.prefixUrl.endsWith('/') ? o.prefixUrl : `${o.prefixUrl}/`) : undefined;
+      const url = new URL(endpoint, base);
+      url.search = o.searchParams ?? '';
+      const method = o.method ?? 'GET';
+      const idempotent = method === 'GET' || method === 'HEAD';
+      return withRetry(
+        async (): Promise<FormattedResponse> => {
+          const init: RequestInit = { method };
+          if (o.headers) init.headers = o.headers;
+          if (o.body !== undefined) init.body = o.body;
+          if (o.signal) init.signal = o.signal;
+          const res = await fetchImpl(url, init);
+          const headers = Object.fromEntries(res.headers.entries());
+          if (!res.ok) throw new ForgeHttpError(res.status, headers, await errorBody(res));
+          return { body: (await parseBody(res)) as FormattedResponse['body'], headers, status: res.status };
+        },
+        idempotent,
+        policy,
+      );
+    },
+  );
+
+const mrState = (s: string): MergeRequest['state'] =>
+  s === 'opened' ? 'open' : s === 'merged' ? 'merged' : 'closed';
+
+const toMergeRequest = (raw: unknown): MergeRequest => {
+  const m = obj(SERVICE, raw, 'merge request');
+  return {
+    number: num(SERVICE, m.iid, 'merge request iid'),
+    url: str(SERVICE, m.web_url, 'merge request web_url'),
+    title: str(SERVICE, m.title, 'merge request title'),
+    state: mrState(str(SERVICE, m.state, 'merge request state')),
+    sourceBranch: str(SERVICE, m.source_branch, 'merge request source_branch'),
+    targetBranch: str(SERVICE, m.target_branch, 'merge request target_branch'),
+    headSha: optStr(m.sha),
+  };
+};
+
+const is404 = (err: unknown) => describeFailure(err).status === 404;
+/** GitLab says which thing was missing: "404 Project Not Found" vs "404 File Not Found" / "Branch". */
+const isProjectMissing = (err: unknown) => /project not found/i.test(describeFailure(err).forgeMessage);
+
+export const createGitlabForge = (opts: GitlabForgeOptions): ForgePort => {
+  const timeoutMs = opts.timeoutMs ?? 15_000;
+  const policy = defaultRetryPolicy({
+    ...(opts.maxRetries !== undefined ? { maxRetries: opts.maxRetries } : {}),
+    ...(opts.maxRetryDelayMs !== undefined ? { maxDelayMs: opts.maxRetryDelayMs } : {}),
+    ...(opts.retry ?? {}),
+  });
+  const fetchImpl = timedFetch(opts.fetch ?? globalThis.fetch, timeoutMs);
+  const api = new Gitlab({
+    host: opts.host.replace(/\/+$/, ''),
+    token: opts.token,
+    queryTimeout: null, // our fetch wrapper owns the deadline, per attempt
+    requesterFn: createRequester(fetchImpl, policy),
+  });
+
+  const ctx = (repo: string, access: 'read' | 'write', subject?: string): ForgeErrorContext => ({
+    service: SERVICE,
+    repo,
+    access,
+    credential: opts.credentialName ?? 'GITLAB_TOKEN',
+    timeoutMs,
+    secrets: [opts.token],
+    ...(subject !== undefined ? { subject } : {}),
+  });
+
+  const call = async <T>(c: ForgeErrorContext, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      throw toForgeError(err, c);
+    }
+  };
+
+  const getBranchHead = (repo: string, branch: string) =>
+    call(ctx(repo, 'read'), async () => {
+      try {
+        const b = obj(SERVICE, await api.Branches.show(repo, branch), 'branch');
+        return str(SERVICE, obj(SERVICE, b.commit, 'branch commit').id, 'branch commit id');
+      } catch (err) {
+        if (is404(err) && !isProjectMissing(err)) return null;
+        throw err;
+      }
+    });
+
+  const findOpenMergeRequest = (repo: string, sourceBranch: string) =>
+    call(ctx(repo, 'read'), async () => {
+      const list = arr(
+        SERVICE,
+        await api.MergeRequests.all({
+          projectId: repo,
+          sourceBranch,
+          state: 'opened',
+          perPage: 100,
+          maxPages: 10,
+        }),
+        'merge request list',
+      );
+      return list.length ? toMergeRequest(list[0]) : null;
+    });
+
+  return {
+    kind: 'gitlab',
+    getBranchHead,
+
+    getFile: (repo, path, ref) =>
+      call(ctx(repo, 'read'), async (): Promise<FileAtRef | null> => {
+        let f: Json;
+        try {
+          f = obj(SERVICE, await api.RepositoryFiles.show(repo, path, ref), 'file');
+        } catch (err) {
+          if (is404(err) && !isProjectMissing(err)) return null;
+          throw err;
+        }
+        const raw = str(SERVICE, f.content, 'file content');
+        const content =
+          f.encoding === 'base64' ? Buffer.from(raw, 'base64').toString('utf8') : String(f.content ?? '');
+        return { path, content, blobSha: optStr(f.blob_id) };
+      }),
+
+    createBranchWithCommit: (input) => {
+      const c = ctx(input.repo, 'write');
+      const post = async (): Promise<CommitResult> => {
+        const res = obj(
+          SERVICE,
+          await api.Commits.create(
+            input.repo,
+            input.branch,
+            input.message,
+            input.actions.map(toGitlabAction),
+            {
+              startSha: input.startSha,
+            },
+          ),
+          'commit',
+        );
+        return { sha: str(SERVICE, res.id, 'commit id'), webUrl: optStr(res.web_url) };
+      };
+      // After a 5xx/timeout the commit may exist: look before posting again.
+      const recheck = async (): Promise<CommitResult | null> => {
+        const head = await getBranchHead(input.repo, input.branch);
+        if (head === null) return null;
+        const commit = obj(SERVICE, await api.Commits.show(input.repo, head), 'commit');
+        const parents = arr(SERVICE, commit.parent_ids, 'commit parent_ids');
+        const sameMessage = optStr(commit.message)?.trim() === input.message.trim();
+        if (parents.length === 1 && parents[0] === input.startSha && sameMessage) {
+          return { sha: head, webUrl: optStr(commit.web_url) };
+        }
+        throw branchExists(input.repo, input.branch);
+      };
+      return call(c, async () => {
+        try {
+          return await writeWithRecheck(post, recheck, policy);
+        } catch (err) {
+          const f = describeFailure(err);
+          if (f.status === 400 && /branch .* already exists/i.test(f.forgeMessage)) {
+            throw branchExists(input.repo, input.branch, err);
+          }
+          if (f.status === 400 && /file with this name|does not exist|doesn't exist/i.test(f.forgeMessage)) {
+            throw new IntegrationError(
+              SERVICE,
+              `the change no longer applies to ${input.repo} at ${input.startSha.slice(0, 12)} (GitLab said: "${f.forgeMessage.slice(0, 200)}"); plan it again`,
+              { code: 'conflict', status: 400, cause: err },
+            );
+          }
+          throw err;
+        }
+      });
+    },
+
+    findOpenMergeRequest,
+
+    openMergeRequest: (repo, input) =>
+      call(ctx(repo, 'write'), async () => {
+        const create = async () =>
+          toMergeRequest(
+            await api.MergeRequests.create(repo, input.sourceBranch, input.targetBranch, input.title, {
+              description: input.description,
+              labels: input.labels.join(','),
+              removeSourceBranch: true,
+            }),
+          );
+        const recheck = async () => {
+          const mr = await findOpenMergeRequest(repo, input.sourceBranch);
+          return mr && mr.targetBranch === input.targetBranch ? mr : null;
+        };
+        try {
+          return await writeWithRecheck(create, recheck, policy);
+        } catch (err) {
+          if (describeFailure(err).status === 409) {
+            throw new IntegrationError(
+              SERVICE,
+              `an open merge request for ${input.sourceBranch} already exists in ${repo}`,
+              { code: 'conflict', status: 409, cause: err },
+            );
+          }
+          throw err;
+        }
+      }),
+
+    comment: (repo, number, body) =>
+      call(ctx(repo, 'write', `merge request !${number}`), async () => {
+        await api.MergeRequestNotes.create(repo, number, body);
+      }),
+  };
+};
+
+const branchExists = (repo: string, branch: string, cause?: unknown) =>
+  new IntegrationError(SERVICE, `branch ${branch} already exists in ${repo}`, {
+    code: 'conflict',
+    status: 400,
+    ...(cause !== undefined ? { cause } : {}),
+  });
+
+const toGitlabAction = (a: FileAction) =>
+  a.action === 'delete'
+    ? { action: 'delete' as const, filePath: a.path }
+    : { action: a.action, filePath: a.path, content: a.content, encoding: 'text' as const };
