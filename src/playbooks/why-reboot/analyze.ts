@@ -567,7 +567,7 @@ const explainEpisode = (e: Episode, ctx: Ctx): Restart => {
       ? [
           {
             source: 'instance' as const,
-            at: ctx.instance.lastStartTimestamp,
+            at: iso(new Date(ctx.instance.lastStartTimestamp)),
             text: `lastStartTimestamp ${ctx.instance.lastStartTimestamp}`,
             ref: null,
           },
@@ -689,7 +689,7 @@ const explainGuestBoot = (b: BootCluster, prev: BootCluster | null, ctx: Ctx): R
       ? [
           {
             source: 'instance' as const,
-            at: ctx.instance.lastStartTimestamp,
+            at: iso(new Date(ctx.instance.lastStartTimestamp)),
             text: `lastStartTimestamp ${ctx.instance.lastStartTimestamp}`,
             ref: null,
           },
@@ -764,8 +764,15 @@ const buildTimeline = (
       kind: s.log === 'activity' ? 'api' : 'platform',
     });
   }
+  const lastBootAt = new Map<string, number>();
   for (const g of guest) {
     if (t(g.at) < fromMs) continue;
+    if (g.signal === 'boot') {
+      // One line per boot and source: the kernel banner, not its command line and syslog copies.
+      const prev = lastBootAt.get(g.source);
+      lastBootAt.set(g.source, t(g.at));
+      if (prev !== undefined && t(g.at) - prev <= BOOT_MERGE_MS) continue;
+    }
     items.push({
       at: iso(g.at),
       source: g.source,

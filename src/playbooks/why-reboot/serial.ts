@@ -52,7 +52,7 @@ const ANSI_RE = /\u001b(?:\[[0-9;?=]*[a-zA-Z]|[()][A-Z0-9]|[=>])/g;
 const CONTROL_RE = /[\u0000-\u0008\u000b-\u001f\u007f]/g;
 const KERNEL_RE = /^\[\s*(\d+\.\d+)\]\s?/;
 const FORWARDED_KERNEL_RE = /\bkernel: \[\s*(\d+\.\d+)\]\s?/;
-const RTC_RE = /rtc_cmos [^:]+: setting system clock to (\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}) UTC/;
+const RTC_RE = /rtc_cmos \S+ setting system clock to (\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}) UTC/;
 const AUDIT_EPOCH_RE = /\baudit\((\d{9,11})\.(\d{3}):\d+\)/;
 const ISO_ZONED_RE = /\b(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}))/;
 

@@ -1,0 +1,405 @@
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../core/config.js';
+import { AppError, isAppError } from '../core/errors.js';
+import type { InstanceInfo, LogEntry } from '../integrations/gce/port.js';
+import { analyze } from '../playbooks/why-reboot/analyze.js';
+import { loadInstanceFile, loadLogEntriesFile, loadSerialFile } from '../playbooks/why-reboot/load-files.js';
+import { renderWhyRebootText } from '../playbooks/why-reboot/render-text.js';
+import { parseInstanceSpec } from '../playbooks/why-reboot/resolve-instance.js';
+import { parseSerialOutput } from '../playbooks/why-reboot/serial.js';
+import { scanSyslogFile } from '../playbooks/why-reboot/syslog-file.js';
+import type {
+  Evidence,
+  GuestEvent,
+  SourceReport,
+  TimeWindow,
+  WhyRebootReport,
+} from '../playbooks/why-reboot/types.js';
+import { type CliCommand, type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './io.js';
+
+/**
+ * `opsbot why-reboot <vm>`: live (Application Default Credentials) or offline from exported files.
+ * Exit 0 with a verdict, 2 for bad flags or unreadable/malformed input, 1 for anything unexpected.
+ */
+
+export const WHY_REBOOT_USAGE = `Usage: opsbot why-reboot <vm> [options]
+
+Explain why a Compute Engine VM restarted: platform audit logs, guest logs and the serial console.
+<vm> is a name, zone/name, project/zone/name or an instance URL.
+
+Live (Application Default Credentials):
+  --project P        project of the VM (default: google.defaultProject of the config)
+  --zone Z           zone of the VM (default: searched with aggregatedList)
+  --since 7d|ISO     start of the window: a duration (30m, 12h, 7d, 2w) or a timestamp (default 7d)
+  --until ISO        end of the window (default: now)
+  --config FILE      config file (default: $OPSBOT_CONFIG)
+
+Offline, from files (any of them; no cloud access):
+  --logs FILE        Cloud Logging entries: gcloud logging read --format=json, an entries:list
+                     response, or NDJSON (.gz ok); audit and syslog/journald entries are both used
+  --syslog FILE      /var/log/syslog or /var/log/messages, plain or .gz (repeatable)
+  --serial FILE      serial console output: text, or the serialPort API JSON
+  --instance FILE    instances.get JSON (gcloud compute instances describe --format=json)
+  --year YYYY        year of the newest classic syslog line (they carry none)
+  --tz ZONE          time zone of syslog timestamps without one (default UTC)
+  Without --since/--until, the window is the 7 days before the newest evidence in the files.
+
+Output:
+  --json             print { instance, window, restarts, verdict, sources, timeline, notes, links }
+  -h, --help         this help
+`;
+
+const OPTIONS = {
+  project: { type: 'string' },
+  zone: { type: 'string' },
+  since: { type: 'string' },
+  until: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  logs: { type: 'string', multiple: true },
+  syslog: { type: 'string', multiple: true },
+  serial: { type: 'string' },
+  instance: { type: 'string' },
+  year: { type: 'string' },
+  tz: { type: 'string' },
+  config: { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+type Flags = {
+  project?: string | undefined;
+  zone?: string | undefined;
+  since?: string | undefined;
+  until?: string | undefined;
+  json: boolean;
+  logs?: string[] | undefined;
+  syslog?: string[] | undefined;
+  serial?: string | undefined;
+  instance?: string | undefined;
+  year?: string | undefined;
+  tz?: string | undefined;
+  config?: string | undefined;
+  help: boolean;
+};
+
+const DAY_MS = 86_400_000;
+const DURATION_RE = /^(\d+)\s*(s|m|min|h|d|w)$/i;
+const UNIT_MS: Readonly<Record<string, number>> = {
+  s: 1000,
+  m: 60_000,
+  min: 60_000,
+  h: 3_600_000,
+  d: DAY_MS,
+  w: 7 * DAY_MS,
+};
+
+const usageError = (message: string): AppError => new AppError('bad_input', message);
+
+/** "7d" -> ms, or null when the value is not a duration. */
+export const parseDuration = (value: string): number | null => {
+  const m = DURATION_RE.exec(value.trim());
+  if (!m?.[1] || !m[2]) return null;
+  const ms = Number(m[1]) * (UNIT_MS[m[2].toLowerCase()] ?? 0);
+  return ms > 0 ? ms : null;
+};
+
+const parseInstant = (value: string, flag: string): Date => {
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value.trim())) {
+    throw usageError(
+      `--${flag} "${value}": expected a duration like 7d or an ISO timestamp like 2026-05-03T23:00:00Z`,
+    );
+  }
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) throw usageError(`--${flag} "${value}" is not a valid timestamp`);
+  return d;
+};
+
+/** The window from --since/--until, ending at `end` when --until is absent. */
+export const buildWindow = (
+  since: string | undefined,
+  until: string | undefined,
+  end: Date,
+  fallback = '7d',
+): TimeWindow => {
+  const to = until ? parseInstant(until, 'until') : end;
+  const sinceValue = since ?? fallback;
+  const duration = parseDuration(sinceValue);
+  const from = duration !== null ? new Date(to.getTime() - duration) : parseInstant(sinceValue, 'since');
+  if (from.getTime() >= to.getTime()) throw usageError('the window is empty: --since must be before --until');
+  return { from, to };
+};
+
+const source = (
+  name: SourceReport['name'],
+  status: SourceReport['status'],
+  items: number,
+  reason: string | null,
+  detail?: string,
+): SourceReport => ({ name, status, items, reason, durationMs: null, ...(detail ? { detail } : {}) });
+
+const fileStat = async (path: string): Promise<Date | null> => {
+  try {
+    return (await stat(path)).mtime;
+  } catch {
+    return null;
+  }
+};
+
+/** Evidence from files only. */
+const buildOfflineEvidence = async (vm: string, flags: Flags, io: CliIo): Promise<Evidence> => {
+  const spec = parseInstanceSpec(vm);
+  const path = (p: string): string => resolve(io.cwd, p);
+  const timeZone = flags.tz ?? 'UTC';
+  const notes: string[] = [];
+  const sources: SourceReport[] = [];
+
+  let instance: InstanceInfo | null = null;
+  if (flags.instance) {
+    instance = await loadInstanceFile(path(flags.instance), { name: spec.name });
+    sources.push(source('instance', 'ok', 1, null, flags.instance));
+  } else {
+    sources.push(source('instance', 'skipped', 0, 'no --instance file'));
+  }
+
+  const auditEntries: LogEntry[] = [];
+  const guestEvents: GuestEvent[] = [];
+  let guestEntries = 0;
+  for (const file of flags.logs ?? []) {
+    const loaded = await loadLogEntriesFile(path(file), { instanceId: instance?.id ?? null });
+    auditEntries.push(...loaded.auditEntries);
+    guestEvents.push(...loaded.guestEvents);
+    guestEntries += loaded.guestEntries;
+    notes.push(...loaded.notes);
+  }
+  const logsDetail = (flags.logs ?? []).join(', ');
+  if (!flags.logs?.length) {
+    sources.push(source('audit-logs', 'skipped', 0, 'no --logs file'));
+    sources.push(source('guest-logs', 'skipped', 0, 'no --logs file'));
+  } else {
+    sources.push(
+      auditEntries.length > 0
+        ? source('audit-logs', 'ok', auditEntries.length, null, logsDetail)
+        : source('audit-logs', 'empty', 0, 'no audit entries in the --logs file(s)', logsDetail),
+    );
+    sources.push(
+      guestEntries > 0
+        ? source('guest-logs', 'ok', guestEvents.length, null, logsDetail)
+        : source('guest-logs', 'skipped', 0, 'no syslog/journald entries in the --logs file(s)', logsDetail),
+    );
+  }
+
+  // Classic syslog lines carry no year: take it from --year, else from the platform evidence, else the file.
+  const anchors = [
+    ...auditEntries.map((e) => Date.parse(e.timestamp)),
+    ...guestEvents.map((e) => e.at.getTime()),
+    ...[instance?.lastStartTimestamp, instance?.lastStopTimestamp].map((v) =>
+      v ? Date.parse(v) : Number.NaN,
+    ),
+  ].filter((n) => Number.isFinite(n));
+  const newestPlatform = anchors.length > 0 ? Math.max(...anchors) : null;
+  let yearReference: Date | null = null;
+  if (flags.year) {
+    if (!/^\d{4}$/.test(flags.year)) throw usageError(`--year "${flags.year}": expected a year like 2026`);
+    yearReference = new Date(Date.UTC(Number(flags.year), 11, 31, 23, 59, 59));
+  }
+  const referenceFor = async (file: string): Promise<Date> => {
+    if (yearReference) return yearReference;
+    const mtime = (await fileStat(file)) ?? io.now();
+    if (newestPlatform === null) return mtime;
+    return new Date(Math.min(mtime.getTime(), newestPlatform + 180 * DAY_MS));
+  };
+
+  const explicitWindow = flags.since !== undefined || flags.until !== undefined;
+  const preWindow = explicitWindow ? buildWindow(flags.since, flags.until, io.now()) : undefined;
+
+  const syslogEvents: GuestEvent[] = [];
+  let syslogLines = 0;
+  for (const file of flags.syslog ?? []) {
+    const abs = path(file);
+    const result = await scanSyslogFile(abs, {
+      referenceDate: await referenceFor(abs),
+      timeZone,
+      ...(preWindow ? { window: preWindow } : {}),
+    }).catch((err: unknown) => {
+      if (isAppError(err)) throw new AppError('bad_input', `${file}: ${err.userMessage}`, { cause: err });
+      throw err;
+    });
+    syslogEvents.push(...result.events);
+    syslogLines += result.linesScanned;
+    notes.push(...result.notes);
+  }
+  if (flags.syslog?.length) {
+    sources.push(
+      source(
+        'syslog-file',
+        syslogLines > 0 ? 'ok' : 'empty',
+        syslogEvents.length,
+        syslogLines > 0 ? null : 'no lines in the window',
+        flags.syslog.join(', '),
+      ),
+    );
+  } else {
+    sources.push(source('syslog-file', 'skipped', 0, 'no --syslog file'));
+  }
+
+  let serialEvents: GuestEvent[] = [];
+  if (flags.serial) {
+    const abs = path(flags.serial);
+    const serial = await loadSerialFile(abs);
+    const parsed = parseSerialOutput(serial.contents, {
+      lastStartTimestamp: instance?.lastStartTimestamp ?? null,
+      referenceDate: await referenceFor(abs),
+      timeZone,
+      startOffset: serial.start,
+    });
+    serialEvents = parsed.events;
+    notes.push(...parsed.notes);
+    sources.push(
+      source(
+        'serial-console',
+        serial.contents.trim() === '' ? 'empty' : 'ok',
+        parsed.events.length,
+        serial.contents.trim() === '' ? 'the serial output is empty' : null,
+        flags.serial,
+      ),
+    );
+  } else {
+    sources.push(source('serial-console', 'skipped', 0, 'no --serial file'));
+  }
+
+  let window = preWindow;
+  if (!window) {
+    const times = [
+      ...anchors,
+      ...syslogEvents.map((e) => e.at.getTime()),
+      ...serialEvents.map((e) => e.at.getTime()),
+    ];
+    const newest = times.length > 0 ? Math.max(...times) : io.now().getTime();
+    const end = new Date(newest + 60_000);
+    window = buildWindow(undefined, undefined, end);
+    notes.push(
+      `Offline: the window is the 7 days before the newest evidence in the files (${end.toISOString()}); use --since/--until to change it.`,
+    );
+  }
+
+  // Project and zone: flags, the instance, the spec, or the audit entries about this VM.
+  const fromEntries = auditEntries.find((e) => {
+    const rn = e.protoPayload?.resourceName;
+    return typeof rn === 'string' && rn.endsWith(`/instances/${spec.name}`);
+  });
+  const project =
+    flags.project ?? instance?.project ?? spec.project ?? fromEntries?.resource?.labels?.project_id ?? null;
+  const zone = flags.zone ?? instance?.zone ?? spec.zone ?? fromEntries?.resource?.labels?.zone ?? null;
+
+  return {
+    instance,
+    instanceName: spec.name,
+    project,
+    zone,
+    window,
+    auditEntries,
+    guestEvents: [...guestEvents, ...syslogEvents],
+    serialEvents,
+    sources,
+    notes,
+  };
+};
+
+/** Evidence from the live APIs, through the collector and the GCE adapters. */
+const buildLiveEvidence = async (vm: string, flags: Flags, io: CliIo): Promise<Evidence> => {
+  const configPath = flags.config ?? io.env.OPSBOT_CONFIG ?? null;
+  const config = loadConfig(io.env, configPath ? resolve(io.cwd, configPath) : null, { requireSlack: false });
+  const google = config.google;
+  const window = buildWindow(flags.since, flags.until, io.now(), google.defaultWindow);
+  const { collectEvidence } = await import('../playbooks/why-reboot/collect.js');
+  const { createGceAdapters } = await import('../integrations/gce/adapter.js');
+  const adapters = createGceAdapters({
+    logging: { apiEndpoint: google.endpoints.logging },
+    compute: { apiEndpoint: google.endpoints.compute },
+  });
+  try {
+    return await collectEvidence(
+      {
+        compute: adapters.compute,
+        logging: adapters.logging,
+        now: io.now,
+        timeouts: google.timeouts,
+        journaldLog: google.journaldLog,
+      },
+      {
+        vm,
+        project: flags.project,
+        zone: flags.zone,
+        window,
+        defaultProject: google.defaultProject,
+        projects: google.projects,
+      },
+    );
+  } finally {
+    await adapters.close();
+  }
+};
+
+export const reportToJson = (report: WhyRebootReport): string =>
+  `${JSON.stringify(
+    {
+      instance: report.instance,
+      window: report.window,
+      restarts: report.restarts,
+      verdict: report.verdict,
+      sources: report.sources,
+      timeline: report.timeline,
+      notes: report.notes,
+      links: report.links,
+    },
+    null,
+    2,
+  )}\n`;
+
+const USAGE_CODES = new Set(['bad_input', 'not_found', 'ambiguous', 'config_invalid']);
+
+export const runWhyReboot: CliCommand = async (args, io) => {
+  let flags: Flags;
+  let positionals: string[];
+  try {
+    const parsed = parseArgs({ args: [...args], options: OPTIONS, allowPositionals: true, strict: true });
+    flags = parsed.values as Flags;
+    positionals = parsed.positionals;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    io.stderr.write(`opsbot why-reboot: ${message}\n\n${WHY_REBOOT_USAGE}`);
+    return EXIT_USAGE;
+  }
+  if (flags.help) {
+    io.stdout.write(WHY_REBOOT_USAGE);
+    return EXIT_OK;
+  }
+  if (positionals.length !== 1 || !positionals[0]) {
+    io.stderr.write(
+      `opsbot why-reboot: ${positionals.length === 0 ? 'which VM? Give its name' : `one VM at a time (got ${positionals.join(', ')})`}\n\n${WHY_REBOOT_USAGE}`,
+    );
+    return EXIT_USAGE;
+  }
+  const vm = positionals[0];
+  const offline = Boolean(flags.logs?.length || flags.syslog?.length || flags.serial || flags.instance);
+  try {
+    if (!offline && (flags.year || flags.tz)) {
+      throw usageError('--year and --tz only apply to files (--syslog, --serial)');
+    }
+    const evidence = offline
+      ? await buildOfflineEvidence(vm, flags, io)
+      : await buildLiveEvidence(vm, flags, io);
+    const report = analyze(evidence, { now: io.now() });
+    io.stdout.write(flags.json ? reportToJson(report) : renderWhyRebootText(report));
+    return EXIT_OK;
+  } catch (err) {
+    if (isAppError(err)) {
+      io.stderr.write(`opsbot why-reboot: ${err.userMessage}\n`);
+      return USAGE_CODES.has(err.code) ? EXIT_USAGE : EXIT_FAILURE;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    io.stderr.write(`opsbot why-reboot: unexpected error: ${message.split('\n')[0]}\n`);
+    return EXIT_FAILURE;
+  }
+};
