@@ -110,6 +110,8 @@ export const startFakeServer = async (options: {
   accessToken: string;
   serviceName: string;
   match: (method: string, path: string) => Routed | null;
+  /** Latency for one request, overriding the per-route table (e.g. by Logging filter). */
+  latencyOf?: (routed: Routed, body: unknown) => number | undefined;
   handle: (ctx: {
     routed: Routed;
     req: IncomingMessage;
@@ -149,7 +151,11 @@ export const startFakeServer = async (options: {
         body,
         at: Date.now() - started,
       });
-      const delay = (routed && core.latencyMs[routed.route]) ?? core.latencyMs['*'] ?? 0;
+      const delay =
+        (routed && options.latencyOf?.(routed, body)) ??
+        (routed && core.latencyMs[routed.route]) ??
+        core.latencyMs['*'] ??
+        0;
       if (delay > 0) await new Promise((r) => setTimeout(r, delay));
       if (req.headers.authorization !== `Bearer ${core.accessToken}`) {
         sendGoogleError(

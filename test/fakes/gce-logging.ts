@@ -41,6 +41,8 @@ export interface FakeLogging extends FakeServerCore {
   /** The filters of the entries:list requests received, in order. */
   filters(): string[];
   failNext(route: 'entries.list', failure: InjectedFailure): void;
+  /** Latency (ms) of entries:list requests whose filter contains the key, e.g. { cloudaudit: 1500 }. */
+  readonly latencyByFilter: Record<string, number>;
 }
 
 interface PageState {
@@ -74,7 +76,13 @@ export const startFakeLogging = async (options: FakeLoggingOptions = {}): Promis
     emptyPagesBefore: options.emptyPagesBefore ?? 0,
     trailingEmptyPage: options.trailingEmptyPage ?? false,
   };
+  const latencyByFilter: Record<string, number> = {};
   const core = await startFakeServer({
+    latencyOf: (_routed, body) => {
+      const filter = String((body as { filter?: unknown } | undefined)?.filter ?? '');
+      for (const [key, ms] of Object.entries(latencyByFilter)) if (filter.includes(key)) return ms;
+      return undefined;
+    },
     accessToken: options.accessToken ?? 'fake-logging-token',
     serviceName: 'Cloud Logging',
     match: (method, path) =>
@@ -150,6 +158,7 @@ export const startFakeLogging = async (options: FakeLoggingOptions = {}): Promis
   if (options.latencyMs) core.latencyMs['*'] = options.latencyMs;
   const fake = core as FakeLogging;
   Object.defineProperties(fake, {
+    latencyByFilter: { get: () => latencyByFilter },
     entries: { get: () => state.entries },
     maxPageSize: { get: () => state.maxPageSize, set: (v: number) => (state.maxPageSize = v) },
     emptyPagesBefore: { get: () => state.emptyPagesBefore, set: (v: number) => (state.emptyPagesBefore = v) },

@@ -1,0 +1,168 @@
+import { pathToFileURL } from 'node:url';
+import { analyze } from '../src/playbooks/why-reboot/analyze.js';
+import { buildGuestQuery, collectEvidence } from '../src/playbooks/why-reboot/collect.js';
+import { buildAuditLogFilter } from '../src/playbooks/why-reboot/links.js';
+import { loadCorpusSerial, loadIapDesktopEntries } from '../test/fakes/gce-corpus.js';
+import { type GceTestEnv, startGceEnv } from '../test/fakes/gce-env.js';
+
+/**
+ * End-to-end /why-reboot latency against the loopback fakes with upstream latency injected per source,
+ * side by side with each source measured alone in the same run.
+ *
+ *   instance (instances.get / aggregatedList) 300 ms, audit logs 1500 ms, guest logs 1000 ms, serial 800 ms
+ *
+ * Target (issue 3): end to end (collect + analyze) <= 1.2 x the slowest single source. The instance lookup
+ * must precede the guest-log query (it needs the instance id), so the honest critical path is
+ * max(audit, serial, instance + guest) = 1500 ms when the zone is known. With a bare name the id-based audit
+ * filter of FACTS.md needs the lookup first (300 + 1500): that variant is printed too, for information.
+ *
+ * Run: `npx tsx bench/why-reboot-e2e.ts` (env WHY_REBOOT_BENCH_RUNS, default 5; medians are reported).
+ */
+
+const LATENCY = { instance: 300, audit: 1500, guest: 1000, serial: 800 } as const;
+const P = 'project-1';
+const Z = 'us-central1-a';
+const NAME = 'instance-1';
+const ID = '2162224123123123213';
+const window = { from: new Date('2019-12-08T00:00:00Z'), to: new Date('2019-12-15T00:00:00Z') };
+const now = new Date('2019-12-15T00:00:00Z');
+const TIMEOUTS = { instanceMs: 10_000, auditLogsMs: 10_000, guestLogsMs: 10_000, serialMs: 10_000 };
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+};
+
+const time = async (fn: () => Promise<unknown>): Promise<number> => {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+};
+
+const seed = (env: GceTestEnv): void => {
+  env.compute.addInstance(P, Z, {
+    name: NAME,
+    id: ID,
+    status: 'RUNNING',
+    lastStartTimestamp: '2019-12-14T01:53:05.000-00:00',
+    scheduling: { automaticRestart: true, onHostMaintenance: 'MIGRATE' },
+  });
+  env.compute.appendSerial(P, Z, NAME, loadCorpusSerial());
+  env.logging.addEntries(loadIapDesktopEntries());
+  env.logging.addEntries(
+    ['Linux version 5.10.0-26-cloud-amd64', 'systemd[1]: Reached target Shutdown.', 'CRON[1]: noise'].map(
+      (message, i) => ({
+        logName: `projects/${P}/logs/syslog`,
+        timestamp: `2019-12-14T01:5${i}:00Z`,
+        insertId: `g${i}`,
+        resource: { type: 'gce_instance', labels: { instance_id: ID, zone: Z } },
+        jsonPayload: { message },
+      }),
+    ),
+  );
+  env.compute.latencyMs['instances.get'] = LATENCY.instance;
+  env.compute.latencyMs['instances.aggregatedList'] = LATENCY.instance;
+  env.compute.latencyMs['instances.serialPort'] = LATENCY.serial;
+  env.logging.latencyByFilter.cloudaudit = LATENCY.audit;
+  env.logging.latencyByFilter['/logs/syslog'] = LATENCY.guest;
+};
+
+export interface WhyRebootE2eResult {
+  readonly runs: number;
+  readonly alone: { instance: number; audit: number; guest: number; serial: number };
+  readonly slowestSingleMs: number;
+  readonly endToEndMs: number; // zone known
+  readonly endToEndBareNameMs: number; // name only: resolution first
+  readonly ratio: number;
+  readonly ratioBareName: number;
+  readonly target: number;
+  readonly pass: boolean;
+}
+
+export const runWhyRebootE2eBench = async (
+  runs = Number(process.env.WHY_REBOOT_BENCH_RUNS ?? 5),
+): Promise<WhyRebootE2eResult> => {
+  const env = await startGceEnv({ adapter: { timeoutMs: 10_000 } });
+  try {
+    seed(env);
+    const { compute, logging } = env.adapters;
+    const ref = { project: P, zone: Z, name: NAME };
+    const auditFilter = buildAuditLogFilter({ project: P, instanceId: ID, instanceName: NAME, ...window });
+    const guestFilter = buildGuestQuery({ project: P, instanceId: ID, window });
+    const deps = { compute, logging, now: () => now, timeouts: TIMEOUTS };
+    const samples = { instance: [], audit: [], guest: [], serial: [], e2e: [], bare: [] } as Record<
+      'instance' | 'audit' | 'guest' | 'serial' | 'e2e' | 'bare',
+      number[]
+    >;
+    // warm-up: connections, JIT, SDK lazy init
+    await collectEvidence(deps, { vm: `${P}/${Z}/${NAME}`, window });
+    for (let i = 0; i < runs; i++) {
+      samples.instance.push(await time(() => compute.getInstance(ref)));
+      samples.audit.push(
+        await time(() => logging.listEntries({ resourceNames: [`projects/${P}`], filter: auditFilter })),
+      );
+      samples.guest.push(
+        await time(() => logging.listEntries({ resourceNames: [`projects/${P}`], filter: guestFilter })),
+      );
+      samples.serial.push(await time(() => compute.getSerialPortOutput(ref, -1024 * 1024)));
+      samples.e2e.push(
+        await time(async () => {
+          const ev = await collectEvidence(deps, { vm: `${P}/${Z}/${NAME}`, window });
+          analyze(ev, { now });
+        }),
+      );
+      samples.bare.push(
+        await time(async () => {
+          const ev = await collectEvidence(deps, { vm: NAME, window, defaultProject: P });
+          analyze(ev, { now });
+        }),
+      );
+    }
+    const alone = {
+      instance: median(samples.instance),
+      audit: median(samples.audit),
+      guest: median(samples.guest),
+      serial: median(samples.serial),
+    };
+    const slowestSingleMs = Math.max(alone.instance, alone.audit, alone.guest, alone.serial);
+    const endToEndMs = median(samples.e2e);
+    const endToEndBareNameMs = median(samples.bare);
+    const target = 1.2;
+    const ratio = endToEndMs / slowestSingleMs;
+    return {
+      runs,
+      alone,
+      slowestSingleMs,
+      endToEndMs,
+      endToEndBareNameMs,
+      ratio,
+      ratioBareName: endToEndBareNameMs / slowestSingleMs,
+      target,
+      pass: ratio <= target,
+    };
+  } finally {
+    await env.close();
+  }
+};
+
+const main = async (): Promise<void> => {
+  const r = await runWhyRebootE2eBench();
+  const f = (ms: number): string => `${ms.toFixed(0)} ms`;
+  console.log(`why-reboot end-to-end vs slowest single source (median of ${r.runs} runs, loopback fakes)`);
+  console.log(
+    `  injected latency: instance ${LATENCY.instance} ms, audit ${LATENCY.audit} ms, guest ${LATENCY.guest} ms, serial ${LATENCY.serial} ms`,
+  );
+  console.log(
+    `  alone: instance ${f(r.alone.instance)}, audit logs ${f(r.alone.audit)}, guest logs ${f(r.alone.guest)}, serial ${f(r.alone.serial)}`,
+  );
+  console.log(`  slowest single source:                 ${f(r.slowestSingleMs)}`);
+  console.log(`  end to end, project/zone/name:         ${f(r.endToEndMs)}  ratio ${r.ratio.toFixed(3)}`);
+  console.log(
+    `  end to end, bare name (info):          ${f(r.endToEndBareNameMs)}  ratio ${r.ratioBareName.toFixed(3)}`,
+  );
+  console.log(`  target: <= ${r.target} x  ${r.pass ? 'PASS' : 'FAIL'}`);
+  if (!r.pass) process.exitCode = 1;
+};
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main();
