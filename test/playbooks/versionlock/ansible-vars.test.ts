@@ -36,8 +36,12 @@ describe('ansible-vars list of strings', () => {
   const opts = { format: 'ansible-vars', key: 'yum.versionlock' } as const;
 
   it('replaces the entry in the style the list uses, keeping its comment and every other line', () => {
-    const o = changed(editVersionlock(GROUP_VARS, { op: 'add', pkg: 'elasticsearch', version: '7.17.9-1' }, opts));
-    expect(o.after).toBe(GROUP_VARS.replace('- elasticsearch-7.10.2-1    #', '- elasticsearch-7.17.9-1    #'));
+    const o = changed(
+      editVersionlock(GROUP_VARS, { op: 'add', pkg: 'elasticsearch', version: '7.17.9-1' }, opts),
+    );
+    expect(o.after).toBe(
+      GROUP_VARS.replace('- elasticsearch-7.10.2-1    #', '- elasticsearch-7.17.9-1    #'),
+    );
     expect(parse(o.after).yum.versionlock).toEqual([
       'elasticsearch-7.17.9-1',
       'kibana-7.10.2-1',
@@ -53,25 +57,37 @@ describe('ansible-vars list of strings', () => {
 
   it('appends a new entry after the last item with the same indentation', () => {
     const o = changed(editVersionlock(GROUP_VARS, { op: 'add', pkg: 'logstash', version: '7.10.2' }, opts));
-    expect(o.after).toBe(GROUP_VARS.replace('    - python3-requests\n', '    - python3-requests\n    - logstash-7.10.2\n'));
+    expect(o.after).toBe(
+      GROUP_VARS.replace('    - python3-requests\n', '    - python3-requests\n    - logstash-7.10.2\n'),
+    );
     const withRelease = changed(
-      editVersionlock(GROUP_VARS, { op: 'add', pkg: 'logstash', version: '7.10.2' }, { ...opts, releases: { logstash: '1' } }),
+      editVersionlock(
+        GROUP_VARS,
+        { op: 'add', pkg: 'logstash', version: '7.10.2' },
+        { ...opts, releases: { logstash: '1' } },
+      ),
     );
     expect(withRelease.line).toBe('logstash-7.10.2-1');
   });
 
   it('locks a bare name entry to a version', () => {
-    const o = changed(editVersionlock(GROUP_VARS, { op: 'add', pkg: 'python3-requests', version: '2.20.0-3.el8' }, opts));
+    const o = changed(
+      editVersionlock(GROUP_VARS, { op: 'add', pkg: 'python3-requests', version: '2.20.0-3.el8' }, opts),
+    );
     expect(o.removed).toEqual(['python3-requests']);
     expect(o.after).toContain('    - python3-requests-2.20.0-3.el8\n');
   });
 
   it('already locked / not locked are nothing to do', () => {
-    expect(editVersionlock(GROUP_VARS, { op: 'add', pkg: 'elasticsearch', version: '7.10.2-1' }, opts)).toMatchObject({
+    expect(
+      editVersionlock(GROUP_VARS, { op: 'add', pkg: 'elasticsearch', version: '7.10.2-1' }, opts),
+    ).toMatchObject({
       kind: 'nothing-to-do',
       reason: 'already locked: elasticsearch-7.10.2-1',
     });
-    expect(editVersionlock(GROUP_VARS, { op: 'remove', pkg: 'logstash' }, opts)).toMatchObject({ kind: 'nothing-to-do' });
+    expect(editVersionlock(GROUP_VARS, { op: 'remove', pkg: 'logstash' }, opts)).toMatchObject({
+      kind: 'nothing-to-do',
+    });
   });
 
   it('removes the whole item line and nothing else', () => {
@@ -81,28 +97,50 @@ describe('ansible-vars list of strings', () => {
 
   it('keeps an empty list a list when its last entry goes', () => {
     const src = 'pins:\n  - foo-1.0\nnext: 2\n';
-    const o = changed(editVersionlock(src, { op: 'remove', pkg: 'foo' }, { format: 'ansible-vars', key: 'pins' }));
+    const o = changed(
+      editVersionlock(src, { op: 'remove', pkg: 'foo' }, { format: 'ansible-vars', key: 'pins' }),
+    );
     expect(o.after).toBe('pins: []\nnext: 2\n');
-    const back = changed(editVersionlock(o.after, { op: 'add', pkg: 'foo', version: '1.0' }, { format: 'ansible-vars', key: 'pins' }));
+    const back = changed(
+      editVersionlock(
+        o.after,
+        { op: 'add', pkg: 'foo', version: '1.0' },
+        { format: 'ansible-vars', key: 'pins' },
+      ),
+    );
     expect(back.after).toBe('pins: [foo-1.0]\nnext: 2\n');
   });
 
   it('edits a flow list on its own line only', () => {
     const src = 'a: 1\npins: [foo-1.0-1, bar-2.0-1]\nb: 2\n';
-    const o = changed(editVersionlock(src, { op: 'add', pkg: 'bar', version: '2.1-1' }, { format: 'ansible-vars', key: 'pins' }));
+    const o = changed(
+      editVersionlock(
+        src,
+        { op: 'add', pkg: 'bar', version: '2.1-1' },
+        { format: 'ansible-vars', key: 'pins' },
+      ),
+    );
     expect(o.after).toBe('a: 1\npins: [foo-1.0-1, bar-2.1-1]\nb: 2\n');
   });
 
   it('refuses a missing key, a non-list and invalid YAML with a clear message', () => {
-    expect(() => editVersionlock(GROUP_VARS, { op: 'add', pkg: 'x', version: '1' }, { format: 'ansible-vars', key: 'nope' })).toThrow(
-      'key nope not found',
-    );
-    expect(() => editVersionlock(GROUP_VARS, { op: 'add', pkg: 'x', version: '1' }, { format: 'ansible-vars', key: 'heap_size' })).toThrow(
-      'heap_size is not a list',
-    );
-    expect(() => editVersionlock('a: [1\n', { op: 'add', pkg: 'x', version: '1' }, { format: 'ansible-vars', key: 'a' })).toThrow(
-      'not valid YAML',
-    );
+    expect(() =>
+      editVersionlock(
+        GROUP_VARS,
+        { op: 'add', pkg: 'x', version: '1' },
+        { format: 'ansible-vars', key: 'nope' },
+      ),
+    ).toThrow('key nope not found');
+    expect(() =>
+      editVersionlock(
+        GROUP_VARS,
+        { op: 'add', pkg: 'x', version: '1' },
+        { format: 'ansible-vars', key: 'heap_size' },
+      ),
+    ).toThrow('heap_size is not a list');
+    expect(() =>
+      editVersionlock('a: [1\n', { op: 'add', pkg: 'x', version: '1' }, { format: 'ansible-vars', key: 'a' }),
+    ).toThrow('not valid YAML');
   });
 
   it('lists the entries with their lines', () => {
@@ -124,7 +162,9 @@ describe('ansible-vars list of yum_versionlock items', () => {
   });
 
   it('adds a new item with state: present', () => {
-    const o = changed(editVersionlock(MODULE_LIST, { op: 'add', pkg: 'logstash', version: '7.10.2-1' }, opts));
+    const o = changed(
+      editVersionlock(MODULE_LIST, { op: 'add', pkg: 'logstash', version: '7.10.2-1' }, opts),
+    );
     expect(o.after).toBe(
       MODULE_LIST.replace('other: 1\n', '  - name: logstash-0:7.10.2-1.*\n    state: present\nother: 1\n'),
     );
@@ -132,9 +172,18 @@ describe('ansible-vars list of yum_versionlock items', () => {
 
   it('remove sets state: absent so the module really unlocks, then is nothing to do', () => {
     const o = changed(editVersionlock(MODULE_LIST, { op: 'remove', pkg: 'elasticsearch' }, opts));
-    expect(o.after).toBe(MODULE_LIST.replace('1.*\n    state: present\n  - name: kibana', '1.*\n    state: absent\n  - name: kibana'));
-    expect(editVersionlock(o.after, { op: 'remove', pkg: 'elasticsearch' }, opts)).toMatchObject({ kind: 'nothing-to-do' });
-    const relock = changed(editVersionlock(o.after, { op: 'add', pkg: 'elasticsearch', version: '7.10.2-1' }, opts));
+    expect(o.after).toBe(
+      MODULE_LIST.replace(
+        '1.*\n    state: present\n  - name: kibana',
+        '1.*\n    state: absent\n  - name: kibana',
+      ),
+    );
+    expect(editVersionlock(o.after, { op: 'remove', pkg: 'elasticsearch' }, opts)).toMatchObject({
+      kind: 'nothing-to-do',
+    });
+    const relock = changed(
+      editVersionlock(o.after, { op: 'add', pkg: 'elasticsearch', version: '7.10.2-1' }, opts),
+    );
     expect(relock.after).toBe(MODULE_LIST);
   });
 });

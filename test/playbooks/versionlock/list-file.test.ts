@@ -30,17 +30,25 @@ const changed = (o: ReturnType<typeof editVersionlock>) => {
 
 describe('yum (EL7) versionlock.list', () => {
   it('replaces the lock of the same package in place and touches nothing else', () => {
-    const o = changed(editVersionlock(EL7, { op: 'add', pkg: 'elasticsearch', version: '7.10.2-1' }, { format: 'yum' }));
+    const o = changed(
+      editVersionlock(EL7, { op: 'add', pkg: 'elasticsearch', version: '7.10.2-1' }, { format: 'yum' }),
+    );
     expect(o.line).toBe('0:elasticsearch-7.10.2-1.*');
     expect(o.removed).toEqual(['0:elasticsearch-7.9.3-1.*']);
     expect(o.after).toBe(EL7.replace('0:elasticsearch-7.9.3-1.*', '0:elasticsearch-7.10.2-1.*'));
-    expect(o.summary).toBe('lock elasticsearch to 0:elasticsearch-7.10.2-1.* (was 0:elasticsearch-7.9.3-1.*)');
+    expect(o.summary).toBe(
+      'lock elasticsearch to 0:elasticsearch-7.10.2-1.* (was 0:elasticsearch-7.9.3-1.*)',
+    );
     // elasticsearch-oss is another package: untouched
     expect(o.after).toContain('0:elasticsearch-oss-7.10.2-1.*');
   });
 
   it('answers "already locked" for what is already there, arch aside (yum ignores it)', () => {
-    const o = editVersionlock(EL7, { op: 'add', pkg: 'kernel', version: '3.10.0-1160.53.1.el7' }, { format: 'yum' });
+    const o = editVersionlock(
+      EL7,
+      { op: 'add', pkg: 'kernel', version: '3.10.0-1160.53.1.el7' },
+      { format: 'yum' },
+    );
     expect(o).toEqual({
       kind: 'nothing-to-do',
       op: 'add',
@@ -50,16 +58,28 @@ describe('yum (EL7) versionlock.list', () => {
   });
 
   it('appends a new lock at the end with the epoch and the configured arch', () => {
-    const o = changed(editVersionlock(EL7, { op: 'add', pkg: 'nginx', version: '1:1.20.1-10.el7' }, { format: 'yum', arch: 'x86_64' }));
+    const o = changed(
+      editVersionlock(
+        EL7,
+        { op: 'add', pkg: 'nginx', version: '1:1.20.1-10.el7' },
+        { format: 'yum', arch: 'x86_64' },
+      ),
+    );
     expect(o.after).toBe(`${EL7}1:nginx-1.20.1-10.el7.x86_64\n`);
   });
 
   it('takes the release from the per-package default, and refuses to guess one', () => {
     const o = changed(
-      editVersionlock(EL7, { op: 'add', pkg: 'logstash', version: '7.10.2' }, { format: 'yum', releases: { logstash: '1' } }),
+      editVersionlock(
+        EL7,
+        { op: 'add', pkg: 'logstash', version: '7.10.2' },
+        { format: 'yum', releases: { logstash: '1' } },
+      ),
     );
     expect(o.line).toBe('0:logstash-7.10.2-1.*');
-    expect(() => editVersionlock(EL7, { op: 'add', pkg: 'logstash', version: '7.10.2' }, { format: 'yum' })).toThrow(
+    expect(() =>
+      editVersionlock(EL7, { op: 'add', pkg: 'logstash', version: '7.10.2' }, { format: 'yum' }),
+    ).toThrow(
       'yum versionlock needs the release: give 7.10.2-<release> or set targets.versionlock[].releases.logstash',
     );
   });
@@ -78,8 +98,12 @@ describe('yum (EL7) versionlock.list', () => {
   it('removes only the lock lines, keeping the exclude and the odd-spaced line', () => {
     const o = changed(editVersionlock(EL7, { op: 'remove', pkg: 'kernel' }, { format: 'yum' }));
     expect(o.after).toBe(EL7.replace('0:kernel-3.10.0-1160.53.1.el7.x86_64\n', ''));
-    expect(unifiedDiff('versionlock.list', EL7, o.after)).toContain('-0:kernel-3.10.0-1160.53.1.el7.x86_64\n');
-    const java = changed(editVersionlock(EL7, { op: 'remove', pkg: 'java-1.8.0-openjdk-headless' }, { format: 'yum' }));
+    expect(unifiedDiff('versionlock.list', EL7, o.after)).toContain(
+      '-0:kernel-3.10.0-1160.53.1.el7.x86_64\n',
+    );
+    const java = changed(
+      editVersionlock(EL7, { op: 'remove', pkg: 'java-1.8.0-openjdk-headless' }, { format: 'yum' }),
+    );
     expect(java.removed).toEqual(['0:java-1.8.0-openjdk-headless-1.8.0.362.b08-1.el7_9.x86_64']);
   });
 
@@ -104,9 +128,13 @@ describe('yum (EL7) versionlock.list', () => {
 
   it('keeps CRLF line endings and a missing final newline', () => {
     const crlf = '# pins\r\n0:kibana-7.9.3-1.*\r\n0:nginx-1.20.1-10.el7.*';
-    const o = changed(editVersionlock(crlf, { op: 'add', pkg: 'kibana', version: '7.10.2-1' }, { format: 'yum' }));
+    const o = changed(
+      editVersionlock(crlf, { op: 'add', pkg: 'kibana', version: '7.10.2-1' }, { format: 'yum' }),
+    );
     expect(o.after).toBe('# pins\r\n0:kibana-7.10.2-1.*\r\n0:nginx-1.20.1-10.el7.*');
-    const added = changed(editVersionlock(crlf, { op: 'add', pkg: 'zsh', version: '5.0.2-34.el7' }, { format: 'yum' }));
+    const added = changed(
+      editVersionlock(crlf, { op: 'add', pkg: 'zsh', version: '5.0.2-34.el7' }, { format: 'yum' }),
+    );
     expect(added.after).toBe(`${crlf}\r\n0:zsh-5.0.2-34.el7.*`);
     const removed = changed(editVersionlock(crlf, { op: 'remove', pkg: 'nginx' }, { format: 'yum' }));
     expect(removed.after).toBe('# pins\r\n0:kibana-7.9.3-1.*');
@@ -121,30 +149,48 @@ describe('yum (EL7) versionlock.list', () => {
 
 describe('dnf (EL8/9) versionlock.list', () => {
   it('writes NAME-EPOCH:VERSION-RELEASE.ARCH, release * when not given', () => {
-    const o = changed(editVersionlock(DNF, { op: 'add', pkg: 'kibana', version: '7.10.2' }, { format: 'dnf' }));
+    const o = changed(
+      editVersionlock(DNF, { op: 'add', pkg: 'kibana', version: '7.10.2' }, { format: 'dnf' }),
+    );
     expect(o.line).toBe('kibana-0:7.10.2-*.*');
     expect(o.after).toBe(`${DNF}kibana-0:7.10.2-*.*\n`);
   });
 
   it('replaces by parsed name and answers already locked for the same version', () => {
-    const o = changed(editVersionlock(DNF, { op: 'add', pkg: 'python3-requests', version: '2.25.1-1.el8' }, { format: 'dnf' }));
-    expect(o.after).toBe(DNF.replace('python3-requests-0:2.20.0-3.el8_8.*', 'python3-requests-0:2.25.1-1.el8.*'));
-    expect(editVersionlock(DNF, { op: 'add', pkg: 'elasticsearch', version: '7.10.2' }, { format: 'dnf' })).toMatchObject({
+    const o = changed(
+      editVersionlock(
+        DNF,
+        { op: 'add', pkg: 'python3-requests', version: '2.25.1-1.el8' },
+        { format: 'dnf' },
+      ),
+    );
+    expect(o.after).toBe(
+      DNF.replace('python3-requests-0:2.20.0-3.el8_8.*', 'python3-requests-0:2.25.1-1.el8.*'),
+    );
+    expect(
+      editVersionlock(DNF, { op: 'add', pkg: 'elasticsearch', version: '7.10.2' }, { format: 'dnf' }),
+    ).toMatchObject({
       kind: 'nothing-to-do',
       reason: 'already locked: elasticsearch-0:7.10.2-1.*',
     });
-    expect(editVersionlock(DNF, { op: 'add', pkg: 'elasticsearch', version: '0:7.10.2-1' }, { format: 'dnf' })).toMatchObject({
+    expect(
+      editVersionlock(DNF, { op: 'add', pkg: 'elasticsearch', version: '0:7.10.2-1' }, { format: 'dnf' }),
+    ).toMatchObject({
       kind: 'nothing-to-do',
     });
   });
 
   it('accepts a release glob for dnf', () => {
-    const o = changed(editVersionlock(DNF, { op: 'add', pkg: 'elasticsearch', version: '7.17.9-*' }, { format: 'dnf' }));
+    const o = changed(
+      editVersionlock(DNF, { op: 'add', pkg: 'elasticsearch', version: '7.17.9-*' }, { format: 'dnf' }),
+    );
     expect(o.line).toBe('elasticsearch-0:7.17.9-*.*');
   });
 
   it('creates the list when the file does not exist yet', () => {
-    const o = changed(editVersionlock(null, { op: 'add', pkg: 'nginx', version: '1.20.1-1.el8' }, { format: 'dnf' }));
+    const o = changed(
+      editVersionlock(null, { op: 'add', pkg: 'nginx', version: '1.20.1-1.el8' }, { format: 'dnf' }),
+    );
     expect(o.after).toBe('nginx-0:1.20.1-1.el8.*\n');
   });
 });
