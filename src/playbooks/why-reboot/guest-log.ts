@@ -72,6 +72,8 @@ const RULES: readonly Rule[] = [
   { signal: 'oom', re: /\bout of memory: kill(?:ed)? process\b/i },
   { signal: 'oom', re: /\binvoked oom-killer\b/i },
   { signal: 'oom', re: /\bmemory cgroup out of memory\b/i },
+  // The kernel's last OOM words before it panics ("Out of memory and no killable processes...").
+  { signal: 'oom', re: /\bout of memory and no killable processes\b/i },
   { signal: 'lockup', re: /\bblocked for more than \d+ seconds\b/i },
   { signal: 'lockup', re: /\bsoft lockup\b/i },
   { signal: 'lockup', re: /\bhard lockup\b/i },
@@ -108,6 +110,8 @@ const RULES: readonly Rule[] = [
   { signal: 'shutdown', re: /syslogd\b.*\bexiting on signal \d+/i },
   { signal: 'shutdown', re: /\bjournal stopped\b/i },
   { signal: 'shutdown', re: /\bsystem is halting\b/i },
+  // google_metadata_script_runner runs the shutdown scripts only when the guest is going down.
+  { signal: 'shutdown', re: /\bstarting shutdown scripts\b/i },
   // A new boot: the kernel banner and its command line.
   { signal: 'boot', re: /\blinux version \d/i },
   { signal: 'boot', re: /\bcommand line: boot_image=/i },
