@@ -196,10 +196,15 @@ export const pageLinks = (
   return parts.join(', ');
 };
 
-export const paginate = <T>(items: readonly T[], query: URLSearchParams, defaultPerPage: number) => {
+export const paginate = <T>(
+  items: readonly T[],
+  query: URLSearchParams,
+  defaultPerPage: number,
+  maxPerPage = 100,
+) => {
   const perPage = Math.min(
     Math.max(Number(query.get('per_page') ?? defaultPerPage) || defaultPerPage, 1),
-    100,
+    maxPerPage,
   );
   const page = Math.max(Number(query.get('page') ?? 1) || 1, 1);
   const totalPages = Math.max(Math.ceil(items.length / perPage), 1);

@@ -46,6 +46,8 @@ export interface FakeGithub {
   /** Installation tokens handed out, in order. */
   readonly issuedTokens: string[];
   inject(matcher: { method?: string; path: RegExp }, fault: Fault, times?: number): void;
+  /** Lowers the page size cap on lists, to exercise pagination. */
+  setMaxPerPage(n: number): void;
   requestsTo(method: string, path: RegExp): RecordedRequest[];
   close(): Promise<void>;
 }
@@ -63,6 +65,8 @@ export const startFakeGithub = async (opts: {
   tokens?: Readonly<Record<string, FakeGithubToken>>;
   apps?: readonly FakeGithubApp[];
   prefix?: string;
+  /** Page size cap on lists (GitHub: 100); lower it to exercise pagination. */
+  maxPerPage?: number;
   /** Size above which contents returns no content (GitHub: 1 MB). */
   contentsLimit?: number;
 }): Promise<FakeGithub> => {
@@ -73,6 +77,7 @@ export const startFakeGithub = async (opts: {
   const contentsLimit = opts.contentsLimit ?? 1024 * 1024;
   let web = '';
   let api = '';
+  let maxPerPage = opts.maxPerPage ?? 100;
   let nextId = 5000;
   let used = 0;
 
@@ -355,7 +360,7 @@ export const startFakeGithub = async (opts: {
             (!head || head === `${owner}:${p.head}`) &&
             (!base || base === p.base),
         );
-        const pg = paginate(filtered, req.query, 30);
+        const pg = paginate(filtered, req.query, 30, maxPerPage);
         const items = [];
         for (const p of pg.items) {
           items.push(
@@ -491,6 +496,9 @@ export const startFakeGithub = async (opts: {
     pulls,
     issuedTokens,
     inject: (matcher, fault, times) => server.inject(matcher, fault, times),
+    setMaxPerPage: (n) => {
+      maxPerPage = n;
+    },
     requestsTo: (method, path) =>
       server.requests.filter((r) => r.method === method && path.test(r.path.slice(prefix.length))),
     close: () => server.close(),

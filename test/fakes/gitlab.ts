@@ -37,6 +37,8 @@ export interface FakeGitlab {
   readonly requests: RecordedRequest[];
   readonly mergeRequests: FakeMergeRequest[];
   inject(matcher: { method?: string; path: RegExp }, fault: Fault, times?: number): void;
+  /** Lowers the page size cap on lists, to exercise pagination. */
+  setMaxPerPage(n: number): void;
   /** Requests whose path (after /api/v4) matches. */
   requestsTo(method: string, path: RegExp): RecordedRequest[];
   close(): Promise<void>;
@@ -66,8 +68,11 @@ const commitJson = async (host: string, project: string, repo: GitRepo, sha: str
 export const startFakeGitlab = async (opts: {
   projects: Readonly<Record<string, GitRepo>>;
   tokens: Readonly<Record<string, FakeGitlabToken>>;
+  /** Page size cap on lists (GitLab: 100); lower it to exercise pagination. */
+  maxPerPage?: number;
 }): Promise<FakeGitlab> => {
   const mergeRequests: FakeMergeRequest[] = [];
+  let maxPerPage = opts.maxPerPage ?? 100;
   let nextId = 1000;
   let host = '';
 
@@ -243,7 +248,7 @@ export const startFakeGitlab = async (opts: {
             (!req.query.get('target_branch') || m.target_branch === req.query.get('target_branch')) &&
             (!stateQ || stateQ === 'all' || m.state === stateQ),
         );
-        const p = paginate(filtered, req.query, 20);
+        const p = paginate(filtered, req.query, 20, maxPerPage);
         const headers: Record<string, string> = {
           'x-total': String(p.total),
           'x-total-pages': String(p.totalPages),
@@ -339,6 +344,9 @@ export const startFakeGitlab = async (opts: {
     requests: server.requests,
     mergeRequests,
     inject: (matcher, fault, times) => server.inject(matcher, fault, times),
+    setMaxPerPage: (n) => {
+      maxPerPage = n;
+    },
     requestsTo: (method, path) =>
       server.requests.filter((r) => r.method === method && path.test(r.path.slice(API.length))),
     close: () => server.close(),

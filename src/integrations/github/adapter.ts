@@ -49,7 +49,9 @@ const isIdempotent = (method: string, url: string): boolean =>
 const splitRepo = (repo: string): { owner: string; repo: string } => {
   const parts = repo.split('/');
   if (parts.length !== 2 || !parts[0] || !parts[1]) {
-    throw new AppError('bad_input', `"${repo}" is not a GitHub repository: use "owner/name"`);
+    throw new IntegrationError(SERVICE, `"${repo}" is not a GitHub repository: use "owner/name"`, {
+      code: 'bad_input',
+    });
   }
   return { owner: parts[0], repo: parts[1] };
 };
