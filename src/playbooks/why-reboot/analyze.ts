@@ -116,6 +116,7 @@ interface Ctx {
   readonly guestUsable: boolean; // some guest source (logs, file, serial) was read
   readonly guest: readonly GuestEvent[]; // every guest/serial event, boot noise removed, oldest first
   readonly schedules: readonly AuditSignal[];
+  readonly otherPlatform: readonly AuditSignal[]; // unknown system_event methods
 }
 
 export const analyze = (evidence: Evidence, opts: { now: Date }): WhyRebootReport => {
@@ -183,6 +184,10 @@ export const analyze = (evidence: Evidence, opts: { now: Date }): WhyRebootRepor
     guestUsable,
     guest,
     schedules: signals.filter((s) => s.method === 'ScheduledVMs'),
+    otherPlatform: signals.filter((s) => {
+      const role = roleOf(s);
+      return s.log === 'system_event' && role.kind === 'info' && role.what === 'other';
+    }),
   };
 
   // 1. Platform episodes.
@@ -339,10 +344,14 @@ const buildEpisodes = (
         (role.how === 'automatic-restart'
           ? lastAt !== null && t(s.at) - t(lastAt) <= AUTO_RESTART_MS
           : STAYS_DOWN.has(open.cause) || open.cause === 'host-error' || close);
+      const previous = episodes[episodes.length - 1];
       if (open && fits) {
         open.signals.push(s);
         open.up = s;
         open = null;
+      } else if (!open && previous?.up && Math.abs(t(s.at) - t(previous.up.at)) <= DOWN_MERGE_MS) {
+        // Another record of the same start (a schedule's ScheduledVMs and its start call).
+        previous.signals.push(s);
       } else {
         const e = start(role.how === 'automatic-restart' ? 'auto-restart-only' : 'start-only', s);
         e.up = s;
@@ -633,6 +642,7 @@ const explainGuestBoot = (b: BootCluster, prev: BootCluster | null, ctx: Ctx): R
   let confidence: Confidence;
   let sequence: GuestEvent[];
   let summary: string;
+  const otherEvidence: EvidenceItem[] = [];
   const bootWhen = formatWhen(b.at, now);
   if (poweredOff) {
     cause = 'guest-shutdown';
@@ -667,7 +677,15 @@ const explainGuestBoot = (b: BootCluster, prev: BootCluster | null, ctx: Ctx): R
       : !ctx.guestUsable
         ? ''
         : ' The guest logs just stop before it, as after a host error or a hard reset, but no platform event explains it.';
-    summary = `The VM booted at ${bootWhen} with no explaining evidence.${why}`;
+    const other = ctx.otherPlatform.filter(
+      (s) => t(s.at) <= bootMs && bootMs - t(s.at) <= BOOT_AFTER_EVENT_MS,
+    );
+    if (other.length > 0) {
+      otherEvidence.push(...other.map(auditItem));
+      summary = `The VM booted at ${bootWhen} shortly after an other platform event (${other.map((s) => s.rawMethod).join(', ')}) that opsbot does not know; read it in the audit log.`;
+    } else {
+      summary = `The VM booted at ${bootWhen} with no explaining evidence.${why}`;
+    }
   }
   if (!ctx.auditUsable && cause !== 'unknown' && ctx.auditStatus === 'failed') confidence = 'low';
   if (ctx.failed.length > 0 && cause !== 'unknown') {
@@ -681,6 +699,7 @@ const explainGuestBoot = (b: BootCluster, prev: BootCluster | null, ctx: Ctx): R
   const lastLine = before[before.length - 1];
   const downtime = lastLine && cause !== 'unknown' ? Math.round((bootMs - t(lastLine.at)) / 1000) : null;
   const evidence: EvidenceItem[] = [
+    ...otherEvidence,
     ...sequence.map(guestItem),
     ...(cause === 'guest-reboot' ? crashes.map(guestItem) : []),
     ...diskFull.map(guestItem),

@@ -174,7 +174,12 @@ export const roleOf = (signal: AuditSignal): SignalRole => {
     const down = SYSTEM_DOWN[m];
     if (down) return { kind: 'down', cause: down };
     if (m === 'compute.instances.automaticRestart') return { kind: 'up', how: 'automatic-restart' };
-    if (m === 'ScheduledVMs') return { kind: 'info', what: 'schedule' };
+    // An instance schedule: a start is the VM coming back (the start call itself may not be logged).
+    if (m === 'ScheduledVMs') {
+      return signal.scheduledOperation === 'start'
+        ? { kind: 'up', how: 'start' }
+        : { kind: 'info', what: 'schedule' };
+    }
     const info = SYSTEM_INFO[m];
     if (info) return { kind: 'info', what: info };
     if (signal.log === 'system_event') return { kind: 'info', what: 'other' };
