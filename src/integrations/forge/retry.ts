@@ -43,8 +43,8 @@ export const retryDelayFor = (
   if (attempt >= p.maxRetries) return null;
   const f = describeFailure(err);
   if (isRateLimited(f)) {
-    const asked = retryAfterMs(f, p.now());
-    if (asked === null) return backoff(attempt, p);
+    // Without a hint, GitHub asks for at least a minute before retrying a secondary rate limit.
+    const asked = retryAfterMs(f, p.now()) ?? 60_000;
     return asked <= p.maxDelayMs ? asked : null;
   }
   if (!idempotent || !isAmbiguous(f)) return null;

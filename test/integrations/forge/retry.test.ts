@@ -31,6 +31,11 @@ describe('forge retry rules', () => {
   it('gives up rather than wait beyond the bound, or after maxRetries', () => {
     expect(retryDelayFor(http(429, { 'retry-after': '31' }), 0, true, policy)).toBeNull();
     expect(retryDelayFor(http(429, { 'retry-after': '1' }), 3, true, policy)).toBeNull();
+    // No hint at all: a minute (GitHub's advice), which here is beyond the 30 s bound.
+    expect(
+      retryDelayFor(http(403, {}, 'You have exceeded a secondary rate limit'), 0, true, policy),
+    ).toBeNull();
+    expect(retryDelayFor(http(429), 0, true, { ...policy, maxDelayMs: 60_000 })).toBe(60_000);
   });
 
   it('repeats reads after 5xx and timeouts, never a write, and never a 4xx', () => {
