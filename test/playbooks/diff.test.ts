@@ -72,19 +72,24 @@ describe('unifiedDiff', () => {
   });
 
   it('shows a new file against /dev/null and returns "" when nothing changes', () => {
-    expect(unifiedDiff('imports.tf', null, 'x\ny\n')).toBe('--- /dev/null\n+++ b/imports.tf\n@@ -0,0 +1,2 @@\n+x\n+y\n');
+    expect(unifiedDiff('imports.tf', null, 'x\ny\n')).toBe(
+      '--- /dev/null\n+++ b/imports.tf\n@@ -0,0 +1,2 @@\n+x\n+y\n',
+    );
     expect(unifiedDiff('f', 'same\n', 'same\n')).toBe('');
   });
 
   it('marks a last line without newline, as diff(1) does', () => {
     const d = unifiedDiff('f', 'a\nb', 'a\nb\nc');
-    expect(d).toBe('--- a/f\n+++ b/f\n@@ -1,2 +1,3 @@\n a\n-b\n\\ No newline at end of file\n+b\n+c\n\\ No newline at end of file\n');
+    expect(d).toBe(
+      '--- a/f\n+++ b/f\n@@ -1,2 +1,3 @@\n a\n-b\n\\ No newline at end of file\n+b\n+c\n\\ No newline at end of file\n',
+    );
   });
 
   it('agrees with GNU diff -u on a realistic edit', () => {
     const dir = mkdtempSync(join(tmpdir(), 'opsbot-diff-'));
-    const before = '# header\n\n0:a-1-1.*\n0:b-1-1.*\n0:c-1-1.*\n0:d-1-1.*\n0:e-1-1.*\n0:f-1-1.*\n0:g-1-1.*\n0:h-1-1.*\n';
-    const after = before.replace('0:b-1-1.*\n', '').replace('0:g-1-1.*', '0:g-2-1.*') + '0:z-1-1.*\n';
+    const before =
+      '# header\n\n0:a-1-1.*\n0:b-1-1.*\n0:c-1-1.*\n0:d-1-1.*\n0:e-1-1.*\n0:f-1-1.*\n0:g-1-1.*\n0:h-1-1.*\n';
+    const after = `${before.replace('0:b-1-1.*\n', '').replace('0:g-1-1.*', '0:g-2-1.*')}0:z-1-1.*\n`;
     writeFileSync(join(dir, 'a'), before);
     writeFileSync(join(dir, 'b'), after);
     let gnu = '';
@@ -99,9 +104,9 @@ describe('unifiedDiff', () => {
 
   it('applying the diff to before gives after (CRLF, missing final newline, random edits)', () => {
     const line = fc.constantFrom('a', 'b', 'c', '', '# c', 'x\r', 'y');
-    const text = fc.array(line, { maxLength: 30 }).chain((ls) =>
-      fc.boolean().map((eol) => (ls.length ? ls.join('\n') + (eol ? '\n' : '') : '')),
-    );
+    const text = fc
+      .array(line, { maxLength: 30 })
+      .chain((ls) => fc.boolean().map((eol) => (ls.length ? ls.join('\n') + (eol ? '\n' : '') : '')));
     fc.assert(
       fc.property(text, text, (before, after) => {
         const d = unifiedDiff('f', before, after);

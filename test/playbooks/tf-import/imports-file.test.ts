@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: HCL/shell template sequences are the test data here
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import {

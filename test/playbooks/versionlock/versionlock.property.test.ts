@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: HCL/shell template sequences are the test data here
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -199,7 +200,9 @@ const ansibleFile = fc
   });
 
 const listAt = (content: string, key: string): unknown[] =>
-  key.split('.').reduce<any>((o, k) => o?.[k], parse(content)) as unknown[];
+  key
+    .split('.')
+    .reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], parse(content)) as unknown[];
 
 describe('ansible-vars editor (properties)', () => {
   it('edit then parse round-trips; other entries, keys and comments stay; re-applying is a no-op', () => {
