@@ -19,4 +19,12 @@ export {
   listImportBlocks,
   type TfImportOutcome,
 } from './imports-file.js';
+export {
+  buildTfImportBranchName,
+  planTfImportChange,
+  type TfFileChange,
+  type TfImportPlan,
+  type TfImportPlanTarget,
+  tfPath,
+} from './plan.js';
 export { addResourceBlock, listResourceBlocks, type ResourceBlockOutcome } from './resources-file.js';

@@ -66,3 +66,5 @@ export const buildVersionlockBranchName = (request: VersionlockRequest): string 
     .replace(/\.lock$/i, '-lock');
   return `opsbot/${safe.slice(0, 100)}`;
 };
+
+export { planVersionlockChange, type VersionlockPlan, type VersionlockPlanTarget } from './plan.js';
