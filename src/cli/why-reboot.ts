@@ -149,6 +149,9 @@ const fileStat = async (path: string): Promise<Date | null> => {
 /** Evidence from files only. */
 const buildOfflineEvidence = async (vm: string, flags: Flags, io: CliIo): Promise<Evidence> => {
   const spec = parseInstanceSpec(vm);
+  // Flags first: a typo in --since should not wait for (or be hidden by) file errors.
+  const explicitWindow = flags.since !== undefined || flags.until !== undefined;
+  const preWindow = explicitWindow ? buildWindow(flags.since, flags.until, io.now()) : undefined;
   const path = (p: string): string => resolve(io.cwd, p);
   const timeZone = flags.tz ?? 'UTC';
   const notes: string[] = [];
@@ -209,9 +212,6 @@ const buildOfflineEvidence = async (vm: string, flags: Flags, io: CliIo): Promis
     if (newestPlatform === null) return mtime;
     return new Date(Math.min(mtime.getTime(), newestPlatform + 180 * DAY_MS));
   };
-
-  const explicitWindow = flags.since !== undefined || flags.until !== undefined;
-  const preWindow = explicitWindow ? buildWindow(flags.since, flags.until, io.now()) : undefined;
 
   const syslogEvents: GuestEvent[] = [];
   let syslogLines = 0;

@@ -64,12 +64,12 @@ const kernelAnchor = (text: string, offset: number): Anchor | null => {
   const rtc = RTC_RE.exec(text);
   if (rtc?.[1]) {
     const ms = Date.parse(`${rtc[1]}Z`);
-    if (!Number.isNaN(ms)) return { bootMs: ms - offset * 1000, kind: 'rtc', inferred: false };
+    if (!Number.isNaN(ms)) return { bootMs: Math.round(ms - offset * 1000), kind: 'rtc', inferred: false };
   }
   const audit = AUDIT_EPOCH_RE.exec(text);
   if (audit?.[1] && audit[2]) {
     const ms = Number(audit[1]) * 1000 + Number(audit[2]);
-    return { bootMs: ms - offset * 1000, kind: 'epoch', inferred: false };
+    return { bootMs: Math.round(ms - offset * 1000), kind: 'epoch', inferred: false };
   }
   return null;
 };
@@ -172,7 +172,11 @@ export const parseSerialOutput = (contents: string, opts: SerialParseOptions): S
     const k = kernelAnchor(l.text, l.kernelOffset);
     if (k) offer(l.boot, k);
     else if (l.forwarded && l.wallMs !== null && l.signal === 'boot') {
-      offer(l.boot, { bootMs: l.wallMs - l.kernelOffset * 1000, kind: 'syslog', inferred: l.wallInferred });
+      offer(l.boot, {
+        bootMs: Math.round(l.wallMs - l.kernelOffset * 1000),
+        kind: 'syslog',
+        inferred: l.wallInferred,
+      });
     }
   }
   const lastStartMs = opts.lastStartTimestamp ? Date.parse(opts.lastStartTimestamp) : Number.NaN;
@@ -200,7 +204,7 @@ export const parseSerialOutput = (contents: string, opts: SerialParseOptions): S
       ms = l.wallMs;
       inferred = l.wallInferred;
     } else if (l.kernelOffset !== null && anchor) {
-      ms = anchor.bootMs + l.kernelOffset * 1000;
+      ms = Math.round(anchor.bootMs + l.kernelOffset * 1000);
       inferred = anchor.inferred;
     } else if (lastMs !== null) {
       ms = lastMs;
