@@ -347,14 +347,23 @@ export const scanSyslogFile = async (path: string, opts: ScanSyslogOptions): Pro
     } else {
       const start = seek ? await seekTo(st, fh, size, st.fromMs - slack) : 0;
       const chunker = new LineChunker(st, chunkBytes, start);
-      const buf = Buffer.allocUnsafe(chunkBytes);
+      // Double buffering: the next read runs in the thread pool while this chunk is scanned.
+      const bufs = [Buffer.allocUnsafe(chunkBytes), Buffer.allocUnsafe(chunkBytes)] as const;
       let pos = start;
-      while (pos < size) {
-        const { bytesRead } = await fh.read(buf, 0, Math.min(chunkBytes, size - pos), pos);
+      let turn = 0;
+      const readAt = (b: Buffer, at: number) =>
+        at < size ? fh.read(b, 0, Math.min(chunkBytes, size - at), at) : Promise.resolve({ bytesRead: 0 });
+      let pending = readAt(bufs[0], pos);
+      for (;;) {
+        const { bytesRead } = await pending;
         if (bytesRead === 0) break;
+        const cur = bufs[turn];
         pos += bytesRead;
-        if (!chunker.push(buf.subarray(0, bytesRead))) break;
+        turn ^= 1;
+        pending = readAt(bufs[turn], pos);
+        if (!chunker.push(cur.subarray(0, bytesRead))) break;
       }
+      await pending.catch(() => undefined);
       chunker.end();
       if (seek && start > 0)
         notes.push(`${st.name}: skipped to byte ${start} for the window; refs are byte offsets.`);
