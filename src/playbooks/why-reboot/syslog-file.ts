@@ -348,20 +348,19 @@ export const scanSyslogFile = async (path: string, opts: ScanSyslogOptions): Pro
       const start = seek ? await seekTo(st, fh, size, st.fromMs - slack) : 0;
       const chunker = new LineChunker(st, chunkBytes, start);
       // Double buffering: the next read runs in the thread pool while this chunk is scanned.
-      const bufs = [Buffer.allocUnsafe(chunkBytes), Buffer.allocUnsafe(chunkBytes)] as const;
+      let cur = Buffer.allocUnsafe(chunkBytes);
+      let next = Buffer.allocUnsafe(chunkBytes);
       let pos = start;
-      let turn = 0;
       const readAt = (b: Buffer, at: number) =>
         at < size ? fh.read(b, 0, Math.min(chunkBytes, size - at), at) : Promise.resolve({ bytesRead: 0 });
-      let pending = readAt(bufs[0], pos);
+      let pending = readAt(cur, pos);
       for (;;) {
         const { bytesRead } = await pending;
         if (bytesRead === 0) break;
-        const cur = bufs[turn];
         pos += bytesRead;
-        turn ^= 1;
-        pending = readAt(bufs[turn], pos);
+        pending = readAt(next, pos);
         if (!chunker.push(cur.subarray(0, bytesRead))) break;
+        [cur, next] = [next, cur];
       }
       await pending.catch(() => undefined);
       chunker.end();
