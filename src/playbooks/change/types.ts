@@ -25,6 +25,8 @@ export interface ChangePlan {
   readonly files: readonly PlannedFile[];
   readonly diff: string; // unified diff of all files
   readonly labels: readonly string[];
+  /** The parsed command, kept so the plan can be recomputed when the base branch moves. */
+  readonly request: Readonly<Record<string, unknown>>;
 }
 
 export type PlanOutcome =

@@ -45,6 +45,7 @@ const planAppend = async (forge: ForgePort, repo: string): Promise<PlanOutcome> 
     files: [{ path: FILE, before, after }],
     diff: unifiedDiff(FILE, before, after),
     labels: ['opsbot', 'versionlock'],
+    request: { op: 'add', pkg: 'nginx', version: '1.20.1-1.el7' },
   };
   return { kind: 'planned', plan };
 };
