@@ -17,6 +17,8 @@ import type {
   TimeWindow,
   WhyRebootReport,
 } from '../playbooks/why-reboot/types.js';
+import type { AuditOutcome } from '../store/types.js';
+import { recordCliRun } from './audit.js';
 import { type CliCommand, type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './io.js';
 
 /**
@@ -383,6 +385,17 @@ export const runWhyReboot: CliCommand = async (args, io) => {
   }
   const vm = positionals[0];
   const offline = Boolean(flags.logs?.length || flags.syslog?.length || flags.serial || flags.instance);
+  const startedAt = io.now();
+  const audit = (outcome: AuditOutcome, detail: string | null) =>
+    recordCliRun(io, {
+      command: 'why-reboot',
+      args,
+      target: vm,
+      outcome,
+      detail,
+      startedAt,
+      configPath: flags.config,
+    });
   try {
     if (!offline && (flags.year || flags.tz)) {
       throw usageError('--year and --tz only apply to files (--syslog, --serial)');
@@ -392,8 +405,13 @@ export const runWhyReboot: CliCommand = async (args, io) => {
       : await buildLiveEvidence(vm, flags, io);
     const report = analyze(evidence, { now: io.now() });
     io.stdout.write(flags.json ? reportToJson(report) : renderWhyRebootText(report));
+    await audit('ok', `verdict ${report.verdict.cause}${offline ? ' (offline)' : ''}`);
     return EXIT_OK;
   } catch (err) {
+    await audit(
+      isAppError(err) && USAGE_CODES.has(err.code) ? 'bad_input' : 'failed',
+      isAppError(err) ? err.code : 'internal',
+    );
     if (isAppError(err)) {
       io.stderr.write(`opsbot why-reboot: ${err.userMessage}\n`);
       return USAGE_CODES.has(err.code) ? EXIT_USAGE : EXIT_FAILURE;

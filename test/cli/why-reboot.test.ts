@@ -18,13 +18,13 @@ const EXAMPLE = [
   'examples/why-reboot/instance.json',
 ];
 
-const run = async (args: string[], cwd = repo) => {
+const run = async (args: string[], cwd = repo, env: Record<string, string> = { OPSBOT_NO_AUDIT: '1' }) => {
   let stdout = '';
   let stderr = '';
   const io: CliIo = {
     stdout: { write: (c: string) => (stdout += c) },
     stderr: { write: (c: string) => (stderr += c) },
-    env: {},
+    env,
     cwd,
     now: () => new Date('2026-11-27T12:00:00Z'),
   };
@@ -33,6 +33,24 @@ const run = async (args: string[], cwd = repo) => {
 };
 
 describe('opsbot why-reboot (offline, bundled example)', () => {
+  it("records each run in the embedded store's audit log", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'opsbot-cli-audit-'));
+    const example = EXAMPLE.map((a) => (a.startsWith('examples/') ? join(repo, a) : a));
+    const env = { OPSBOT_CONFIG: join(dataDir, 'c.yaml') };
+    writeFileSync(env.OPSBOT_CONFIG, `store:\n  dataDir: ${dataDir}\n`);
+    expect((await run(['web-1', ...example, '--json'], dataDir, env)).code).toBe(0);
+    expect((await run(['web-1', '--logs', join(dataDir, 'missing.json')], dataDir, env)).code).toBe(2);
+    const { openStore } = await import('../../src/store/open.js');
+    const store = await openStore({ dataDir });
+    const rows = await store.audit.list({ command: 'why-reboot' });
+    await store.close();
+    expect(rows.map((r) => [r.source, r.target, r.outcome])).toEqual([
+      ['cli', 'web-1', 'bad_input'],
+      ['cli', 'web-1', 'ok'],
+    ]);
+    expect(rows[1]?.detail).toContain('host-error');
+  });
+
   it('--json prints the host-error verdict with its evidence and sources', async () => {
     const { code, stdout, stderr } = await run(['web-1', ...EXAMPLE, '--json']);
     expect(stderr).toBe('');
