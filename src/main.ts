@@ -3,13 +3,17 @@ import { createAuditWriter, createCommandPipeline } from './core/command.js';
 import { type Config, loadConfig } from './core/config.js';
 import { buildLogger, type Logger, SecretSanitizer } from './core/logger.js';
 import { type Env, secretValues } from './core/secrets.js';
+import { buildWhyRebootBlocks, buildWhyRebootProgressBlocks } from './handlers/blocks/why-reboot.js';
 import { registerCommands } from './handlers/register.js';
 import { buildCommandRegistry, type HandlerDeps } from './handlers/registry.js';
 import type { WhyRebootDeps } from './handlers/why-reboot.js';
+import { createGceAdapters, type GceAdapters } from './integrations/gce/adapter.js';
 import { createSlackApp } from './integrations/slack/app.js';
 import { createSlackClient } from './integrations/slack/client.js';
 import type { SlackIdentity } from './integrations/slack/port.js';
 import { createUserGroupResolver } from './integrations/slack/usergroups.js';
+import { analyze } from './playbooks/why-reboot/analyze.js';
+import { collectEvidence } from './playbooks/why-reboot/collect.js';
 import { createInFlight, type SignalSource } from './server/drain.js';
 import { createReadiness } from './server/health.js';
 import { createHttpServer } from './server/http-server.js';
@@ -125,8 +129,7 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     metrics,
     logger,
   });
-  const whyReboot =
-    options.whyReboot !== undefined ? options.whyReboot : await loadWhyRebootDeps(config, logger);
+  const whyReboot = options.whyReboot !== undefined ? options.whyReboot : buildWhyRebootDeps(config);
   const registry = buildCommandRegistry({
     whyReboot,
     ...(options.commands ? { commands: options.commands } : {}),
@@ -169,6 +172,7 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
       await audit.flush();
       http.closeAll();
       await store.close().catch((err: unknown) => logger.error({ err }, 'store close failed'));
+      await whyReboot?.close?.().catch(() => undefined);
       if (options.signals) for (const s of SIGNALS) options.signals.off(s, onSignal);
       logger.info('opsbot stopped');
     })();
@@ -190,68 +194,46 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
 };
 
 /**
- * The real /why-reboot playbook (collector over the GCE adapters, analysis, Block Kit renderers). They are
- * other modules' work; loaded by name so this file builds before they land. Missing modules leave
- * /why-reboot answering "not available in this build" and a warning in the log.
+ * The real /why-reboot playbook: the collector over the GCE adapters (created on first use, so starting
+ * opsbot never touches Google credentials), the pure analysis, and the Block Kit renderers.
  */
-const loadWhyRebootDeps = async (config: Config, logger: Logger): Promise<WhyRebootDeps | null> => {
-  const paths = {
-    collect: './playbooks/why-reboot/collect.js',
-    analyze: './playbooks/why-reboot/analyze.js',
-    blocks: './handlers/blocks/why-reboot.js',
-    gce: './integrations/gce/adapter.js',
+const buildWhyRebootDeps = (config: Config): WhyRebootDeps => {
+  let adapters: GceAdapters | null = null;
+  const getAdapters = (): GceAdapters => {
+    adapters ??= createGceAdapters({
+      logging: { apiEndpoint: config.google.endpoints.logging },
+      compute: { apiEndpoint: config.google.endpoints.compute },
+    });
+    return adapters;
   };
-  try {
-    // biome-ignore lint/suspicious/noExplicitAny: shapes checked below; see the note above
-    const [collect, analyze, blocks, gce]: any[] = await Promise.all([
-      import(paths.collect),
-      import(paths.analyze),
-      import(paths.blocks),
-      import(paths.gce),
-    ]);
-    for (const [mod, fn] of [
-      [collect, 'collectEvidence'],
-      [analyze, 'analyze'],
-      [blocks, 'buildWhyRebootProgressBlocks'],
-      [blocks, 'buildWhyRebootBlocks'],
-      [gce, 'createGceAdapters'],
-    ] as const) {
-      if (typeof mod[fn] !== 'function') throw new Error(`${fn} is not exported`);
-    }
-    // Adapters are created on first use, so starting opsbot never touches Google credentials.
-    // biome-ignore lint/suspicious/noExplicitAny: see above
-    let adapters: any = null;
-    const getAdapters = () => {
-      adapters ??= gce.createGceAdapters({
-        logging: { apiEndpoint: config.google.endpoints.logging },
-        compute: { apiEndpoint: config.google.endpoints.compute },
-      });
-      return adapters;
-    };
-    return {
-      now: () => new Date(),
-      defaultWindow: config.google.defaultWindow,
-      collectEvidence: (request, signal) =>
-        collect.collectEvidence(
-          { compute: getAdapters().compute, logging: getAdapters().logging, config: config.google, logger },
-          {
-            name: request.vm,
-            project: request.project ?? config.google.defaultProject ?? null,
-            projects: config.google.projects,
-            zone: request.zone,
-            window: request.window,
-            ...(signal ? { signal } : {}),
-          },
-        ),
-      analyze: (evidence) => analyze.analyze(evidence, { now: new Date() }),
-      buildProgress: (request) => blocks.buildWhyRebootProgressBlocks(request),
-      buildReport: (report) => blocks.buildWhyRebootBlocks(report),
-    };
-  } catch (err) {
-    logger.warn(
-      { reason: err instanceof Error ? err.message.split('\n')[0] : String(err) },
-      '/why-reboot playbook not available in this build',
-    );
-    return null;
-  }
+  return {
+    now: () => new Date(),
+    defaultWindow: config.google.defaultWindow,
+    collectEvidence: (request) => {
+      const { compute, logging } = getAdapters();
+      return collectEvidence(
+        {
+          compute,
+          logging,
+          now: () => new Date(),
+          timeouts: config.google.timeouts,
+          journaldLog: config.google.journaldLog,
+        },
+        {
+          vm: request.vm,
+          project: request.project ?? undefined,
+          zone: request.zone ?? undefined,
+          window: request.window,
+          defaultProject: config.google.defaultProject,
+          projects: config.google.projects,
+        },
+      );
+    },
+    analyze: (evidence) => analyze(evidence, { now: new Date() }),
+    buildProgress: (request) => buildWhyRebootProgressBlocks(request.vm),
+    buildReport: (report) => buildWhyRebootBlocks(report),
+    close: async () => {
+      await adapters?.close();
+    },
+  };
 };

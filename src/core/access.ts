@@ -45,3 +45,23 @@ export const checkAccess = async (
   }
   return { allowed: false, reason: 'user', message: describeRule(command, rule) };
 };
+
+/**
+ * The decision when it needs no Slack call (no rule, channel refused, listed user, no groups), else null:
+ * the caller then asks `checkAccess`, which may look up user group members.
+ */
+export const checkAccessSync = (
+  command: CommandName,
+  rule: AccessRule | undefined,
+  request: AccessRequest,
+): AccessDecision | null => {
+  if (!rule) return { allowed: true };
+  if (rule.channels.length > 0 && !rule.channels.includes(request.channelId)) {
+    return { allowed: false, reason: 'channel', message: describeRule(command, rule) };
+  }
+  if (rule.users.length === 0 && rule.groups.length === 0) return { allowed: true };
+  if (rule.users.includes(request.userId)) return { allowed: true };
+  if (rule.groups.length === 0)
+    return { allowed: false, reason: 'user', message: describeRule(command, rule) };
+  return null;
+};

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { SlackMessage, SlackPort } from '../integrations/slack/port.js';
 import type { Metrics } from '../server/metrics.js';
 import type { AuditOutcome, AuditRecord, AuditRepository } from '../store/types.js';
-import { checkAccess, type GroupMembership } from './access.js';
+import { type AccessDecision, checkAccess, checkAccessSync, type GroupMembership } from './access.js';
 import type { CommandName, Config } from './config.js';
 import { AppError, IntegrationError, isAppError } from './errors.js';
 import type { Logger } from './logger.js';
@@ -52,10 +52,20 @@ export interface CommandSpec<A = unknown> {
   parse(text: string): ParseOutcome<A>;
   /** The usage text answered with a bad-arguments problem. */
   usage(): string;
+  /**
+   * An answer computed without I/O (help text): sent in the ack body itself, so the user sees it with no
+   * second round trip and the command costs no Web API call. null/absent: `run` does the work after the ack.
+   */
+  immediate?(args: A): { readonly message: SlackMessage; readonly result: CommandResult } | null;
   run(ctx: CommandContext, args: A): Promise<CommandResult>;
 }
 
-export type Ack = () => Promise<void>;
+/** Acknowledges the slash command; a message given is shown to the user at once (ephemeral). */
+export type Ack = (answer?: {
+  readonly text: string;
+  readonly blocks?: readonly unknown[];
+  readonly response_type: 'ephemeral';
+}) => Promise<void>;
 
 export interface AuditSink {
   enqueue(record: AuditRecord): void;
@@ -68,27 +78,39 @@ export interface AuditSink {
  * commands never queues acks behind database writes. A failed write is logged and counted, not retried
  * forever: the command's answer must not depend on it.
  */
+/** A repository that can also insert many rows in one statement (much cheaper on SQLite under bursts). */
+export type BatchingAuditRepository = AuditRepository & {
+  recordMany?(entries: readonly AuditRecord[]): Promise<void>;
+};
+
 export const createAuditWriter = (
-  audit: AuditRepository,
-  options: { logger: Logger; onError?: () => void; maxQueue?: number },
+  audit: BatchingAuditRepository,
+  options: { logger: Logger; onError?: () => void; maxQueue?: number; maxBatch?: number },
 ): AuditSink => {
   const queue: AuditRecord[] = [];
-  const maxQueue = options.maxQueue ?? 10_000;
+  const maxQueue = options.maxQueue ?? 50_000;
+  const maxBatch = options.maxBatch ?? 200;
   let running: Promise<void> | null = null;
+  const failed = (err: unknown, rows: readonly AuditRecord[]): void => {
+    options.onError?.();
+    options.logger.error(
+      { err, rows: rows.length, correlationIds: rows.slice(0, 5).map((r) => r.correlationId) },
+      'audit rows could not be written',
+    );
+  };
   const loop = async (): Promise<void> => {
     // Let the current burst of acks go out before writing.
     await new Promise<void>((r) => setImmediate(r));
     while (queue.length > 0) {
-      const row = queue.shift() as AuditRecord;
+      const batch = queue.splice(0, audit.recordMany ? maxBatch : 1);
       try {
-        await audit.record(row);
+        if (audit.recordMany) await audit.recordMany(batch);
+        else await audit.record(batch[0] as AuditRecord);
       } catch (err) {
-        options.onError?.();
-        options.logger.error(
-          { err, command: row.command, correlationId: row.correlationId },
-          'audit row could not be written',
-        );
+        failed(err, batch);
       }
+      // Yield to incoming requests between writes: acks come first.
+      await new Promise<void>((r) => setImmediate(r));
     }
   };
   const start = (): void => {
@@ -149,9 +171,6 @@ export const createCommandPipeline = (deps: CommandPipelineDeps): CommandPipelin
     async handle<A>(spec: CommandSpec<A>, inv: SlashInvocation, ack: Ack): Promise<void> {
       const startedAt = now();
       const t0 = inv.receivedAt ?? performance.now();
-      await ack();
-      if (inv.receivedAt === undefined) metrics.ackDuration.observe((performance.now() - t0) / 1000);
-
       const correlationId = newId();
       const logger = deps.logger.child({
         correlationId,
@@ -159,6 +178,12 @@ export const createCommandPipeline = (deps: CommandPipelineDeps): CommandPipelin
         userId: inv.userId,
         channelId: inv.channelId,
       });
+      const acked = async (answer?: SlackMessage): Promise<void> => {
+        await ack(
+          answer ? { ...answer, blocks: answer.blocks ?? [], response_type: 'ephemeral' } : undefined,
+        );
+        if (inv.receivedAt === undefined) metrics.ackDuration.observe((performance.now() - t0) / 1000);
+      };
       const reply = async (message: SlackMessage): Promise<void> => {
         if (inv.responseUrl) {
           try {
@@ -172,30 +197,53 @@ export const createCommandPipeline = (deps: CommandPipelineDeps): CommandPipelin
       };
       const ctx: CommandContext = { invocation: inv, correlationId, logger, slack, reply };
 
-      let result: CommandResult;
+      // Decided without I/O (the common case): refusals, usage and immediate answers ride on the ack.
+      // Otherwise (a user group must be looked up, or the command does real work): ack empty at once,
+      // then answer through response_url.
+      const rule = deps.config.access.commands[spec.name];
+      const access = { userId: inv.userId, channelId: inv.channelId };
+      const syncDecision = checkAccessSync(spec.name, rule, access);
+      let result: CommandResult | undefined;
+      let work: (() => Promise<CommandResult>) | null = null;
       try {
-        const decision = await checkAccess(
-          spec.name,
-          deps.config.access.commands[spec.name],
-          { userId: inv.userId, channelId: inv.channelId },
-          deps.isMember,
-        );
-        if (!decision.allowed) {
-          logger.info({ reason: decision.reason }, 'command refused');
-          await reply({ text: `:no_entry: ${decision.message}` });
-          result = { outcome: 'refused', detail: decision.reason };
-        } else {
+        const afterAccess = (
+          decision: AccessDecision,
+        ): { answer?: SlackMessage; result?: CommandResult; run?: () => Promise<CommandResult> } => {
+          if (!decision.allowed) {
+            logger.info({ reason: decision.reason }, 'command refused');
+            return {
+              answer: { text: `:no_entry: ${decision.message}` },
+              result: { outcome: 'refused', detail: decision.reason },
+            };
+          }
           const parsed = spec.parse(inv.text);
           if (!parsed.ok) {
-            await reply(usageMessage(parsed.problem, spec.usage()));
-            result = { outcome: 'bad_input', detail: parsed.problem };
-          } else {
-            result = await spec.run(ctx, parsed.args);
+            return {
+              answer: usageMessage(parsed.problem, spec.usage()),
+              result: { outcome: 'bad_input', detail: parsed.problem },
+            };
           }
+          const immediate = spec.immediate?.(parsed.args);
+          if (immediate) return { answer: immediate.message, result: immediate.result };
+          return { run: () => spec.run(ctx, parsed.args) };
+        };
+        if (syncDecision) {
+          const step = afterAccess(syncDecision);
+          await acked(step.answer);
+          if (step.run) work = step.run;
+          else result = step.result;
+        } else {
+          await acked();
+          const step = afterAccess(await checkAccess(spec.name, rule, access, deps.isMember));
+          if (step.answer) await reply(step.answer);
+          if (step.run) work = step.run;
+          else result = step.result;
         }
+        if (work) result = await work();
       } catch (err) {
         result = await answerFailure(ctx, spec, err);
       }
+      result ??= { outcome: 'failed', detail: 'no result' };
 
       const durationMs = now().getTime() - startedAt.getTime();
       metrics.commandsTotal.inc({ command: spec.name, outcome: result.outcome });

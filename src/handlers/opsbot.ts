@@ -53,12 +53,23 @@ export const buildCommandHelpMessage = (name: CommandName): SlackMessage => {
   };
 };
 
+let helpMessage: SlackMessage | null = null;
+const cachedHelp = (): SlackMessage => {
+  helpMessage ??= buildHelpMessage();
+  return helpMessage;
+};
+
 export const opsbotCommand: CommandSpec<OpsbotArgs> = {
   name: 'opsbot',
   parse: parseOpsbotArgs,
   usage: () => formatUsage('opsbot'),
+  // Help is static: it rides on the ack, with no Web API call and no second round trip.
+  immediate: (args) => ({
+    message: args.topic === 'all' ? cachedHelp() : buildCommandHelpMessage(args.command),
+    result: { outcome: 'ok', target: args.topic === 'command' ? args.command : null },
+  }),
   async run(ctx, args) {
-    await ctx.reply(args.topic === 'all' ? buildHelpMessage() : buildCommandHelpMessage(args.command));
+    await ctx.reply(args.topic === 'all' ? cachedHelp() : buildCommandHelpMessage(args.command));
     return { outcome: 'ok', target: args.topic === 'command' ? args.command : null };
   },
 };

@@ -16,10 +16,16 @@ export const pendingCommand = (name: CommandName): CommandSpec<{ readonly text: 
     return { ok: true, args: { text: t } };
   },
   usage: () => formatUsage(name),
+  immediate: () => ({
+    message: notConfigured(name),
+    result: { outcome: 'nothing_to_do', detail: 'not configured' },
+  }),
   async run(ctx) {
-    await ctx.reply({
-      text: `/${name} is not configured in this opsbot yet: ask its operators to enable it.\n\n${formatUsage(name)}`,
-    });
+    await ctx.reply(notConfigured(name));
     return { outcome: 'nothing_to_do', detail: 'not configured' };
   },
+});
+
+const notConfigured = (name: CommandName) => ({
+  text: `/${name} is not configured in this opsbot yet: ask its operators to enable it.\n\n${formatUsage(name)}`,
 });

@@ -25,7 +25,9 @@ export const registerCommands = (
 ): void => {
   for (const spec of registry) {
     app.command(`/${spec.name}`, async ({ command, ack, context }) => {
-      await pipeline.handle(spec, toInvocation(command, context.receivedAt), () => ack());
+      await pipeline.handle(spec, toInvocation(command, context.receivedAt), (answer) =>
+        ack(answer as Parameters<typeof ack>[0]),
+      );
     });
   }
   app.error(async (err) => {

@@ -34,6 +34,8 @@ export interface WhyRebootDeps {
   readonly defaultWindow: string;
   /** Overall deadline of the investigation. */
   readonly timeoutMs?: number;
+  /** Releases connections (shutdown). */
+  close?(): Promise<void>;
 }
 
 const VM_NAME = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -82,7 +84,9 @@ export const splitForCodeBlocks = (text: string, max = 2_900): string[] => {
     if (current !== '') parts.push(current);
     current = '';
   };
-  for (const rawLine of text.split('\n')) {
+  // Triple backticks inside a part would end the code block early: break them first, then measure.
+  const escaped = text.replace(/```/g, '`\u200b``');
+  for (const rawLine of escaped.split('\n')) {
     let line = rawLine;
     while (line.length > budget) {
       push();
@@ -98,8 +102,7 @@ export const splitForCodeBlocks = (text: string, max = 2_900): string[] => {
     }
   }
   push();
-  // Triple backticks inside a part would end the code block early.
-  return parts.map((p) => p.replace(/```/g, '`\u200b``'));
+  return parts;
 };
 
 const isNotInChannel = (err: unknown): boolean =>

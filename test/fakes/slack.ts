@@ -101,7 +101,13 @@ export const validateBlocks = (blocks: unknown[] | null): string | null => {
 };
 
 export const startFakeSlack = async (
-  options: { token?: string; teamId?: string; botUserId?: string } = {},
+  options: {
+    token?: string;
+    teamId?: string;
+    botUserId?: string;
+    /** Slack allows 5 uses of a response_url; a benchmark replaying one payload raises this. */
+    maxResponseUrlUses?: number;
+  } = {},
 ): Promise<FakeSlack> => {
   const token = options.token ?? 'xoxb-fake-token-000000';
   const teamId = options.teamId ?? 'T0FAKE001';
@@ -225,7 +231,8 @@ export const startFakeSlack = async (
         const id = decodeURIComponent(url.slice('/response/'.length));
         const uses = (responseUses.get(id) ?? 0) + 1;
         responseUses.set(id, uses);
-        if (uses > MAX_RESPONSE_URL_USES) return send(404, { ok: false, error: 'used_url' });
+        if (uses > (options.maxResponseUrlUses ?? MAX_RESPONSE_URL_USES))
+          return send(404, { ok: false, error: 'used_url' });
         const bad = validateBlocks(asArray(args.blocks));
         if (bad) return send(400, { ok: false, error: bad });
         responses.push({ id, body: args, headers: req.headers, at: Date.now() });

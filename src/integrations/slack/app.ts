@@ -78,6 +78,8 @@ export const createSlackApp = (o: SlackAppOptions): SlackApp => {
     logger,
     logLevel: slackLogLevel(o.logger.level),
     clientOptions,
+    // opsbot keeps its own state in the store; Bolt's per-event conversation lookup is pure overhead.
+    convoStore: false,
   });
   if (socketReceiver) {
     // Socket Mode events do not pass through our HTTP server: track them here for the shutdown drain.

@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { parseWords } from '../../src/handlers/args.js';
+import { buildCommandHelpMessage, buildHelpMessage, parseOpsbotArgs } from '../../src/handlers/opsbot.js';
+import { COMMAND_ORDER, USAGE } from '../../src/handlers/usage.js';
+import { parseWhyRebootArgs, splitForCodeBlocks } from '../../src/handlers/why-reboot.js';
+import { validateBlocks } from '../fakes/slack.js';
+
+describe('/opsbot help', () => {
+  it('lists every command with usage and an example, within Block Kit limits', () => {
+    const msg = buildHelpMessage();
+    expect(validateBlocks([...(msg.blocks ?? [])])).toBeNull();
+    const text = JSON.stringify(msg.blocks);
+    for (const c of COMMAND_ORDER) {
+      expect(text).toContain(USAGE[c].slash);
+      expect(text).toContain(USAGE[c].examples[0]);
+    }
+    for (const c of COMMAND_ORDER)
+      expect(validateBlocks([...(buildCommandHelpMessage(c).blocks ?? [])])).toBeNull();
+  });
+
+  it('parses "", "help", "help why-reboot" and refuses the rest', () => {
+    expect(parseOpsbotArgs('')).toEqual({ ok: true, args: { topic: 'all' } });
+    expect(parseOpsbotArgs('help /why-reboot')).toEqual({
+      ok: true,
+      args: { topic: 'command', command: 'why-reboot' },
+    });
+    expect(parseOpsbotArgs('help nope')).toMatchObject({ ok: false });
+    expect(parseOpsbotArgs('dance')).toMatchObject({ ok: false, problem: 'unknown subcommand "dance"' });
+  });
+});
+
+describe('/why-reboot arguments', () => {
+  it('reads the VM, project, zone and window', () => {
+    expect(parseWhyRebootArgs('web-1 --project shop-prod --zone europe-west1-b --since 12h')).toEqual({
+      ok: true,
+      args: {
+        vm: 'web-1',
+        project: 'shop-prod',
+        zone: 'europe-west1-b',
+        since: '12h',
+        sinceMs: 12 * 3600_000,
+      },
+    });
+    expect(parseWhyRebootArgs('web-1')).toMatchObject({ ok: true, args: { since: '7d', project: null } });
+    // Slack's autocorrect turns -- into an em dash.
+    expect(parseWhyRebootArgs('web-1 \u2014since=3d')).toMatchObject({
+      ok: true,
+      args: { sinceMs: 3 * 86_400_000 },
+    });
+  });
+
+  it.each([
+    ['', 'which VM'],
+    ['a b', 'one VM at a time'],
+    ['web-1 --zone', '--zone needs a value'],
+    ['web-1 --since forever', '--since takes a duration'],
+    ['web-1 --colour red', 'unknown option --colour'],
+    ['Web_1', 'not a Compute Engine instance name'],
+    ['web-1 --project X', 'not a Google Cloud project id'],
+  ])('refuses %j with a problem the user can act on', (text, problem) => {
+    const r = parseWhyRebootArgs(text);
+    expect(r.ok).toBe(false);
+    expect(r.ok ? '' : r.problem).toContain(problem);
+  });
+
+  it('quotes group words', () => {
+    expect(parseWords('a "b c" \u201cd e\u201d', [])).toEqual({
+      ok: true,
+      args: { positional: ['a', 'b c', 'd e'], flags: {} },
+    });
+  });
+});
+
+describe('splitForCodeBlocks', () => {
+  it('keeps every line, splits under the section limit and never breaks the code fence', () => {
+    const text = Array.from({ length: 500 }, (_, i) => `line ${i} \`\`\` ${'x'.repeat(i % 50)}`).join('\n');
+    const parts = splitForCodeBlocks(text);
+    expect(parts.length).toBeGreaterThan(5);
+    for (const p of parts) {
+      expect(p.length + 6).toBeLessThanOrEqual(2900);
+      expect(p).not.toContain('```');
+    }
+    expect(parts.join('\n').replace(/\u200b/g, '')).toBe(text);
+  });
+
+  it('cuts a single overlong line', () => {
+    const parts = splitForCodeBlocks('y'.repeat(7000));
+    expect(parts.join('')).toBe('y'.repeat(7000));
+    expect(Math.max(...parts.map((p) => p.length))).toBeLessThanOrEqual(2894);
+  });
+});
