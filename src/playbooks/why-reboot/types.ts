@@ -97,7 +97,9 @@ export interface TimelineItem {
   readonly kind: 'platform' | 'api' | 'guest' | 'serial' | 'instance';
 }
 
-export type Verdict = Restart | { readonly cause: 'no-restart'; readonly summary: string; readonly confidence: Confidence };
+export type Verdict =
+  | Restart
+  | { readonly cause: 'no-restart'; readonly summary: string; readonly confidence: Confidence };
 
 export interface WhyRebootReport {
   readonly instance: {
