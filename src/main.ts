@@ -1,13 +1,22 @@
 import type { DestinationStream } from 'pino';
 import { createAuditWriter, createCommandPipeline } from './core/command.js';
 import { type Config, loadConfig } from './core/config.js';
+import { AppError } from './core/errors.js';
 import { buildLogger, type Logger, SecretSanitizer } from './core/logger.js';
 import { type Env, secretValues } from './core/secrets.js';
 import { buildWhyRebootBlocks, buildWhyRebootProgressBlocks } from './handlers/blocks/why-reboot.js';
+import {
+  type ChangeHandlerDeps,
+  createChangeActionHandler,
+  registerChangeActions,
+} from './handlers/change-actions.js';
 import { registerCommands } from './handlers/register.js';
 import { buildCommandRegistry, type HandlerDeps } from './handlers/registry.js';
 import type { WhyRebootDeps } from './handlers/why-reboot.js';
+import { createForges } from './integrations/forge/create.js';
+import type { ForgeKind, ForgePort } from './integrations/forge/port.js';
 import { createGceAdapters, type GceAdapters } from './integrations/gce/adapter.js';
+import type { ComputePort } from './integrations/gce/port.js';
 import { createSlackApp } from './integrations/slack/app.js';
 import { createSlackClient } from './integrations/slack/client.js';
 import type { SlackIdentity } from './integrations/slack/port.js';
@@ -37,6 +46,8 @@ export interface StartOpsbotOptions {
   /** Overrides the /why-reboot playbook (tests: fake GCE servers or stand-ins); null disables it. */
   readonly whyReboot?: WhyRebootDeps | null;
   readonly commands?: HandlerDeps['commands'];
+  /** Compute Engine for `/tf-import vm` (tests: the real adapter over a fake); default: the GCE adapters. */
+  readonly compute?: ComputePort;
   /** fetch used for the Slack Web API and response_url. */
   readonly fetch?: typeof fetch;
   /** Wall clock in ms (signature freshness, readiness cache). */
@@ -129,12 +140,33 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     metrics,
     logger,
   });
-  const whyReboot = options.whyReboot !== undefined ? options.whyReboot : buildWhyRebootDeps(config);
+  // Google and forge clients are created on first use: a config without them still starts.
+  let gce: GceAdapters | null = null;
+  const getGce = (): GceAdapters => {
+    gce ??= createGceAdapters({
+      logging: { apiEndpoint: config.google.endpoints.logging },
+      compute: { apiEndpoint: config.google.endpoints.compute },
+    });
+    return gce;
+  };
+  const whyReboot = options.whyReboot !== undefined ? options.whyReboot : buildWhyRebootDeps(config, getGce);
+  const changes = buildChangeDeps(config, {
+    store,
+    slack,
+    audit,
+    metrics,
+    logger,
+    isMember: (g, u) => groups.isMember(g, u),
+    compute: options.compute ? () => options.compute as ComputePort : () => getGce().compute,
+    workspaceUrl: () => (identity as SlackIdentity | null)?.url ?? null,
+  });
   const registry = buildCommandRegistry({
     whyReboot,
+    changes,
     ...(options.commands ? { commands: options.commands } : {}),
   });
   registerCommands(slackApp.app, registry, pipeline, logger);
+  registerChangeActions(slackApp.app, createChangeActionHandler(changes), logger);
 
   const http = createHttpServer({
     logger,
@@ -173,6 +205,7 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
       http.closeAll();
       await store.close().catch((err: unknown) => logger.error({ err }, 'store close failed'));
       await whyReboot?.close?.().catch(() => undefined);
+      await gce?.close().catch(() => undefined);
       if (options.signals) for (const s of SIGNALS) options.signals.off(s, onSignal);
       logger.info('opsbot stopped');
     })();
@@ -197,15 +230,7 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
  * The real /why-reboot playbook: the collector over the GCE adapters (created on first use, so starting
  * opsbot never touches Google credentials), the pure analysis, and the Block Kit renderers.
  */
-const buildWhyRebootDeps = (config: Config): WhyRebootDeps => {
-  let adapters: GceAdapters | null = null;
-  const getAdapters = (): GceAdapters => {
-    adapters ??= createGceAdapters({
-      logging: { apiEndpoint: config.google.endpoints.logging },
-      compute: { apiEndpoint: config.google.endpoints.compute },
-    });
-    return adapters;
-  };
+const buildWhyRebootDeps = (config: Config, getAdapters: () => GceAdapters): WhyRebootDeps => {
   return {
     now: () => new Date(),
     defaultWindow: config.google.defaultWindow,
@@ -232,8 +257,45 @@ const buildWhyRebootDeps = (config: Config): WhyRebootDeps => {
     analyze: (evidence) => analyze(evidence, { now: new Date() }),
     buildProgress: (request) => buildWhyRebootProgressBlocks(request.vm),
     buildReport: (report) => buildWhyRebootBlocks(report),
-    close: async () => {
-      await adapters?.close();
+  };
+};
+
+/**
+ * The change flow (/versionlock, /tf-import and their buttons): forges from config + secrets, created on
+ * the first change so a config without forges starts (and fails only the command that needs one).
+ */
+const buildChangeDeps = (
+  config: Config,
+  d: Omit<ChangeHandlerDeps, 'flow'> & {
+    readonly store: Store;
+    readonly isMember: (groupId: string, userId: string) => Promise<boolean>;
+    readonly compute: () => ComputePort;
+  },
+): ChangeHandlerDeps => {
+  let forges: Partial<Record<ForgeKind, ForgePort>> | null = null;
+  const forgeFor = (kind: ForgeKind): ForgePort => {
+    forges ??= createForges(config.forges, config.secrets);
+    const forge = forges[kind];
+    if (!forge) throw new AppError('config_invalid', `forges.${kind} is not configured in this opsbot.`);
+    return forge;
+  };
+  return {
+    slack: d.slack,
+    audit: d.audit,
+    metrics: d.metrics,
+    logger: d.logger.child({ component: 'change' }),
+    ...(d.workspaceUrl ? { workspaceUrl: d.workspaceUrl } : {}),
+    flow: {
+      store: d.store,
+      forgeFor,
+      targets: config.targets,
+      approvals: config.access.approvals,
+      commandRules: config.access.commands,
+      isMember: d.isMember,
+      compute: d.compute,
+      google: { defaultProject: config.google.defaultProject, projects: config.google.projects },
+      now: () => new Date(),
+      logger: d.logger.child({ component: 'change' }),
     },
   };
 };

@@ -1,12 +1,17 @@
 import type { CommandSpec } from '../core/command.js';
 import type { CommandName } from '../core/config.js';
+import type { ChangeHandlerDeps } from './change-actions.js';
 import { opsbotCommand } from './opsbot.js';
 import { pendingCommand } from './pending.js';
+import { tfImportCommand } from './tf-import.js';
+import { versionlockCommand } from './versionlock.js';
 import { type WhyRebootDeps, whyRebootCommand } from './why-reboot.js';
 
 export interface HandlerDeps {
   /** null: /why-reboot answers that it is not available in this build. */
   readonly whyReboot: WhyRebootDeps | null;
+  /** The change flow (/versionlock, /tf-import); null or no targets: they answer "not configured". */
+  readonly changes?: ChangeHandlerDeps | null;
   /** Real implementations of commands that are pending here (versionlock, tf-import, amend). */
   // biome-ignore lint/suspicious/noExplicitAny: each command has its own argument type
   readonly commands?: Partial<Record<CommandName, CommandSpec<any>>>;
@@ -20,7 +25,7 @@ export interface HandlerDeps {
 export const buildCommandRegistry = (deps: HandlerDeps): readonly CommandSpec<any>[] => [
   deps.commands?.opsbot ?? opsbotCommand,
   deps.commands?.['why-reboot'] ?? whyRebootCommand(deps.whyReboot),
-  deps.commands?.versionlock ?? pendingCommand('versionlock'),
-  deps.commands?.['tf-import'] ?? pendingCommand('tf-import'),
+  deps.commands?.versionlock ?? versionlockCommand(deps.changes ?? null),
+  deps.commands?.['tf-import'] ?? tfImportCommand(deps.changes ?? null),
   deps.commands?.amend ?? pendingCommand('amend'),
 ];

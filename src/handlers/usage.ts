@@ -31,19 +31,42 @@ export const USAGE: Readonly<Record<CommandName, CommandUsage>> = {
   versionlock: {
     name: 'versionlock',
     slash: '/versionlock',
-    summary: 'Pin or unpin a package version in a yum/dnf versionlock list, as a merge request.',
-    synopsis: ['add <package>-<version> [--target T]', 'remove <package> [--target T]'],
-    options: [
-      { flag: '--target T', text: 'which configured versionlock target (repository file) to change' },
+    summary:
+      'Pin or unpin a package version in a yum/dnf versionlock list, previewed here and opened as a merge request once approved.',
+    synopsis: [
+      '<package> <version>[-<release>] [--target T] [--dry-run]',
+      'add <package> <version>[-<release>] [--target T] [--dry-run]',
+      'remove <package> [--target T] [--dry-run]',
+      'list [--target T]',
     ],
-    examples: ['/versionlock add elasticsearch-7.10.2 --target es-prod', '/versionlock remove elasticsearch'],
+    options: [
+      {
+        flag: '--target T',
+        text: 'which configured versionlock target (repository file) to change (default: the only one)',
+      },
+      { flag: '--dry-run', text: 'show the change and stop: no buttons, nothing stored or opened' },
+    ],
+    examples: [
+      '/versionlock elasticsearch 7.10.2-1',
+      '/versionlock add elasticsearch 7.10.2-1 --target es-prod',
+      '/versionlock remove elasticsearch',
+      '/versionlock list',
+    ],
   },
   'tf-import': {
     name: 'tf-import',
     slash: '/tf-import',
-    summary: 'Add a Terraform import block for an existing resource, as a merge request.',
-    synopsis: ['<address> <id> [--target T]', 'vm <name> [--project P] [--zone Z] [--target T]'],
-    options: [{ flag: '--target T', text: 'which configured Terraform stack to change' }],
+    summary:
+      'Add a Terraform import block for an existing resource, previewed here and opened as a merge request once approved.',
+    synopsis: [
+      '<address> <id> [--target T] [--dry-run]',
+      'vm <name> [--project P] [--zone Z] [--target T] [--dry-run]',
+    ],
+    options: [
+      { flag: '--target T', text: 'which configured Terraform stack to change (default: the only one)' },
+      { flag: '--project P / --zone Z', text: 'where the VM is (vm only; default: found by name)' },
+      { flag: '--dry-run', text: 'show the change and stop: no buttons, nothing stored or opened' },
+    ],
     examples: [
       '/tf-import google_compute_instance.web_1 projects/shop-prod/zones/europe-west1-b/instances/web-1',
       '/tf-import vm web-1 --project shop-prod --target prod-stack',

@@ -196,6 +196,20 @@ export const startFakeSlack = async (
       if (bad) return { ok: false, error: bad };
       return { ok: true, message_ts: nextTs() };
     },
+    // Real answer: {ok, channel, permalink: "https://<workspace>.slack.com/archives/<C>/p<ts without dot>"};
+    // a message that does not exist (or a channel we cannot see) is an error, not a made-up link.
+    'chat.getPermalink': (a) => {
+      const channel = String(a.channel ?? '');
+      if (!channel || hidden.has(channel)) return { ok: false, error: 'channel_not_found' };
+      const ts = String(a.message_ts ?? '');
+      if (!messages.some((m) => m.channel === channel && m.ts === ts))
+        return { ok: false, error: 'message_not_found' };
+      return {
+        ok: true,
+        channel,
+        permalink: `https://fake.slack.com/archives/${channel}/p${ts.replace('.', '')}`,
+      };
+    },
     'usergroups.users.list': (a) => {
       const members = groups.get(String(a.usergroup ?? ''));
       return members ? { ok: true, users: [...members] } : { ok: false, error: 'no_such_subteam' };

@@ -158,6 +158,15 @@ export const createSlackClient = (s: SlackClientSettings): SlackPort => {
         web.chat.postEphemeral({ channel, user, text: message.text, ...blocksOf(message) }),
       );
     },
+    async getPermalink(channel, ts): Promise<string> {
+      const r = await call('chat.getPermalink', () => web.chat.getPermalink({ channel, message_ts: ts }));
+      if (!r.permalink) {
+        throw new IntegrationError('slack', 'Slack returned no permalink.', {
+          details: { method: 'chat.getPermalink', slackError: 'no_permalink' },
+        });
+      }
+      return r.permalink;
+    },
     async listUserGroupMembers(groupId): Promise<readonly string[]> {
       const r = await call('usergroups.users.list', () => web.usergroups.users.list({ usergroup: groupId }));
       return r.users ?? [];

@@ -33,6 +33,8 @@ export interface SlackPort {
   ): Promise<PostedMessage>;
   updateMessage(channel: string, ts: string, message: SlackMessage): Promise<PostedMessage>;
   postEphemeral(channel: string, user: string, message: SlackMessage): Promise<void>;
+  /** chat.getPermalink: the https link to a message (a thread root links to the thread). */
+  getPermalink(channel: string, ts: string): Promise<string>;
   /** usergroups.users.list: member user ids of a user group (S...). */
   listUserGroupMembers(groupId: string): Promise<readonly string[]>;
   /** POSTs to a slash command's response_url (works in DMs and channels the bot is not in). */

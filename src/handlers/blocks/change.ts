@@ -1,0 +1,209 @@
+import type { SlackBlock, SlackMessage } from '../../integrations/slack/port.js';
+import type { LockList } from '../../playbooks/change/flow.js';
+import type { ChangePlan } from '../../playbooks/change/types.js';
+
+/**
+ * Block Kit for the change flow (pure): the plan preview with Approve / Cancel, its later states, and the
+ * short answers. Every builder stays inside Slack's limits (50 blocks, 3,000 chars per section, 2,000 per
+ * button value) whatever the diff size: a long diff is cut at a line boundary, with a note, and each part
+ * is its own code block, so a ``` fence is never split.
+ */
+
+export const APPROVE_ACTION = 'change_approve';
+export const CANCEL_ACTION = 'change_cancel';
+
+const SECTION_MAX = 3000;
+/** Code-block parts of a diff preview; 4 x ~2,900 chars is a lot of diff to read in a channel. */
+const DIFF_PARTS = 4;
+
+/** Slack mrkdwn needs &, < and > escaped everywhere, code blocks included. */
+export const escapeText = (text: string): string =>
+  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+const forgeName = (kind: ChangePlan['forge']): string => (kind === 'gitlab' ? 'GitLab' : 'GitHub');
+
+/** "merge request !12" on GitLab, "pull request #12" on GitHub. */
+export const mrLabel = (kind: ChangePlan['forge'], number: number | null): string =>
+  kind === 'gitlab'
+    ? `merge request${number !== null ? ` !${number}` : ''}`
+    : `pull request${number !== null ? ` #${number}` : ''}`;
+
+export const mrLink = (kind: ChangePlan['forge'], url: string | null, number: number | null): string =>
+  url ? `<${url}|${mrLabel(kind, number)}>` : mrLabel(kind, number);
+
+const section = (text: string): SlackBlock => ({ type: 'section', text: { type: 'mrkdwn', text } });
+const context = (text: string): SlackBlock => ({ type: 'context', elements: [{ type: 'mrkdwn', text }] });
+
+/** A code block body that cannot close its fence early: break ``` runs, pad backticks at the edges. */
+const fenceSafe = (chunk: string): string => {
+  let s = chunk.replace(/```/g, '`\u200b``');
+  if (s.startsWith('`')) s = `\u200b${s}`;
+  if (s.endsWith('`')) s = `${s}\u200b`;
+  return s;
+};
+
+export interface DiffParts {
+  readonly parts: readonly string[]; // each a complete ```...``` section text
+  readonly shownLines: number;
+  readonly totalLines: number;
+  readonly truncated: boolean;
+}
+
+/**
+ * Splits a unified diff into at most `maxParts` code blocks of at most `max` chars each (fences included),
+ * at line boundaries; a single line longer than a block is cut. Whatever does not fit is counted, not shown.
+ */
+export const splitDiff = (diff: string, maxParts = DIFF_PARTS, max = SECTION_MAX - 100): DiffParts => {
+  const lines = diff.replace(/\n$/, '').split('\n');
+  const budget = max - 8; // fences and edge padding
+  const parts: string[] = [];
+  let current: string[] = [];
+  let size = 0;
+  let shown = 0;
+  let truncated = false;
+  const flush = (): void => {
+    if (current.length > 0) parts.push(`\`\`\`${fenceSafe(current.join('\n'))}\`\`\``);
+    current = [];
+    size = 0;
+  };
+  for (const raw of lines) {
+    let line = escapeText(raw);
+    if (line.length > budget) line = `${line.slice(0, budget - 1)}…`;
+    const add = (current.length > 0 ? 1 : 0) + line.length;
+    if (size + add > budget) {
+      flush();
+      if (parts.length >= maxParts) {
+        truncated = true;
+        break;
+      }
+    }
+    current.push(line);
+    size += (current.length > 1 ? 1 : 0) + line.length;
+    shown += 1;
+  }
+  if (!truncated) flush();
+  return { parts, shownLines: shown, totalLines: lines.length, truncated };
+};
+
+/** What a preview of a change shows. */
+export interface ChangeView {
+  readonly plan: ChangePlan;
+  readonly requestedBy: string;
+  /** Button value (change id + plan digest); null for a dry run (nothing stored, no buttons). */
+  readonly buttonValue: string | null;
+  /** "who may approve", already Slack-formatted. */
+  readonly approvers: string;
+}
+
+export type ChangeState =
+  | { readonly kind: 'preparing' } // posted, not yet recorded: no buttons
+  | { readonly kind: 'awaiting' } // Approve / Cancel
+  | { readonly kind: 'dry-run' }
+  | { readonly kind: 'status'; readonly text: string }; // a final or intermediate state, no buttons
+
+const targetLines = (plan: ChangePlan): string => {
+  const files = plan.files.map((f) => `\`${escapeText(f.path)}\`${f.before === null ? ' (new file)' : ''}`);
+  return [
+    `*Target:* \`${escapeText(plan.target)}\` · ${forgeName(plan.forge)} \`${escapeText(plan.repo)}\` · base \`${escapeText(plan.baseBranch)}\` @ \`${plan.baseSha.slice(0, 8)}\``,
+    `*File${files.length > 1 ? 's' : ''}:* ${files.join(', ')}`,
+    `*Branch:* \`${escapeText(plan.branch)}\``,
+  ].join('\n');
+};
+
+/** The plan preview: root message of the change thread (or a dry-run answer, or a re-plan in the thread). */
+export const buildChangeMessage = (
+  view: ChangeView,
+  state: ChangeState,
+  options: { readonly intro?: string } = {},
+): SlackMessage => {
+  const { plan } = view;
+  const command = plan.kind === 'tf-import' ? '/tf-import' : `/${plan.kind}`;
+  const head =
+    state.kind === 'dry-run'
+      ? `*Dry run of ${command}* (nothing stored, nothing opened): ${escapeText(plan.summary)}`
+      : `*${command}* requested by <@${view.requestedBy}>: ${escapeText(plan.summary)}`;
+  const blocks: SlackBlock[] = [];
+  if (options.intro) blocks.push(section(options.intro.slice(0, SECTION_MAX)));
+  blocks.push(section(head.slice(0, SECTION_MAX)));
+  blocks.push(section(targetLines(plan).slice(0, SECTION_MAX)));
+  const diff = splitDiff(plan.diff);
+  for (const part of diff.parts) blocks.push(section(part));
+  if (diff.truncated) {
+    blocks.push(
+      context(
+        `:scissors: Diff truncated: ${diff.shownLines} of ${diff.totalLines} lines shown. The merge request holds the whole change.`,
+      ),
+    );
+  }
+  switch (state.kind) {
+    case 'awaiting':
+      if (view.buttonValue === null) break;
+      blocks.push({
+        type: 'actions',
+        block_id: 'change_actions',
+        elements: [
+          {
+            type: 'button',
+            action_id: APPROVE_ACTION,
+            style: 'primary',
+            text: { type: 'plain_text', text: 'Approve' },
+            value: view.buttonValue,
+          },
+          {
+            type: 'button',
+            action_id: CANCEL_ACTION,
+            style: 'danger',
+            text: { type: 'plain_text', text: 'Cancel' },
+            value: view.buttonValue,
+          },
+        ],
+      });
+      blocks.push(context(`Approval: ${view.approvers}.`));
+      break;
+    case 'preparing':
+      blocks.push(context(':hourglass_flowing_sand: Recording the change request…'));
+      break;
+    case 'dry-run':
+      blocks.push(context('Dry run: run the command again without `--dry-run` to get Approve / Cancel.'));
+      break;
+    case 'status':
+      blocks.push(section(state.text.slice(0, SECTION_MAX)));
+      break;
+  }
+  const text =
+    state.kind === 'status'
+      ? `${command} ${plan.title}: ${stripMrkdwn(state.text)}`
+      : `${command} ${plan.title} (requested by <@${view.requestedBy}>)`;
+  return { text: text.slice(0, 3000), blocks };
+};
+
+const stripMrkdwn = (text: string): string => text.replace(/<([^|>]+)\|([^>]+)>/g, '$2').slice(0, 500);
+
+/** A one-line message in the change thread. */
+export const buildThreadNote = (text: string): SlackMessage => ({
+  text: stripMrkdwn(text),
+  blocks: [section(text.slice(0, SECTION_MAX))],
+});
+
+/** `/versionlock list`: the lock entries of the target's file at the base head. */
+export const buildLockListMessage = (list: LockList): SlackMessage => {
+  const t = list.target;
+  const where = `\`${escapeText(t.path)}\` in ${forgeName(t.forge)} \`${escapeText(t.repo)}\` @ \`${escapeText(t.baseBranch)}\` (\`${list.ref.slice(0, 8)}\`, ${t.format})`;
+  if (!list.exists) {
+    return {
+      text: `${t.path} does not exist yet`,
+      blocks: [section(`${where}: the file does not exist yet, so nothing is locked.`)],
+    };
+  }
+  const locks = list.entries.filter((e) => !e.exclude);
+  const excludes = list.entries.filter((e) => e.exclude);
+  const head = `*Target \`${escapeText(t.name)}\`*: ${where}: ${locks.length} lock${locks.length === 1 ? '' : 's'}${excludes.length ? `, ${excludes.length} exclude${excludes.length === 1 ? '' : 's'}` : ''}.`;
+  const blocks: SlackBlock[] = [section(head)];
+  if (list.entries.length > 0) {
+    const lines = list.entries.map((e) => `${e.exclude ? '!' : ' '} ${e.text}`).join('\n');
+    const diff = splitDiff(lines, 3);
+    for (const part of diff.parts) blocks.push(section(part));
+    if (diff.truncated) blocks.push(context(`${diff.shownLines} of ${diff.totalLines} entries shown.`));
+  }
+  return { text: `${locks.length} versionlock entries in ${t.path}`, blocks };
+};

@@ -1,0 +1,180 @@
+import type { CommandResult, CommandSpec, ParseOutcome } from '../core/command.js';
+import { isAppError } from '../core/errors.js';
+import { listLocks, planChange, selectTarget } from '../playbooks/change/flow.js';
+import {
+  assertPackageName,
+  parseVersionSpec,
+  type VersionlockRequest,
+} from '../playbooks/versionlock/index.js';
+import { tokenize } from './args.js';
+import { buildLockListMessage, escapeText } from './blocks/change.js';
+import { type ChangeHandlerDeps, presentPlan } from './change-actions.js';
+import { pendingCommand } from './pending.js';
+import { formatUsage } from './usage.js';
+
+/**
+ * `/versionlock elasticsearch 7.10.2-1` (= add), `add <pkg> <version>[-<release>]`, `remove <pkg>`, `list`,
+ * with `--target NAME` and `--dry-run`. The plan is posted in the channel as the root of the change's thread.
+ */
+
+export interface ChangeWords {
+  readonly positional: readonly string[];
+  readonly values: Readonly<Record<string, string>>;
+  readonly switches: ReadonlySet<string>;
+}
+
+/**
+ * Words, `--name value` / `--name=value` options and `--switch` flags. Slack autocorrects `--` to an em dash,
+ * so `—dry-run` counts. Unknown options and missing values are problems for the user, not exceptions.
+ */
+export const parseChangeWords = (
+  text: string,
+  valueFlags: readonly string[],
+  switchFlags: readonly string[],
+): ParseOutcome<ChangeWords> => {
+  const words = tokenize(text.trim());
+  const positional: string[] = [];
+  const values: Record<string, string> = {};
+  const switches = new Set<string>();
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i] as string;
+    const dashed = w.startsWith('--')
+      ? w.slice(2)
+      : w.startsWith('\u2014') && w.length > 1
+        ? w.slice(1)
+        : null;
+    if (dashed === null) {
+      positional.push(w);
+      continue;
+    }
+    const eq = dashed.indexOf('=');
+    const name = eq >= 0 ? dashed.slice(0, eq) : dashed;
+    if (switchFlags.includes(name)) {
+      if (eq >= 0) return { ok: false, problem: `--${name} takes no value` };
+      switches.add(name);
+      continue;
+    }
+    if (!valueFlags.includes(name)) return { ok: false, problem: `unknown option --${name.slice(0, 40)}` };
+    const value = eq >= 0 ? dashed.slice(eq + 1) : words[++i];
+    if (value === undefined || value.trim() === '' || value.startsWith('--')) {
+      return { ok: false, problem: `--${name} needs a value` };
+    }
+    if (values[name] !== undefined) return { ok: false, problem: `--${name} given twice` };
+    values[name] = value.trim();
+  }
+  return { ok: true, args: { positional, values, switches } };
+};
+
+export type VersionlockArgs =
+  | { readonly op: 'list'; readonly target: string | null }
+  | {
+      readonly op: 'change';
+      readonly request: VersionlockRequest;
+      readonly target: string | null;
+      readonly dryRun: boolean;
+    };
+
+const ruleOf = (fn: () => unknown): string | null => {
+  try {
+    fn();
+    return null;
+  } catch (err) {
+    if (isAppError(err) && err.code === 'bad_input') return err.userMessage;
+    throw err;
+  }
+};
+
+const SUBCOMMANDS = ['add', 'remove', 'list'];
+
+export const parseVersionlockArgs = (text: string): ParseOutcome<VersionlockArgs> => {
+  const words = parseChangeWords(text, ['target'], ['dry-run']);
+  if (!words.ok) return words;
+  const { positional, values, switches } = words.args;
+  const target = values.target ?? null;
+  const dryRun = switches.has('dry-run');
+  const [first, ...rest] = positional;
+  if (first === undefined || first === 'help') return { ok: false, problem: 'what should be locked?' };
+  const sub = first.toLowerCase();
+  if (sub === 'list') {
+    if (rest.length > 0) return { ok: false, problem: '`list` takes no arguments besides --target' };
+    if (dryRun) return { ok: false, problem: '`list` changes nothing: --dry-run does not apply' };
+    return { ok: true, args: { op: 'list', target } };
+  }
+  let pkg: string | undefined;
+  let version: string | undefined;
+  if (sub === 'remove') {
+    if (rest.length !== 1) return { ok: false, problem: '`remove` takes one package name' };
+    pkg = rest[0] as string;
+  } else {
+    const args = sub === 'add' ? rest : positional;
+    if (args.length !== 2) {
+      return {
+        ok: false,
+        problem:
+          sub === 'add' || !SUBCOMMANDS.includes(sub)
+            ? 'give the package and the version as two words, e.g. `elasticsearch 7.10.2-1`'
+            : `unknown subcommand "${first.slice(0, 40)}"`,
+      };
+    }
+    [pkg, version] = args as [string, string];
+  }
+  const badName = ruleOf(() => assertPackageName(pkg as string));
+  if (badName) return { ok: false, problem: badName };
+  if (version === undefined)
+    return { ok: true, args: { op: 'change', request: { op: 'remove', pkg }, target, dryRun } };
+  // The strict, per-format check (yum needs an exact release) happens when the target's file is edited.
+  const badVersion = ruleOf(() =>
+    parseVersionSpec(version as string, { allowReleaseGlob: true, forYum: false }),
+  );
+  if (badVersion) return { ok: false, problem: badVersion };
+  return { ok: true, args: { op: 'change', request: { op: 'add', pkg, version }, target, dryRun } };
+};
+
+export const versionlockCommand = (deps: ChangeHandlerDeps | null): CommandSpec<VersionlockArgs> => {
+  // Without targets the command has nothing to change: say so rather than plan against nothing.
+  if (!deps || deps.flow.targets.versionlock.length === 0) {
+    return pendingCommand('versionlock') as unknown as CommandSpec<VersionlockArgs>;
+  }
+  const flow = deps.flow;
+  return {
+    name: 'versionlock',
+    parse: parseVersionlockArgs,
+    usage: () => formatUsage('versionlock'),
+    immediate(args) {
+      const choice = selectTarget('versionlock', flow.targets.versionlock, args.target);
+      if (choice.kind === 'found') return null;
+      return { message: { text: choice.message }, result: { outcome: 'bad_input', detail: choice.message } };
+    },
+    async run(ctx, args): Promise<CommandResult> {
+      const choice = selectTarget('versionlock', flow.targets.versionlock, args.target);
+      if (choice.kind !== 'found') {
+        await ctx.reply({ text: choice.message });
+        return { outcome: 'bad_input', detail: choice.message };
+      }
+      const target = choice.target;
+      if (args.op === 'list') {
+        const list = await listLocks(flow, target);
+        await ctx.reply(buildLockListMessage(list));
+        return {
+          outcome: 'ok',
+          target: `${target.repo}:${target.path}`,
+          detail: `${list.entries.length} entries`,
+        };
+      }
+      const planned = await planChange(flow, { command: 'versionlock', target, request: args.request });
+      if (planned.kind !== 'planned') {
+        const text =
+          planned.kind === 'nothing-to-do'
+            ? `Nothing to do in \`${escapeText(target.path)}\` (${escapeText(target.name)}): ${escapeText(planned.reason)}.`
+            : `:no_entry: ${escapeText(planned.reason)}`;
+        await ctx.reply({ text });
+        return {
+          outcome: planned.kind === 'nothing-to-do' ? 'nothing_to_do' : 'failed',
+          target: `${target.repo}:${target.path}`,
+          detail: planned.reason,
+        };
+      }
+      return presentPlan(deps, ctx, planned.plan, { dryRun: args.dryRun });
+    },
+  };
+};
