@@ -25,6 +25,8 @@ export interface AckFigures {
   readonly p99: number;
   readonly max: number;
   readonly requests: number;
+  /** Requests sent, including those still in flight when the run stopped (the server may have handled them). */
+  readonly sent: number;
   readonly non2xx: number;
   readonly errors: number;
   readonly timeouts: number;
@@ -35,7 +37,14 @@ export interface AckBenchResult {
   readonly opsbot: AckFigures;
   readonly bare: AckFigures;
   readonly ratio: number;
-  readonly followUps: { readonly answered: number; readonly auditRows: number | null };
+  readonly followUps: {
+    readonly answered: number;
+    readonly auditRows: number | null;
+    /** Commands sent during warm-up + measurement (non-2xx excluded): each one should leave an audit row. */
+    readonly commands: number;
+    /** commands - auditRows (null when the row count could not be read). */
+    readonly droppedRows: number | null;
+  };
   readonly pass: boolean;
   readonly settings: { readonly connections: number; readonly seconds: number };
 }
@@ -207,6 +216,7 @@ const load = async (
     p99: r.latency.p99,
     max: r.latency.max,
     requests: r.requests.total,
+    sent: (r.requests as { sent?: number }).sent ?? r.requests.total,
     non2xx: r.non2xx,
     errors: r.errors,
     timeouts: r.timeouts,
@@ -227,6 +237,7 @@ export const runAckBench = async (
   let bare: AckFigures;
   let answered = 0;
   let auditRows: number | null = null;
+  let warmCommands = 0;
   try {
     log(`ack bench: ${connections} connections, ${seconds} s each (+${warm} s warm-up), signed /opsbot help`);
     const ops = await startChild('opsbot', {
@@ -237,7 +248,8 @@ export const runAckBench = async (
         : {}),
     });
     try {
-      await load(Number(ops.info.port), body, warm, connections);
+      const warmUp = await load(Number(ops.info.port), body, warm, connections);
+      warmCommands = warmUp.sent - warmUp.non2xx;
       opsbot = await load(Number(ops.info.port), body, seconds, connections);
     } finally {
       await stopChild(ops);
@@ -265,8 +277,10 @@ export const runAckBench = async (
     `  ${name.padEnd(8)} p50 ${String(f.p50).padStart(4)} ms  p99 ${String(f.p99).padStart(4)} ms  max ${String(f.max).padStart(5)} ms  ${Math.round(f.rps)} req/s  ${f.requests} requests  non-2xx ${f.non2xx}  errors ${f.errors}`;
   log(row('opsbot', opsbot));
   log(row('bare', bare));
+  const commands = warmCommands + opsbot.sent - opsbot.non2xx;
+  const droppedRows = auditRows === null ? null : commands - auditRows;
   log(
-    `  follow-up answers delivered to fake Slack: ${answered}; audit rows written: ${auditRows ?? 'n/a'} (warm-up included)`,
+    `  follow-up answers delivered to fake Slack: ${answered}; audit rows written: ${auditRows ?? 'n/a'} of ${commands} commands sent (warm-up included), dropped ${droppedRows ?? 'n/a'}`,
   );
   log(`  ratio opsbot/bare p99: ${ratio.toFixed(2)}  (target <= 1.30)   opsbot p99 target < 100 ms`);
   log(`  ${pass ? 'PASS' : 'FAIL'}`);
@@ -274,7 +288,7 @@ export const runAckBench = async (
     opsbot,
     bare,
     ratio,
-    followUps: { answered, auditRows },
+    followUps: { answered, auditRows, commands, droppedRows },
     pass,
     settings: { connections, seconds },
   };

@@ -71,44 +71,90 @@ export interface AuditSink {
   enqueue(record: AuditRecord): void;
   /** Waits until every queued row is written (shutdown, tests). */
   flush(): Promise<void>;
+  /** Rows refused because the queue was full (each one logged and counted in onError). */
+  readonly dropped: number;
+  /** Rows the store refused even one at a time (each batch logged and counted in onError). */
+  readonly failed: number;
 }
+
+/** A repository that can also insert many rows in one statement (much cheaper on SQLite under bursts). */
+export type BatchingAuditRepository = Pick<AuditRepository, 'record'> &
+  Partial<Pick<AuditRepository, 'recordMany'>>;
 
 /**
  * Audit rows are written after the answer, off the request path, one writer at a time, so a burst of
- * commands never queues acks behind database writes. A failed write is logged and counted, not retried
- * forever: the command's answer must not depend on it.
+ * commands never queues acks behind database writes. Rows are written in batches (`recordMany`, one
+ * multi-row INSERT); a batch the store refuses is retried row by row, so one bad row or a passing hiccup
+ * costs no other row. What still fails is logged and counted, not retried forever: the command's answer
+ * must not depend on it. A full queue (the store far slower than the commands) drops rows: never silently,
+ * every drop is counted, and logged at most once per `dropLogIntervalMs` with the number since the last line.
  */
-/** A repository that can also insert many rows in one statement (much cheaper on SQLite under bursts). */
-export type BatchingAuditRepository = AuditRepository & {
-  recordMany?(entries: readonly AuditRecord[]): Promise<void>;
-};
-
 export const createAuditWriter = (
   audit: BatchingAuditRepository,
-  options: { logger: Logger; onError?: () => void; maxQueue?: number; maxBatch?: number },
+  options: {
+    logger: Logger;
+    /** Called once per row lost (queue full, or refused by the store). */
+    onError?: () => void;
+    maxQueue?: number;
+    maxBatch?: number;
+    dropLogIntervalMs?: number;
+    now?: () => number;
+  },
 ): AuditSink => {
   const queue: AuditRecord[] = [];
   const maxQueue = options.maxQueue ?? 50_000;
-  const maxBatch = options.maxBatch ?? 200;
+  const maxBatch = options.maxBatch ?? 500;
+  const dropLogIntervalMs = options.dropLogIntervalMs ?? 1_000;
+  const now = options.now ?? Date.now;
   let running: Promise<void> | null = null;
+  let dropped = 0;
+  let failedRows = 0;
+  let droppedUnlogged = 0;
+  let lastDropLog = Number.NEGATIVE_INFINITY;
+  const logDrops = (): void => {
+    if (droppedUnlogged === 0) return;
+    options.logger.error(
+      { dropped: droppedUnlogged, droppedTotal: dropped, maxQueue },
+      'audit queue full; rows dropped',
+    );
+    droppedUnlogged = 0;
+    lastDropLog = now();
+  };
   const failed = (err: unknown, rows: readonly AuditRecord[]): void => {
-    options.onError?.();
+    failedRows += rows.length;
+    for (let i = 0; i < rows.length; i++) options.onError?.();
     options.logger.error(
       { err, rows: rows.length, correlationIds: rows.slice(0, 5).map((r) => r.correlationId) },
       'audit rows could not be written',
     );
   };
+  const writeBatch = async (batch: readonly AuditRecord[]): Promise<void> => {
+    if (audit.recordMany && batch.length > 1) {
+      try {
+        await audit.recordMany(batch);
+        return;
+      } catch (err) {
+        options.logger.warn({ err, rows: batch.length }, 'audit batch refused; writing its rows one by one');
+      }
+    }
+    const lost: AuditRecord[] = [];
+    let lastErr: unknown;
+    for (const row of batch) {
+      try {
+        await audit.record(row);
+      } catch (err) {
+        lost.push(row);
+        lastErr = err;
+      }
+    }
+    if (lost.length > 0) failed(lastErr, lost);
+  };
   const loop = async (): Promise<void> => {
     // Let the current burst of acks go out before writing.
     await new Promise<void>((r) => setImmediate(r));
     while (queue.length > 0) {
-      const batch = queue.splice(0, audit.recordMany ? maxBatch : 1);
-      try {
-        if (audit.recordMany) await audit.recordMany(batch);
-        else await audit.record(batch[0] as AuditRecord);
-      } catch (err) {
-        failed(err, batch);
-      }
+      await writeBatch(queue.splice(0, audit.recordMany ? maxBatch : 1));
+      if (droppedUnlogged > 0 && now() - lastDropLog >= dropLogIntervalMs) logDrops();
       // Yield to incoming requests between writes: acks come first.
       await new Promise<void>((r) => setImmediate(r));
     }
@@ -123,8 +169,10 @@ export const createAuditWriter = (
   return {
     enqueue(record) {
       if (queue.length >= maxQueue) {
+        dropped += 1;
+        droppedUnlogged += 1;
         options.onError?.();
-        options.logger.error({ command: record.command }, 'audit queue full; row dropped');
+        if (now() - lastDropLog >= dropLogIntervalMs) logDrops();
         return;
       }
       queue.push(record);
@@ -135,6 +183,13 @@ export const createAuditWriter = (
         if (!running) start();
         await running;
       }
+      logDrops();
+    },
+    get dropped() {
+      return dropped;
+    },
+    get failed() {
+      return failedRows;
     },
   };
 };

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Selectable } from 'kysely';
+import type { Insertable, Selectable } from 'kysely';
 import { AppError } from '../core/errors.js';
 import { guard, type RepoContext, toDate, toEpochMs } from './context.js';
 import type { AuditLogTable } from './schema.js';
@@ -24,6 +24,41 @@ const fromRow = (r: Selectable<AuditLogTable>): AuditRecord => ({
   durationMs: r.duration_ms === null ? null : Number(r.duration_ms),
 });
 
+type AuditRow = Insertable<AuditLogTable>;
+
+/** Columns of one audit row: each is one bind parameter of an INSERT. */
+const AUDIT_COLUMNS = 13;
+/**
+ * Bind parameters per statement we allow ourselves: SQLite's default limit is 32,766 (999 before 3.32),
+ * PostgreSQL's 65,535. 500 rows x 13 columns = 6,500 stays far below both and keeps statements small.
+ */
+export const AUDIT_INSERT_CHUNK_ROWS = Math.floor(6_500 / AUDIT_COLUMNS);
+
+const toRow = (entry: AuditRecord): AuditRow => {
+  let at: number;
+  try {
+    at = toEpochMs(entry.at, 'at');
+  } catch (cause) {
+    throw new AppError('bad_input', 'The audit entry has no valid time.', { cause });
+  }
+  const duration = entry.durationMs;
+  return {
+    id: entry.id ?? randomUUID(),
+    at,
+    actor_id: entry.actorId,
+    actor_name: entry.actorName ?? null,
+    source: entry.source,
+    command: entry.command,
+    args: entry.args,
+    channel_id: entry.channelId ?? null,
+    target: entry.target ?? null,
+    outcome: entry.outcome,
+    detail: entry.detail ?? null,
+    correlation_id: entry.correlationId,
+    duration_ms: duration === undefined || duration === null ? null : Math.round(duration),
+  };
+};
+
 /** Append-only log of who asked opsbot for what, and what came of it. */
 export class KyselyAuditRepository implements AuditRepository {
   readonly #ctx: RepoContext;
@@ -33,33 +68,34 @@ export class KyselyAuditRepository implements AuditRepository {
   }
 
   async record(entry: AuditRecord): Promise<void> {
-    let at: number;
-    try {
-      at = toEpochMs(entry.at, 'at');
-    } catch (cause) {
-      throw new AppError('bad_input', 'The audit entry has no valid time.', { cause });
+    const row = toRow(entry);
+    await guard(this.#ctx, 'audit.record', () => this.#ctx.db.insertInto('audit_log').values(row).execute());
+  }
+
+  /**
+   * Many rows at once: multi-row INSERTs of at most AUDIT_INSERT_CHUNK_ROWS rows (under both engines'
+   * bind-parameter limits), all in one transaction when more than one statement is needed, so a call writes
+   * every row or none. Every row is validated before anything is written.
+   */
+  async recordMany(entries: readonly AuditRecord[]): Promise<void> {
+    if (entries.length === 0) return;
+    const rows = entries.map(toRow);
+    const chunks: AuditRow[][] = [];
+    for (let i = 0; i < rows.length; i += AUDIT_INSERT_CHUNK_ROWS) {
+      chunks.push(rows.slice(i, i + AUDIT_INSERT_CHUNK_ROWS));
     }
-    const duration = entry.durationMs;
-    await guard(this.#ctx, 'audit.record', () =>
-      this.#ctx.db
-        .insertInto('audit_log')
-        .values({
-          id: entry.id ?? randomUUID(),
-          at,
-          actor_id: entry.actorId,
-          actor_name: entry.actorName ?? null,
-          source: entry.source,
-          command: entry.command,
-          args: entry.args,
-          channel_id: entry.channelId ?? null,
-          target: entry.target ?? null,
-          outcome: entry.outcome,
-          detail: entry.detail ?? null,
-          correlation_id: entry.correlationId,
-          duration_ms: duration === undefined || duration === null ? null : Math.round(duration),
-        })
-        .execute(),
-    );
+    await guard(this.#ctx, 'audit.recordMany', async () => {
+      if (chunks.length === 1) {
+        await this.#ctx.db
+          .insertInto('audit_log')
+          .values(chunks[0] as AuditRow[])
+          .execute();
+        return;
+      }
+      await this.#ctx.db.transaction().execute(async (trx) => {
+        for (const chunk of chunks) await trx.insertInto('audit_log').values(chunk).execute();
+      });
+    });
   }
 
   /** Newest first; `limit` defaults to 100 and is capped at 1000. */

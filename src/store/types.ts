@@ -67,6 +67,8 @@ export type NewChangeRequest = Omit<ChangeRequest, 'createdAt' | 'updatedAt'>;
 
 export interface AuditRepository {
   record(entry: AuditRecord): Promise<void>;
+  /** Many rows in as few statements as the engine allows; all of them or none (bursts of commands). */
+  recordMany(entries: readonly AuditRecord[]): Promise<void>;
   list(query?: { command?: string; actorId?: string; limit?: number }): Promise<AuditRecord[]>;
 }
 

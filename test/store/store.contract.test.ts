@@ -155,6 +155,52 @@ describe.each(engines())('store contract on $engine', ({ create }) => {
     });
   });
 
+  it('records 1,000 audit rows in one recordMany call and reads every one back as written', async () => {
+    const store = await target.open();
+    const base = Date.parse('2024-05-03T10:00:00.000Z');
+    const rows: AuditRecord[] = Array.from({ length: 1000 }, (_, i) =>
+      audit({
+        id: `row-${String(i).padStart(4, '0')}`,
+        at: new Date(base + i * 1000 + (i % 997)),
+        args: `web-${i}`,
+        actorId: i % 2 === 0 ? 'U1' : 'U2',
+        // Optional fields left out or null on some rows: each must come back as null.
+        ...(i % 3 === 0 ? { actorName: null, channelId: null, target: null, durationMs: null } : {}),
+        ...(i % 5 === 0 ? { detail: `detail ${i} with 'quotes' and "double quotes"` } : {}),
+      }),
+    );
+    await store.audit.recordMany(rows);
+    const back = await store.audit.list({ limit: 1000 });
+    expect(back).toHaveLength(1000);
+    const byId = new Map(back.map((r) => [r.id, r]));
+    for (const row of rows) {
+      expect(byId.get(row.id)).toEqual({
+        actorName: null,
+        channelId: null,
+        target: null,
+        detail: null,
+        durationMs: null,
+        ...row,
+      });
+    }
+    expect((await store.audit.list({ actorId: 'U2', limit: 1000 })).length).toBe(500);
+    await store.audit.recordMany([]); // nothing to do, no error
+    expect(await store.audit.list({ limit: 1000 })).toHaveLength(1000);
+  });
+
+  it('recordMany writes all rows or none: a bad row, or a duplicate id in a later statement, leaves nothing', async () => {
+    const store = await target.open();
+    const rows = Array.from({ length: 1200 }, (_, i) => audit({ id: `b-${i}`, args: `vm-${i}` }));
+    const badTime = rows.map((r, i) => (i === 1100 ? { ...r, at: new Date('nope') } : r));
+    await expect(store.audit.recordMany(badTime)).rejects.toMatchObject({ code: 'bad_input' });
+    // Row 1,150 repeats row 3's id: the INSERT that fails is not the first one, so earlier ones must roll back.
+    const duplicate = rows.map((r, i) => (i === 1150 ? { ...r, id: 'b-3' } : r));
+    await expect(store.audit.recordMany(duplicate)).rejects.toBeInstanceOf(AppError);
+    expect(await store.audit.list({ limit: 1000 })).toEqual([]);
+    await store.audit.recordMany(rows.slice(0, 700));
+    expect(await store.audit.list({ limit: 1000 })).toHaveLength(700);
+  });
+
   it('creates, gets, finds by branch and updates a change request', async () => {
     const clock = manualClock('2024-05-03T12:00:00.000Z');
     const store = await target.open({ now: clock.now });
