@@ -491,6 +491,30 @@ access:
     expect(github.pulls).toHaveLength(1);
   });
 
+  it('in a channel the bot cannot post to, asks to be invited and records nothing', async () => {
+    slack.hideChannel('C0SECRET');
+    const id = `r${++n}`;
+    await postSigned(
+      bot.port,
+      slashBody({
+        command: '/versionlock',
+        text: 'add packetbeat 7.10.2-1',
+        user_id: ALICE,
+        channel_id: 'C0SECRET',
+        response_url: slack.responseUrl(id),
+      }),
+    );
+    const a = await slack.waitFor(() => slack.responses.find((r) => r.id === id));
+    expect(String(a.body.text)).toContain('/invite @opsbot');
+    expect(
+      await bot.store.changes.findByBranch(
+        'gitlab',
+        'infra/ansible',
+        'opsbot/versionlock-packetbeat-7.10.2-1',
+      ),
+    ).toBeNull();
+  });
+
   it('/tf-import of an unknown VM says so and posts nothing', async () => {
     const postsBefore = slack.callsOf('chat.postMessage').length;
     const { id } = await slash('/tf-import', 'vm nope-1 --zone europe-west1-b');

@@ -1,0 +1,324 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type {
+  AccessRule,
+  ApprovalRule,
+  TerraformTarget,
+  VersionlockTarget,
+} from '../../../src/core/config.js';
+import type { ForgePort } from '../../../src/integrations/forge/port.js';
+import {
+  applyApproved,
+  approveClick,
+  buildChangeButtonValue,
+  type ChangeFlowDeps,
+  cancelClick,
+  decideApproval,
+  decideCancel,
+  describeApprovers,
+  listLocks,
+  parseChangeButtonValue,
+  planChange,
+  planDigest,
+  recordChange,
+  selectTarget,
+} from '../../../src/playbooks/change/flow.js';
+import type { ChangePlan } from '../../../src/playbooks/change/types.js';
+import { openStore } from '../../../src/store/open.js';
+import type { ChangeRequest, Store } from '../../../src/store/types.js';
+import {
+  type ForgeHarness,
+  startGithubHarness,
+  startGitlabHarness,
+} from '../../integrations/forge/harness.js';
+
+const logger = pino({ level: 'silent' });
+
+const el7 = (over: Partial<VersionlockTarget> = {}): VersionlockTarget => ({
+  name: 'el7',
+  forge: 'gitlab',
+  repo: 'infra/ansible',
+  baseBranch: 'main',
+  path: 'inventory/versionlock.list',
+  format: 'yum',
+  releases: {},
+  arch: '*',
+  ...over,
+});
+
+const change = (over: Partial<ChangeRequest> = {}): ChangeRequest => ({
+  id: '00000000-0000-4000-8000-000000000001',
+  kind: 'versionlock',
+  target: 'el7',
+  forge: 'gitlab',
+  project: 'infra/ansible',
+  baseBranch: 'main',
+  branch: 'opsbot/x',
+  baseSha: null,
+  headSha: null,
+  mrNumber: null,
+  mrUrl: null,
+  requestedBy: 'U0ALICE',
+  approvedBy: null,
+  status: 'planned',
+  plan: '{}',
+  slackChannel: 'C1',
+  slackThreadTs: '1.1',
+  slackStatusTs: null,
+  createdAt: new Date(),
+  updatedAt: new Date(),
+  ...over,
+});
+
+const rules = (
+  approvals: Partial<Record<'versionlock' | 'tf-import', ApprovalRule>>,
+  commands: Partial<Record<'versionlock' | 'tf-import', AccessRule>> = {},
+  groups: Record<string, string[]> = {},
+) => ({
+  approvals,
+  commandRules: commands,
+  isMember: async (g: string, u: string) => (groups[g] ?? []).includes(u),
+});
+
+describe('target selection', () => {
+  const a = el7({ name: 'a' });
+  const b = el7({ name: 'b' });
+  it('uses the only target by default, needs --target with several, and lists them on a wrong name', () => {
+    expect(selectTarget('versionlock', [a], null)).toEqual({ kind: 'found', target: a });
+    expect(selectTarget('versionlock', [a, b], null)).toMatchObject({ kind: 'choose', names: ['a', 'b'] });
+    expect(selectTarget('versionlock', [a, b], 'b')).toEqual({ kind: 'found', target: b });
+    const wrong = selectTarget('versionlock', [a, b], 'c');
+    expect(wrong.kind).toBe('choose');
+    if (wrong.kind === 'choose') expect(wrong.message).toContain('a, b');
+    expect(selectTarget('tf-import', [] as TerraformTarget[], null).kind).toBe('none-configured');
+  });
+});
+
+describe('who may approve and cancel', () => {
+  it('by default the requester cannot approve; anyone else allowed to run the command can', async () => {
+    const d = rules({});
+    expect(await decideApproval(d, change(), 'U0ALICE', 'C1')).toMatchObject({
+      allowed: false,
+      reason: 'self',
+    });
+    expect(await decideApproval(d, change(), 'U0BOB', 'C1')).toEqual({ allowed: true });
+  });
+
+  it('listed users and members of listed groups may approve; others are told who may', async () => {
+    const d = rules(
+      { versionlock: { users: ['U0BOB'], groups: ['S0SRE'], requireSecondPerson: true } },
+      {},
+      {
+        S0SRE: ['U0CAROL'],
+      },
+    );
+    expect(await decideApproval(d, change(), 'U0BOB', 'C1')).toEqual({ allowed: true });
+    expect(await decideApproval(d, change(), 'U0CAROL', 'C1')).toEqual({ allowed: true });
+    const dave = await decideApproval(d, change(), 'U0DAVE', 'C1');
+    expect(dave).toMatchObject({ allowed: false, reason: 'not-approver' });
+    if (!dave.allowed)
+      expect(dave.message).toBe(
+        'Only <!subteam^S0SRE> or <@U0BOB>, other than the requester can approve /versionlock changes.',
+      );
+    // A listed approver who asked for the change still needs a second person.
+    expect(await decideApproval(d, change({ requestedBy: 'U0BOB' }), 'U0BOB', 'C1')).toMatchObject({
+      reason: 'self',
+    });
+  });
+
+  it('requireSecondPerson: false lets an approver approve their own change', async () => {
+    const d = rules({ versionlock: { users: ['U0ALICE'], groups: [], requireSecondPerson: false } });
+    expect(await decideApproval(d, change(), 'U0ALICE', 'C1')).toEqual({ allowed: true });
+  });
+
+  it('an empty approver list falls back to the command rule, channel included', async () => {
+    const d = rules(
+      { versionlock: { users: [], groups: [], requireSecondPerson: true } },
+      { versionlock: { users: ['U0BOB'], groups: [], channels: ['C1'] } },
+    );
+    expect(await decideApproval(d, change(), 'U0BOB', 'C1')).toEqual({ allowed: true });
+    expect(await decideApproval(d, change(), 'U0BOB', 'C2')).toMatchObject({
+      allowed: false,
+      reason: 'channel',
+    });
+    expect(await decideApproval(d, change(), 'U0DAVE', 'C1')).toMatchObject({ allowed: false });
+    expect(describeApprovers(d, 'versionlock')).toBe('<@U0BOB>, other than the requester');
+  });
+
+  it('the requester or an approver may cancel; a bystander may not', async () => {
+    const d = rules({ versionlock: { users: ['U0BOB'], groups: [], requireSecondPerson: true } });
+    expect(await decideCancel(d, change(), 'U0ALICE', 'C1')).toEqual({ allowed: true });
+    expect(await decideCancel(d, change(), 'U0BOB', 'C1')).toEqual({ allowed: true });
+    const dave = await decideCancel(d, change(), 'U0DAVE', 'C1');
+    expect(dave.allowed).toBe(false);
+    if (!dave.allowed) expect(dave.message).toContain('<@U0ALICE>');
+  });
+});
+
+describe('button values', () => {
+  it('carry the change id and the plan digest, and refuse anything else', () => {
+    const plan = { baseSha: 'a'.repeat(40), diff: '+x\n' } as ChangePlan;
+    const v = buildChangeButtonValue('0b4c1e6a-95b8-4c1e-9d0b-2b0c0f0e0a01', plan);
+    expect(v.length).toBeLessThan(2000);
+    expect(parseChangeButtonValue(v)).toEqual({
+      changeId: '0b4c1e6a-95b8-4c1e-9d0b-2b0c0f0e0a01',
+      digest: planDigest(plan),
+    });
+    expect(planDigest({ ...plan, diff: '+y\n' })).not.toBe(planDigest(plan));
+    expect(parseChangeButtonValue('"; drop table')).toBeNull();
+  });
+});
+
+describe.each([
+  ['gitlab', startGitlabHarness],
+  ['github', startGithubHarness],
+] as const)('the flow on %s', (kind, startHarness) => {
+  let h: ForgeHarness;
+  let store: Store;
+  let dir: string;
+  let forge: ForgePort;
+  let deps: ChangeFlowDeps;
+
+  beforeEach(async () => {
+    h = await startHarness();
+    dir = mkdtempSync(join(tmpdir(), 'opsbot-flow-'));
+    store = await openStore({ dataDir: dir });
+    forge = h.forge();
+    deps = {
+      store,
+      forgeFor: () => forge,
+      targets: { versionlock: [el7({ forge: kind })], terraform: [] },
+      ...rules({ versionlock: { users: ['U0BOB', 'U0CAROL'], groups: [], requireSecondPerson: true } }),
+      now: () => new Date(),
+      logger,
+    };
+  });
+  afterEach(async () => {
+    await store.close();
+    await h.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const planned = async (pkg = 'elasticsearch', version = '7.10.2-1') => {
+    const out = await planChange(deps, {
+      command: 'versionlock',
+      target: deps.targets.versionlock[0] as VersionlockTarget,
+      request: { op: 'add', pkg, version },
+    });
+    if (out.kind !== 'planned') throw new Error(out.kind);
+    const rec = await recordChange(deps, out.plan, 'U0ALICE', { channel: 'C1', ts: '100.1' });
+    if (rec.kind !== 'recorded') throw new Error(rec.kind);
+    return { plan: out.plan, change: rec.change, digest: planDigest(out.plan) };
+  };
+
+  it('lists the locks of the target file at the base head', async () => {
+    const list = await listLocks(deps, deps.targets.versionlock[0] as VersionlockTarget);
+    expect(list.exists).toBe(true);
+    expect(list.entries.map((e) => e.text)).toEqual(['0:elasticsearch-7.10.1-1.*']);
+    expect(list.ref).toBe(await h.repo.revParse('main'));
+  });
+
+  it('approve click -> apply opens the MR; a second click is told it is already handled', async () => {
+    const { change: c, digest, plan } = await planned();
+    const first = await approveClick(deps, { changeId: c.id, digest, userId: 'U0BOB', channelId: 'C1' });
+    expect(first).toMatchObject({ kind: 'approved', retry: false });
+    const second = await approveClick(deps, { changeId: c.id, digest, userId: 'U0CAROL', channelId: 'C1' });
+    expect(second).toMatchObject({ kind: 'already' });
+    if (second.kind === 'already') expect(second.message).toContain('<@U0BOB>');
+    const out = await applyApproved(deps, c.id, { threadUrl: 'https://x.slack.com/archives/C1/p1001' });
+    expect(out.kind).toBe('opened');
+    expect(await h.repo.readFile(plan.branch, plan.files[0]?.path as string)).toBe(plan.files[0]?.after);
+  });
+
+  it('refuses a click on an outdated preview (the plan digest differs)', async () => {
+    const { change: c } = await planned();
+    const out = await approveClick(deps, {
+      changeId: c.id,
+      digest: '0123456789ab',
+      userId: 'U0BOB',
+      channelId: 'C1',
+    });
+    expect(out.kind).toBe('stale');
+    expect((await store.changes.get(c.id))?.status).toBe('planned');
+  });
+
+  it('a busy target hands the approval back so Approve works again later', async () => {
+    const { change: c, digest, plan } = await planned();
+    await approveClick(deps, { changeId: c.id, digest, userId: 'U0BOB', channelId: 'C1' });
+    const lockName = `target:${plan.forge}:${plan.repo}:${plan.files.map((f) => f.path).join(',')}`;
+    expect(await store.locks.tryAcquire(lockName, 'someone-else', 60_000)).toBe(true);
+    const busy = await applyApproved(deps, c.id, { threadUrl: null });
+    expect(busy.kind).toBe('busy');
+    expect(await store.changes.get(c.id)).toMatchObject({ status: 'planned', approvedBy: null });
+    await store.locks.release(lockName, 'someone-else');
+    expect(
+      await approveClick(deps, { changeId: c.id, digest, userId: 'U0CAROL', channelId: 'C1' }),
+    ).toMatchObject({
+      kind: 'approved',
+    });
+    expect((await applyApproved(deps, c.id, { threadUrl: null })).kind).toBe('opened');
+    expect(h.requests('openMr')).toHaveLength(1);
+  });
+
+  it('a failed apply is re-armed by an approver click and reuses what the failed attempt made', async () => {
+    const { change: c, digest } = await planned();
+    await approveClick(deps, { changeId: c.id, digest, userId: 'U0BOB', channelId: 'C1' });
+    h.inject('openMr', { kind: 'respond', status: 500 }, 1);
+    forge = h.forge({ maxRetries: 0 });
+    await expect(applyApproved(deps, c.id, { threadUrl: null })).rejects.toThrow();
+    expect((await store.changes.get(c.id))?.status).toBe('failed');
+    forge = h.forge();
+    // The requester still cannot approve, even to retry.
+    expect(
+      (await approveClick(deps, { changeId: c.id, digest, userId: 'U0ALICE', channelId: 'C1' })).kind,
+    ).toBe('refused');
+    expect(
+      await approveClick(deps, { changeId: c.id, digest, userId: 'U0CAROL', channelId: 'C1' }),
+    ).toMatchObject({
+      kind: 'approved',
+      retry: true,
+    });
+    expect((await applyApproved(deps, c.id, { threadUrl: null })).kind).toBe('opened');
+    expect(await store.changes.get(c.id)).toMatchObject({ status: 'open', approvedBy: 'U0CAROL' });
+  });
+
+  it('cancel by the requester; afterwards neither approve nor cancel does anything', async () => {
+    const { change: c, digest } = await planned();
+    expect(
+      (await cancelClick(deps, { changeId: c.id, digest, userId: 'U0DAVE', channelId: 'C1' })).kind,
+    ).toBe('refused');
+    expect(
+      (await cancelClick(deps, { changeId: c.id, digest, userId: 'U0ALICE', channelId: 'C1' })).kind,
+    ).toBe('cancelled');
+    expect(
+      (await approveClick(deps, { changeId: c.id, digest, userId: 'U0BOB', channelId: 'C1' })).kind,
+    ).toBe('already');
+    expect(
+      (await cancelClick(deps, { changeId: c.id, digest, userId: 'U0ALICE', channelId: 'C1' })).kind,
+    ).toBe('already');
+    expect(h.requests('createBranch')).toHaveLength(0);
+  });
+
+  it('recording the same request again re-plans the same row and returns the previous thread', async () => {
+    const first = await planned();
+    const again = await recordChange(deps, first.plan, 'U0ALICE', { channel: 'C1', ts: '200.2' });
+    expect(again.kind).toBe('recorded');
+    expect(again.change.id).toBe(first.change.id);
+    expect(again.change.slackThreadTs).toBe('200.2');
+    expect(again.previous?.slackThreadTs).toBe('100.1');
+  });
+
+  it('refuses input the editor refuses, with the rule, before any write', async () => {
+    await expect(
+      planChange(deps, {
+        command: 'versionlock',
+        target: deps.targets.versionlock[0] as VersionlockTarget,
+        request: { op: 'add', pkg: 'zookeeper', version: '3.4.14' },
+      }),
+    ).rejects.toThrow(/yum versionlock needs the release/);
+    expect(h.allRequests().filter((r) => r.method !== 'GET')).toHaveLength(0);
+  });
+});
