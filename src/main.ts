@@ -16,6 +16,7 @@ import type { WhyRebootDeps } from './handlers/why-reboot.js';
 import { createForges } from './integrations/forge/create.js';
 import type { ForgeKind, ForgePort } from './integrations/forge/port.js';
 import { createGceAdapters, type GceAdapters } from './integrations/gce/adapter.js';
+import { gceAuthOptions } from './integrations/gce/auth.js';
 import type { ComputePort } from './integrations/gce/port.js';
 import { createSlackApp } from './integrations/slack/app.js';
 import { createSlackClient } from './integrations/slack/client.js';
@@ -146,6 +147,7 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     gce ??= createGceAdapters({
       logging: { apiEndpoint: config.google.endpoints.logging },
       compute: { apiEndpoint: config.google.endpoints.compute },
+      ...gceAuthOptions(config.secrets), // GOOGLE_OAUTH_ACCESS_TOKEN, else ADC
     });
     return gce;
   };

@@ -31,7 +31,7 @@ export const WHY_REBOOT_USAGE = `Usage: opsbot why-reboot <vm> [options]
 Explain why a Compute Engine VM restarted: platform audit logs, guest logs and the serial console.
 <vm> is a name, zone/name, project/zone/name or an instance URL.
 
-Live (Application Default Credentials):
+Live (Application Default Credentials, or a static token in GOOGLE_OAUTH_ACCESS_TOKEN[_FILE]):
   --project P        project of the VM (default: google.defaultProject of the config)
   --zone Z           zone of the VM (default: searched with aggregatedList)
   --since 7d|ISO     start of the window: a duration (30m, 12h, 7d, 2w) or a timestamp (default 7d)
@@ -316,9 +316,11 @@ const buildLiveEvidence = async (vm: string, flags: Flags, io: CliIo): Promise<E
   const window = buildWindow(flags.since, flags.until, io.now(), google.defaultWindow);
   const { collectEvidence } = await import('../playbooks/why-reboot/collect.js');
   const { createGceAdapters } = await import('../integrations/gce/adapter.js');
+  const { gceAuthOptions } = await import('../integrations/gce/auth.js');
   const adapters = createGceAdapters({
     logging: { apiEndpoint: google.endpoints.logging },
     compute: { apiEndpoint: google.endpoints.compute },
+    ...gceAuthOptions(config.secrets), // GOOGLE_OAUTH_ACCESS_TOKEN(_FILE), else ADC
   });
   try {
     return await collectEvidence(

@@ -12,6 +12,7 @@ export const SECRET_ENV_NAMES = [
   'GITHUB_APP_PRIVATE_KEY',
   'GITHUB_WEBHOOK_SECRET',
   'DATABASE_URL',
+  'GOOGLE_OAUTH_ACCESS_TOKEN', // static Google bearer token instead of ADC (src/integrations/gce/auth.ts)
 ] as const;
 
 export type SecretName = (typeof SECRET_ENV_NAMES)[number];

@@ -111,7 +111,7 @@ const describeStatus = (
     case 401:
       return {
         code: 'forbidden',
-        message: `opsbot could not authenticate to ${svc} while ${ctx.operation}: check its Google credentials (Application Default Credentials or the service account key)`,
+        message: `opsbot could not authenticate to ${svc} while ${ctx.operation}: check its Google credentials (Application Default Credentials, the service account key, or an expired GOOGLE_OAUTH_ACCESS_TOKEN)`,
       };
     case 403:
       return {

@@ -820,13 +820,18 @@ const buildLinks = (
   const zone = instance?.zone ?? evidence.zone;
   const links: { label: string; url: string }[] = [];
   if (project) {
-    const query = buildAuditLogFilter({
-      project,
-      instanceId: instance?.id ?? null,
-      instanceName: name,
-      from: evidence.window.from,
-      to: evidence.window.to,
-    });
+    // The link opens the query that was run (the live collector records it as the source's detail; with a
+    // zone given it ran by name only, before the id was known), else the FACTS.md filter for this instance.
+    const ran = evidence.sources.find((s) => s.name === 'audit-logs')?.detail;
+    const query = ran?.startsWith('resource.type=')
+      ? ran
+      : buildAuditLogFilter({
+          project,
+          instanceId: instance?.id ?? null,
+          instanceName: name,
+          from: evidence.window.from,
+          to: evidence.window.to,
+        });
     links.push({
       label: 'Platform events in Logs Explorer',
       url: buildLogsExplorerUrl({ project, query, from: evidence.window.from, to: evidence.window.to }),
