@@ -491,6 +491,30 @@ access:
     expect(github.pulls).toHaveLength(1);
   });
 
+  it('a forge failure while applying is told in the thread with a correlation id, and Approve again finishes it', async () => {
+    await slash('/versionlock', 'add journalbeat 7.10.2-1');
+    const root = await rootWithButtons('journalbeat');
+    gitlab.inject(
+      { method: 'POST', path: /^\/projects\/infra%2Fansible\/merge_requests$/ },
+      { kind: 'respond', status: 403, json: { message: '403 Forbidden' } },
+      1,
+    );
+    await click(root, 'change_approve', BOB);
+    const failure = await slack.waitFor(() => thread(root).find((m) => m.text.includes('Could not apply')));
+    expect(failure.text).toMatch(/\(ref `[0-9a-f]{12}`\)/);
+    expect(failure.text).not.toMatch(/\bat .*\.(ts|js):\d+/);
+    expect(mrsFor('opsbot/versionlock-journalbeat-7.10.2-1')).toHaveLength(0);
+    expect(buttonsOf(root)).toHaveLength(2); // still actionable
+    await expect
+      .poll(async () => (await audit('versionlock')).some((a) => a.outcome === 'failed' && a.actor === BOB))
+      .toBe(true);
+    const commitsBefore = gitlab.requestsTo('POST', /\/repository\/commits$/).length;
+    await click(root, 'change_approve', CAROL);
+    const mr = await slack.waitFor(() => mrsFor('opsbot/versionlock-journalbeat-7.10.2-1')[0], 10_000);
+    expect(mr.description).toContain(`approved by ${CAROL}`);
+    expect(gitlab.requestsTo('POST', /\/repository\/commits$/).length).toBe(commitsBefore); // branch reused
+  });
+
   it('in a channel the bot cannot post to, asks to be invited and records nothing', async () => {
     slack.hideChannel('C0SECRET');
     const id = `r${++n}`;
