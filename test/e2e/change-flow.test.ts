@@ -539,6 +539,35 @@ access:
     ).toBeNull();
   });
 
+  it('/tf-import of a name shared by several VMs lists them instead of guessing', async () => {
+    for (const zone of ['europe-west1-b', 'europe-west1-c']) {
+      gce.compute.addInstance('shop-prod', zone, {
+        name: 'db-1',
+        id: zone.endsWith('b') ? '11' : '12',
+        status: 'RUNNING',
+      });
+    }
+    const postsBefore = slack.callsOf('chat.postMessage').length;
+    const { id } = await slash('/tf-import', 'vm db-1');
+    const a = await slack.waitFor(() => slack.responses.find((r) => r.id === id));
+    expect(String(a.body.text)).toContain('shop-prod/europe-west1-b/db-1');
+    expect(String(a.body.text)).toContain('shop-prod/europe-west1-c/db-1');
+    expect(slack.callsOf('chat.postMessage').length).toBe(postsBefore);
+  });
+
+  it('/tf-import <address> <id> --dry-run previews the escaped import block and stores nothing', async () => {
+    const { id } = await slash(
+      '/tf-import',
+      'module.net.google_compute_network.prod projects/shop-prod/global/networks/prod --dry-run',
+    );
+    const a = await slack.waitFor(() => slack.responses.find((r) => r.id === id));
+    const text = JSON.stringify(a.body.blocks);
+    expect(text).toContain('+  to = module.net.google_compute_network.prod');
+    expect(text).toContain('projects/shop-prod/global/networks/prod');
+    expect(text).not.toContain('change_approve');
+    expect(github.pulls).toHaveLength(1); // only the VM import's PR
+  });
+
   it('/tf-import of an unknown VM says so and posts nothing', async () => {
     const postsBefore = slack.callsOf('chat.postMessage').length;
     const { id } = await slash('/tf-import', 'vm nope-1 --zone europe-west1-b');
