@@ -1,6 +1,8 @@
 import type { CommandContext, CommandResult, CommandSpec, ParseOutcome } from '../core/command.js';
-import { IntegrationError } from '../core/errors.js';
+import { AppError, IntegrationError, isAppError } from '../core/errors.js';
+import type { InstanceRef } from '../integrations/gce/port.js';
 import type { SlackBlock, SlackMessage } from '../integrations/slack/port.js';
+import { formatRef, mergeSpec, parseInstanceSpec } from '../playbooks/why-reboot/resolve-instance.js';
 import type { Evidence, WhyRebootReport } from '../playbooks/why-reboot/types.js';
 import { parseWords } from './args.js';
 import { formatUsage } from './usage.js';
@@ -57,16 +59,32 @@ export const parseWhyRebootArgs = (text: string, defaultWindow = '7d'): ParseOut
   const { positional, flags } = words.args;
   if (positional.length === 0) return { ok: false, problem: 'which VM? Give its name.' };
   if (positional.length > 1) return { ok: false, problem: `one VM at a time (got ${positional.join(', ')})` };
-  const vm = (positional[0] as string).toLowerCase();
-  if (!VM_NAME.test(vm))
-    return { ok: false, problem: `"${positional[0]}" is not a Compute Engine instance name` };
-  const project = flags.project ?? null;
+  // Slack may wrap a pasted link as <url> or <url|label>.
+  const typed = (positional[0] as string).replace(/^<([^|>]+)(\|[^>]*)?>$/, '$1');
+  let vm = typed.toLowerCase();
+  let project = flags.project ?? null;
   if (project !== null && !PROJECT_ID.test(project)) {
     return { ok: false, problem: `"${project}" is not a Google Cloud project id` };
   }
-  const zone = flags.zone ?? null;
+  let zone = flags.zone ?? null;
   if (zone !== null && !ZONE.test(zone))
     return { ok: false, problem: `"${zone}" is not a zone (e.g. europe-west1-b)` };
+  if (typed.includes('/')) {
+    // zone/name, project/zone/name or an instance URL (as listed when a name is ambiguous).
+    try {
+      const spec = mergeSpec(parseInstanceSpec(/^https?:/i.test(typed) ? typed : vm), {
+        project: project ?? undefined,
+        zone: zone ?? undefined,
+      });
+      vm = spec.name;
+      project = spec.project;
+      zone = spec.zone;
+    } catch (err) {
+      return { ok: false, problem: isAppError(err) ? err.userMessage : 'that VM reference cannot be read' };
+    }
+  } else if (!VM_NAME.test(vm)) {
+    return { ok: false, problem: `"${positional[0]}" is not a Compute Engine instance name` };
+  }
   const since = flags.since ?? defaultWindow;
   const sinceMs = parseDuration(since);
   if (sinceMs === null)
@@ -125,14 +143,59 @@ export const whyRebootCommand = (deps: WhyRebootDeps | null): CommandSpec<WhyReb
       zone: args.zone,
       window: { from: new Date(to.getTime() - args.sinceMs), to },
     };
-    return investigate(ctx, deps, request);
+    return investigate(ctx, deps, request, args);
   },
 });
+
+/**
+ * The answer when the VM cannot be pinned down: the candidates as ready-to-run commands (ambiguous), or
+ * where opsbot looked (not found). This is an answer to the question asked, not a failure.
+ */
+const unresolvedAnswer = (err: AppError, args: WhyRebootArgs): SlackMessage => {
+  const since = args.since !== '7d' ? ` --since ${args.since}` : '';
+  if (err.code === 'ambiguous') {
+    const candidates = (Array.isArray(err.details.candidates) ? err.details.candidates : []) as InstanceRef[];
+    const lines = candidates
+      .slice(0, 20)
+      .map(
+        (c) =>
+          `• \`${formatRef(c)}\`: \`/why-reboot ${c.name} --project ${c.project} --zone ${c.zone}${since}\``,
+      );
+    const more = candidates.length > 20 ? `\n_… and ${candidates.length - 20} more_` : '';
+    const head = `:question: ${candidates.length} instances are named *${escapeMrkdwn(args.vm)}*. Which one?`;
+    return {
+      text: `${candidates.length} instances are named ${args.vm}: ${candidates.map(formatRef).join(', ')}. Which one?`,
+      blocks: [
+        {
+          type: 'section',
+          text: { type: 'mrkdwn', text: `${head}\n${lines.join('\n')}${more}`.slice(0, 2900) },
+        },
+      ],
+    };
+  }
+  return {
+    text: `:mag: ${err.userMessage}`,
+    blocks: [
+      {
+        type: 'section',
+        text: { type: 'mrkdwn', text: `:mag: ${escapeMrkdwn(err.userMessage).slice(0, 2800)}` },
+      },
+      {
+        type: 'context',
+        elements: [{ type: 'mrkdwn', text: 'Check the name, or give `--project` and `--zone`.' }],
+      },
+    ],
+  };
+};
+
+const escapeMrkdwn = (text: string): string =>
+  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 const investigate = async (
   ctx: CommandContext,
   deps: WhyRebootDeps,
   request: WhyRebootRequest,
+  args: WhyRebootArgs,
 ): Promise<CommandResult> => {
   const { invocation: inv, slack, logger } = ctx;
   // 1. The progress message owns the thread: slash commands carry no ts, so we post a root message.
@@ -154,6 +217,12 @@ const investigate = async (
     const evidence = await deps.collectEvidence(request, signal);
     report = deps.analyze(evidence);
   } catch (err) {
+    if (err instanceof AppError && (err.code === 'ambiguous' || err.code === 'not_found')) {
+      const answer = unresolvedAnswer(err, args);
+      if (root) await slack.updateMessage(root.channel, root.ts, answer);
+      else await ctx.reply(answer);
+      return { outcome: 'bad_input', target: request.vm, detail: err.userMessage.slice(0, 500) };
+    }
     if (root) {
       await slack
         .updateMessage(root.channel, root.ts, {
