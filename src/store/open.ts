@@ -15,7 +15,8 @@ import { openSqliteFile } from './sqlite-driver.js';
 import type { AuditRepository, ChangeRequestRepository, LockRepository, Store } from './types.js';
 
 export const SQLITE_FILE_NAME = 'opsbot.sqlite';
-export const DEFAULT_SQLITE_BUSY_TIMEOUT_MS = 5_000;
+// Generous: a CLI run next to the server, or a checkpoint on a loaded machine, must make a writer wait, not fail.
+export const DEFAULT_SQLITE_BUSY_TIMEOUT_MS = 15_000;
 export const DEFAULT_PG_POOL_MAX = 10;
 
 export interface OpenStoreOptions {
