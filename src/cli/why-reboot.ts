@@ -407,6 +407,15 @@ export const runWhyReboot: CliCommand = async (args, io) => {
       : await buildLiveEvidence(vm, flags, io);
     const report = analyze(evidence, { now: io.now() });
     io.stdout.write(flags.json ? reportToJson(report) : renderWhyRebootText(report));
+    // A verdict built from nothing must not look like an answer to a script: every source failed -> exit 1.
+    const tried = report.sources.filter((s) => s.status !== 'skipped');
+    if (tried.length > 0 && tried.every((s) => s.status === 'failed')) {
+      io.stderr.write(
+        `opsbot why-reboot: no evidence could be read (${tried.map((s) => `${s.name}: ${s.reason ?? 'failed'}`).join('; ')}); the verdict above is not meaningful.\n`,
+      );
+      await audit('failed', 'every evidence source failed');
+      return EXIT_FAILURE;
+    }
     await audit('ok', `verdict ${report.verdict.cause}${offline ? ' (offline)' : ''}`);
     return EXIT_OK;
   } catch (err) {

@@ -160,7 +160,8 @@ describe('opsbot why-reboot, live against the GCE fakes', () => {
       { GOOGLE_OAUTH_ACCESS_TOKEN: wrong },
     );
     expect(stdout + stderr).not.toContain('expired-token');
-    expect(code).toBe(0);
+    expect(code).toBe(1); // nothing could be read: a script must not take the verdict for an answer
+    expect(stderr).toContain('no evidence could be read');
     const out = JSON.parse(stdout);
     const failed = out.sources.filter((s: { status: string }) => s.status === 'failed');
     expect(failed.map((s: { name: string }) => s.name)).toEqual(['instance', 'audit-logs', 'serial-console']);
