@@ -23,17 +23,15 @@ import {
   toIntegrationError,
   withRetry,
 } from './errors.js';
+import { num, obj, str, toInstanceInfo } from './instance-json.js';
 import type {
   ComputePort,
-  InstanceDisk,
   InstanceInfo,
-  InstanceNic,
   InstanceRef,
   ListEntriesRequest,
   LogEntry,
   LoggingPort,
   SerialPortChunk,
-  UpcomingMaintenance,
 } from './port.js';
 
 export const DEFAULT_LOGGING_ENDPOINT = 'https://logging.googleapis.com';
@@ -103,95 +101,6 @@ const isHeaderSource = (value: unknown): value is HeaderSource =>
   typeof value === 'object' &&
   value !== null &&
   typeof (value as HeaderSource).getRequestHeaders === 'function';
-
-const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
-const bool = (v: unknown): boolean | null => (typeof v === 'boolean' ? v : null);
-const num = (v: unknown): number | null => {
-  if (typeof v === 'number' && Number.isFinite(v)) return v;
-  if (typeof v === 'string' && v !== '' && Number.isFinite(Number(v))) return Number(v);
-  if (v && typeof v === 'object' && 'toString' in v) {
-    const n = Number(String(v));
-    return Number.isFinite(n) ? n : null;
-  }
-  return null;
-};
-const idString = (v: unknown): string | null => {
-  if (typeof v === 'string' && /^\d+$/.test(v)) return v;
-  if (typeof v === 'number' && Number.isSafeInteger(v)) return String(v);
-  if (typeof v === 'bigint') return v.toString();
-  if (v && typeof v === 'object') {
-    const s = String(v); // protobuf Long
-    if (/^\d+$/.test(s)) return s;
-  }
-  return null;
-};
-const lastSegment = (url: string | null): string | null =>
-  url ? (url.split('/').pop() ?? null) || null : null;
-const obj = (v: unknown): Record<string, unknown> =>
-  v && typeof v === 'object' ? (v as Record<string, unknown>) : {};
-
-/** An instances.get / aggregatedList instance (SDK object or REST JSON) -> InstanceInfo. */
-export const toInstanceInfo = (raw: unknown, fallback: { project: string; zone?: string }): InstanceInfo => {
-  const i = obj(raw);
-  const scheduling = obj(i.scheduling);
-  const upcoming = obj(obj(i.resourceStatus).upcomingMaintenance);
-  const hasUpcoming = Object.keys(upcoming).some((k) => !k.startsWith('_'));
-  const selfLink = str(i.selfLink);
-  const projectFromLink = selfLink ? /\/projects\/([^/]+)\//.exec(selfLink)?.[1] : undefined;
-  const zone = lastSegment(str(i.zone)) ?? fallback.zone ?? '';
-  const labels: Record<string, string> = {};
-  for (const [k, v] of Object.entries(obj(i.labels))) if (typeof v === 'string') labels[k] = v;
-  const disks: InstanceDisk[] = (Array.isArray(i.disks) ? i.disks : []).map((d) => {
-    const disk = obj(d);
-    return {
-      deviceName: str(disk.deviceName),
-      boot: disk.boot === true,
-      source: str(disk.source),
-      diskSizeGb: num(disk.diskSizeGb),
-    };
-  });
-  const nics: InstanceNic[] = (Array.isArray(i.networkInterfaces) ? i.networkInterfaces : []).map((n) => {
-    const nic = obj(n);
-    const access = Array.isArray(nic.accessConfigs) ? nic.accessConfigs : [];
-    return {
-      network: str(nic.network),
-      subnetwork: str(nic.subnetwork),
-      hasExternalIp: access.some((a) => str(obj(a).natIP) !== null),
-    };
-  });
-  const upcomingMaintenance: UpcomingMaintenance | null = hasUpcoming
-    ? {
-        type: str(upcoming.type),
-        windowStartTime: str(upcoming.windowStartTime),
-        windowEndTime: str(upcoming.windowEndTime),
-        canReschedule: bool(upcoming.canReschedule),
-      }
-    : null;
-  return {
-    project: projectFromLink ?? fallback.project,
-    zone,
-    name: str(i.name) ?? '',
-    id: idString(i.id) ?? '',
-    status: str(i.status) ?? 'UNKNOWN',
-    machineType: lastSegment(str(i.machineType)),
-    creationTimestamp: str(i.creationTimestamp),
-    lastStartTimestamp: str(i.lastStartTimestamp),
-    lastStopTimestamp: str(i.lastStopTimestamp),
-    lastSuspendedTimestamp: str(i.lastSuspendedTimestamp),
-    scheduling: {
-      automaticRestart: bool(scheduling.automaticRestart),
-      onHostMaintenance: str(scheduling.onHostMaintenance),
-      preemptible: bool(scheduling.preemptible),
-      provisioningModel: str(scheduling.provisioningModel),
-      instanceTerminationAction: str(scheduling.instanceTerminationAction),
-    },
-    upcomingMaintenance,
-    labels,
-    disks,
-    networkInterfaces: nics,
-    selfLink,
-  };
-};
 
 /** Rejects when the signal aborts; cancels the gax call (it has `cancel()`) so its socket is released. */
 const raceSignal = <T>(promise: Promise<T>, signal: AbortSignal): Promise<T> => {
@@ -482,3 +391,5 @@ const projectOfResourceNames = (names: readonly string[]): string | undefined =>
   const projects = names.map((n) => /^projects\/([^/]+)/.exec(n)?.[1]).filter((p): p is string => !!p);
   return projects.length > 0 ? projects.join(', ') : undefined;
 };
+
+export { toInstanceInfo } from './instance-json.js';

@@ -2,12 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { AppError } from '../../core/errors.js';
+import { lastSegment, str, toInstanceInfo } from '../../integrations/gce/instance-json.js';
 import type {
-  InstanceDisk,
   InstanceInfo,
-  InstanceNic,
   LogEntry,
-  UpcomingMaintenance,
 } from '../../integrations/gce/port.js';
 import { classifyGuestLine } from './guest-log.js';
 import type { GuestEvent } from './types.js';
@@ -209,14 +207,6 @@ export const loadSerialFile = async (path: string): Promise<LoadedSerial> => {
   return { contents: text, start: 0 };
 };
 
-const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
-const bool = (v: unknown): boolean | null => (typeof v === 'boolean' ? v : null);
-const num = (v: unknown): number | null => {
-  const n = typeof v === 'string' ? Number(v) : typeof v === 'number' ? v : Number.NaN;
-  return Number.isFinite(n) ? n : null;
-};
-const lastSegment = (url: string | null): string | null => (url ? (url.split('/').pop() ?? null) : null);
-
 /**
  * The instance id as a decimal string. Ids are uint64: the API sends strings, but a hand-made file may hold a
  * JSON number, which JSON.parse rounds, so the digits are taken from the raw text then.
@@ -251,59 +241,7 @@ export const toInstanceInfoFromJson = (
       `${path}: instance "${name}" has no "zone"/"selfLink" URL to tell its project and zone`,
     );
   }
-  const scheduling = isRecord(raw.scheduling) ? raw.scheduling : {};
-  const resourceStatus = isRecord(raw.resourceStatus) ? raw.resourceStatus : {};
-  const upcoming = isRecord(resourceStatus.upcomingMaintenance) ? resourceStatus.upcomingMaintenance : null;
-  const upcomingMaintenance: UpcomingMaintenance | null = upcoming
-    ? {
-        type: str(upcoming.type),
-        windowStartTime: str(upcoming.windowStartTime ?? upcoming.startTimeWindow),
-        windowEndTime: str(upcoming.windowEndTime),
-        canReschedule: bool(upcoming.canReschedule),
-      }
-    : null;
-  const labels: Record<string, string> = {};
-  if (isRecord(raw.labels))
-    for (const [k, v] of Object.entries(raw.labels)) if (typeof v === 'string') labels[k] = v;
-  const disks: InstanceDisk[] = (Array.isArray(raw.disks) ? raw.disks : []).filter(isRecord).map((d) => ({
-    deviceName: str(d.deviceName),
-    boot: d.boot === true,
-    source: str(d.source),
-    diskSizeGb: num(d.diskSizeGb),
-  }));
-  const networkInterfaces: InstanceNic[] = (Array.isArray(raw.networkInterfaces) ? raw.networkInterfaces : [])
-    .filter(isRecord)
-    .map((n) => ({
-      network: str(n.network),
-      subnetwork: str(n.subnetwork),
-      hasExternalIp: (Array.isArray(n.accessConfigs) ? n.accessConfigs : []).some(
-        (a) => isRecord(a) && str(a.natIP) !== null,
-      ),
-    }));
-  return {
-    project,
-    zone,
-    name,
-    id: idOf(raw.id, rawText) ?? '',
-    status: str(raw.status) ?? 'UNKNOWN',
-    machineType: lastSegment(str(raw.machineType)),
-    creationTimestamp: str(raw.creationTimestamp),
-    lastStartTimestamp: str(raw.lastStartTimestamp),
-    lastStopTimestamp: str(raw.lastStopTimestamp),
-    lastSuspendedTimestamp: str(raw.lastSuspendedTimestamp),
-    scheduling: {
-      automaticRestart: bool(scheduling.automaticRestart),
-      onHostMaintenance: str(scheduling.onHostMaintenance),
-      preemptible: bool(scheduling.preemptible),
-      provisioningModel: str(scheduling.provisioningModel),
-      instanceTerminationAction: str(scheduling.instanceTerminationAction),
-    },
-    upcomingMaintenance,
-    labels,
-    disks,
-    networkInterfaces,
-    selfLink,
-  };
+  return { ...toInstanceInfo(raw, { project, zone }), id: idOf(raw.id, rawText) ?? '' };
 };
 
 /**
