@@ -49,6 +49,12 @@ export interface FakeSlack {
   setUserGroup(groupId: string, userIds: readonly string[]): void;
   /** chat.postMessage/update to these channels answer channel_not_found. */
   hideChannel(channelId: string): void;
+  /**
+   * Serves `apps.connections.open` (Socket Mode): it takes only the app-level token given here (an `xoxb-`
+   * token gets `not_allowed_token_type`, like Slack) and answers `{ok:true, url}` with a fresh
+   * `ws://…/link/?ticket=…` from `issueUrl`. Until attached, the method is unknown.
+   */
+  attachSocketMode(socket: { readonly appToken: string; issueUrl(): string }): void;
   callsOf(method: string): FakeCall[];
   waitFor<T>(probe: () => T | undefined | null | false, timeoutMs?: number): Promise<T>;
   close(): Promise<void>;
@@ -120,6 +126,7 @@ export const startFakeSlack = async (
   const hidden = new Set<string>();
   const responseUses = new Map<string, number>();
   let authError: string | null = null;
+  let socketMode: { readonly appToken: string; issueUrl(): string } | null = null;
   let tsCounter = 0;
   const nextTs = () => {
     tsCounter += 1;
@@ -262,7 +269,14 @@ export const startFakeSlack = async (
         ? auth.slice('Bearer '.length)
         : (args.token as string | undefined);
       if (!given) return send(200, { ok: false, error: 'not_authed' });
-      if (given !== token) return send(200, { ok: false, error: 'invalid_auth' });
+      // Slack separates token types: an app-level token opens sockets and nothing else, and a bot token
+      // cannot open one.
+      const expected = method === 'apps.connections.open' && socketMode ? socketMode.appToken : token;
+      if (given !== expected) {
+        const wrongType =
+          method === 'apps.connections.open' ? given.startsWith('xox') : given.startsWith('xapp-');
+        return send(200, { ok: false, error: wrongType ? 'not_allowed_token_type' : 'invalid_auth' });
+      }
       const queue = failures.get(method);
       const next = queue?.[0];
       if (next) {
@@ -277,6 +291,8 @@ export const startFakeSlack = async (
         }
         return send(200, { ok: false, error: next.failure.error });
       }
+      if (method === 'apps.connections.open' && socketMode)
+        return send(200, { ok: true, url: socketMode.issueUrl() });
       const impl = methods[method];
       if (!impl) return send(200, { ok: false, error: 'unknown_method' });
       return send(200, impl(args));
@@ -310,6 +326,9 @@ export const startFakeSlack = async (
     },
     hideChannel(channelId) {
       hidden.add(channelId);
+    },
+    attachSocketMode(socket) {
+      socketMode = socket;
     },
     callsOf(method) {
       return calls.filter((c) => c.method === method);
