@@ -203,8 +203,7 @@ export const startFakeSocketMode = async (
       const ack: SocketAck = {
         envelopeId: m.envelope_id,
         connectionId: conn.id,
-        payload:
-          m.payload && typeof m.payload === 'object' ? (m.payload as Record<string, unknown>) : {},
+        payload: m.payload && typeof m.payload === 'object' ? (m.payload as Record<string, unknown>) : {},
         at,
         ms: pending ? at - pending.sentAt : Number.NaN,
       };
@@ -249,8 +248,7 @@ export const startFakeSocketMode = async (
   const openConnections = (): SocketConnection[] => connections.filter((c) => c.closedAt === null);
   const pick = (connectionId: number | undefined): SocketConnection => {
     const open = openConnections();
-    const conn =
-      connectionId === undefined ? open[open.length - 1] : open.find((c) => c.id === connectionId);
+    const conn = connectionId === undefined ? open[open.length - 1] : open.find((c) => c.id === connectionId);
     if (!conn) throw new Error('fake socket mode: no open connection to push to');
     return conn;
   };
@@ -271,7 +269,9 @@ export const startFakeSocketMode = async (
     const acked = new Promise<SocketAck>((resolve, reject) => {
       const timer = setTimeout(() => {
         waiting.delete(envelopeId);
-        reject(new Error(`fake socket mode: envelope ${type} ${envelopeId} not acked within ${timeoutMs} ms`));
+        reject(
+          new Error(`fake socket mode: envelope ${type} ${envelopeId} not acked within ${timeoutMs} ms`),
+        );
       }, timeoutMs);
       waiting.set(envelopeId, {
         sentAt,

@@ -1,0 +1,413 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WhyRebootDeps } from '../../src/handlers/why-reboot.js';
+import { type RunningOpsbot, startOpsbot } from '../../src/main.js';
+import type { Evidence, WhyRebootReport } from '../../src/playbooks/why-reboot/types.js';
+import { type FakeSlack, startFakeSlack } from '../fakes/slack.js';
+import { type FakeSocketMode, SLACK_ACK_DEADLINE_MS, startFakeSocketMode } from '../fakes/slack-socket.js';
+import { BOT_TOKEN, captureLines, sleep, tempDir, writeConfig } from './helpers.js';
+
+const APP_TOKEN = 'xapp-1-A0OPSBOT-7301234567890-9f3e2d1c0b4a59687766554433221100';
+
+// versionlock names a user group (deciding needs a Slack lookup: empty ack, answer via response_url);
+// tf-import names only users and channels (decided at once: the refusal rides on the ack).
+const SOCKET_YAML = `
+slack:
+  mode: socket
+access:
+  commands:
+    versionlock:
+      users: [U0ALICE]
+      groups: [S0SRE]
+      channels: [C0OPS]
+    tf-import:
+      users: [U0ALICE]
+      channels: [C0OPS]
+`;
+
+const COMMANDS = ['/why-reboot', '/versionlock', '/tf-import', '/amend', '/opsbot'];
+
+/** The analysis is not under test here: the Socket Mode choreography around a slow command is. */
+const slowWhyReboot = (delayMs: number): WhyRebootDeps => ({
+  now: () => new Date('2026-05-04T10:00:00Z'),
+  defaultWindow: '7d',
+  async collectEvidence(request) {
+    await sleep(delayMs);
+    return { instanceName: request.vm } as unknown as Evidence;
+  },
+  analyze: (e) =>
+    ({
+      instance: { name: e.instanceName, project: 'shop-prod', zone: 'europe-west1-b' },
+      verdict: { cause: 'host-error', summary: 'host error', confidence: 'high' },
+    }) as unknown as WhyRebootReport,
+  buildProgress: (r) => ({ text: `Investigating ${r.vm} ...` }),
+  buildReport: (report) => ({
+    text: `${report.instance.name} was restarted by Google after a host error`,
+    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: '*Host error*' } }],
+    fullReport: 'timeline',
+  }),
+});
+
+/** A block_actions payload as Slack sends it in an `interactive` envelope for a button click. */
+const buttonClick = (actionId: string, value: string, responseUrl: string) => ({
+  type: 'block_actions',
+  user: { id: 'U0ALICE', username: 'alice', name: 'alice', team_id: 'T0FAKE001' },
+  api_app_id: 'A0OPSBOT',
+  token: 'deprecated-verification-token',
+  container: {
+    type: 'message',
+    message_ts: '1767225600.000100',
+    channel_id: 'C0OPS',
+    is_ephemeral: false,
+  },
+  trigger_id: '1767225601.1234.abcdef',
+  team: { id: 'T0FAKE001', domain: 'fake' },
+  enterprise: null,
+  is_enterprise_install: false,
+  channel: { id: 'C0OPS', name: 'ops' },
+  message: { type: 'message', user: 'U0BOT0001', ts: '1767225600.000100', text: 'plan', blocks: [] },
+  state: { values: {} },
+  response_url: responseUrl,
+  actions: [
+    {
+      action_id: actionId,
+      block_id: 'change_buttons',
+      text: { type: 'plain_text', text: 'Approve', emoji: true },
+      value,
+      style: 'primary',
+      type: 'button',
+      action_ts: '1767225601.500000',
+    },
+  ],
+});
+
+const waitFor = async <T>(probe: () => T | undefined | null | false, timeoutMs = 5000): Promise<T> => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(10);
+  }
+};
+
+describe('opsbot serve in Socket Mode, over the wire', () => {
+  let fake: FakeSlack;
+  let socket: FakeSocketMode;
+  let bot: RunningOpsbot;
+  const tmp = tempDir();
+  const logs = captureLines();
+  let startMs = 0;
+
+  beforeAll(async () => {
+    fake = await startFakeSlack({ token: BOT_TOKEN });
+    fake.setUserGroup('S0SRE', ['U0CAROL']);
+    socket = await startFakeSocketMode({ appToken: APP_TOKEN, slack: fake });
+    const t0 = performance.now();
+    bot = await startOpsbot({
+      env: {
+        SLACK_BOT_TOKEN: BOT_TOKEN,
+        SLACK_APP_TOKEN: APP_TOKEN,
+        SLACK_API_URL: fake.apiUrl,
+        PORT: '0',
+      },
+      configPath: writeConfig(tmp.dir, `store:\n  dataDir: ${tmp.dir}/data\n${SOCKET_YAML}`),
+      destination: logs,
+      host: '127.0.0.1',
+      whyReboot: slowWhyReboot(1200),
+    });
+    startMs = performance.now() - t0;
+    await fake.waitFor(() => fake.callsOf('auth.test').length > 0);
+  });
+
+  afterAll(async () => {
+    await bot?.stop();
+    await socket?.close();
+    await fake?.close();
+    tmp.cleanup();
+  });
+
+  it('opens the socket with the app-level token (never the bot token) and is connected once started', async () => {
+    expect(bot.config.slack.mode).toBe('socket');
+    const opens = fake.callsOf('apps.connections.open');
+    expect(opens).toHaveLength(1);
+    expect(opens[0]?.headers.authorization).toBe(`Bearer ${APP_TOKEN}`);
+    // The bot token is for the Web API only; the app token never goes anywhere else.
+    for (const c of fake.calls.filter((x) => x.method !== 'apps.connections.open')) {
+      expect(c.headers.authorization).toBe(`Bearer ${BOT_TOKEN}`);
+    }
+    // startOpsbot resolved only after Slack's hello: the connection is up and used the ticket it was given.
+    expect(socket.connections).toHaveLength(1);
+    expect(socket.open().map((c) => c.ticket)).toEqual([socket.tickets[0]]);
+    expect(socket.refused).toEqual([]);
+    expect(startMs).toBeLessThan(3000);
+    // No HTTP event endpoint exists in Socket Mode: nothing can inject commands past the socket.
+    const r = await fetch(`http://127.0.0.1:${bot.port}/slack/events`, { method: 'POST', body: 'x=1' });
+    expect(r.status).toBe(405);
+  });
+
+  it('acks /opsbot help within 3 s with the help itself in the ack payload, and audits it', async () => {
+    const callsBefore = fake.calls.length;
+    const env = socket.pushSlashCommand({
+      command: '/opsbot',
+      text: 'help',
+      response_url: fake.responseUrl('help-socket'),
+    });
+    const ack = await env.acked;
+    expect(ack.ms).toBeLessThan(SLACK_ACK_DEADLINE_MS);
+    expect(ack.payload.response_type).toBe('ephemeral');
+    const rendered = JSON.stringify(ack.payload.blocks);
+    for (const c of COMMANDS) expect(rendered).toContain(c);
+    expect(rendered).toContain('/why-reboot web-1');
+    // The ack frame is exactly Slack's shape: the envelope id and the response under "payload".
+    const frame = socket.connections[0]?.received.find(
+      (m) => (m as { envelope_id?: string }).envelope_id === env.envelopeId,
+    );
+    expect(Object.keys(frame as object).sort()).toEqual(['envelope_id', 'payload']);
+    await expect
+      .poll(async () => (await bot.store.audit.list({ command: 'opsbot' })).map((a) => a.outcome))
+      .toEqual(['ok']);
+    expect(fake.calls.length).toBe(callsBefore);
+    expect(fake.responses.some((x) => x.id === 'help-socket')).toBe(false);
+  });
+
+  it('answers bad arguments with the usage in the ack, not a stack trace', async () => {
+    const ack = await socket.pushSlashCommand({
+      command: '/why-reboot',
+      text: 'Web_1!!',
+      response_url: fake.responseUrl('bad-socket'),
+    }).acked;
+    const text = String(ack.payload.text);
+    expect(text).toContain('not a Compute Engine instance name');
+    expect(text).toContain('/why-reboot <vm> [--project P]');
+    expect(text).not.toMatch(/\bat .*\.(ts|js):\d+/);
+  });
+
+  it('refuses a command outside its access rule in the ack when users/channels decide it', async () => {
+    const ack = await socket.pushSlashCommand({
+      command: '/tf-import',
+      text: 'vm web-1',
+      user_id: 'U0BOB',
+      response_url: fake.responseUrl('deny-ack'),
+    }).acked;
+    expect(ack.ms).toBeLessThan(SLACK_ACK_DEADLINE_MS);
+    expect(ack.payload.response_type).toBe('ephemeral');
+    expect(String(ack.payload.text)).toContain(':no_entry: /tf-import is limited to <@U0ALICE>');
+    await expect
+      .poll(async () => (await bot.store.audit.list({ actorId: 'U0BOB' })).map((a) => [a.command, a.outcome]))
+      .toEqual([['tf-import', 'refused']]);
+  });
+
+  it('acks at once and sends the refusal through response_url when a user group must be looked up', async () => {
+    const postsBefore = fake.callsOf('chat.postMessage').length;
+    const ack = await socket.pushSlashCommand({
+      command: '/versionlock',
+      text: 'add es-7.1',
+      user_id: 'U0DAVE',
+      response_url: fake.responseUrl('deny-group'),
+    }).acked;
+    expect(ack.ms).toBeLessThan(SLACK_ACK_DEADLINE_MS);
+    expect(ack.payload).toEqual({});
+    const answer = await fake.waitFor(() => fake.responses.find((x) => x.id === 'deny-group'));
+    expect(answer.body.response_type).toBe('ephemeral');
+    expect(String(answer.body.text)).toContain(
+      '/versionlock is limited to <!subteam^S0SRE> or <@U0ALICE> in <#C0OPS>',
+    );
+    expect(fake.callsOf('usergroups.users.list').map((c) => c.args.usergroup)).toContain('S0SRE');
+    expect(fake.callsOf('chat.postMessage').length).toBe(postsBefore);
+  });
+
+  it('acks a slow command empty before its work, then posts progress and the verdict', async () => {
+    const env = socket.pushSlashCommand({
+      command: '/why-reboot',
+      text: 'web-7 --project shop-prod',
+      response_url: fake.responseUrl('wr-socket'),
+    });
+    const ack = await env.acked;
+    expect(ack.payload).toEqual({});
+    expect(ack.ms).toBeLessThan(1000); // the playbook takes 1.2 s; the ack did not wait for it
+    const root = await fake.waitFor(() =>
+      fake.messages.find((m) => m.text.startsWith('Investigating web-7')),
+    );
+    await fake.waitFor(() => root.updates > 0, 8000);
+    expect(root.text).toContain('web-7 was restarted by Google after a host error');
+  });
+
+  it('acks a button click (interactive envelope) at once and answers an unknown change privately', async () => {
+    const env = socket.pushInteractive(
+      buttonClick('change_approve', 'not-a-change-value', fake.responseUrl('click')),
+    );
+    expect(env.frame.accepts_response_payload).toBe(false);
+    const ack = await env.acked;
+    expect(ack.ms).toBeLessThan(SLACK_ACK_DEADLINE_MS);
+    expect(ack.payload).toEqual({});
+    const eph = await fake.waitFor(() =>
+      fake.callsOf('chat.postEphemeral').find((c) => String(c.args.text).includes('does not belong')),
+    );
+    expect(eph.args.user).toBe('U0ALICE');
+    expect(eph.args.channel).toBe('C0OPS');
+  });
+
+  it('serves /healthz, /readyz and /metrics on the HTTP port in Socket Mode', async () => {
+    const base = `http://127.0.0.1:${bot.port}`;
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(200);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/opsbot_commands_total\{command="opsbot",outcome="ok"\} 1/);
+    expect(metrics).toMatch(/opsbot_commands_total\{command="tf-import",outcome="refused"\} 1/);
+    // Acks over the socket are timed too (not only those through the HTTP receiver).
+    const count = Number(/opsbot_ack_duration_seconds_count (\d+)/.exec(metrics)?.[1] ?? 0);
+    expect(count).toBeGreaterThanOrEqual(4);
+  });
+
+  it('keeps the connection alive: answers the server ping and pings on its own', async () => {
+    const rtt = await socket.ping();
+    expect(rtt).toBeLessThan(1000);
+    // @slack/socket-mode pings every clientPingTimeout/3 (about 1.7 s) and expects pongs, which it gets.
+    await waitFor(() => (socket.open()[0]?.pingsFromClient ?? 0) >= 1, 4000);
+    expect(socket.open()).toHaveLength(1);
+  });
+
+  it('after a "refresh_requested" disconnect, reconnects through a fresh apps.connections.open and keeps answering', async () => {
+    const first = socket.open()[0];
+    if (!first) throw new Error('no open connection');
+    const opensBefore = fake.callsOf('apps.connections.open').length;
+    const t0 = Date.now();
+    socket.requestDisconnect('refresh_requested');
+    // The client closes the old socket itself with a normal closure...
+    await waitFor(() => first.closedAt !== null, 3000);
+    expect(first.closeCode).toBe(1000);
+    expect(first.closedByClient).toBe(true);
+    // ...then asks for a new URL with the app token and connects with the new ticket.
+    const second = await socket.waitForConnections(2, 12_000);
+    const gapMs = second.openedAt - t0;
+    const opens = fake.callsOf('apps.connections.open');
+    expect(opens.length).toBe(opensBefore + 1);
+    expect(opens.at(-1)?.headers.authorization).toBe(`Bearer ${APP_TOKEN}`);
+    expect(second.ticket).toBe(socket.tickets.at(-1));
+    expect(socket.refused).toEqual([]);
+    // @slack/socket-mode 3.1 waits clientPingTimeout (5 s) before reconnecting: opsbot is deaf that long.
+    expect(gapMs).toBeLessThan(8000);
+    const ack = await socket.pushSlashCommand({
+      command: '/opsbot',
+      text: 'help',
+      response_url: fake.responseUrl('help-after-refresh'),
+    }).acked;
+    expect(ack.connectionId).toBe(second.id);
+    expect(ack.ms).toBeLessThan(SLACK_ACK_DEADLINE_MS);
+    expect(JSON.stringify(ack.payload.blocks)).toContain('/versionlock');
+  }, 20_000);
+
+  it('reconnects after the connection drops without a close handshake', async () => {
+    const before = socket.connections.length;
+    socket.drop();
+    const next = await socket.waitForConnections(before + 1, 12_000);
+    const ack = await socket.pushSlashCommand({
+      command: '/opsbot',
+      text: 'help',
+      response_url: fake.responseUrl('help-after-drop'),
+    }).acked;
+    expect(ack.connectionId).toBe(next.id);
+  }, 20_000);
+
+  it('stop() sends a normal closure at once, ignores envelopes arriving meanwhile, and does not reconnect', async () => {
+    const conn = socket.open()[0];
+    if (!conn) throw new Error('no open connection');
+    const opensBefore = fake.callsOf('apps.connections.open').length;
+    const connectionsBefore = socket.connections.length;
+    const helpBefore = await bot.metrics.registry.getSingleMetricAsString('opsbot_commands_total');
+    const stopping = bot.stop();
+    // Slack still thinks the socket is open until the close frame lands: a command sent now must not be
+    // run against a store that is closing (the client is CLOSING and drops it; Slack retries elsewhere).
+    const late = socket.pushSlashCommand(
+      { command: '/opsbot', text: 'help', response_url: fake.responseUrl('late') },
+      { timeoutMs: 1500 },
+    );
+    await stopping;
+    await waitFor(() => conn.closedAt !== null, 2000);
+    expect(conn.closeCode).toBe(1000);
+    expect(conn.closedByClient).toBe(true);
+    await expect(late.acked).rejects.toThrow(/not acked/);
+    expect(await bot.metrics.registry.getSingleMetricAsString('opsbot_commands_total')).toBe(helpBefore);
+    // Socket Mode's reconnect timer is clientPingTimeout (5 s) after a close: wait past it.
+    await sleep(5500);
+    expect(fake.callsOf('apps.connections.open').length).toBe(opensBefore);
+    expect(socket.connections.length).toBe(connectionsBefore);
+    await expect(fetch(`http://127.0.0.1:${bot.port}/healthz`)).rejects.toThrow();
+  }, 15_000);
+});
+
+describe('Socket Mode startup refusals', () => {
+  const start = async (env: Record<string, string>, fake: FakeSlack) => {
+    const tmp = tempDir();
+    try {
+      return await startOpsbot({
+        env: { SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_API_URL: fake.apiUrl, PORT: '0', ...env },
+        configPath: writeConfig(tmp.dir, `slack:\n  mode: socket\nstore:\n  dataDir: ${tmp.dir}/data\n`),
+        destination: captureLines(),
+        host: '127.0.0.1',
+        whyReboot: null,
+      });
+    } finally {
+      tmp.cleanup();
+    }
+  };
+
+  let fake: FakeSlack;
+  let socket: FakeSocketMode;
+  beforeAll(async () => {
+    fake = await startFakeSlack({ token: BOT_TOKEN });
+    socket = await startFakeSocketMode({ appToken: APP_TOKEN, slack: fake });
+  });
+  afterAll(async () => {
+    await socket?.close();
+    await fake?.close();
+  });
+
+  it.each([
+    ['a missing SLACK_APP_TOKEN', {}],
+    ['an empty SLACK_APP_TOKEN', { SLACK_APP_TOKEN: '' }],
+    ['the bot token given as SLACK_APP_TOKEN', { SLACK_APP_TOKEN: BOT_TOKEN }],
+  ])('refuses %s with one message naming the key, before touching Slack', async (_label, env) => {
+    const callsBefore = fake.calls.length;
+    const err = await start(env, fake).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: 'config_invalid' });
+    expect((err as Error).message).toBe(
+      'SLACK_APP_TOKEN is not set or not an app-level token (xapp-...): slack.mode is "socket", which needs one with connections:write.',
+    );
+    expect(fake.calls.length).toBe(callsBefore);
+    expect(socket.connections).toHaveLength(0);
+  });
+
+  it('refuses a well-formed app token that Slack rejects, naming SLACK_APP_TOKEN, and leaves nothing running', async () => {
+    const t0 = performance.now();
+    const err = await start({ SLACK_APP_TOKEN: 'xapp-1-A0OTHER-1-revokedrevokedrevoked' }, fake).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(err).toMatchObject({ code: 'config_invalid' });
+    expect((err as Error).message).toContain('SLACK_APP_TOKEN');
+    expect((err as Error).message).toContain('invalid_auth');
+    expect((err as Error).message).not.toContain('xapp-1-A0OTHER');
+    expect(socket.connections).toHaveLength(0);
+  });
+
+  it('refuses an app token without connections:write at startup instead of retrying forever', async () => {
+    fake.failNext('apps.connections.open', { error: 'missing_scope' }, 1000);
+    const t0 = performance.now();
+    const err = await start({ SLACK_APP_TOKEN: APP_TOKEN }, fake).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(err).toMatchObject({ code: 'config_invalid' });
+    expect((err as Error).message).toContain('SLACK_APP_TOKEN');
+    expect((err as Error).message).toContain('missing_scope');
+    expect((err as Error).message).toContain('connections:write');
+    expect(socket.connections).toHaveLength(0);
+  }, 15_000);
+});
