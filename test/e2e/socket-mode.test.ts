@@ -109,6 +109,8 @@ describe('opsbot serve in Socket Mode, over the wire', () => {
         SLACK_APP_TOKEN: APP_TOKEN,
         SLACK_API_URL: fake.apiUrl,
         PORT: '0',
+        // The SDKs log frames and requests at debug: the tokens must still never reach a log line.
+        OPSBOT_LOG_LEVEL: 'debug',
       },
       configPath: writeConfig(tmp.dir, `store:\n  dataDir: ${tmp.dir}/data\n${SOCKET_YAML}`),
       destination: logs,
@@ -309,6 +311,14 @@ describe('opsbot serve in Socket Mode, over the wire', () => {
     }).acked;
     expect(ack.connectionId).toBe(next.id);
   }, 20_000);
+
+  it('never writes the app or bot token to the log, even at debug level', () => {
+    const all = logs.lines.join('\n');
+    expect(all).toContain('slack app configured');
+    expect(all).toContain('apps.connections.open'); // the SDK's debug lines are there, scrubbed
+    expect(all).not.toContain(APP_TOKEN);
+    expect(all).not.toContain(BOT_TOKEN);
+  });
 
   it('stop() sends a normal closure at once, ignores envelopes arriving meanwhile, and does not reconnect', async () => {
     const conn = socket.open()[0];
