@@ -3,10 +3,7 @@ import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { AppError } from '../../core/errors.js';
 import { lastSegment, str, toInstanceInfo } from '../../integrations/gce/instance-json.js';
-import type {
-  InstanceInfo,
-  LogEntry,
-} from '../../integrations/gce/port.js';
+import type { InstanceInfo, LogEntry } from '../../integrations/gce/port.js';
 import { classifyGuestLine } from './guest-log.js';
 import type { GuestEvent } from './types.js';
 
