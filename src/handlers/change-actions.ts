@@ -134,7 +134,7 @@ export const presentPlan = async (
 
   let recorded: Awaited<ReturnType<typeof recordChange>>;
   try {
-    recorded = await recordChange(deps.flow, plan, inv.userId, root);
+    recorded = await recordChange(deps.flow, plan, inv.userId, root, inv.userName);
   } catch (err) {
     await deps.slack
       .updateMessage(
@@ -382,6 +382,7 @@ export const createChangeActionHandler = (deps: ChangeHandlerDeps): ChangeAction
       changeId,
       digest,
       userId: run.click.userId,
+      userName: run.click.userName,
       channelId: run.click.channelId,
     });
     if ('change' in click && click.change) {

@@ -87,6 +87,14 @@ export const migrations: readonly NamedMigration[] = [
         .execute();
     },
   },
+  {
+    // MR descriptions name people by handle: a Slack user id means nothing to a reviewer on the forge.
+    name: '0002_change_actor_names',
+    async up(db) {
+      await db.schema.alterTable('change_requests').addColumn('requested_by_name', 'text').execute();
+      await db.schema.alterTable('change_requests').addColumn('approved_by_name', 'text').execute();
+    },
+  },
 ];
 
 /** Kysely's provider over the in-code list, bound to one engine for the few type differences. */

@@ -37,6 +37,8 @@ export interface ChangeRequestsTable {
   mr_url: string | null;
   requested_by: string;
   approved_by: string | null;
+  requested_by_name: string | null;
+  approved_by_name: string | null;
   status: string;
   plan: string;
   slack_channel: string | null;

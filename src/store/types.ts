@@ -52,8 +52,10 @@ export interface ChangeRequest {
   readonly headSha: string | null;
   readonly mrNumber: number | null;
   readonly mrUrl: string | null;
-  readonly requestedBy: string;
+  readonly requestedBy: string; // Slack user id
   readonly approvedBy: string | null;
+  readonly requestedByName: string | null; // Slack handle, for people outside Slack (MR descriptions)
+  readonly approvedByName: string | null;
   readonly status: ChangeStatus;
   readonly plan: string; // JSON of the plan (files and their new content hash, diff)
   readonly slackChannel: string | null;
@@ -63,7 +65,11 @@ export interface ChangeRequest {
   readonly updatedAt: Date;
 }
 
-export type NewChangeRequest = Omit<ChangeRequest, 'createdAt' | 'updatedAt'>;
+export type NewChangeRequest = Omit<
+  ChangeRequest,
+  'createdAt' | 'updatedAt' | 'requestedByName' | 'approvedByName'
+> &
+  Partial<Pick<ChangeRequest, 'requestedByName' | 'approvedByName'>>;
 
 export interface AuditRepository {
   record(entry: AuditRecord): Promise<void>;

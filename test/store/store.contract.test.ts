@@ -28,6 +28,8 @@ const change = (over: Partial<NewChangeRequest> = {}): NewChangeRequest => ({
   mrNumber: null,
   mrUrl: null,
   requestedBy: 'U012AB3CD',
+  requestedByName: 'alice',
+  approvedByName: null,
   approvedBy: null,
   status: 'planned',
   plan: JSON.stringify({ files: [{ path: 'group_vars/es.yml', sha256: 'ab12' }] }),

@@ -140,9 +140,10 @@ export const recordChange = async (
   plan: ChangePlan,
   requestedBy: string,
   thread: SlackThread,
+  requestedByName: string | null = null,
 ): Promise<RecordPlanOutcome & { readonly previous: ChangeRequest | null }> => {
   const previous = await deps.store.changes.findByBranch(plan.forge, plan.repo, plan.branch);
-  const outcome = await recordPlan(deps, plan, requestedBy, thread);
+  const outcome = await recordPlan(deps, plan, requestedBy, thread, requestedByName);
   return { ...outcome, previous };
 };
 
@@ -338,6 +339,7 @@ export const approveClick = async (
     readonly changeId: string;
     readonly digest: string | null;
     readonly userId: string;
+    readonly userName?: string | null;
     readonly channelId: string;
   },
 ): Promise<ApproveClick> => {
@@ -355,12 +357,13 @@ export const approveClick = async (
     const rearmed = await deps.store.changes.transition(change.id, ['failed'], {
       status: 'approved',
       approvedBy: click.userId,
+      approvedByName: click.userName ?? null,
     });
     if (rearmed) return { kind: 'approved', change: rearmed, retry: true };
     const now = await deps.store.changes.get(change.id);
     return { kind: 'already', change: now, message: `This change is already ${now?.status ?? 'gone'}.` };
   }
-  const approved = await approveChange(deps.store, change.id, click.userId);
+  const approved = await approveChange(deps.store, change.id, click.userId, click.userName ?? null);
   if (approved.kind === 'approved') return { kind: 'approved', change: approved.change, retry: false };
   return { kind: 'already', change: approved.change, message: approved.reason };
 };
@@ -428,7 +431,11 @@ export const applyApproved = async (
     { threadUrl: options.threadUrl },
   );
   if (outcome.kind === 'busy') {
-    await deps.store.changes.transition(changeId, ['approved'], { status: 'planned', approvedBy: null });
+    await deps.store.changes.transition(changeId, ['approved'], {
+      status: 'planned',
+      approvedBy: null,
+      approvedByName: null,
+    });
   }
   return outcome;
 };

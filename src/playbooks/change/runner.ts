@@ -32,6 +32,7 @@ export const recordPlan = async (
   plan: ChangePlan,
   requestedBy: string,
   thread: SlackThread | null,
+  requestedByName: string | null = null,
 ): Promise<RecordPlanOutcome> => {
   const fields = {
     kind: plan.kind,
@@ -42,7 +43,9 @@ export const recordPlan = async (
     mrNumber: null,
     mrUrl: null,
     requestedBy,
+    requestedByName,
     approvedBy: null,
+    approvedByName: null,
     plan: JSON.stringify(plan),
     slackChannel: thread?.channel ?? null,
     slackThreadTs: thread?.ts ?? null,
@@ -105,6 +108,9 @@ const branchCarriesPlan = async (forge: ForgePort, plan: ChangePlan, ref: string
   }
   return true;
 };
+
+/** "@alice" when Slack gave a handle, else the Slack user id: the description is read outside Slack. */
+const person = (id: string | null, name: string | null): string => (name ? `@${name}` : (id ?? 'unknown'));
 
 export const buildMrDescription = (
   plan: ChangePlan,
@@ -192,6 +198,7 @@ export const applyChange = async (
           await deps.store.changes.transition(changeId, ['applying'], {
             status: 'planned',
             approvedBy: null,
+            approvedByName: null,
             baseSha: again.plan.baseSha,
             plan: JSON.stringify(again.plan),
           });
@@ -241,8 +248,8 @@ export const applyChange = async (
           title: plan.title,
           description: buildMrDescription(
             planOf(current),
-            current.requestedBy,
-            current.approvedBy ?? 'unknown',
+            person(current.requestedBy, current.requestedByName),
+            person(current.approvedBy, current.approvedByName),
             options.threadUrl ?? null,
           ),
           labels: plan.labels,
@@ -279,6 +286,7 @@ export const approveChange = async (
   store: Store,
   changeId: string,
   approver: string,
+  approverName: string | null = null,
 ): Promise<
   | { kind: 'approved'; change: ChangeRequest }
   | { kind: 'not-approvable'; reason: string; change: ChangeRequest | null }
@@ -286,6 +294,7 @@ export const approveChange = async (
   const updated = await store.changes.transition(changeId, ['planned'], {
     status: 'approved',
     approvedBy: approver,
+    approvedByName: approverName,
   });
   if (updated) return { kind: 'approved', change: updated };
   const change = await store.changes.get(changeId);

@@ -57,6 +57,8 @@ const change = (over: Partial<ChangeRequest> = {}): ChangeRequest => ({
   project: 'infra/ansible',
   baseBranch: 'main',
   branch: 'opsbot/x',
+  requestedByName: null,
+  approvedByName: null,
   baseSha: null,
   headSha: null,
   mrNumber: null,
