@@ -1,15 +1,29 @@
 #!/usr/bin/env node
-// Runs the compiled CLI when built (npm run build), else the TypeScript source through tsx.
+// In a source checkout (src/ and the tsx dev dependency present) runs the TypeScript source, so an edit is
+// never shadowed by a stale build; in an installed package (no src/, or dev dependencies omitted) runs the
+// compiled dist/ from `npm run build`.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const source = join(root, 'src', 'cli.ts');
 const built = join(root, 'dist', 'cli.js');
-if (existsSync(built)) {
-  await import(built);
-} else {
-  const { register } = await import('tsx/esm/api');
+
+let register = null;
+if (existsSync(source)) {
+  try {
+    ({ register } = await import('tsx/esm/api'));
+  } catch {
+    register = null; // dev dependencies not installed: use the build
+  }
+}
+if (register) {
   register();
-  await import(join(root, 'src', 'cli.ts'));
+  await import(pathToFileURL(source).href);
+} else if (existsSync(built)) {
+  await import(pathToFileURL(built).href);
+} else {
+  process.stderr.write('opsbot: no build found; run `npm run build` (or `npm ci` for a source checkout)\n');
+  process.exitCode = 1;
 }
