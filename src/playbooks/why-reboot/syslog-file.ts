@@ -1,9 +1,20 @@
 import { createReadStream } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { createGunzip } from 'node:zlib';
 import { AppError } from '../../core/errors.js';
 import { classifyGuestLine, GUEST_LOG_ANCHORS, parseSyslogTimestamp } from './guest-log.js';
+import {
+  buildAnchorRegex,
+  decodeLine,
+  LineBlocks,
+  type RangeDone,
+  type RangeHits,
+  type RangeJob,
+  scanBlockLines,
+} from './syslog-scan-core.js';
 import { assertTimeZone } from './syslog-time.js';
 import type { GuestEvent, TimeWindow } from './types.js';
 
@@ -11,8 +22,10 @@ import type { GuestEvent, TimeWindow } from './types.js';
  * Finds the restart-relevant lines of a syslog file (`/var/log/messages`, `/var/log/syslog`, plain or gzip)
  * in constant memory.
  *
- * Hot path: each chunk is lowercased once and searched with one regex for the classifier's anchor literals
- * (`GUEST_LOG_ANCHORS`); only the lines around a hit are decoded, parsed and classified. With a time window on
+ * Hot path (syslog-scan-core.ts): 64 KiB windows of whole lines are lowercased and searched with one regex for
+ * the classifier's anchor literals (`GUEST_LOG_ANCHORS`); only the lines holding one are decoded, parsed and
+ * classified. A whole plain file of 64 MiB or more is split at line starts into byte ranges scanned by worker
+ * threads in parallel (each streaming through its own 2 MiB buffer) and merged in file order. With a time window on
  * a plain file the scan first binary-searches the byte offset of the window's start (timestamps are monotonic
  * in a syslog file, up to a little jitter), then reads only until a line is past the window's end.
  */
@@ -29,6 +42,11 @@ export interface ScanSyslogOptions {
   readonly slackMs?: number;
   /** Read size (default 1 MiB). */
   readonly chunkBytes?: number;
+  /**
+   * Threads for a whole plain file (no window, not gzip): this one plus `threads - 1` workers, each scanning a
+   * byte range. Default: one per 32 MiB, at most the machine's available parallelism (and 8). 1: this thread only.
+   */
+  readonly threads?: number;
 }
 
 export interface ScanSyslogResult {
@@ -44,20 +62,11 @@ const DEFAULT_CHUNK = 1 << 20;
 const PROBE_BYTES = 64 * 1024;
 const MAX_TEXT = 500;
 const NL = 10;
-
-/** The anchors as one case-sensitive regex over lowercased text, grouped by first letter (faster in V8). */
-const buildAnchorRegex = (anchors: readonly string[]): RegExp => {
-  const groups = new Map<string, string[]>();
-  for (const a of anchors) {
-    const head = a.charAt(0);
-    const list = groups.get(head) ?? [];
-    list.push(a.slice(1));
-    groups.set(head, list);
-  }
-  const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const parts = [...groups].map(([head, tails]) => `${esc(head)}(?:${tails.map(esc).join('|')})`);
-  return new RegExp(parts.join('|'), 'g');
-};
+/** A whole-file scan uses one thread per this many bytes, up to the machine's parallelism. */
+const BYTES_PER_THREAD = 32 << 20;
+const MAX_THREADS = 8;
+/** Unconsumed batches of found lines a worker may hold before it waits (bounds memory when every line hits). */
+const WORKER_MAX_AHEAD = 4;
 
 const ANCHOR_SCAN_RE = buildAnchorRegex(GUEST_LOG_ANCHORS);
 
@@ -90,36 +99,6 @@ const pushEvent = (st: ScanState, ev: GuestEvent): void => {
   if (st.events.length >= st.maxEvents * 2) st.events = st.events.slice(st.events.length - st.maxEvents);
 };
 
-/**
- * Scans `len` bytes of `buf` that end on a line boundary (or at the end of the file). `base` is the file offset
- * of buf[0]. Counts lines, classifies lines holding an anchor, and returns nothing: results go to `st`.
- */
-const scanLines = (st: ScanState, buf: Buffer, len: number, base: number, search: boolean): void => {
-  const lower = buf.toString('latin1', 0, len).toLowerCase();
-  let counted = 0; // lower[0, counted) newlines are in st.lines
-  if (search) {
-    const re = ANCHOR_SCAN_RE;
-    re.lastIndex = 0;
-    for (let m = re.exec(lower); m !== null; m = re.exec(lower)) {
-      const hit = m.index;
-      const start = hit === 0 ? 0 : lower.lastIndexOf('\n', hit - 1) + 1;
-      let end = lower.indexOf('\n', hit);
-      if (end < 0) end = len;
-      for (let p = lower.indexOf('\n', counted); p >= 0 && p < start; p = lower.indexOf('\n', p + 1))
-        st.lines++;
-      counted = start;
-      re.lastIndex = end + 1;
-      let line = buf.toString('utf8', start, end);
-      if (line.endsWith('\r')) line = line.slice(0, -1);
-      classifyInto(st, line, base + start, st.lines + 1);
-      if (end >= len) break;
-    }
-  }
-  for (let p = lower.indexOf('\n', counted); p >= 0; p = lower.indexOf('\n', p + 1)) st.lines++;
-  if (len > 0 && buf[len - 1] !== NL) st.lines++; // last line of the file without a newline
-  st.bytes += len;
-};
-
 const classifyInto = (st: ScanState, line: string, offset: number, lineNo: number): void => {
   const ts = parseSyslogTimestamp(line, st.referenceMs, st.timeZone);
   const signal = classifyGuestLine(ts === null ? line : line.slice(ts.end));
@@ -138,6 +117,27 @@ const classifyInto = (st: ScanState, line: string, offset: number, lineNo: numbe
     ref: st.byOffset ? `${st.name}@${offset}` : `${st.name}:${lineNo}`,
     timeInferred: ts.inferred,
   });
+};
+
+/**
+ * Scans whole lines buf[0, len) at file offset `base`: counts them and classifies the ones holding an anchor
+ * (`search` false: counts only). Results go to `st`.
+ */
+const scanInto = (
+  st: ScanState,
+  buf: Buffer,
+  len: number,
+  base: number,
+  final: boolean,
+  search: boolean,
+): void => {
+  const linesBefore = st.lines;
+  const n = scanBlockLines(buf, len, search ? ANCHOR_SCAN_RE : null, (b, s, e, before) =>
+    classifyInto(st, decodeLine(b, s, e), base + s, linesBefore + before + 1),
+  );
+  st.lines += n;
+  if (final && len > 0 && buf[len - 1] !== NL) st.lines++; // last line of the file without a newline
+  st.bytes += len;
 };
 
 /** Time of the last line (with a timestamp) of buf[0, len), looking back at most a few lines. */
@@ -175,80 +175,23 @@ const firstLineMs = (st: ScanState, buf: Buffer, len: number): number | null => 
 };
 
 /**
- * Feeds arbitrary chunks, keeps the partial last line for the next one, scans whole lines. Returns false when
- * the window's end has been passed and reading can stop.
+ * The block handler of a scan: everything, or with a window: skips blocks wholly before it and stops after
+ * a block that ends past it (returns false).
  */
-class LineChunker {
-  private carry: Buffer;
-  private carryLen = 0;
-  private base: number;
-  done = false;
-
-  constructor(
-    private readonly st: ScanState,
-    chunkBytes: number,
-    startOffset: number,
-  ) {
-    this.carry = Buffer.allocUnsafe(chunkBytes * 2);
-    this.base = startOffset;
-  }
-
-  /** Append bytes; scans the complete lines gathered so far. */
-  push(data: Buffer): boolean {
-    let off = 0;
-    while (off < data.length && !this.done) {
-      const room = this.carry.length - this.carryLen;
-      const n = Math.min(room, data.length - off);
-      data.copy(this.carry, this.carryLen, off, off + n);
-      this.carryLen += n;
-      off += n;
-      this.flushLines(false);
+const blockScanner =
+  (st: ScanState) =>
+  (buf: Buffer, len: number, base: number, final: boolean): boolean => {
+    if (!st.windowed) {
+      scanInto(st, buf, len, base, final, true);
+      return true;
     }
-    return !this.done;
-  }
-
-  end(): void {
-    if (!this.done) this.flushLines(true);
-  }
-
-  private flushLines(final: boolean): void {
-    const buf = this.carry;
-    let len = this.carryLen;
-    if (len === 0) return;
-    if (!final) {
-      const lastNl = buf.lastIndexOf(NL, len - 1);
-      if (lastNl < 0) {
-        if (len < buf.length) return; // wait for more
-        // A line longer than the buffer: scan what we have as one (truncated) line, keep nothing.
-      } else {
-        len = lastNl + 1;
-      }
-    }
-    this.scan(buf, len);
-    const rest = this.carryLen - len;
-    if (rest > 0) buf.copy(buf, 0, len, this.carryLen);
-    this.carryLen = rest;
-    this.base += len;
-  }
-
-  private scan(buf: Buffer, len: number): void {
-    const st = this.st;
-    let search = true;
-    if (st.windowed) {
-      const first = firstLineMs(st, buf, len);
-      if (first !== null && first > st.toMs + st.slackMs) {
-        this.done = true;
-        return;
-      }
-      const last = lastLineMs(st, buf, len);
-      if (last !== null && last < st.fromMs - st.slackMs) search = false; // wholly before the window
-      scanLines(st, buf, len, this.base, search);
-      if (last !== null && last > st.toMs + st.slackMs) this.done = true;
-      return;
-    }
-    scanLines(st, buf, len, this.base, search);
-  }
-}
+    const first = firstLineMs(st, buf, len);
+    if (first !== null && first > st.toMs + st.slackMs) return false;
+    const last = lastLineMs(st, buf, len);
+    const search = !(last !== null && last < st.fromMs - st.slackMs); // wholly before the window
+    scanInto(st, buf, len, base, final, search);
+    return !(last !== null && last > st.toMs + st.slackMs);
+  };
 
 interface Probe {
   readonly lineStart: number;
@@ -305,6 +248,181 @@ const isGzip = async (fh: FileHandle): Promise<boolean> => {
   return bytesRead === 2 && magic[0] === 0x1f && magic[1] === 0x8b;
 };
 
+/** Reads plain-file bytes [start, end) into `blocks`, the next read overlapping the scan of this one. */
+const readPlainRange = async (
+  fh: FileHandle,
+  blocks: LineBlocks,
+  start: number,
+  end: number,
+  chunkBytes: number,
+): Promise<void> => {
+  let cur = Buffer.allocUnsafe(chunkBytes);
+  let next = Buffer.allocUnsafe(chunkBytes);
+  let pos = start;
+  const readAt = (b: Buffer, at: number) =>
+    at < end ? fh.read(b, 0, Math.min(chunkBytes, end - at), at) : Promise.resolve({ bytesRead: 0 });
+  let pending = readAt(cur, pos);
+  try {
+    for (;;) {
+      const { bytesRead } = await pending;
+      if (bytesRead === 0) break;
+      pos += bytesRead;
+      pending = readAt(next, pos);
+      if (!blocks.push(cur.subarray(0, bytesRead))) break;
+      [cur, next] = [next, cur];
+    }
+  } finally {
+    await pending.catch(() => undefined);
+  }
+  blocks.end();
+};
+
+/** Threads for a whole-file scan of `size` bytes: one per BYTES_PER_THREAD, up to the machine's parallelism. */
+const defaultThreads = (size: number): number =>
+  Math.max(1, Math.min(availableParallelism(), MAX_THREADS, Math.floor(size / BYTES_PER_THREAD)));
+
+/** `n` range starts after 0: offsets just after a newline near size*i/n (fewer when lines are long). */
+const splitAtLines = async (fh: FileHandle, size: number, n: number): Promise<number[]> => {
+  const block = Buffer.allocUnsafe(PROBE_BYTES);
+  const cuts: number[] = [0];
+  for (let i = 1; i < n; i++) {
+    let pos = Math.max(Math.floor((size * i) / n), cuts[cuts.length - 1] ?? 0);
+    let cut = size;
+    while (pos < size) {
+      const { bytesRead } = await fh.read(block, 0, Math.min(block.length, size - pos), pos);
+      if (bytesRead === 0) break;
+      const nl = block.indexOf(NL, 0);
+      if (nl >= 0 && nl < bytesRead) {
+        cut = pos + nl + 1;
+        break;
+      }
+      pos += bytesRead;
+    }
+    if (cut >= size) break;
+    if (cut > (cuts[cuts.length - 1] ?? 0)) cuts.push(cut);
+  }
+  cuts.push(size);
+  return cuts;
+};
+
+type WorkerMessage = RangeHits | RangeDone | { readonly type: 'error'; readonly message: string };
+
+/** A worker scanning one range, with its messages queued until the merge reaches that range. */
+class RangeWorker {
+  private readonly worker: Worker;
+  private readonly queue: WorkerMessage[] = [];
+  private wake: (() => void) | null = null;
+  private failure: Error | null = null;
+  private readonly credits: Int32Array;
+
+  constructor(job: RangeJob) {
+    this.credits = new Int32Array(job.credits);
+    this.worker = new Worker(workerUrl(), { workerData: job });
+    this.worker.on('message', (m: WorkerMessage) => this.enqueue(m));
+    this.worker.on('error', (err) => {
+      this.failure = err;
+      this.enqueue({ type: 'error', message: err.message });
+    });
+    this.worker.on('exit', (code) => {
+      if (code !== 0) this.enqueue({ type: 'error', message: `scan worker exited with code ${code}` });
+    });
+  }
+
+  private enqueue(m: WorkerMessage): void {
+    this.queue.push(m);
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  async next(): Promise<WorkerMessage> {
+    for (;;) {
+      const m = this.queue.shift();
+      if (m !== undefined) {
+        if (m.type === 'hits') {
+          Atomics.add(this.credits, 0, 1);
+          Atomics.notify(this.credits, 0);
+        }
+        return m;
+      }
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+    }
+  }
+
+  get error(): Error | null {
+    return this.failure;
+  }
+
+  terminate(): Promise<number> {
+    return this.worker.terminate();
+  }
+}
+
+/** The scan worker: the compiled `.js` next to this file, or the `.ts` source (tests, tsx; Node strips types). */
+const workerUrl = (): URL =>
+  new URL(
+    import.meta.url.endsWith('.ts') ? './syslog-scan-core.ts' : './syslog-scan-core.js',
+    import.meta.url,
+  );
+
+/**
+ * Whole plain file on `threads` threads: this thread scans the first range while workers scan the others; the
+ * workers' lines are then classified range by range, so events, their order and `file:line` refs are the
+ * same as a single-thread scan.
+ */
+const scanParallel = async (
+  st: ScanState,
+  fh: FileHandle,
+  path: string,
+  size: number,
+  threads: number,
+  chunkBytes: number,
+): Promise<void> => {
+  const cuts = await splitAtLines(fh, size, threads);
+  const workers: RangeWorker[] = [];
+  try {
+    for (let i = 1; i + 1 < cuts.length; i++) {
+      workers.push(
+        new RangeWorker({
+          kind: 'opsbot-syslog-range',
+          path,
+          start: cuts[i] ?? 0,
+          end: cuts[i + 1] ?? size,
+          anchors: GUEST_LOG_ANCHORS,
+          chunkBytes,
+          credits: new SharedArrayBuffer(4),
+          maxAhead: WORKER_MAX_AHEAD,
+        }),
+      );
+    }
+    const first = new LineBlocks(chunkBytes, 0, blockScanner(st));
+    await readPlainRange(fh, first, 0, cuts[1] ?? size, chunkBytes);
+    for (const w of workers) {
+      const linesBefore = st.lines;
+      for (;;) {
+        const m = await w.next();
+        if (m.type === 'error') {
+          throw new AppError('internal', `Scanning ${st.name} failed.`, {
+            cause: w.error ?? new Error(m.message),
+          });
+        }
+        if (m.type === 'done') {
+          st.lines = linesBefore + m.lines;
+          st.bytes += m.bytes;
+          break;
+        }
+        for (let k = 0; k < m.offsets.length; k++) {
+          classifyInto(st, m.texts[k] ?? '', m.offsets[k] ?? 0, linesBefore + (m.lines[k] ?? 0) + 1);
+        }
+      }
+    }
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate().catch(() => 0)));
+  }
+};
+
 /** Classified guest events of one syslog file, optionally limited to a time window. */
 export const scanSyslogFile = async (path: string, opts: ScanSyslogOptions): Promise<ScanSyslogResult> => {
   const timeZone = opts.timeZone ?? 'UTC';
@@ -340,30 +458,16 @@ export const scanSyslogFile = async (path: string, opts: ScanSyslogOptions): Pro
       untimed: 0,
       inferredYears: new Set(),
     };
+    const threads = Math.max(1, Math.floor(opts.threads ?? defaultThreads(size)));
     if (gz) {
       await fh.close().catch(() => undefined);
       await scanGzip(st, path, chunkBytes);
       if (windowed) notes.push(`${st.name} is gzip-compressed: read from the start (no seeking).`);
+    } else if (!windowed && threads > 1 && size > 0) {
+      await scanParallel(st, fh, path, size, threads, chunkBytes);
     } else {
       const start = seek ? await seekTo(st, fh, size, st.fromMs - slack) : 0;
-      const chunker = new LineChunker(st, chunkBytes, start);
-      // Double buffering: the next read runs in the thread pool while this chunk is scanned.
-      let cur = Buffer.allocUnsafe(chunkBytes);
-      let next = Buffer.allocUnsafe(chunkBytes);
-      let pos = start;
-      const readAt = (b: Buffer, at: number) =>
-        at < size ? fh.read(b, 0, Math.min(chunkBytes, size - at), at) : Promise.resolve({ bytesRead: 0 });
-      let pending = readAt(cur, pos);
-      for (;;) {
-        const { bytesRead } = await pending;
-        if (bytesRead === 0) break;
-        pos += bytesRead;
-        pending = readAt(next, pos);
-        if (!chunker.push(cur.subarray(0, bytesRead))) break;
-        [cur, next] = [next, cur];
-      }
-      await pending.catch(() => undefined);
-      chunker.end();
+      await readPlainRange(fh, new LineBlocks(chunkBytes, start, blockScanner(st)), start, size, chunkBytes);
       if (seek && start > 0)
         notes.push(`${st.name}: skipped to byte ${start} for the window; refs are byte offsets.`);
     }
@@ -385,15 +489,15 @@ export const scanSyslogFile = async (path: string, opts: ScanSyslogOptions): Pro
 };
 
 const scanGzip = async (st: ScanState, path: string, chunkBytes: number): Promise<void> => {
-  const chunker = new LineChunker(st, chunkBytes, 0);
+  const blocks = new LineBlocks(chunkBytes, 0, blockScanner(st));
   const source = createReadStream(path, { highWaterMark: chunkBytes });
   const gunzip = createGunzip({ chunkSize: 256 * 1024 });
   source.pipe(gunzip);
   try {
     for await (const chunk of gunzip) {
-      if (!chunker.push(chunk as Buffer)) break;
+      if (!blocks.push(chunk as Buffer)) break;
     }
-    chunker.end();
+    blocks.end();
   } catch (cause) {
     throw new AppError('bad_input', `${st.name} is not a readable gzip file.`, { cause });
   } finally {
