@@ -88,15 +88,24 @@ export class SlackHttpReceiver implements Receiver {
       if (acked) return;
       acked = true;
       clearTimeout(timer);
+      // With content-length set, node writes the head and the body in one syscall; without it the body
+      // would go out chunked (head, size line, body, terminator: a writev of four buffers per ack).
       if (payload === undefined || payload === '') {
         res.writeHead(status, { 'content-length': '0' });
         res.end();
       } else if (typeof payload === 'string') {
-        res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' });
+        res.writeHead(status, {
+          'content-type': 'text/plain; charset=utf-8',
+          'content-length': Buffer.byteLength(payload),
+        });
         res.end(payload);
       } else {
-        res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
-        res.end(JSON.stringify(payload));
+        const text = JSON.stringify(payload);
+        res.writeHead(status, {
+          'content-type': 'application/json; charset=utf-8',
+          'content-length': Buffer.byteLength(text),
+        });
+        res.end(text);
       }
       this.options.onAck?.((performance.now() - receivedAt) / 1000);
     };
