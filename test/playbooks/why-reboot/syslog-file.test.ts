@@ -244,6 +244,45 @@ describe('scanSyslogFile with a window on a multi-MB file', () => {
     expect(gz.notes.join(' ')).toContain('gzip');
   });
 
+  it('gives the same events, refs and counts on several threads as on one (ranges cut mid-line)', async () => {
+    const one = await scanSyslogFile(path, { ...opts(), threads: 1 });
+    expect(one.events).toEqual(all);
+    for (const threads of [2, 3, 5]) {
+      // 64 KiB reads: range starts and read boundaries fall inside lines.
+      const par = await scanSyslogFile(path, { ...opts(), threads, chunkBytes: 64 * 1024 });
+      expect(par.events, `${threads} threads`).toEqual(one.events);
+      expect(par.linesScanned).toBe(one.linesScanned);
+      expect(par.bytesScanned).toBe(one.bytesScanned);
+      expect(par.notes).toEqual(one.notes);
+    }
+    // `file:line` refs point at the quoted line.
+    const lines = readFileSync(path, 'utf8').split('\n');
+    for (const e of one.events) {
+      const n = Number(/:(\d+)$/.exec(e.ref)?.[1]);
+      expect(lines[n - 1], e.ref).toBe(e.text);
+    }
+  });
+
+  it('merges workers in order when every line matches and the last has no newline', async () => {
+    const n = 40_000; // ~3.5 MiB: each worker sends several batches and waits for the merge to take them
+    const lines = Array.from(
+      { length: n },
+      (_, i) =>
+        `Jan  4 ${String(10 + Math.floor(i / 3600)).padStart(2, '0')}:${String(Math.floor(i / 60) % 60).padStart(2, '0')}:${String(i % 60).padStart(2, '0')} web-1 systemd-logind[456]: Power key pressed (${i}).`,
+    );
+    const p = join(dir, 'all-match');
+    writeFileSync(p, lines.join('\n')); // no final newline
+    const base = { referenceDate: new Date('2026-01-06T00:00:00Z'), maxEvents: n };
+    const one = await scanSyslogFile(p, { ...base, threads: 1 });
+    const par = await scanSyslogFile(p, { ...base, threads: 3, chunkBytes: 64 * 1024 });
+    expect(one.events).toHaveLength(n);
+    expect(one.linesScanned).toBe(n);
+    expect(par.events).toEqual(one.events);
+    expect(par.linesScanned).toBe(n);
+    expect(par.events[n - 1]?.ref).toBe(`all-match:${n}`);
+    expect(par.events[n - 1]?.text).toBe(lines[n - 1]);
+  });
+
   it('handles windows before, after and across the whole file', async () => {
     const before = { from: new Date('2025-01-01T00:00:00Z'), to: new Date('2025-01-02T00:00:00Z') };
     const after = { from: new Date('2026-06-01T00:00:00Z'), to: new Date('2026-06-02T00:00:00Z') };
