@@ -277,8 +277,8 @@ const readPlainRange = async (
   blocks.end();
 };
 
-/** Threads for a whole-file scan of `size` bytes: one per BYTES_PER_THREAD, up to the machine's parallelism. */
-const defaultThreads = (size: number): number =>
+/** Threads a whole-file scan of `size` bytes uses by default: one per 32 MiB, up to the machine's parallelism. */
+export const defaultScanThreads = (size: number): number =>
   Math.max(1, Math.min(availableParallelism(), MAX_THREADS, Math.floor(size / BYTES_PER_THREAD)));
 
 /** `n` range starts after 0: offsets just after a newline near size*i/n (fewer when lines are long). */
@@ -399,20 +399,28 @@ const scanParallel = async (
     }
     const first = new LineBlocks(chunkBytes, 0, blockScanner(st));
     await readPlainRange(fh, first, 0, cuts[1] ?? size, chunkBytes);
-    for (const w of workers) {
+    for (const [i, w] of workers.entries()) {
       const linesBefore = st.lines;
+      let taken = 0;
       for (;;) {
         const m = await w.next();
         if (m.type === 'error') {
-          throw new AppError('internal', `Scanning ${st.name} failed.`, {
-            cause: w.error ?? new Error(m.message),
-          });
+          if (taken > 0) {
+            throw new AppError('internal', `Scanning ${st.name} failed.`, {
+              cause: w.error ?? new Error(m.message),
+            });
+          }
+          // The worker could not run (e.g. no worker support): scan its range here instead.
+          const [from, to] = [cuts[i + 1] ?? size, cuts[i + 2] ?? size];
+          await readPlainRange(fh, new LineBlocks(chunkBytes, from, blockScanner(st)), from, to, chunkBytes);
+          break;
         }
         if (m.type === 'done') {
           st.lines = linesBefore + m.lines;
           st.bytes += m.bytes;
           break;
         }
+        taken++;
         for (let k = 0; k < m.offsets.length; k++) {
           classifyInto(st, m.texts[k] ?? '', m.offsets[k] ?? 0, linesBefore + (m.lines[k] ?? 0) + 1);
         }
@@ -458,7 +466,7 @@ export const scanSyslogFile = async (path: string, opts: ScanSyslogOptions): Pro
       untimed: 0,
       inferredYears: new Set(),
     };
-    const threads = Math.max(1, Math.floor(opts.threads ?? defaultThreads(size)));
+    const threads = Math.max(1, Math.floor(opts.threads ?? defaultScanThreads(size)));
     if (gz) {
       await fh.close().catch(() => undefined);
       await scanGzip(st, path, chunkBytes);
