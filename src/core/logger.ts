@@ -95,7 +95,9 @@ const NESTED_TREE = buildTree(
 /** Marks an `err` value already serialised (and censored) here, so pino's err serializer leaves it. */
 const SERIALISED_ERR = Symbol('opsbot.serialisedErr');
 const errSerializer = (err: unknown): unknown =>
-  err !== null && typeof err === 'object' && SERIALISED_ERR in err ? err : pino.stdSerializers.err(err as Error);
+  err !== null && typeof err === 'object' && SERIALISED_ERR in err
+    ? err
+    : pino.stdSerializers.err(err as Error);
 
 /** `value` with every path of `tree` that it has censored: the same object when none, else a copy. */
 const censorTree = (value: object, tree: PathTree): object => {
