@@ -23,8 +23,16 @@ export const registerCommands = (
   pipeline: CommandPipeline,
   logger: Logger,
 ): void => {
-  for (const spec of registry) {
-    app.command(`/${spec.name}`, async ({ command, ack, context }) => {
+  // One Bolt listener for all commands, not one per command: Bolt runs every listener's middleware chain
+  // (array copies, argument spreads, promises) for every request, so each extra listener was paid by every
+  // slash command, interaction and event.
+  // biome-ignore lint/suspicious/noExplicitAny: each command has its own argument type
+  const byCommand = new Map<string, CommandSpec<any>>(registry.map((spec) => [`/${spec.name}`, spec]));
+  if (byCommand.size > 0) {
+    const names = [...byCommand.keys()].map((c) => c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+    app.command(new RegExp(`^(?:${names.join('|')})$`), async ({ command, ack, context }) => {
+      const spec = byCommand.get(command.command);
+      if (!spec) return; // unreachable: the pattern matches registered commands only
       await pipeline.handle(spec, toInvocation(command, context.receivedAt), (answer) =>
         ack(answer as Parameters<typeof ack>[0]),
       );

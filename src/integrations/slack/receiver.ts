@@ -165,12 +165,49 @@ export const parseSlackBody = (raw: Buffer, contentType: string): Record<string,
     if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
     return parsed as Record<string, unknown>;
   }
-  const params = new URLSearchParams(text);
-  const payload = params.get('payload');
-  if (payload !== null) {
+  const { fields, payload } = parseForm(text);
+  if (payload !== undefined) {
     const parsed: unknown = JSON.parse(payload);
     if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
     return parsed as Record<string, unknown>;
   }
-  return Object.fromEntries(params);
+  return fields;
+};
+
+/**
+ * application/x-www-form-urlencoded as URLSearchParams reads it (`+` is a space, percent-escapes are UTF-8;
+ * a repeated field: the last one wins, except `payload`, where the first does), in one pass without its
+ * iterator and entry arrays: this runs for every slash command. A malformed escape, which only
+ * URLSearchParams' lenient decoding accepts, is parsed by URLSearchParams itself.
+ */
+export const parseForm = (text: string): { fields: Record<string, string>; payload: string | undefined } => {
+  try {
+    const fields: Record<string, string> = {};
+    let payload: string | undefined;
+    let start = text.startsWith('?') ? 1 : 0; // as URLSearchParams does
+    while (start < text.length) {
+      let end = text.indexOf('&', start);
+      if (end === -1) end = text.length;
+      if (end > start) {
+        const eq = text.indexOf('=', start);
+        const hasValue = eq !== -1 && eq < end;
+        const key = decodeFormComponent(text.slice(start, hasValue ? eq : end));
+        const value = hasValue ? decodeFormComponent(text.slice(eq + 1, end)) : '';
+        if (key === 'payload') payload ??= value;
+        if (key === '__proto__') {
+          Object.defineProperty(fields, key, { value, enumerable: true, writable: true, configurable: true });
+        } else fields[key] = value;
+      }
+      start = end + 1;
+    }
+    return { fields, payload };
+  } catch {
+    const params = new URLSearchParams(text);
+    return { fields: Object.fromEntries(params), payload: params.get('payload') ?? undefined };
+  }
+};
+
+const decodeFormComponent = (s: string): string => {
+  const spaced = s.includes('+') ? s.replaceAll('+', ' ') : s;
+  return spaced.includes('%') ? decodeURIComponent(spaced) : spaced;
 };
