@@ -10,7 +10,12 @@
  * Every call has a deadline, honours the caller's AbortSignal, and is retried on 429/5xx/UNAVAILABLE with
  * bounded backoff (Retry-After when the server gives one).
  */
-import { DisksClient, InstancesClient } from '@google-cloud/compute';
+import { createRequire } from 'node:module';
+import type * as ComputeSdk from '@google-cloud/compute';
+
+const loadCompute = (): typeof ComputeSdk =>
+  createRequire(import.meta.url)('@google-cloud/compute') as typeof ComputeSdk;
+
 import { GoogleAuth } from 'google-auth-library';
 import { AppError } from '../../core/errors.js';
 import {
@@ -163,6 +168,7 @@ export const createGceAdapters = (opts: GceAdapterOptions = {}): GceAdapters => 
     // biome-ignore lint/suspicious/noExplicitAny: the SDK's option type names google-auth-library's classes
     authClient: auth as any,
   };
+  const { InstancesClient, DisksClient } = loadCompute();
   const instances = new InstancesClient(clientOptions);
   const disks = new DisksClient(clientOptions);
   // Our own retry loop (bounded, Retry-After aware) replaces gax's; gax keeps the per-call deadline.
