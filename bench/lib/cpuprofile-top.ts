@@ -45,6 +45,7 @@ export const summariseProfile = (
 };
 
 const main = (): void => {
+  process.stdout.on('error', () => process.exit(0)); // piped into head
   const [file, topArg] = process.argv.slice(2);
   if (!file) {
     console.error('usage: cpuprofile-top <file.cpuprofile> [top]');
