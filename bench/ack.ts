@@ -152,10 +152,19 @@ interface Child {
 }
 
 /** Both servers get the same Node flags; ACK_BENCH_PROFILE=dir adds a CPU profile of each (one subdir per role). */
+const SERVER_NODE_FLAGS = '--max-semi-space-size=32';
+
 const childExecArgv = (role: string): string[] => {
+  // The same Node flags for both servers, never one side only. Default: the young-generation size opsbot's
+  // `npm start` and README recommend for production (fewer scavenges, less promotion under bursts);
+  // ACK_BENCH_NODE_FLAGS='' measures V8's defaults instead.
+  const flags =
+    role === 'fake'
+      ? []
+      : (process.env.ACK_BENCH_NODE_FLAGS ?? SERVER_NODE_FLAGS).split(/\s+/).filter(Boolean);
   const dir = process.env.ACK_BENCH_PROFILE;
-  if (!dir || role === 'fake') return [];
-  return ['--cpu-prof', `--cpu-prof-dir=${join(dir, role)}`];
+  if (!dir || role === 'fake') return flags;
+  return [...flags, '--cpu-prof', `--cpu-prof-dir=${join(dir, role)}`];
 };
 
 const startChild = (role: string, env: Record<string, string> = {}): Promise<Child> =>
@@ -334,7 +343,7 @@ export const runAckBench = async (
     `  ${name.padEnd(10)} p50 ${String(f.p50).padStart(4)} ms  p99 ${String(f.p99).padStart(4)} ms  max ${String(f.max).padStart(5)} ms  ${String(Math.round(f.rps)).padStart(6)} req/s  ${f.requests} requests  non-2xx ${f.non2xx}  errors ${f.errors}`;
   try {
     log(
-      `ack bench: ${connections} connections, ${rounds} x ${seconds} s per server alternated (+${warm} s warm-up each), signed /opsbot help`,
+      `ack bench: ${connections} connections, ${rounds} x ${seconds} s per server alternated (+${warm} s warm-up each), signed /opsbot help, node flags for both: ${(process.env.ACK_BENCH_NODE_FLAGS ?? SERVER_NODE_FLAGS) || '(V8 defaults)'}`,
     );
     const ops = await startChild('opsbot', { BENCH_SLACK_API_URL: String(fake.info.apiUrl) });
     try {
