@@ -9,11 +9,14 @@ import { IntegrationError, isAppError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { SlackMessage, SlackPort } from '../integrations/slack/port.js';
 import {
+  type ApproveClick,
   applyApproved,
   approveClick,
   buildChangeButtonValue,
+  type CancelClick,
   type ChangeCommand,
   type ChangeFlowDeps,
+  type ClickRefusal,
   cancelClick,
   describeApprovers,
   findActiveChange,
@@ -377,18 +380,16 @@ export const createChangeActionHandler = (deps: ChangeHandlerDeps): ChangeAction
     }
   };
 
-  const approve = async (run: ClickRun, changeId: string, digest: string | null): Promise<void> => {
-    const click = await approveClick(flow, {
-      changeId,
-      digest,
-      userId: run.click.userId,
-      userName: run.click.userName,
-      channelId: run.click.channelId,
-    });
+  /** Both buttons: the audit row and metrics name the change the click is about, once it is known. */
+  const noteChange = (run: ClickRun, click: ApproveClick | CancelClick): void => {
     if ('change' in click && click.change) {
       run.command = click.change.kind === 'tf-import' ? 'tf-import' : 'versionlock';
       run.target = `${click.change.project}@${click.change.branch}`;
     }
+  };
+
+  /** Both buttons: a click that does nothing is answered privately to the clicker and audited. */
+  const answerRefusal = async (run: ClickRun, click: ClickRefusal): Promise<void> => {
     switch (click.kind) {
       case 'unknown':
       case 'stale':
@@ -400,9 +401,19 @@ export const createChangeActionHandler = (deps: ChangeHandlerDeps): ChangeAction
         await ephemeral(run, `:no_entry: ${click.decision.message}`);
         audit(run, 'refused', `${click.decision.reason}: ${click.decision.message}`);
         return;
-      case 'approved':
-        break;
     }
+  };
+
+  const approve = async (run: ClickRun, changeId: string, digest: string | null): Promise<void> => {
+    const click = await approveClick(flow, {
+      changeId,
+      digest,
+      userId: run.click.userId,
+      userName: run.click.userName,
+      channelId: run.click.channelId,
+    });
+    noteChange(run, click);
+    if (click.kind !== 'approved') return answerRefusal(run, click);
     const change = click.change;
     audit(run, 'approved', click.retry ? 'approved again after a failed attempt' : null);
     await inThread(
@@ -437,29 +448,12 @@ export const createChangeActionHandler = (deps: ChangeHandlerDeps): ChangeAction
       userId: run.click.userId,
       channelId: run.click.channelId,
     });
-    if ('change' in click && click.change) {
-      run.command = click.change.kind === 'tf-import' ? 'tf-import' : 'versionlock';
-      run.target = `${click.change.project}@${click.change.branch}`;
-    }
-    switch (click.kind) {
-      case 'unknown':
-      case 'stale':
-      case 'already':
-        await ephemeral(run, click.message);
-        audit(run, 'nothing_to_do', click.message);
-        return;
-      case 'refused':
-        await ephemeral(run, `:no_entry: ${click.decision.message}`);
-        audit(run, 'refused', `${click.decision.reason}: ${click.decision.message}`);
-        return;
-      case 'cancelled': {
-        const text = `:x: Cancelled by <@${run.click.userId}>. Nothing was changed.`;
-        await settle(run, click.change, planOf(click.change), text);
-        await inThread(click.change, buildThreadNote(text)).catch(() => undefined);
-        audit(run, 'cancelled', null);
-        return;
-      }
-    }
+    noteChange(run, click);
+    if (click.kind !== 'cancelled') return answerRefusal(run, click);
+    const text = `:x: Cancelled by <@${run.click.userId}>. Nothing was changed.`;
+    await settle(run, click.change, planOf(click.change), text);
+    await inThread(click.change, buildThreadNote(text)).catch(() => undefined);
+    audit(run, 'cancelled', null);
   };
 
   return {
