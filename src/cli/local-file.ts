@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { chmod, lstat, open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { AppError } from '../core/errors.js';
+import { AppError, isAppError } from '../core/errors.js';
+import { unifiedDiff } from '../playbooks/diff.js';
+import { type CliIo, EXIT_FAILURE, EXIT_USAGE } from './io.js';
 
 /**
  * Local files for the offline editing commands (`opsbot versionlock`, `opsbot tf-import`): refuse paths with
@@ -111,4 +113,37 @@ export const writeLocalFileAtomic = async (
     await unlink(tmp).catch(() => {});
     throw err;
   }
+};
+
+/**
+ * The end of an offline edit: the diff on stdout (so it can be piped to `patch`), the summary on stderr, and
+ * the file written only with `--write`.
+ */
+export const showLocalEdit = async (
+  io: CliIo,
+  file: LocalFile,
+  before: string | null,
+  edit: { readonly after: string; readonly summary: string },
+  write: boolean,
+): Promise<void> => {
+  io.stdout.write(unifiedDiff(file.display, before, edit.after));
+  io.stderr.write(`${edit.summary}\n`);
+  if (write) {
+    await writeLocalFileAtomic(file, before, edit.after);
+    io.stderr.write(`wrote ${file.display}\n`);
+  }
+};
+
+/**
+ * The exit of an offline editing command that threw: a coded AppError is the user's to fix (its message,
+ * usage exit), anything else is unexpected.
+ */
+export const localEditFailure = (io: CliIo, command: string, err: unknown): number => {
+  if (isAppError(err) && err.code !== 'internal') {
+    io.stderr.write(`opsbot ${command}: ${err.userMessage}\n`);
+    return EXIT_USAGE;
+  }
+  const message = isAppError(err) ? err.userMessage : err instanceof Error ? err.message : String(err);
+  io.stderr.write(`opsbot ${command}: unexpected error: ${message}\n`);
+  return EXIT_FAILURE;
 };

@@ -1,9 +1,7 @@
 import { parseArgs } from 'node:util';
-import { isAppError } from '../core/errors.js';
-import { unifiedDiff } from '../playbooks/diff.js';
 import { addImportBlock } from '../playbooks/tf-import/index.js';
-import { type CliCommand, type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './io.js';
-import { readLocalFile, resolveLocalFile, writeLocalFileAtomic } from './local-file.js';
+import { type CliCommand, type CliIo, EXIT_OK, EXIT_USAGE } from './io.js';
+import { localEditFailure, readLocalFile, resolveLocalFile, showLocalEdit } from './local-file.js';
 
 export const TF_IMPORT_HELP = `Usage: opsbot tf-import <address> <id> --file PATH [--write]
 
@@ -75,17 +73,9 @@ export const runTfImport: CliCommand = async (args, io) => {
       }
       return fail(io, `refused: ${outcome.reason}`);
     }
-    io.stdout.write(unifiedDiff(file.display, before, outcome.after));
-    io.stderr.write(`${outcome.summary}\n`);
-    if (values.write) {
-      await writeLocalFileAtomic(file, before, outcome.after);
-      io.stderr.write(`wrote ${file.display}\n`);
-    }
+    await showLocalEdit(io, file, before, outcome, values.write === true);
     return EXIT_OK;
   } catch (err) {
-    if (isAppError(err) && err.code !== 'internal') return fail(io, err.userMessage);
-    const message = isAppError(err) ? err.userMessage : err instanceof Error ? err.message : String(err);
-    io.stderr.write(`opsbot tf-import: unexpected error: ${message}\n`);
-    return EXIT_FAILURE;
+    return localEditFailure(io, 'tf-import', err);
   }
 };

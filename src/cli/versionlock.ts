@@ -1,6 +1,4 @@
 import { parseArgs } from 'node:util';
-import { isAppError } from '../core/errors.js';
-import { unifiedDiff } from '../playbooks/diff.js';
 import {
   editVersionlock,
   listVersionlocks,
@@ -8,8 +6,8 @@ import {
   type VersionlockFormat,
   type VersionlockRequest,
 } from '../playbooks/versionlock/index.js';
-import { type CliCommand, type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './io.js';
-import { readLocalFile, resolveLocalFile, writeLocalFileAtomic } from './local-file.js';
+import { type CliCommand, type CliIo, EXIT_OK, EXIT_USAGE } from './io.js';
+import { localEditFailure, readLocalFile, resolveLocalFile, showLocalEdit } from './local-file.js';
 
 export const VERSIONLOCK_HELP = `Usage: opsbot versionlock add|remove|list <pkg> [<version>] --file PATH --format yum|dnf|ansible-vars [options]
 
@@ -119,18 +117,10 @@ export const runVersionlock: CliCommand = async (args, io) => {
       io.stdout.write(`nothing to change: ${outcome.reason}\n`);
       return EXIT_OK;
     }
-    io.stdout.write(unifiedDiff(file.display, before, outcome.after));
-    io.stderr.write(`${outcome.summary}\n`);
-    if (values.write) {
-      await writeLocalFileAtomic(file, before, outcome.after);
-      io.stderr.write(`wrote ${file.display}\n`);
-    }
+    await showLocalEdit(io, file, before, outcome, values.write === true);
     return EXIT_OK;
   } catch (err) {
-    if (isAppError(err) && err.code !== 'internal') return fail(io, err.userMessage);
-    const message = isAppError(err) ? err.userMessage : err instanceof Error ? err.message : String(err);
-    io.stderr.write(`opsbot versionlock: unexpected error: ${message}\n`);
-    return EXIT_FAILURE;
+    return localEditFailure(io, 'versionlock', err);
   }
 };
 
