@@ -50,39 +50,54 @@ export const splitReleaseArch = (relArch: string): { release: string; arch: stri
 
 const EPOCH_PREFIX = /^([0-9]+):(.+)$/;
 
+type Epoch = Pick<ParsedNevra, 'epoch' | 'epochStyle'>;
+
+/** `0:name-1.0-1` -> epoch `0` written as a prefix, and the rest; anything else has no epoch here. */
+const splitEpochPrefix = (spec: string): Epoch & { readonly rest: string } => {
+  const m = EPOCH_PREFIX.exec(spec);
+  return m
+    ? { epoch: m[1] ?? null, epochStyle: 'prefix', rest: m[2] ?? '' }
+    : { epoch: null, epochStyle: 'none', rest: spec };
+};
+
+/**
+ * The version with an epoch written before it (`name-0:1.0-1`) taken out; null when the spec already had an
+ * epoch before the name (two epochs) or a `:` is left in the version.
+ */
+const takeVersionEpoch = (head: Epoch, version: string): (Epoch & { readonly version: string }) | null => {
+  const m = EPOCH_PREFIX.exec(version);
+  let taken: Epoch & { readonly version: string } = {
+    epoch: head.epoch,
+    epochStyle: head.epochStyle,
+    version,
+  };
+  if (m) {
+    if (head.epoch !== null) return null;
+    taken = { epoch: m[1] ?? null, epochStyle: 'infix', version: m[2] ?? '' };
+  }
+  return taken.version.includes(':') ? null : taken;
+};
+
 /**
  * A versionlock.list spec as the yum and dnf plugins write it: `[E:]N-V-R[.A]` or `N-[E:]V-R[.A]`.
  * Positional (the last two `-` separate version and release), as the plugins split it.
  */
 export const parseListSpec = (spec: string): ParsedNevra | null => {
   if (spec.length === 0 || /\s/.test(spec)) return null;
-  let rest = spec;
-  let epoch: string | null = null;
-  let epochStyle: ParsedNevra['epochStyle'] = 'none';
-  const prefix = EPOCH_PREFIX.exec(rest);
-  if (prefix) {
-    epoch = prefix[1] ?? null;
-    rest = prefix[2] ?? '';
-    epochStyle = 'prefix';
-  }
+  const head = splitEpochPrefix(spec);
+  const rest = head.rest;
   const lastDash = rest.lastIndexOf('-');
   if (lastDash <= 0) return null;
   const secondDash = rest.lastIndexOf('-', lastDash - 1);
   if (secondDash <= 0) return null;
   const name = rest.slice(0, secondDash);
-  let version = rest.slice(secondDash + 1, lastDash);
+  const version = rest.slice(secondDash + 1, lastDash);
   const relArch = rest.slice(lastDash + 1);
   if (version === '' || relArch === '') return null;
-  const infix = EPOCH_PREFIX.exec(version);
-  if (infix) {
-    if (epoch !== null) return null;
-    epoch = infix[1] ?? null;
-    version = infix[2] ?? '';
-    epochStyle = 'infix';
-  }
-  if (version.includes(':') || name.includes(':')) return null;
+  const v = takeVersionEpoch(head, version);
+  if (v === null || name.includes(':')) return null;
   const { release, arch } = splitReleaseArch(relArch);
-  return { name, epoch, epochStyle, version, release, arch };
+  return { name, ...v, release, arch };
 };
 
 const looksLikeVersion = (seg: string): boolean => /^(?:[0-9]+:)?[0-9]/.test(seg);
@@ -95,15 +110,8 @@ const looksLikeRelease = (seg: string): boolean => /^[0-9*?]/.test(seg);
  */
 export const parseLooseSpec = (spec: string): ParsedNevra | null => {
   if (spec.length === 0 || /\s/.test(spec)) return null;
-  let rest = spec;
-  let epoch: string | null = null;
-  let epochStyle: ParsedNevra['epochStyle'] = 'none';
-  const prefix = EPOCH_PREFIX.exec(rest);
-  if (prefix) {
-    epoch = prefix[1] ?? null;
-    rest = prefix[2] ?? '';
-    epochStyle = 'prefix';
-  }
+  const head = splitEpochPrefix(spec);
+  const rest = head.rest;
   const segs = rest.split('-');
   const n = segs.length;
   let name: string;
@@ -120,19 +128,13 @@ export const parseLooseSpec = (spec: string): ParsedNevra | null => {
     name = rest;
   }
   if (name === '' || name.includes(':')) return null;
-  if (version !== null) {
-    const infix = EPOCH_PREFIX.exec(version);
-    if (infix) {
-      if (epoch !== null) return null;
-      epoch = infix[1] ?? null;
-      version = infix[2] ?? '';
-      epochStyle = 'infix';
-    }
-    if (version.includes(':')) return null;
-  } else if (epoch !== null) {
-    return null;
+  if (version === null) {
+    if (head.epoch !== null) return null; // an epoch needs a version
+    return { name, epoch: null, epochStyle: 'none', version: null, release: null, arch: null };
   }
-  if (relArch === null) return { name, epoch, epochStyle, version, release: null, arch: null };
+  const v = takeVersionEpoch(head, version);
+  if (v === null) return null;
+  if (relArch === null) return { name, ...v, release: null, arch: null };
   const { release, arch } = splitReleaseArch(relArch);
-  return { name, epoch, epochStyle, version, release, arch };
+  return { name, ...v, release, arch };
 };
