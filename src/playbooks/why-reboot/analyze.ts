@@ -394,6 +394,27 @@ const auditItem = (s: AuditSignal): EvidenceItem => ({
   ref: s.ref,
 });
 
+/** A boot's evidence: its first two guest lines, and lastStartTimestamp when the instance dated or confirmed it. */
+const bootItems = (boot: BootCluster | null, instance: InstanceInfo | null): EvidenceItem[] => {
+  if (!boot) return [];
+  const items = boot.events.slice(0, 2).map(guestItem);
+  if (boot.fromInstance && instance?.lastStartTimestamp) {
+    items.push({
+      source: 'instance',
+      at: iso(new Date(instance.lastStartTimestamp)),
+      text: `lastStartTimestamp ${instance.lastStartTimestamp}`,
+      ref: null,
+    });
+  }
+  return items;
+};
+
+/** A guest that fell into emergency mode after the boot is worth a clause in any summary. */
+const notingEmergencyShell = (summary: string, afterBoot: readonly GuestEvent[]): string =>
+  afterBoot.some((g) => g.signal === 'emergency-shell')
+    ? summary.replace(/\.$/, '; after boot the guest fell into emergency mode.')
+    : summary;
+
 const lower = (c: Confidence): Confidence => (c === 'high' ? 'medium' : 'low');
 
 const crashDetail = (events: readonly GuestEvent[]) => ({
@@ -574,23 +595,11 @@ const explainEpisode = (e: Episode, ctx: Ctx): Restart => {
       .map(auditItem),
     ...guestBefore.filter((g) => SHUTDOWNISH.has(g.signal)).map(guestItem),
     ...crashesBefore.map(guestItem),
-    ...(e.boot?.events.slice(0, 2).map(guestItem) ?? []),
-    ...(e.boot?.fromInstance && ctx.instance?.lastStartTimestamp
-      ? [
-          {
-            source: 'instance' as const,
-            at: iso(new Date(ctx.instance.lastStartTimestamp)),
-            text: `lastStartTimestamp ${ctx.instance.lastStartTimestamp}`,
-            ref: null,
-          },
-        ]
-      : []),
+    ...bootItems(e.boot, ctx.instance),
     ...afterBoot.map(guestItem),
   ];
   const detail = { ...crashDetail([...crashesBefore, ...afterBoot]), stillDown };
-  if (afterBoot.some((g) => g.signal === 'emergency-shell')) {
-    summary = summary.replace(/\.$/, '; after boot the guest fell into emergency mode.');
-  }
+  summary = notingEmergencyShell(summary, afterBoot);
   if (ctx.failed.some((f) => f.name === 'audit-logs')) confidence = lower(confidence);
   return {
     at: iso(downAt),
@@ -706,22 +715,10 @@ const explainGuestBoot = (b: BootCluster, prev: BootCluster | null, ctx: Ctx): R
     ...sequence.map(guestItem),
     ...(cause === 'guest-reboot' ? crashes.map(guestItem) : []),
     ...diskFull.map(guestItem),
-    ...b.events.slice(0, 2).map(guestItem),
-    ...(b.fromInstance && ctx.instance?.lastStartTimestamp
-      ? [
-          {
-            source: 'instance' as const,
-            at: iso(new Date(ctx.instance.lastStartTimestamp)),
-            text: `lastStartTimestamp ${ctx.instance.lastStartTimestamp}`,
-            ref: null,
-          },
-        ]
-      : []),
+    ...bootItems(b, ctx.instance),
     ...afterBoot.map(guestItem),
   ];
-  if (afterBoot.some((g) => g.signal === 'emergency-shell')) {
-    summary = summary.replace(/\.$/, '; after boot the guest fell into emergency mode.');
-  }
+  summary = notingEmergencyShell(summary, afterBoot);
   return {
     at: iso(downAt),
     bootAt: iso(b.at),
