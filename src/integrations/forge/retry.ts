@@ -30,6 +30,23 @@ export const defaultRetryPolicy = (overrides: Partial<RetryPolicy> = {}): RetryP
   ...overrides,
 });
 
+/** The retry settings both adapters' options carry, under the same names. */
+export interface ForgeRetryOptions {
+  readonly maxRetries?: number;
+  /** Cap on a Retry-After we are willing to wait for, and on backoff. */
+  readonly maxRetryDelayMs?: number;
+  /** Overrides for tests (sleep, clock). */
+  readonly retry?: Partial<RetryPolicy>;
+}
+
+/** An adapter's policy: the defaults, then its maxRetries / maxRetryDelayMs, then any test overrides. */
+export const retryPolicyFromOptions = (opts: ForgeRetryOptions): RetryPolicy =>
+  defaultRetryPolicy({
+    ...(opts.maxRetries !== undefined ? { maxRetries: opts.maxRetries } : {}),
+    ...(opts.maxRetryDelayMs !== undefined ? { maxDelayMs: opts.maxRetryDelayMs } : {}),
+    ...(opts.retry ?? {}),
+  });
+
 const backoff = (attempt: number, p: RetryPolicy): number =>
   Math.min(p.baseDelayMs * 2 ** attempt, p.maxDelayMs) * (0.75 + 0.5 * p.random());
 

@@ -3,8 +3,8 @@ import { AppError, IntegrationError } from '../../core/errors.js';
 import { describeFailure, type ForgeErrorContext, toForgeError } from '../forge/errors.js';
 import type { CommitResult, FileAtRef, ForgePort, MergeRequest } from '../forge/port.js';
 import {
-  defaultRetryPolicy,
   type RetryPolicy,
+  retryPolicyFromOptions,
   timedFetch,
   withRetry,
   writeWithRecheck,
@@ -82,11 +82,7 @@ export const createGithubForge = (opts: GithubForgeOptions): ForgePort => {
     );
   }
   const timeoutMs = opts.timeoutMs ?? 15_000;
-  const policy = defaultRetryPolicy({
-    ...(opts.maxRetries !== undefined ? { maxRetries: opts.maxRetries } : {}),
-    ...(opts.maxRetryDelayMs !== undefined ? { maxDelayMs: opts.maxRetryDelayMs } : {}),
-    ...(opts.retry ?? {}),
-  });
+  const policy = retryPolicyFromOptions(opts);
   const warn = opts.warn ?? (() => {});
   const noop = () => {};
 

@@ -10,8 +10,8 @@ import {
 } from '../forge/errors.js';
 import type { CommitResult, FileAction, FileAtRef, ForgePort, MergeRequest } from '../forge/port.js';
 import {
-  defaultRetryPolicy,
   type RetryPolicy,
+  retryPolicyFromOptions,
   timedFetch,
   withRetry,
   writeWithRecheck,
@@ -114,11 +114,7 @@ const isProjectMissing = (err: unknown) => /project not found/i.test(describeFai
 
 export const createGitlabForge = (opts: GitlabForgeOptions): ForgePort => {
   const timeoutMs = opts.timeoutMs ?? 15_000;
-  const policy = defaultRetryPolicy({
-    ...(opts.maxRetries !== undefined ? { maxRetries: opts.maxRetries } : {}),
-    ...(opts.maxRetryDelayMs !== undefined ? { maxDelayMs: opts.maxRetryDelayMs } : {}),
-    ...(opts.retry ?? {}),
-  });
+  const policy = retryPolicyFromOptions(opts);
   const fetchImpl = timedFetch(opts.fetch ?? globalThis.fetch, timeoutMs);
   const api = new Gitlab({
     host: opts.host.replace(/\/+$/, ''),
