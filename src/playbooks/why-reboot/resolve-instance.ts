@@ -34,8 +34,6 @@ const PROJECT_RE = /^(([a-z0-9-]+\.)+[a-z]+:)?[a-z][-a-z0-9]{4,28}[a-z0-9]$|^\d{
 
 const bad = (message: string): AppError => new AppError('bad_input', message);
 
-export const isInstanceName = (value: string): boolean => NAME_RE.test(value);
-
 const checkName = (name: string): string => {
   if (!NAME_RE.test(name)) {
     throw bad(
