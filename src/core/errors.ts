@@ -56,10 +56,3 @@ export class IntegrationError extends AppError {
 }
 
 export const isAppError = (err: unknown): err is AppError => err instanceof AppError;
-
-/** The message a user may see for any error: AppErrors speak for themselves, anything else is generic. */
-export const userMessageOf = (err: unknown, correlationId?: string): string => {
-  const ref = correlationId ? ` (ref ${correlationId})` : '';
-  if (isAppError(err)) return `${err.userMessage}${err.code === 'internal' ? ref : ''}`;
-  return `Something went wrong on opsbot's side${ref}. The details are in opsbot's logs.`;
-};

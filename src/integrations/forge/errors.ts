@@ -134,10 +134,10 @@ export const isRateLimited = (f: Failure): boolean =>
 
 /** When the forge says to come back, in ms from `now`; null when it does not say. */
 export const retryAfterMs = (f: Failure, now: number): number | null => {
-  const ra = header(f.headers, 'retry-after');
-  if (ra !== undefined) {
-    const secs = Number(ra);
-    if (Number.isFinite(secs)) return Math.max(0, secs * 1000);
+  const ra = header(f.headers, 'retry-after')?.trim();
+  if (ra) {
+    // RFC 9110: delay-seconds (digits only) or an HTTP-date; anything else is ignored, not read as "now".
+    if (/^\d+$/.test(ra)) return Number(ra) * 1000;
     const at = Date.parse(ra);
     if (Number.isFinite(at)) return Math.max(0, at - now);
   }
