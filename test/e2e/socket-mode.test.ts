@@ -1,3 +1,7 @@
+import { spawn } from 'node:child_process';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer, type Server, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WhyRebootDeps } from '../../src/handlers/why-reboot.js';
 import { type RunningOpsbot, startOpsbot } from '../../src/main.js';
@@ -420,4 +424,287 @@ describe('Socket Mode startup refusals', () => {
     expect((err as Error).message).toContain('connections:write');
     expect(socket.connections).toHaveLength(0);
   }, 15_000);
+});
+
+/** A port nothing listens on: bound once to learn a free number, then closed (connections are refused). */
+const closedPort = async (): Promise<number> => {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const { port } = srv.address() as { port: number };
+  await new Promise((r) => srv.close(r));
+  return port;
+};
+
+/** A TCP server that accepts every connection and never answers (a black-holing proxy or a hung Slack edge). */
+const startSilentServer = async (): Promise<{
+  port: number;
+  accepted: Socket[];
+  open: () => number;
+  close: () => Promise<void>;
+}> => {
+  const accepted: Socket[] = [];
+  const live = new Set<Socket>();
+  const srv: Server = createServer((sock) => {
+    accepted.push(sock);
+    live.add(sock);
+    sock.on('error', () => undefined);
+    // Read (and ignore) what arrives so that the client's FIN is seen; it is answered by closing our side.
+    sock.on('end', () => sock.destroy());
+    sock.on('close', () => live.delete(sock));
+    sock.resume();
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  return {
+    port: (srv.address() as { port: number }).port,
+    accepted,
+    open: () => live.size,
+    close: async () => {
+      for (const x of accepted) x.destroy();
+      await new Promise((r) => srv.close(r));
+    },
+  };
+};
+
+/** An HTTP server standing in for the Slack Web API: `answer` decides the status and JSON body per request. */
+const startFakeWebApi = async (
+  answer: (path: string) => { status: number; body: unknown },
+): Promise<{ apiUrl: string; requests: string[]; close: () => Promise<void> }> => {
+  const requests: string[] = [];
+  const srv = createHttpServer((req, res) => {
+    const path = req.url ?? '/';
+    requests.push(path);
+    req.resume();
+    const a = answer(path);
+    res.writeHead(a.status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(a.body));
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const { port } = srv.address() as { port: number };
+  return {
+    apiUrl: `http://127.0.0.1:${port}/api/`,
+    requests,
+    close: async () => {
+      srv.closeAllConnections();
+      await new Promise((r) => srv.close(r));
+    },
+  };
+};
+
+/** Listening servers and client sockets of this process (what would keep `opsbot serve` from exiting). */
+const netHandles = (): number =>
+  process.getActiveResourcesInfo().filter((r) => r === 'TCPServerWrap' || r === 'TCPSocketWrap').length;
+
+const DEADLINE_MS = 1000;
+/** Deadline plus what the failed start takes to stop the client, the HTTP listener and the store. */
+const MARGIN_MS = 1500;
+
+describe('Socket Mode startup when the Slack Web API does not answer', () => {
+  const tmp = tempDir();
+  const dataDir = `${tmp.dir}/data`;
+  const config = writeConfig(tmp.dir, `slack:\n  mode: socket\nstore:\n  dataDir: ${dataDir}\n`);
+
+  const start = (apiUrl: string, extra: { slackConnectTimeoutMs?: number } = {}) => {
+    const logs = captureLines();
+    const t0 = performance.now();
+    const result = startOpsbot({
+      env: { SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_APP_TOKEN: APP_TOKEN, SLACK_API_URL: apiUrl, PORT: '0' },
+      configPath: config,
+      destination: logs,
+      host: '127.0.0.1',
+      whyReboot: null,
+      slackConnectTimeoutMs: DEADLINE_MS,
+      ...extra,
+    }).then(
+      (bot) => ({ bot, err: null, ms: performance.now() - t0 }),
+      (err: unknown) => ({ bot: null, err: err as Error & { code?: string }, ms: performance.now() - t0 }),
+    );
+    return { result, logs };
+  };
+
+  afterAll(() => tmp.cleanup());
+
+  it('fails startup within the deadline when SLACK_API_URL points at a closed port, naming the URL and what to check', async () => {
+    await sleep(200); // let sockets of the tests above finish closing
+    const before = netHandles();
+    const port = await closedPort();
+    const apiUrl = `http://127.0.0.1:${port}/api/`;
+    const { result, logs } = start(apiUrl);
+    const { bot, err, ms } = await result;
+    await bot?.stop();
+    expect(err).toMatchObject({ code: 'upstream' });
+    expect(err?.message).toBe(
+      `Could not open the Socket Mode connection: the Slack Web API at ${apiUrl} could not be reached (ECONNREFUSED) within 1 s (check SLACK_API_URL / slack.apiUrl, proxies and firewalls, and that Slack is up).`,
+    );
+    expect(ms).toBeGreaterThanOrEqual(DEADLINE_MS - 50);
+    expect(ms).toBeLessThan(DEADLINE_MS + MARGIN_MS);
+    // Neither the error nor the log carries a token.
+    expect(err?.message).not.toContain(APP_TOKEN);
+    expect(logs.lines.join('\n')).not.toContain(APP_TOKEN);
+    expect(logs.lines.join('\n')).not.toContain(BOT_TOKEN);
+    // Nothing is left listening or connecting (the HTTP listener, the Socket Mode client's sockets); the
+    // child-process test below checks the same end to end.
+    await sleep(100);
+    expect(netHandles()).toBeLessThanOrEqual(before);
+  });
+
+  it('fails startup within the deadline when the API accepts connections and never answers, and cuts them', async () => {
+    const silent = await startSilentServer();
+    try {
+      const apiUrl = `http://127.0.0.1:${silent.port}/`;
+      const { result } = start(apiUrl);
+      const { bot, err, ms } = await result;
+      await bot?.stop();
+      expect(err).toMatchObject({ code: 'upstream' });
+      expect(err?.message).toBe(
+        `Could not open the Socket Mode connection: the Slack Web API at ${apiUrl} did not answer within 1 s (check SLACK_API_URL / slack.apiUrl, proxies and firewalls, and that Slack is up).`,
+      );
+      expect(ms).toBeLessThan(DEADLINE_MS + MARGIN_MS);
+      expect(silent.accepted.length).toBeGreaterThanOrEqual(1);
+      // The hanging apps.connections.open request was aborted: its connection is closed by the client...
+      await waitFor(() => silent.open() === 0, 2000);
+      // ...and no retry comes after the failed start.
+      const seen = silent.accepted.length;
+      await sleep(1500);
+      expect(silent.accepted.length).toBe(seen);
+    } finally {
+      await silent.close();
+    }
+  });
+
+  it('reports a proxy answering HTTP 502 by its status and stops retrying once startup failed', async () => {
+    const api = await startFakeWebApi(() => ({ status: 502, body: { error: 'bad gateway' } }));
+    try {
+      const { result } = start(api.apiUrl);
+      const { bot, err, ms } = await result;
+      await bot?.stop();
+      expect(ms).toBeLessThan(DEADLINE_MS + MARGIN_MS);
+      expect(err).toMatchObject({ code: 'upstream' });
+      expect(err?.message).toContain(
+        `the Slack Web API at ${api.apiUrl} answered apps.connections.open with HTTP 502`,
+      );
+      expect(err?.message).toContain('check SLACK_API_URL');
+      expect(api.requests.length).toBeGreaterThanOrEqual(1);
+      expect(new Set(api.requests)).toEqual(new Set(['/api/apps.connections.open']));
+      // The SDK would retry ~100 times with a growing delay: after the failure nothing more is sent.
+      const seen = api.requests.length;
+      await sleep(2500);
+      expect(api.requests.length).toBe(seen);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('says the WebSocket is blocked when the API issues a URL but the socket never says hello', async () => {
+    const silent = await startSilentServer();
+    const api = await startFakeWebApi((path) =>
+      path.endsWith('/apps.connections.open')
+        ? { status: 200, body: { ok: true, url: `ws://127.0.0.1:${silent.port}/link/?ticket=t1` } }
+        : { status: 200, body: { ok: false, error: 'unknown_method' } },
+    );
+    try {
+      const { result } = start(api.apiUrl);
+      const { bot, err, ms } = await result;
+      await bot?.stop();
+      expect(ms).toBeLessThan(DEADLINE_MS + MARGIN_MS + 2000); // the SDK's close of a stalled socket is bounded at 2 s
+      expect(err).toMatchObject({ code: 'upstream' });
+      expect(err?.message).toContain('issued a Socket Mode URL, but the WebSocket did not connect');
+      expect(err?.message).toContain('outbound WebSocket (wss://)');
+      expect(silent.accepted.length).toBe(1);
+      await waitFor(() => silent.open() === 0, 3000);
+    } finally {
+      await api.close();
+      await silent.close();
+    }
+  }, 15_000);
+
+  it('leaves the store closed after a failed start: the next start on the same data dir connects', async () => {
+    const port = await closedPort();
+    const failed = await start(`http://127.0.0.1:${port}/`).result;
+    expect(failed.err).toMatchObject({ code: 'upstream' });
+    const fake = await startFakeSlack({ token: BOT_TOKEN });
+    const socket = await startFakeSocketMode({ appToken: APP_TOKEN, slack: fake });
+    try {
+      const ok = await start(fake.apiUrl).result;
+      expect(ok.err).toBeNull();
+      expect(socket.open()).toHaveLength(1);
+      expect(ok.ms).toBeLessThan(3000);
+      await ok.bot?.stop();
+    } finally {
+      await socket.close();
+      await fake.close();
+    }
+  });
+
+  it('lets the process exit on its own with the error after a failed start (no timer or socket left behind)', async () => {
+    const port = await closedPort();
+    const main = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+    const script = `
+      const { startOpsbot } = await import(${JSON.stringify(main)});
+      try {
+        await startOpsbot({
+          env: { SLACK_BOT_TOKEN: ${JSON.stringify(BOT_TOKEN)}, SLACK_APP_TOKEN: ${JSON.stringify(APP_TOKEN)},
+                 SLACK_API_URL: 'http://127.0.0.1:${port}/api/', PORT: '0' },
+          configPath: ${JSON.stringify(config)}, host: '127.0.0.1', whyReboot: null,
+          slackConnectTimeoutMs: ${DEADLINE_MS}, destination: { write() {} },
+        });
+        console.log('started');
+      } catch (err) {
+        console.error(err.message);
+        process.exitCode = 3;
+      }
+    `;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let errText = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      errText += d.toString();
+    });
+    const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    clearTimeout(killer);
+    // Exit 3 is the script's own: the process ended by itself, it was not killed by the 10 s guard.
+    expect(code).toBe(3);
+    expect(out).toBe('');
+    expect(errText).toContain(`the Slack Web API at http://127.0.0.1:${port}/api/ could not be reached`);
+  }, 20_000);
+});
+
+describe('HTTP mode startup when the Slack Web API does not answer', () => {
+  it('starts anyway and reports Slack as not ready on /readyz', async () => {
+    const tmp = tempDir();
+    const port = await closedPort();
+    const t0 = performance.now();
+    const bot = await startOpsbot({
+      env: {
+        SLACK_BOT_TOKEN: BOT_TOKEN,
+        SLACK_SIGNING_SECRET: 'e2e-signing-secret-5f1c9a',
+        SLACK_API_URL: `http://127.0.0.1:${port}/api/`,
+        PORT: '0',
+      },
+      configPath: writeConfig(tmp.dir, `slack:\n  mode: http\nstore:\n  dataDir: ${tmp.dir}/data\n`),
+      destination: captureLines(),
+      host: '127.0.0.1',
+      whyReboot: null,
+    });
+    try {
+      // Startup does not wait for Slack in HTTP mode: Slack calls in, opsbot only needs its port.
+      expect(performance.now() - t0).toBeLessThan(1500);
+      const base = `http://127.0.0.1:${bot.port}`;
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      const ready = await fetch(`${base}/readyz`);
+      expect(ready.status).toBe(503);
+      const body = (await ready.json()) as { checks: Record<string, { ok: boolean; error?: string }> };
+      expect(body.checks.slack).toEqual({ ok: false, error: 'request_error' });
+      expect(body.checks.store).toEqual({ ok: true });
+    } finally {
+      await bot.stop();
+      tmp.cleanup();
+    }
+  }, 20_000);
 });
