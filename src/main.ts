@@ -53,6 +53,8 @@ export interface StartOpsbotOptions {
   readonly fetch?: typeof fetch;
   /** Wall clock in ms (signature freshness, readiness cache). */
   readonly now?: () => number;
+  /** Socket Mode: how long startup waits for Slack's hello before failing (default 30 s). */
+  readonly slackConnectTimeoutMs?: number;
 }
 
 export interface RunningOpsbot {
@@ -126,6 +128,9 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     onAck: (seconds) => metrics.ackDuration.observe(seconds),
     now,
     ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.slackConnectTimeoutMs !== undefined
+      ? { connectTimeoutMs: options.slackConnectTimeoutMs }
+      : {}),
   });
 
   const audit = createAuditWriter(store.audit, {
@@ -182,6 +187,9 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     port = await http.listen(config.http.port, options.host);
     await slackApp.start();
   } catch (err) {
+    // Close the listener too (closeAll only ends connections): a failed start must leave nothing that keeps
+    // the process alive, so `opsbot serve` exits with the error instead of hanging on an open port.
+    await http.stopAccepting();
     http.closeAll();
     await store.close().catch(() => undefined);
     throw err;
