@@ -152,12 +152,10 @@ interface Child {
 }
 
 /** Both servers get the same Node flags; ACK_BENCH_PROFILE=dir adds a CPU profile of each (one subdir per role). */
-const SERVER_NODE_FLAGS = '--max-semi-space-size=32';
+const SERVER_NODE_FLAGS = ''; // V8 defaults, as `npm start` runs opsbot
 
 const childExecArgv = (role: string): string[] => {
-  // The same Node flags for both servers, never one side only. Default: the young-generation size opsbot's
-  // `npm start` and README recommend for production (fewer scavenges, less promotion under bursts);
-  // ACK_BENCH_NODE_FLAGS='' measures V8's defaults instead.
+  // The same Node flags for both servers, never one side only (e.g. ACK_BENCH_NODE_FLAGS=--max-semi-space-size=32).
   const flags =
     role === 'fake'
       ? []
