@@ -1,7 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { WhyRebootDeps } from '../../src/handlers/why-reboot.js';
 import { signSlackRequest } from '../../src/integrations/slack/verify.js';
+import type { Evidence, WhyRebootReport } from '../../src/playbooks/why-reboot/types.js';
 
 export const SIGNING_SECRET = 'e2e-signing-secret-5f1c9a';
 export const BOT_TOKEN = 'xoxb-e2e-bot-token-424242';
@@ -72,3 +74,34 @@ export const captureLines = (): { lines: string[]; write(line: string): void } =
 };
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A stand-in /why-reboot playbook for tests of the handler's Slack choreography (progress message, update,
+ * thread replies), not of the analysis. `requests` records every collection asked for.
+ */
+export const standInWhyReboot = (
+  options: { delayMs?: number; fullReport?: string } = {},
+): WhyRebootDeps & { requests: unknown[] } => {
+  const requests: unknown[] = [];
+  return {
+    requests,
+    now: () => new Date('2026-05-04T10:00:00Z'),
+    defaultWindow: '7d',
+    async collectEvidence(request) {
+      requests.push(request);
+      if (options.delayMs) await sleep(options.delayMs);
+      return { instanceName: request.vm } as unknown as Evidence;
+    },
+    analyze: (e) =>
+      ({
+        instance: { name: e.instanceName, project: 'shop-prod', zone: 'europe-west1-b' },
+        verdict: { cause: 'host-error', summary: 'host error', confidence: 'high' },
+      }) as unknown as WhyRebootReport,
+    buildProgress: (r) => ({ text: `Investigating ${r.vm} ...` }),
+    buildReport: (report) => ({
+      text: `${report.instance.name} was restarted by Google after a host error`,
+      blocks: [{ type: 'section', text: { type: 'mrkdwn', text: '*Host error*' } }],
+      fullReport: options.fullReport ?? 'timeline',
+    }),
+  };
+};

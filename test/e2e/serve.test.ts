@@ -1,8 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WhyRebootDeps } from '../../src/handlers/why-reboot.js';
 import { type RunningOpsbot, startOpsbot } from '../../src/main.js';
-import type { Evidence, WhyRebootReport } from '../../src/playbooks/why-reboot/types.js';
 import { type FakeSlack, startFakeSlack } from '../fakes/slack.js';
 import {
   BOT_TOKEN,
@@ -11,6 +9,7 @@ import {
   SIGNING_SECRET,
   slashBody,
   sleep,
+  standInWhyReboot,
   tempDir,
   writeConfig,
 } from './helpers.js';
@@ -24,31 +23,8 @@ access:
       channels: [C0OPS]
 `;
 
-/** A stand-in playbook: the wiring under test is the handler's Slack choreography, not the analysis. */
-const standInWhyReboot = (delayMs = 0): WhyRebootDeps & { requests: unknown[] } => {
-  const requests: unknown[] = [];
-  return {
-    requests,
-    now: () => new Date('2026-05-04T10:00:00Z'),
-    defaultWindow: '7d',
-    async collectEvidence(request) {
-      requests.push(request);
-      if (delayMs) await sleep(delayMs);
-      return { instanceName: request.vm } as unknown as Evidence;
-    },
-    analyze: (e) =>
-      ({
-        instance: { name: e.instanceName, project: 'shop-prod', zone: 'europe-west1-b' },
-        verdict: { cause: 'host-error', summary: 'host error', confidence: 'high' },
-      }) as unknown as WhyRebootReport,
-    buildProgress: (r) => ({ text: `Investigating ${r.vm} ...` }),
-    buildReport: (report) => ({
-      text: `${report.instance.name} was restarted by Google after a host error`,
-      blocks: [{ type: 'section', text: { type: 'mrkdwn', text: '*Host error*' } }],
-      fullReport: `${'timeline line\n'.repeat(400)}end`,
-    }),
-  };
-};
+/** A full report long enough to need several thread replies. */
+const LONG_REPORT = `${'timeline line\n'.repeat(400)}end`;
 
 describe('opsbot serve in HTTP mode, over the wire', () => {
   let fake: FakeSlack;
@@ -56,7 +32,7 @@ describe('opsbot serve in HTTP mode, over the wire', () => {
   let clock = Date.now();
   const tmp = tempDir();
   const logs = captureLines();
-  const whyReboot = standInWhyReboot();
+  const whyReboot = standInWhyReboot({ fullReport: LONG_REPORT });
 
   beforeAll(async () => {
     fake = await startFakeSlack({ token: BOT_TOKEN });
@@ -254,7 +230,7 @@ describe('shutdown', () => {
       onShutdown: (code) => {
         exitCode = code;
       },
-      whyReboot: standInWhyReboot(600),
+      whyReboot: standInWhyReboot({ delayMs: 600, fullReport: LONG_REPORT }),
     });
     try {
       const r = await postSigned(

@@ -3,12 +3,10 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WhyRebootDeps } from '../../src/handlers/why-reboot.js';
 import { type RunningOpsbot, startOpsbot } from '../../src/main.js';
-import type { Evidence, WhyRebootReport } from '../../src/playbooks/why-reboot/types.js';
 import { type FakeSlack, startFakeSlack } from '../fakes/slack.js';
 import { type FakeSocketMode, SLACK_ACK_DEADLINE_MS, startFakeSocketMode } from '../fakes/slack-socket.js';
-import { BOT_TOKEN, captureLines, sleep, tempDir, writeConfig } from './helpers.js';
+import { BOT_TOKEN, captureLines, sleep, standInWhyReboot, tempDir, writeConfig } from './helpers.js';
 
 const APP_TOKEN = 'xapp-1-A0OPSBOT-7301234567890-9f3e2d1c0b4a59687766554433221100';
 
@@ -29,27 +27,6 @@ access:
 `;
 
 const COMMANDS = ['/why-reboot', '/versionlock', '/tf-import', '/amend', '/opsbot'];
-
-/** The analysis is not under test here: the Socket Mode choreography around a slow command is. */
-const slowWhyReboot = (delayMs: number): WhyRebootDeps => ({
-  now: () => new Date('2026-05-04T10:00:00Z'),
-  defaultWindow: '7d',
-  async collectEvidence(request) {
-    await sleep(delayMs);
-    return { instanceName: request.vm } as unknown as Evidence;
-  },
-  analyze: (e) =>
-    ({
-      instance: { name: e.instanceName, project: 'shop-prod', zone: 'europe-west1-b' },
-      verdict: { cause: 'host-error', summary: 'host error', confidence: 'high' },
-    }) as unknown as WhyRebootReport,
-  buildProgress: (r) => ({ text: `Investigating ${r.vm} ...` }),
-  buildReport: (report) => ({
-    text: `${report.instance.name} was restarted by Google after a host error`,
-    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: '*Host error*' } }],
-    fullReport: 'timeline',
-  }),
-});
 
 /** A block_actions payload as Slack sends it in an `interactive` envelope for a button click. */
 const buttonClick = (actionId: string, value: string, responseUrl: string) => ({
@@ -119,7 +96,7 @@ describe('opsbot serve in Socket Mode, over the wire', () => {
       configPath: writeConfig(tmp.dir, `store:\n  dataDir: ${tmp.dir}/data\n${SOCKET_YAML}`),
       destination: logs,
       host: '127.0.0.1',
-      whyReboot: slowWhyReboot(1200),
+      whyReboot: standInWhyReboot({ delayMs: 1200 }),
     });
     startMs = performance.now() - t0;
     await fake.waitFor(() => fake.callsOf('auth.test').length > 0);
