@@ -1,5 +1,4 @@
 import type { DestinationStream } from 'pino';
-import { createAuditWriter, createCommandPipeline } from './core/command.js';
 import { type Config, loadConfig } from './core/config.js';
 import { AppError } from './core/errors.js';
 import { buildLogger, type Logger, SecretSanitizer } from './core/logger.js';
@@ -10,6 +9,7 @@ import {
   createChangeActionHandler,
   registerChangeActions,
 } from './handlers/change-actions.js';
+import { createAuditWriter, createCommandPipeline } from './handlers/pipeline.js';
 import { registerCommands } from './handlers/register.js';
 import { buildCommandRegistry, type HandlerDeps } from './handlers/registry.js';
 import type { WhyRebootDeps } from './handlers/why-reboot.js';

@@ -1,10 +1,4 @@
 import type { App, BlockAction, ButtonAction } from '@slack/bolt';
-import {
-  type AuditSink,
-  type CommandContext,
-  type CommandResult,
-  newCorrelationId,
-} from '../core/command.js';
 import { IntegrationError, isAppError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { SlackMessage, SlackPort } from '../integrations/slack/port.js';
@@ -35,6 +29,7 @@ import {
   escapeText,
   mrLink,
 } from './blocks/change.js';
+import { type AuditSink, type CommandContext, type CommandResult, newCorrelationId } from './pipeline.js';
 
 /**
  * The Slack side of the change flow: posting a plan as the root message of its thread, and the Approve /

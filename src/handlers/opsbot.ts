@@ -1,6 +1,6 @@
-import type { CommandSpec, ParseOutcome } from '../core/command.js';
 import type { CommandName } from '../core/config.js';
 import type { SlackBlock, SlackMessage } from '../integrations/slack/port.js';
+import type { CommandSpec, ParseOutcome } from './pipeline.js';
 import { COMMAND_ORDER, findCommandName, formatUsage, USAGE } from './usage.js';
 
 export type OpsbotArgs =

@@ -1,5 +1,5 @@
-import type { CommandSpec } from '../core/command.js';
 import type { CommandName } from '../core/config.js';
+import type { CommandSpec } from './pipeline.js';
 import { formatUsage } from './usage.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { App, SlashCommand } from '@slack/bolt';
-import type { CommandPipeline, CommandSpec, SlashInvocation } from '../core/command.js';
 import type { Logger } from '../core/logger.js';
+import type { CommandPipeline, CommandSpec, SlashInvocation } from './pipeline.js';
 
 export const toInvocation = (c: SlashCommand, receivedAt: unknown): SlashInvocation => ({
   command: c.command,

@@ -1,8 +1,8 @@
-import type { CommandSpec } from '../core/command.js';
 import type { CommandName } from '../core/config.js';
 import type { ChangeHandlerDeps } from './change-actions.js';
 import { opsbotCommand } from './opsbot.js';
 import { pendingCommand } from './pending.js';
+import type { CommandSpec } from './pipeline.js';
 import { tfImportCommand } from './tf-import.js';
 import { versionlockCommand } from './versionlock.js';
 import { type WhyRebootDeps, whyRebootCommand } from './why-reboot.js';

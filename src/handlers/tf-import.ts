@@ -1,4 +1,3 @@
-import type { CommandResult, CommandSpec, ParseOutcome } from '../core/command.js';
 import { isAppError } from '../core/errors.js';
 import { planChange, resolveVm, selectTarget } from '../playbooks/change/flow.js';
 import type { TfImportRequest } from '../playbooks/change/plan-requests.js';
@@ -7,6 +6,7 @@ import { formatRef } from '../playbooks/why-reboot/resolve-instance.js';
 import { escapeText } from './blocks/change.js';
 import { type ChangeHandlerDeps, presentPlan } from './change-actions.js';
 import { pendingCommand } from './pending.js';
+import type { CommandResult, CommandSpec, ParseOutcome } from './pipeline.js';
 import { formatUsage } from './usage.js';
 import { parseChangeWords } from './versionlock.js';
 

@@ -1,4 +1,3 @@
-import type { CommandResult, CommandSpec, ParseOutcome } from '../core/command.js';
 import { isAppError } from '../core/errors.js';
 import { listLocks, planChange, selectTarget } from '../playbooks/change/flow.js';
 import {
@@ -10,6 +9,7 @@ import { tokenize } from './args.js';
 import { buildLockListMessage, escapeText } from './blocks/change.js';
 import { type ChangeHandlerDeps, presentPlan } from './change-actions.js';
 import { pendingCommand } from './pending.js';
+import type { CommandResult, CommandSpec, ParseOutcome } from './pipeline.js';
 import { formatUsage } from './usage.js';
 
 /**

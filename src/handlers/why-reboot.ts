@@ -1,10 +1,10 @@
-import type { CommandContext, CommandResult, CommandSpec, ParseOutcome } from '../core/command.js';
 import { AppError, IntegrationError, isAppError } from '../core/errors.js';
 import type { InstanceRef } from '../integrations/gce/port.js';
 import type { SlackBlock, SlackMessage } from '../integrations/slack/port.js';
 import { formatRef, mergeSpec, parseInstanceSpec } from '../playbooks/why-reboot/resolve-instance.js';
 import type { Evidence, WhyRebootReport } from '../playbooks/why-reboot/types.js';
 import { parseWords } from './args.js';
+import type { CommandContext, CommandResult, CommandSpec, ParseOutcome } from './pipeline.js';
 import { formatUsage } from './usage.js';
 
 export interface WhyRebootArgs {

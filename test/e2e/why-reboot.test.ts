@@ -218,9 +218,12 @@ describe('/why-reboot over Slack with the real collector and analysis', () => {
     expect(sent.some((f) => f.includes(`"projects/${P}/logs/syslog"`))).toBe(true);
 
     // The full report in the thread.
+    // The report may be split over several thread messages ("Full report (1/2)" ...): wait for the last part.
     const thread = await slack.waitFor(() => {
       const t = slack.messages.filter((m) => m.threadTs === root?.ts);
-      return t.length > 0 ? t : null;
+      const last = t.at(-1);
+      const parts = /\((\d+)\/(\d+)\)$/.exec(String(last?.text ?? ''));
+      return last && (!parts || parts[1] === parts[2]) ? t : null;
     }, 5000);
     const report = thread.map((m) => JSON.stringify(m.blocks)).join('\n');
     expect(report).toContain('VERDICT: host-error');

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { type AccessDecision, checkAccess, checkAccessSync, type GroupMembership } from '../core/access.js';
+import type { CommandName, Config } from '../core/config.js';
+import { AppError, IntegrationError, isAppError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
 import type { SlackMessage, SlackPort } from '../integrations/slack/port.js';
 import type { Metrics } from '../server/metrics.js';
 import type { AuditOutcome, AuditRecord, AuditRepository } from '../store/types.js';
-import { type AccessDecision, checkAccess, checkAccessSync, type GroupMembership } from './access.js';
-import type { CommandName, Config } from './config.js';
-import { AppError, IntegrationError, isAppError } from './errors.js';
-import type { Logger } from './logger.js';
 
 /**
  * The pipeline every slash command goes through: ack at once -> authorize -> parse -> run -> answer ->

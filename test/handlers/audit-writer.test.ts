@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createAuditWriter } from '../../src/core/command.js';
 import type { Logger } from '../../src/core/logger.js';
+import { createAuditWriter } from '../../src/handlers/pipeline.js';
 import { openStore } from '../../src/store/open.js';
 import type { AuditRecord, Store } from '../../src/store/types.js';
 
