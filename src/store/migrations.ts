@@ -95,6 +95,172 @@ export const migrations: readonly NamedMigration[] = [
       await db.schema.alterTable('change_requests').addColumn('approved_by_name', 'text').execute();
     },
   },
+  {
+    // Forge events in (webhook deliveries, kept for de-duplication and crash recovery), followed MRs, the
+    // latest known state of their CI, and the Slack messages that show it (see src/store/pipeline-schema.ts).
+    name: '0004_pipelines',
+    async up(db, engine) {
+      const i64 = int64(engine);
+      await db.schema
+        .createTable('webhook_deliveries')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('event', 'text', (c) => c.notNull())
+        .addColumn('received_at', i64, (c) => c.notNull())
+        .addColumn('body', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('lease_owner', 'text')
+        .addColumn('lease_until', i64, (c) => c.notNull().defaultTo(0))
+        .addColumn('correlation_id', 'text', (c) => c.notNull())
+        .addColumn('detail', 'text')
+        .addColumn('processed_at', i64)
+        .execute();
+      await db.schema
+        .createIndex('webhook_deliveries_status')
+        .on('webhook_deliveries')
+        .columns(['status', 'lease_until'])
+        .execute();
+      await db.schema
+        .createIndex('webhook_deliveries_received')
+        .on('webhook_deliveries')
+        .columns(['received_at'])
+        .execute();
+
+      await db.schema
+        .createTable('followed_mrs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('forge', 'text', (c) => c.notNull())
+        .addColumn('repo', 'text', (c) => c.notNull())
+        .addColumn('number', 'integer', (c) => c.notNull())
+        .addColumn('url', 'text')
+        .addColumn('source_branch', 'text')
+        .addColumn('head_sha', 'text')
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('state_at', i64, (c) => c.notNull())
+        .addColumn('state_rank', 'integer', (c) => c.notNull())
+        .addColumn('actor', 'text')
+        .addColumn('state_notified', 'text')
+        .addColumn('active', 'integer', (c) => c.notNull())
+        .addColumn('poll_next_at', i64)
+        .addColumn('poll_interval_ms', 'integer', (c) => c.notNull())
+        .addColumn('poll_failures', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('lease_owner', 'text')
+        .addColumn('lease_until', i64, (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', i64, (c) => c.notNull())
+        .addColumn('updated_at', i64, (c) => c.notNull())
+        .addUniqueConstraint('followed_mrs_ref', ['forge', 'repo', 'number'])
+        .execute();
+      await db.schema
+        .createIndex('followed_mrs_branch')
+        .on('followed_mrs')
+        .columns(['forge', 'repo', 'source_branch'])
+        .execute();
+      await db.schema
+        .createIndex('followed_mrs_sha')
+        .on('followed_mrs')
+        .columns(['forge', 'repo', 'head_sha'])
+        .execute();
+      await db.schema.createIndex('followed_mrs_poll').on('followed_mrs').columns(['poll_next_at']).execute();
+
+      await db.schema
+        .createTable('pipeline_follows')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('mr_id', 'text', (c) => c.notNull().references('followed_mrs.id'))
+        .addColumn('channel', 'text', (c) => c.notNull())
+        .addColumn('thread_ts', 'text', (c) => c.notNull())
+        .addColumn('change_id', 'text')
+        .addColumn('followed_by', 'text')
+        .addColumn('active', 'integer', (c) => c.notNull())
+        .addColumn('stopped_by', 'text')
+        .addColumn('end_posted', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('dirty_seq', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('next_sync_at', i64)
+        .addColumn('last_synced_at', i64, (c) => c.notNull().defaultTo(0))
+        .addColumn('sync_failures', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('lease_owner', 'text')
+        .addColumn('lease_until', i64, (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', i64, (c) => c.notNull())
+        .addColumn('updated_at', i64, (c) => c.notNull())
+        .addUniqueConstraint('pipeline_follows_thread', ['mr_id', 'channel', 'thread_ts'])
+        .execute();
+      await db.schema
+        .createIndex('pipeline_follows_due')
+        .on('pipeline_follows')
+        .columns(['next_sync_at'])
+        .execute();
+
+      await db.schema
+        .createTable('ci_pipelines')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('forge', 'text', (c) => c.notNull())
+        .addColumn('repo', 'text', (c) => c.notNull())
+        .addColumn('pipeline_key', 'text', (c) => c.notNull())
+        .addColumn('mr_id', 'text')
+        .addColumn('sha', 'text', (c) => c.notNull())
+        .addColumn('ref', 'text')
+        .addColumn('url', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('ordinal', i64, (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('completion', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('terminal_at', i64)
+        .addColumn('created_at', i64, (c) => c.notNull())
+        .addColumn('updated_at', i64, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('ci_pipelines_mr')
+        .on('ci_pipelines')
+        .columns(['mr_id', 'ordinal'])
+        .execute();
+
+      await db.schema
+        .createTable('ci_runs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('pipeline_id', 'text', (c) => c.notNull())
+        .addColumn('run_id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('url', 'text')
+        .addColumn('generation', i64, (c) => c.notNull())
+        .addColumn('sequence', i64, (c) => c.notNull())
+        .addColumn('rank', 'integer', (c) => c.notNull())
+        .addColumn('started_at', i64)
+        .addColumn('finished_at', i64)
+        .execute();
+      await db.schema.createIndex('ci_runs_pipeline').on('ci_runs').columns(['pipeline_id']).execute();
+
+      await db.schema
+        .createTable('ci_jobs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('pipeline_id', 'text', (c) => c.notNull())
+        .addColumn('run_id', 'text', (c) => c.notNull())
+        .addColumn('job_id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('stage', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('rank', 'integer', (c) => c.notNull())
+        .addColumn('url', 'text')
+        .addColumn('started_at', i64)
+        .addColumn('finished_at', i64)
+        .addColumn('failure_reason', 'text')
+        .addColumn('allow_failure', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema.createIndex('ci_jobs_pipeline').on('ci_jobs').columns(['pipeline_id']).execute();
+
+      await db.schema
+        .createTable('pipeline_messages')
+        .addColumn('follow_id', 'text', (c) => c.notNull().references('pipeline_follows.id'))
+        .addColumn('pipeline_id', 'text', (c) => c.notNull())
+        .addColumn('message_ts', 'text', (c) => c.notNull())
+        .addColumn('synced_version', 'integer', (c) => c.notNull())
+        .addColumn('superseded', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('result_posted', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', i64, (c) => c.notNull())
+        .addPrimaryKeyConstraint('pipeline_messages_pk', ['follow_id', 'pipeline_id'])
+        .execute();
+    },
+  },
 ];
 
 /** Kysely's provider over the in-code list, bound to one engine for the few type differences. */

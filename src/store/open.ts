@@ -7,9 +7,12 @@ import type { Logger } from '../core/logger.js';
 import { KyselyAuditRepository } from './audit-repository.js';
 import { KyselyChangeRequestRepository } from './change-request-repository.js';
 import { guard, type RepoContext } from './context.js';
+import { KyselyDeliveryRepository } from './delivery-repository.js';
 import { buildScrubber, type ErrorContext, StoreCause, toStoreError } from './errors.js';
 import { KyselyLockRepository } from './lock-repository.js';
 import { migrationProvider } from './migrations.js';
+import { KyselyPipelineRepository } from './pipeline-repository.js';
+import type { DeliveryRepository, PipelineRepository } from './pipeline-types.js';
 import type { Database, Engine } from './schema.js';
 import { openSqliteFile } from './sqlite-driver.js';
 import type { AuditRepository, ChangeRequestRepository, LockRepository, Store } from './types.js';
@@ -50,6 +53,8 @@ class KyselyStore implements Store {
   readonly audit: AuditRepository;
   readonly changes: ChangeRequestRepository;
   readonly locks: LockRepository;
+  readonly pipelines: PipelineRepository;
+  readonly deliveries: DeliveryRepository;
   readonly #ctx: RepoContext;
   #closing: Promise<void> | null = null;
 
@@ -59,6 +64,8 @@ class KyselyStore implements Store {
     this.audit = new KyselyAuditRepository(ctx);
     this.changes = new KyselyChangeRequestRepository(ctx);
     this.locks = new KyselyLockRepository(ctx);
+    this.pipelines = new KyselyPipelineRepository(ctx);
+    this.deliveries = new KyselyDeliveryRepository(ctx);
   }
 
   async ping(): Promise<void> {

@@ -1,4 +1,5 @@
 import type { ColumnType } from 'kysely';
+import type { PipelineTables } from './pipeline-schema.js';
 
 /**
  * Table shapes as Kysely sees them. Times are epoch milliseconds in a 64-bit integer column (SQLite
@@ -54,7 +55,7 @@ export interface LocksTable {
   expires_at: EpochMs;
 }
 
-export interface Database {
+export interface Database extends PipelineTables {
   audit_log: AuditLogTable;
   change_requests: ChangeRequestsTable;
   locks: LocksTable;

@@ -1,3 +1,5 @@
+import type { DeliveryRepository, PipelineRepository } from './pipeline-types.js';
+
 /**
  * The store's repositories, in domain terms. One implementation (Kysely) serves both engines:
  * SQLite via node:sqlite (embedded default) and PostgreSQL via pg (DATABASE_URL).
@@ -108,6 +110,10 @@ export interface Store {
   readonly audit: AuditRepository;
   readonly changes: ChangeRequestRepository;
   readonly locks: LockRepository;
+  /** Followed MRs, their CI state and the Slack messages showing it (src/store/pipeline-types.ts). */
+  readonly pipelines: PipelineRepository;
+  /** Forge webhook deliveries (duplicates, crash recovery). */
+  readonly deliveries: DeliveryRepository;
   /** Cheap round trip for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;

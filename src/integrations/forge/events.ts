@@ -1,3 +1,4 @@
+import type { JobEvent, PipelineEvent } from '../../core/ci.js';
 import type { ForgeKind } from './port.js';
 
 /**
@@ -26,3 +27,26 @@ export interface MergeRequestStateEvent extends MergeRequestRef {
   /** When the forge says it happened (merged_at / closed_at / updated_at). */
   readonly at: Date;
 }
+
+// CI vocabulary and events live in core (the store applies them too); forge code imports them from here.
+export {
+  CI_STATUSES,
+  type CiEventTarget,
+  type CiJobState,
+  type CiRunState,
+  type CiStatus,
+  ciRank,
+  isTerminalCi,
+  type JobEvent,
+  type PipelineEvent,
+} from '../../core/ci.js';
+
+export type MergeRequestEvent = MergeRequestStateEvent & { readonly kind: 'merge_request' };
+
+/** Everything the webhook parsers and the poller produce; one code path applies them. */
+export type ForgeEvent = MergeRequestEvent | PipelineEvent | JobEvent;
+
+/** What a webhook delivery means to opsbot. */
+export type ParsedDelivery =
+  | { readonly kind: 'events'; readonly events: readonly ForgeEvent[] }
+  | { readonly kind: 'ignored'; readonly reason: string };
