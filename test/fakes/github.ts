@@ -2,6 +2,8 @@ import { createPublicKey, type KeyObject, randomBytes, verify } from 'node:crypt
 import type { FakeHttpServer, FakeRequest, FakeResponse, Fault, RecordedRequest } from './forge-http.js';
 import { HttpFail, pageLinks, paginate, startFakeHttpServer } from './forge-http.js';
 import type { GitRepo, TreeEdit } from './git-repo.js';
+import { createGithubActions, type GithubActions } from './github-actions.js';
+import { createWebhookSender, type WebhookSender } from './webhook-sender.js';
 
 /**
  * A GitHub REST fake (GHES-style `/api/v3` prefix by default) that octokit talks to over loopback. The git
@@ -36,6 +38,10 @@ export interface FakePullRequest {
   labels: string[];
   comments: Array<{ id: number; body: string; user: string }>;
   user: string;
+  merged?: boolean;
+  mergedBy?: string | null;
+  closedAt?: string | null;
+  updatedAt?: string;
 }
 
 export interface FakeGithub {
@@ -49,6 +55,21 @@ export interface FakeGithub {
   /** Lowers the page size cap on lists, to exercise pagination. */
   setMaxPerPage(n: number): void;
   requestsTo(method: string, path: RegExp): RecordedRequest[];
+  /** Workflow runs, jobs, logs, other CI apps' check runs, and the webhooks they send. */
+  readonly actions: GithubActions;
+  /** Webhook deliveries sent to the configured URL (GitHub does not retry failed ones). */
+  readonly webhooks: WebhookSender;
+  /** The repository webhook: payload URL and secret (X-Hub-Signature-256). */
+  setWebhook(hook: { url: string; secret: string | null; timeoutMs?: number } | null): void;
+  /** A pull request someone opened by hand, from an existing branch. */
+  addPull(repo: string, pr: { head: string; base?: string; title?: string; user?: string }): FakePullRequest;
+  /** Merges (or closes without merging) a pull request as `user`, sending pull_request "closed". */
+  setPullState(
+    repo: string,
+    number: number,
+    state: 'merged' | 'closed',
+    user: string,
+  ): Promise<FakePullRequest>;
   close(): Promise<void>;
 }
 
@@ -80,6 +101,16 @@ export const startFakeGithub = async (opts: {
   let maxPerPage = opts.maxPerPage ?? 100;
   let nextId = 5000;
   let used = 0;
+  const webhooks = createWebhookSender();
+  let hookSecret: string | null = null;
+  const actions = await createGithubActions({
+    web: () => web,
+    api: () => api,
+    sender: webhooks,
+    secret: () => hookSecret,
+    pull: (repo, number) => pulls.find((p) => p.repo === repo && p.number === number),
+    maxPerPage: () => maxPerPage,
+  });
 
   const checkJwt = (jwt: string, app: FakeGithubApp) => {
     const [h, p, s] = jwt.split('.');
@@ -132,7 +163,12 @@ export const startFakeGithub = async (opts: {
       url: `${api}/repos/${p.repo}/pulls/${p.number}`,
       head: { ref: p.head, sha: headSha, label: `${owner}:${p.head}`, repo: { full_name: p.repo } },
       base: { ref: p.base, sha: baseSha, label: `${owner}:${p.base}`, repo: { full_name: p.repo } },
-      merged_at: null,
+      merged_at: p.merged ? (p.closedAt ?? null) : null,
+      merged: p.merged === true,
+      merged_by: p.merged && p.mergedBy ? { login: p.mergedBy } : null,
+      closed_at: p.closedAt ?? null,
+      updated_at: p.updatedAt ?? new Date(0).toISOString(),
+      created_at: new Date(0).toISOString(),
       draft: false,
       labels: p.labels.map((name, i) => ({ id: i + 1, name })),
       user: { login: p.user },
@@ -190,6 +226,8 @@ export const startFakeGithub = async (opts: {
       );
     }
     const rest = s.slice(3);
+    const ciAnswer = await actions.route(req, name, rest);
+    if (ciAnswer) return ciAnswer;
     const r0 = rest[0];
     const r1 = rest[1];
 
@@ -501,7 +539,53 @@ export const startFakeGithub = async (opts: {
     },
     requestsTo: (method, path) =>
       server.requests.filter((r) => r.method === method && path.test(r.path.slice(prefix.length))),
-    close: () => server.close(),
+    actions,
+    webhooks,
+    setWebhook(hook) {
+      hookSecret = hook?.secret ?? null;
+      webhooks.configure(
+        hook ? { url: hook.url, retries: 0, retryDelayMs: 0, timeoutMs: hook.timeoutMs ?? 10_000 } : null,
+      );
+    },
+    addPull(repo, p) {
+      const pr: FakePullRequest = {
+        number: pulls.length + 1,
+        repo,
+        title: p.title ?? `Update ${p.head}`,
+        body: '',
+        state: 'open',
+        head: p.head,
+        base: p.base ?? 'main',
+        labels: [],
+        comments: [],
+        user: p.user ?? 'carol',
+        updatedAt: new Date().toISOString(),
+      };
+      pulls.push(pr);
+      return pr;
+    },
+    async setPullState(repo, number, state, user) {
+      const pr = pulls.find((p) => p.repo === repo && p.number === number);
+      if (!pr) throw new Error(`fake github: no pull request ${repo}#${number}`);
+      const at = new Date().toISOString();
+      pr.state = 'closed';
+      pr.merged = state === 'merged';
+      pr.mergedBy = state === 'merged' ? user : null;
+      pr.closedAt = at;
+      pr.updatedAt = at;
+      const git = opts.repos[repo];
+      const json = prJson(
+        pr,
+        (await git?.revParse(`refs/heads/${pr.head}`)) ?? null,
+        (await git?.revParse(`refs/heads/${pr.base}`)) ?? null,
+      );
+      actions.pullRequestHook('closed', json, repo, user);
+      return pr;
+    },
+    async close() {
+      webhooks.configure(null);
+      await Promise.all([server.close(), actions.close()]);
+    },
   };
 };
 

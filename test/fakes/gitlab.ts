@@ -1,6 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import type { FakeHttpServer, FakeRequest, FakeResponse, Fault, RecordedRequest } from './forge-http.js';
 import { HttpFail, pageLinks, paginate, startFakeHttpServer } from './forge-http.js';
 import type { GitRepo, TreeEdit } from './git-repo.js';
+import { createGitlabCi, type GitlabCi } from './gitlab-ci.js';
+import { createWebhookSender, type WebhookSender } from './webhook-sender.js';
 
 /**
  * A GitLab REST v4 fake that @gitbeaker/rest talks to over loopback. Paths are the ones gitbeaker sends
@@ -29,6 +32,9 @@ export interface FakeMergeRequest {
   sha: string | null;
   author: string;
   notes: Array<{ id: number; body: string; author: string }>;
+  mergedBy?: string | null;
+  closedBy?: string | null;
+  updatedAt?: string;
 }
 
 export interface FakeGitlab {
@@ -41,6 +47,34 @@ export interface FakeGitlab {
   setMaxPerPage(n: number): void;
   /** Requests whose path (after /api/v4) matches. */
   requestsTo(method: string, path: RegExp): RecordedRequest[];
+  /** Pipelines, jobs, traces, and the hooks they send. */
+  readonly ci: GitlabCi;
+  /** Webhook deliveries (Pipeline / Job / Merge Request Hook) sent to the configured URL. */
+  readonly webhooks: WebhookSender;
+  /** The project webhook: URL, secret token (X-Gitlab-Token) and GitLab's retries of failed deliveries. */
+  setWebhook(
+    hook: {
+      url: string;
+      token: string | null;
+      retries?: number;
+      retryDelayMs?: number;
+      timeoutMs?: number;
+    } | null,
+  ): void;
+  /** An MR someone opened by hand (not through opsbot), from an existing branch. */
+  addMergeRequest(
+    project: string,
+    mr: { sourceBranch: string; targetBranch?: string; title?: string; author?: string },
+  ): Promise<FakeMergeRequest>;
+  /** Merges (or closes) an MR as `user` would in the UI, sending the Merge Request Hook. */
+  setMergeRequestState(
+    project: string,
+    iid: number,
+    state: 'merged' | 'closed',
+    user: string,
+  ): FakeMergeRequest;
+  /** A new commit on the MR's branch (the MR's head moves; Merge Request Hook action "update"). */
+  pushToMergeRequest(project: string, iid: number, sha: string): FakeMergeRequest;
   close(): Promise<void>;
 }
 
@@ -73,6 +107,18 @@ export const startFakeGitlab = async (opts: {
 }): Promise<FakeGitlab> => {
   const mergeRequests: FakeMergeRequest[] = [];
   let maxPerPage = opts.maxPerPage ?? 100;
+  const webhooks = createWebhookSender();
+  let hookToken: string | null = null;
+  const projectIds = new Map<string, number>(Object.keys(opts.projects).map((p, i) => [p, 11 + i]));
+  const ci = createGitlabCi({
+    host: () => host,
+    sender: webhooks,
+    token: () => hookToken,
+    webhookUuid: randomUUID(),
+    projectId: (p) => projectIds.get(p) ?? 1,
+    mergeRequest: (p, iid) => mergeRequests.find((m) => m.project === p && m.iid === iid),
+    maxPerPage: () => maxPerPage,
+  });
   let nextId = 1000;
   let host = '';
 
@@ -104,6 +150,12 @@ export const startFakeGitlab = async (opts: {
     sha: mr.sha,
     author: { username: mr.author },
     web_url: `${host}/${mr.project}/-/merge_requests/${mr.iid}`,
+    merged_by: mr.mergedBy ? { username: mr.mergedBy } : null,
+    merge_user: mr.mergedBy ? { username: mr.mergedBy } : null,
+    closed_by: mr.closedBy ? { username: mr.closedBy } : null,
+    updated_at: mr.updatedAt ?? new Date(0).toISOString(),
+    merged_at: mr.state === 'merged' ? (mr.updatedAt ?? null) : null,
+    closed_at: mr.state === 'closed' ? (mr.updatedAt ?? null) : null,
   });
 
   const handle = async (req: FakeRequest): Promise<FakeResponse> => {
@@ -115,6 +167,8 @@ export const startFakeGitlab = async (opts: {
     const write = req.method !== 'GET' && req.method !== 'HEAD';
     if (write && token.access !== 'write') return fail(403, '403 Forbidden');
     const rest = s.slice(2);
+    const ciAnswer = await ci.route(req, projectId, rest);
+    if (ciAnswer) return ciAnswer;
 
     // GET repository/branches/:branch
     if (req.method === 'GET' && rest[0] === 'repository' && rest[1] === 'branches' && rest.length === 3) {
@@ -307,8 +361,10 @@ export const startFakeGitlab = async (opts: {
           sha: head,
           author: user,
           notes: [],
+          updatedAt: new Date().toISOString(),
         };
         mergeRequests.push(mr);
+        ci.mergeRequestHook(mr, 'open', user);
         return { status: 201, json: mrJson(mr) };
       }
       const mr = ofProject.find((m) => String(m.iid) === rest[1]);
@@ -349,6 +405,67 @@ export const startFakeGitlab = async (opts: {
     },
     requestsTo: (method, path) =>
       server.requests.filter((r) => r.method === method && path.test(r.path.slice(API.length))),
-    close: () => server.close(),
+    ci,
+    webhooks,
+    setWebhook(hook) {
+      hookToken = hook?.token ?? null;
+      webhooks.configure(
+        hook
+          ? {
+              url: hook.url,
+              retries: hook.retries ?? 3,
+              retryDelayMs: hook.retryDelayMs ?? 200,
+              timeoutMs: hook.timeoutMs ?? 10_000,
+            }
+          : null,
+      );
+    },
+    async addMergeRequest(project, m) {
+      const repo = opts.projects[project];
+      if (!repo) throw new Error(`fake gitlab: no project ${project}`);
+      const ofProject = mergeRequests.filter((x) => x.project === project);
+      const mr: FakeMergeRequest = {
+        id: nextId++,
+        iid: ofProject.length + 1,
+        project,
+        title: m.title ?? `Update ${m.sourceBranch}`,
+        description: '',
+        state: 'opened',
+        source_branch: m.sourceBranch,
+        target_branch: m.targetBranch ?? 'main',
+        labels: [],
+        remove_source_branch: false,
+        sha: await repo.revParse(`refs/heads/${m.sourceBranch}`),
+        author: m.author ?? 'carol',
+        notes: [],
+        updatedAt: new Date().toISOString(),
+      };
+      mergeRequests.push(mr);
+      ci.mergeRequestHook(mr, 'open', mr.author);
+      return mr;
+    },
+    setMergeRequestState(project, iid, state, user) {
+      const mr = mergeRequests.find((m) => m.project === project && m.iid === iid);
+      if (!mr) throw new Error(`fake gitlab: no MR ${project}!${iid}`);
+      mr.state = state;
+      mr.updatedAt = new Date().toISOString();
+      if (state === 'merged') mr.mergedBy = user;
+      else mr.closedBy = user;
+      ci.mergeRequestHook(mr, state === 'merged' ? 'merge' : 'close', user);
+      return mr;
+    },
+    pushToMergeRequest(project, iid, sha) {
+      const mr = mergeRequests.find((m) => m.project === project && m.iid === iid);
+      if (!mr) throw new Error(`fake gitlab: no MR ${project}!${iid}`);
+      const oldrev = mr.sha;
+      mr.sha = sha;
+      mr.updatedAt = new Date().toISOString();
+      ci.mergeRequestHook(mr, 'update', mr.author, { oldrev });
+      return mr;
+    },
+    async close() {
+      webhooks.configure(null);
+      await server.close();
+    },
   };
 };

@@ -30,6 +30,7 @@ export interface MergeRequestStateEvent extends MergeRequestRef {
 
 // CI vocabulary and events live in core (the store applies them too); forge code imports them from here.
 export {
+  aggregateStatus,
   CI_STATUSES,
   type CiEventTarget,
   type CiJobState,

@@ -105,8 +105,9 @@ const mrHook = loose({
   }),
 });
 
-const jobState = (
-  webUrl: string,
+/** A job as GitLab hooks (builds[], Job Hook) and the jobs API describe it. */
+export const gitlabJobState = (
+  url: string,
   j: {
     id: number;
     name: string;
@@ -124,7 +125,7 @@ const jobState = (
     name: j.name,
     stage: j.stage,
     status,
-    url: `${webUrl}/-/jobs/${j.id}`,
+    url,
     startedAt: forgeDate(j.started_at),
     finishedAt: forgeDate(j.finished_at),
     failureReason: status === 'failed' ? j.failure_reason : null,
@@ -150,6 +151,16 @@ const jobHookProject = (
     return null;
   }
 };
+
+/**
+ * Where a GitLab pipeline is, from its latest jobs: a retry creates new jobs with higher ids, so the highest
+ * id is the pipeline's attempt; within one attempt every job only moves forward, so the sum of their ranks
+ * only grows. Webhooks and polling compute it the same way.
+ */
+export const gitlabRunVersion = (jobs: readonly CiJobState[]): { generation: number; sequence: number } => ({
+  generation: jobs.reduce((m, j) => Math.max(m, Number(j.id)), 0),
+  sequence: jobs.reduce((s, j) => s + ciRank(j.status), 0),
+});
 
 export interface GitlabParseOptions {
   /** The configured GitLab host (`forges.gitlab.host`); its path is GitLab's relative URL root, if any. */
@@ -200,7 +211,7 @@ export const parseGitlabWebhook = (
 const pipelineEvent = (h: z.infer<typeof pipelineHook>, now: () => Date): PipelineEvent => {
   const a = h.object_attributes;
   const web = h.project.web_url.replace(/\/+$/, '');
-  const jobs = (h.builds ?? []).map((b) => jobState(web, b));
+  const jobs = (h.builds ?? []).map((b) => gitlabJobState(`${web}/-/jobs/${b.id}`, b));
   const url = `${web}/-/pipelines/${a.id}`;
   return {
     kind: 'pipeline',
@@ -218,9 +229,7 @@ const pipelineEvent = (h: z.infer<typeof pipelineHook>, now: () => Date): Pipeli
       name: null,
       status: gitlabCiStatus(a.status),
       url,
-      // A retry creates new jobs with higher ids: the highest id is the pipeline's attempt.
-      generation: jobs.reduce((m, j) => Math.max(m, Number(j.id)), 0),
-      sequence: jobs.reduce((s, j) => s + ciRank(j.status), 0),
+      ...gitlabRunVersion(jobs),
       startedAt: forgeDate(a.created_at),
       finishedAt: forgeDate(a.finished_at),
     },
@@ -247,7 +256,7 @@ const jobEvent = (
   runName: null,
   runUrl: `${p.webUrl}/-/pipelines/${h.pipeline_id}`,
   runGeneration: h.build_id,
-  job: jobState(p.webUrl, {
+  job: gitlabJobState(`${p.webUrl}/-/jobs/${h.build_id}`, {
     id: h.build_id,
     name: h.build_name,
     stage: h.build_stage,

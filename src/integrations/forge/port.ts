@@ -1,3 +1,5 @@
+import type { CiJobState, CiRunState, CiStatus } from './events.js';
+
 /**
  * One forge port for GitLab (gitbeaker) and GitHub (octokit). "MR" means a GitLab merge request or a GitHub
  * pull request. `ensure*`-style callers build on these reads and writes; adapters never retry a write that
@@ -32,6 +34,31 @@ export interface MergeRequest {
   readonly headSha: string | null;
 }
 
+/** An MR with what the pipeline follower needs: who merged or closed it, and when it last changed. */
+export interface MergeRequestDetails extends MergeRequest {
+  /** Who merged it (merged), or closed it (closed); null while open or when the forge does not say. */
+  readonly actor: string | null;
+  readonly updatedAt: Date;
+}
+
+/** One pipeline of an MR (GitLab: a pipeline; GitHub: every run for the head commit). */
+export interface CiPipelineSummary {
+  readonly key: string;
+  readonly sha: string;
+  readonly ref: string | null;
+  readonly url: string | null;
+  readonly status: CiStatus;
+  /** Orders the MR's pipelines, newest highest (see CiEventTarget.ordinal). */
+  readonly ordinal: number;
+}
+
+/** A pipeline's runs and their jobs, as the webhooks would describe them. */
+export interface CiPipelineDetail {
+  readonly summary: CiPipelineSummary;
+  readonly runs: readonly CiRunState[];
+  readonly jobs: readonly { readonly runId: string; readonly job: CiJobState }[];
+}
+
 export interface OpenMergeRequestInput {
   readonly sourceBranch: string;
   readonly targetBranch: string;
@@ -60,4 +87,30 @@ export interface ForgePort {
   findOpenMergeRequest(repo: string, sourceBranch: string): Promise<MergeRequest | null>;
   openMergeRequest(repo: string, input: OpenMergeRequestInput): Promise<MergeRequest>;
   comment(repo: string, number: number, body: string): Promise<void>;
+
+  // CI (the pipeline follower's polling, job logs and the "Retry failed jobs" button)
+
+  /** The MR (GitLab iid, GitHub PR number), or null when it does not exist. */
+  getMergeRequest(repo: string, number: number): Promise<MergeRequestDetails | null>;
+  /**
+   * The MR's pipelines, newest first, at most `limit` (GitLab `GET /merge_requests/:iid/pipelines`; GitHub: the
+   * workflow runs and other CI apps' check runs of the head commit, as one pipeline).
+   */
+  listMergeRequestPipelines(
+    repo: string,
+    mr: { readonly number: number; readonly headSha: string | null },
+    limit: number,
+  ): Promise<CiPipelineSummary[]>;
+  /** Every run and the latest attempt of every job of a pipeline (all pages). */
+  listPipelineJobs(repo: string, pipeline: CiPipelineSummary): Promise<CiPipelineDetail>;
+  /**
+   * The end of a job's log, at most `maxBytes` (GitLab job trace; GitHub job logs, which answer with a
+   * redirect to a short-lived download URL). null when the job has no log (a check run of another CI app).
+   */
+  getJobLogTail(repo: string, jobId: string, maxBytes: number): Promise<string | null>;
+  /** Re-runs the failed jobs: GitLab retries the pipeline; GitHub re-runs the failed jobs of each run given. */
+  retryFailedJobs(
+    repo: string,
+    pipeline: { readonly key: string; readonly runIds: readonly string[] },
+  ): Promise<void>;
 }

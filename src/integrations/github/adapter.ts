@@ -1,7 +1,18 @@
 import { App, Octokit } from 'octokit';
 import { AppError, IntegrationError } from '../../core/errors.js';
 import { describeFailure, type ForgeErrorContext, toForgeError } from '../forge/errors.js';
-import type { CommitResult, FileAtRef, ForgePort, MergeRequest } from '../forge/port.js';
+import { aggregateStatus, type CiJobState, type CiRunState, type CiStatus } from '../forge/events.js';
+import { githubCiStatus } from '../forge/github-events.js';
+import { readTail } from '../forge/log-tail.js';
+import { forgeDate, msOf } from '../forge/payload.js';
+import type {
+  CiPipelineDetail,
+  CommitResult,
+  FileAtRef,
+  ForgePort,
+  MergeRequest,
+  MergeRequestDetails,
+} from '../forge/port.js';
 import {
   type RetryPolicy,
   retryPolicyFromOptions,
@@ -69,6 +80,60 @@ const toMergeRequest = (raw: unknown): MergeRequest => {
     sourceBranch: str(SERVICE, head.ref, 'pull request head.ref'),
     targetBranch: str(SERVICE, base.ref, 'pull request base.ref'),
     headSha: optStr(head.sha),
+  };
+};
+
+const toMergeRequestDetails = (raw: unknown): MergeRequestDetails => {
+  const mr = toMergeRequest(raw);
+  const p = obj(SERVICE, raw, 'pull request');
+  const mergedBy =
+    typeof p.merged_by === 'object' && p.merged_by !== null ? optStr((p.merged_by as Json).login) : null;
+  return {
+    ...mr,
+    actor: mr.state === 'merged' ? mergedBy : null,
+    updatedAt: forgeDate(p.updated_at) ?? new Date(0),
+  };
+};
+
+type Json = Readonly<Record<string, unknown>>;
+
+const ACTIONS_APP = 'github-actions';
+
+const terminalAt = (status: CiStatus, at: Date | null): Date | null =>
+  status === 'success' || status === 'failed' || status === 'canceled' ? at : null;
+
+/** A workflow run as the REST API returns it -> the run the webhooks would describe. */
+const toRun = (raw: unknown): CiRunState & { readonly createdAt: Date | null } => {
+  const w = obj(SERVICE, raw, 'workflow run');
+  const status = githubCiStatus(str(SERVICE, w.status, 'run status'), optStr(w.conclusion));
+  const updated = forgeDate(w.updated_at);
+  return {
+    id: `run:${num(SERVICE, w.id, 'run id')}`,
+    name: optStr(w.name) || optStr(w.path),
+    status,
+    url: optStr(w.html_url),
+    generation: typeof w.run_attempt === 'number' ? w.run_attempt : 1,
+    sequence: msOf(updated),
+    startedAt: forgeDate(w.run_started_at) ?? forgeDate(w.created_at),
+    finishedAt: terminalAt(status, updated),
+    createdAt: forgeDate(w.created_at),
+  };
+};
+
+const toJob = (raw: unknown): CiJobState => {
+  const j = obj(SERVICE, raw, 'job');
+  const conclusion = optStr(j.conclusion);
+  const status = githubCiStatus(str(SERVICE, j.status, 'job status'), conclusion);
+  return {
+    id: String(num(SERVICE, j.id, 'job id')),
+    name: str(SERVICE, j.name, 'job name'),
+    stage: null,
+    status,
+    url: optStr(j.html_url),
+    startedAt: forgeDate(j.started_at),
+    finishedAt: forgeDate(j.completed_at),
+    failureReason: status === 'failed' && conclusion !== 'failure' ? conclusion : null,
+    allowFailure: false,
   };
 };
 
@@ -187,6 +252,90 @@ export const createGithubForge = (opts: GithubForgeOptions): ForgePort => {
     });
     const first = list.find((p) => p.head.ref === sourceBranch);
     return first ? toMergeRequest(first) : null;
+  };
+
+  const downloadFetch = timedFetch(opts.fetch ?? globalThis.fetch, timeoutMs);
+
+  /** Every workflow run of a commit with its jobs, and other CI apps' check runs grouped by suite. */
+  const pipelineOf = async (
+    o: InstanceType<typeof Octokit>,
+    repo: string,
+    sha: string,
+  ): Promise<CiPipelineDetail | null> => {
+    const r = splitRepo(repo);
+    const rawRuns = await o.paginate(o.rest.actions.listWorkflowRunsForRepo, {
+      ...r,
+      head_sha: sha,
+      per_page: 100,
+    });
+    const runs = rawRuns.map(toRun);
+    const jobs: Array<{ runId: string; job: CiJobState }> = [];
+    for (const run of runs) {
+      const id = Number(run.id.slice('run:'.length));
+      const list = await o.paginate(o.rest.actions.listJobsForWorkflowRun, {
+        ...r,
+        run_id: id,
+        filter: 'latest',
+        per_page: 100,
+      });
+      for (const j of list) jobs.push({ runId: run.id, job: toJob(j) });
+    }
+    const checks = (await o.paginate(o.rest.checks.listForRef, { ...r, ref: sha, per_page: 100 })).filter(
+      (c) => c.app?.slug !== ACTIONS_APP,
+    );
+    const suites = new Map<
+      string,
+      { name: string | null; jobs: CiJobState[]; created: number; seq: number }
+    >();
+    for (const c of checks) {
+      const suiteId = `suite:${c.check_suite?.id ?? 0}`;
+      const job = toJob({ ...c, html_url: c.html_url ?? null });
+      const s = suites.get(suiteId) ?? {
+        name: c.app?.name ?? c.app?.slug ?? null,
+        jobs: [],
+        created: Number.POSITIVE_INFINITY,
+        seq: 0,
+      };
+      s.jobs.push(job);
+      s.created = Math.min(s.created, msOf(job.startedAt) || Number.POSITIVE_INFINITY);
+      s.seq = Math.max(s.seq, msOf(job.finishedAt), msOf(job.startedAt));
+      suites.set(suiteId, s);
+      jobs.push({ runId: suiteId, job });
+    }
+    const allRuns: CiRunState[] = [
+      ...runs.map(({ createdAt: _c, ...run }) => run),
+      ...[...suites.entries()].map(([id, s]) => {
+        const status = aggregateStatus(s.jobs.map((j) => j.status));
+        return {
+          id,
+          name: s.name,
+          status,
+          url: null,
+          generation: 1,
+          sequence: s.seq,
+          startedAt: null,
+          finishedAt: null,
+        };
+      }),
+    ];
+    if (allRuns.length === 0) return null;
+    const created = [
+      ...runs.map((x) => msOf(x.createdAt)),
+      ...[...suites.values()].map((x) => (Number.isFinite(x.created) ? x.created : 0)),
+    ].filter((x) => x > 0);
+    const web = opts.baseUrl.replace(/\/api\/v3\/?$/, '').replace('://api.github.com', '://github.com');
+    return {
+      summary: {
+        key: sha,
+        sha,
+        ref: null,
+        url: `${web.replace(/\/+$/, '')}/${repo}/commit/${sha}/checks`,
+        status: aggregateStatus(allRuns.map((x) => x.status)),
+        ordinal: created.length ? Math.min(...created) : 0,
+      },
+      runs: allRuns,
+      jobs,
+    };
   };
 
   const branchExists = (repo: string, branch: string, cause?: unknown) =>
@@ -320,6 +469,66 @@ export const createGithubForge = (opts: GithubForgeOptions): ForgePort => {
     comment: (repo, number, body) =>
       call(ctx(repo, 'write', `pull request #${number}`), async (o) => {
         await o.rest.issues.createComment({ ...splitRepo(repo), issue_number: number, body });
+      }),
+
+    getMergeRequest: (repo, number) =>
+      call(ctx(repo, 'read', `pull request #${number}`), async (o) => {
+        try {
+          return toMergeRequestDetails(
+            (await o.rest.pulls.get({ ...splitRepo(repo), pull_number: number })).data,
+          );
+        } catch (err) {
+          return nullIfRepoExists(o, repo, err);
+        }
+      }),
+
+    listMergeRequestPipelines: (repo, mr) =>
+      call(ctx(repo, 'read', `pull request #${mr.number}`), async (o) => {
+        if (!mr.headSha) return [];
+        const detail = await pipelineOf(o, repo, mr.headSha);
+        return detail ? [detail.summary] : [];
+      }),
+
+    listPipelineJobs: (repo, pipeline) =>
+      call(ctx(repo, 'read', `commit ${pipeline.sha.slice(0, 12)}`), async (o) => {
+        return (await pipelineOf(o, repo, pipeline.sha)) ?? { summary: pipeline, runs: [], jobs: [] };
+      }),
+
+    getJobLogTail: (repo, jobId, maxBytes) =>
+      call(ctx(repo, 'read', `job ${jobId}`), async (o) => {
+        // The API answers 302 to a short-lived download URL on another host: follow it ourselves, without
+        // the token (the download URL carries its own signature).
+        const res = await o.request('GET /repos/{owner}/{repo}/actions/jobs/{job_id}/logs', {
+          ...splitRepo(repo),
+          job_id: Number(jobId),
+          request: { redirect: 'manual', parseSuccessResponseBody: false },
+        });
+        const location = (res.headers as Record<string, string | undefined>).location;
+        if (!location) return null;
+        return withRetry(
+          async () => {
+            const dl = await downloadFetch(location);
+            if (!dl.ok) {
+              await dl.arrayBuffer().catch(() => undefined);
+              throw Object.assign(new Error(`log download answered ${dl.status}`), {
+                status: dl.status,
+                response: { status: dl.status, headers: Object.fromEntries(dl.headers.entries()), data: '' },
+              });
+            }
+            return readTail(dl, maxBytes);
+          },
+          true,
+          policy,
+        );
+      }),
+
+    retryFailedJobs: (repo, pipeline) =>
+      call(ctx(repo, 'write', `commit ${pipeline.key.slice(0, 12)}`), async (o) => {
+        for (const runId of pipeline.runIds) {
+          const m = /^run:(\d+)$/.exec(runId);
+          if (!m) continue; // another CI app's check suite: GitHub cannot re-run it
+          await o.rest.actions.reRunWorkflowFailedJobs({ ...splitRepo(repo), run_id: Number(m[1]) });
+        }
       }),
   };
 };

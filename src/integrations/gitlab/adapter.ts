@@ -8,7 +8,19 @@ import {
   messageFromBody,
   toForgeError,
 } from '../forge/errors.js';
-import type { CommitResult, FileAction, FileAtRef, ForgePort, MergeRequest } from '../forge/port.js';
+import type { CiJobState } from '../forge/events.js';
+import { gitlabCiStatus, gitlabJobState, gitlabRunVersion } from '../forge/gitlab-events.js';
+import { readTail } from '../forge/log-tail.js';
+import { forgeDate } from '../forge/payload.js';
+import type {
+  CiPipelineSummary,
+  CommitResult,
+  FileAction,
+  FileAtRef,
+  ForgePort,
+  MergeRequest,
+  MergeRequestDetails,
+} from '../forge/port.js';
 import {
   type RetryPolicy,
   retryPolicyFromOptions,
@@ -106,6 +118,44 @@ const toMergeRequest = (raw: unknown): MergeRequest => {
     targetBranch: str(SERVICE, m.target_branch, 'merge request target_branch'),
     headSha: optStr(m.sha),
   };
+};
+
+const toMergeRequestDetails = (raw: unknown): MergeRequestDetails => {
+  const mr = toMergeRequest(raw);
+  const m = obj(SERVICE, raw, 'merge request');
+  const user = (v: unknown) => (typeof v === 'object' && v !== null ? optStr((v as Json).username) : null);
+  return {
+    ...mr,
+    actor: mr.state === 'merged' ? user(m.merged_by) : mr.state === 'closed' ? user(m.closed_by) : null,
+    updatedAt: forgeDate(m.updated_at) ?? new Date(0),
+  };
+};
+
+const toPipelineSummary = (raw: unknown): CiPipelineSummary => {
+  const p = obj(SERVICE, raw, 'pipeline');
+  const id = num(SERVICE, p.id, 'pipeline id');
+  return {
+    key: String(id),
+    sha: str(SERVICE, p.sha, 'pipeline sha'),
+    ref: optStr(p.ref),
+    url: optStr(p.web_url),
+    status: gitlabCiStatus(str(SERVICE, p.status, 'pipeline status')),
+    ordinal: id,
+  };
+};
+
+const toJob = (raw: unknown): CiJobState => {
+  const j = obj(SERVICE, raw, 'job');
+  return gitlabJobState(optStr(j.web_url) ?? '', {
+    id: num(SERVICE, j.id, 'job id'),
+    name: str(SERVICE, j.name, 'job name'),
+    stage: str(SERVICE, j.stage, 'job stage'),
+    status: str(SERVICE, j.status, 'job status'),
+    started_at: optStr(j.started_at),
+    finished_at: optStr(j.finished_at),
+    allow_failure: j.allow_failure === true,
+    failure_reason: optStr(j.failure_reason),
+  });
 };
 
 const is404 = (err: unknown) => describeFailure(err).status === 404;
@@ -270,6 +320,85 @@ export const createGitlabForge = (opts: GitlabForgeOptions): ForgePort => {
     comment: (repo, number, body) =>
       call(ctx(repo, 'write', `merge request !${number}`), async () => {
         await api.MergeRequestNotes.create(repo, number, body);
+      }),
+
+    getMergeRequest: (repo, number) =>
+      call(ctx(repo, 'read', `merge request !${number}`), async () => {
+        try {
+          return toMergeRequestDetails(await api.MergeRequests.show(repo, number));
+        } catch (err) {
+          if (is404(err) && !isProjectMissing(err)) return null;
+          throw err;
+        }
+      }),
+
+    listMergeRequestPipelines: (repo, mr, limit) =>
+      call(ctx(repo, 'read', `merge request !${mr.number}`), async () => {
+        const list = arr(
+          SERVICE,
+          await api.MergeRequests.allPipelines(repo, mr.number, {
+            perPage: Math.min(100, limit),
+            maxPages: 1,
+          }),
+          'pipeline list',
+        );
+        return list
+          .map(toPipelineSummary)
+          .sort((a, b) => b.ordinal - a.ordinal)
+          .slice(0, limit);
+      }),
+
+    listPipelineJobs: (repo, pipeline) =>
+      call(ctx(repo, 'read', `pipeline ${pipeline.key}`), async () => {
+        const raw = arr(
+          SERVICE,
+          await api.Jobs.all(repo, { pipelineId: Number(pipeline.key), perPage: 100 }),
+          'job list',
+        );
+        const jobs = raw.map(toJob);
+        const first = raw[0] === undefined ? null : obj(SERVICE, raw[0], 'job');
+        const p = first && typeof first.pipeline === 'object' ? (first.pipeline as Json) : null;
+        const runId = `pipeline:${pipeline.key}`;
+        return {
+          summary: pipeline,
+          runs: [
+            {
+              id: runId,
+              name: null,
+              status: pipeline.status,
+              url: pipeline.url,
+              ...gitlabRunVersion(jobs),
+              startedAt: forgeDate(p?.created_at),
+              finishedAt: null,
+            },
+          ],
+          jobs: jobs.map((job) => ({ runId, job })),
+        };
+      }),
+
+    getJobLogTail: (repo, jobId, maxBytes) =>
+      call(ctx(repo, 'read', `job ${jobId}`), async () => {
+        const url = `${opts.host.replace(/\/+$/, '')}/api/v4/projects/${encodeURIComponent(repo)}/jobs/${encodeURIComponent(jobId)}/trace`;
+        return withRetry(
+          async () => {
+            const res = await fetchImpl(url, { headers: { 'PRIVATE-TOKEN': opts.token } });
+            if (!res.ok) {
+              throw new ForgeHttpError(
+                res.status,
+                Object.fromEntries(res.headers.entries()),
+                await errorBody(res),
+              );
+            }
+            return readTail(res, maxBytes);
+          },
+          true,
+          policy,
+        );
+      }),
+
+    retryFailedJobs: (repo, pipeline) =>
+      call(ctx(repo, 'write', `pipeline ${pipeline.key}`), async () => {
+        await api.Pipelines.retry(repo, Number(pipeline.key));
       }),
   };
 };
