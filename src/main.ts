@@ -3,6 +3,7 @@ import { type Config, loadConfig } from './core/config.js';
 import { AppError } from './core/errors.js';
 import { buildLogger, type Logger, SecretSanitizer } from './core/logger.js';
 import { type Env, secretValues } from './core/secrets.js';
+import { pipelineRenderers } from './handlers/blocks/pipeline.js';
 import { buildWhyRebootBlocks, buildWhyRebootProgressBlocks } from './handlers/blocks/why-reboot.js';
 import {
   type ChangeHandlerDeps,
@@ -10,10 +11,15 @@ import {
   registerChangeActions,
 } from './handlers/change-actions.js';
 import { createAuditWriter, createCommandPipeline } from './handlers/pipeline.js';
+import { createPipelineActionHandler, registerPipelineActions } from './handlers/pipeline-actions.js';
 import { registerCommands } from './handlers/register.js';
 import { buildCommandRegistry, type HandlerDeps } from './handlers/registry.js';
+import { createWebhookHandler } from './handlers/webhooks.js';
 import type { WhyRebootDeps } from './handlers/why-reboot.js';
-import { createForges } from './integrations/forge/create.js';
+import { createForge, createForges } from './integrations/forge/create.js';
+import type { ParsedDelivery } from './integrations/forge/events.js';
+import { parseGithubWebhook } from './integrations/forge/github-events.js';
+import { parseGitlabWebhook } from './integrations/forge/gitlab-events.js';
 import type { ForgeKind, ForgePort } from './integrations/forge/port.js';
 import { createGceAdapters, type GceAdapters } from './integrations/gce/adapter.js';
 import { gceAuthOptions } from './integrations/gce/auth.js';
@@ -22,6 +28,13 @@ import { createSlackApp } from './integrations/slack/app.js';
 import { createSlackClient } from './integrations/slack/client.js';
 import type { SlackIdentity } from './integrations/slack/port.js';
 import { createUserGroupResolver } from './integrations/slack/usergroups.js';
+import {
+  createPipelineFollower,
+  type EnsureFollow,
+  type OnMergeRequestState,
+  type PipelineFollower,
+} from './playbooks/pipelines/follower.js';
+import { githubWebOf } from './playbooks/pipelines/mr-ref.js';
 import { analyze } from './playbooks/why-reboot/analyze.js';
 import { collectEvidence } from './playbooks/why-reboot/collect.js';
 import { createInFlight, type SignalSource } from './server/drain.js';
@@ -29,7 +42,7 @@ import { createReadiness } from './server/health.js';
 import { createHttpServer } from './server/http-server.js';
 import { createMetrics, type Metrics } from './server/metrics.js';
 import { openStore } from './store/open.js';
-import type { Store } from './store/types.js';
+import type { AuditRecord, Store } from './store/types.js';
 
 export interface StartOpsbotOptions {
   readonly env: Env;
@@ -55,6 +68,11 @@ export interface StartOpsbotOptions {
   readonly now?: () => number;
   /** Socket Mode: how long startup waits for Slack's hello before failing (default 30 s). */
   readonly slackConnectTimeoutMs?: number;
+  /**
+   * Told once per state change (opened, merged, closed) of every followed MR, retried until it succeeds. The
+   * change lifecycle plugs in here (see buildPipelineFollower); tests observe it.
+   */
+  readonly onMergeRequestState?: OnMergeRequestState;
 }
 
 export interface RunningOpsbot {
@@ -63,6 +81,8 @@ export interface RunningOpsbot {
   readonly store: Store;
   readonly metrics: Metrics;
   readonly logger: Logger;
+  /** Follows an MR's CI in a Slack thread (idempotent); the change lifecycle's `follow`. */
+  readonly ensureFollow: EnsureFollow;
   /** Stops accepting, drains in-flight commands up to http.drainTimeoutMs, flushes audit rows, closes the store. */
   stop(): Promise<void>;
 }
@@ -157,6 +177,17 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     return gce;
   };
   const whyReboot = options.whyReboot !== undefined ? options.whyReboot : buildWhyRebootDeps(config, getGce);
+  const pipelines = buildPipelineFollower(config, {
+    store,
+    audit,
+    metrics,
+    logger,
+    scrub: (text) => sanitizer.scrub(text),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.onMergeRequestState ? { onMergeRequestState: options.onMergeRequestState } : {}),
+  });
+  // The change lifecycle follows its MR's CI with `pipelines.follower.ensureFollow` (inject it as `follow`) and
+  // learns of merges/closes through `onMergeRequestState` (pass the lifecycle's handler to buildPipelineFollower).
   const changes = buildChangeDeps(config, {
     store,
     slack,
@@ -170,10 +201,31 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
   const registry = buildCommandRegistry({
     whyReboot,
     changes,
+    pipelines: {
+      follower: pipelines.follower,
+      forgeFor: pipelines.forgeFor,
+      hosts: {
+        gitlab: config.forges.gitlab?.host ?? null,
+        github: config.forges.github ? githubWebOf(config.forges.github.baseUrl) : null,
+      },
+    },
     ...(options.commands ? { commands: options.commands } : {}),
   });
   registerCommands(slackApp.app, registry, pipeline, logger);
   registerChangeActions(slackApp.app, createChangeActionHandler(changes), logger);
+  registerPipelineActions(
+    slackApp.app,
+    createPipelineActionHandler({
+      config,
+      follower: pipelines.follower,
+      slack,
+      isMember: (g, u) => groups.isMember(g, u),
+      audit,
+      metrics,
+      logger,
+    }),
+    logger,
+  );
 
   const http = createHttpServer({
     logger,
@@ -181,6 +233,7 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     readiness,
     inFlight,
     slack: slackApp.httpReceiver,
+    webhooks: pipelines.webhooks,
   });
   let port: number;
   try {
@@ -194,6 +247,7 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     await store.close().catch(() => undefined);
     throw err;
   }
+  pipelines.follower.start();
   logger.info({ port, mode: config.slack.mode, store: store.engine }, 'opsbot started');
   // Warm the bot identity and report a bad token early; /readyz keeps checking.
   readiness.check().then((r) => {
@@ -211,6 +265,7 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
       ]);
       if (!(await drained))
         logger.warn({ inFlight: inFlight.size }, 'drain deadline passed; abandoning work in flight');
+      await pipelines.follower.stop(); // background loops end before the store closes
       await audit.flush();
       http.closeAll();
       await store.close().catch((err: unknown) => logger.error({ err }, 'store close failed'));
@@ -233,7 +288,100 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
   };
   if (options.signals) for (const s of SIGNALS) options.signals.on(s, onSignal);
 
-  return { port, config, store, metrics, logger, stop };
+  return { port, config, store, metrics, logger, ensureFollow: pipelines.follower.ensureFollow, stop };
+};
+
+/**
+ * The pipeline follower (forge events in, CI state in the store, the MR threads in Slack kept matching it) and
+ * its webhook entry. It gets its own Slack client without retries: it honours 429 Retry-After itself (pausing
+ * all its updates) and retries failed updates from the stored state, so a call never waits inside a lease.
+ */
+const buildPipelineFollower = (
+  config: Config,
+  d: {
+    readonly store: Store;
+    readonly audit: { enqueue(record: AuditRecord): void };
+    readonly metrics: Metrics;
+    readonly logger: Logger;
+    readonly scrub: (text: string) => string;
+    readonly fetch?: typeof fetch;
+    readonly onMergeRequestState?: OnMergeRequestState;
+  },
+): {
+  follower: PipelineFollower;
+  forgeFor: (kind: ForgeKind) => ForgePort | null;
+  webhooks: ReturnType<typeof createWebhookHandler>;
+} => {
+  const logger = d.logger.child({ component: 'pipelines' });
+  const forges: Partial<Record<ForgeKind, ForgePort | null>> = {};
+  const forgeFor = (kind: ForgeKind): ForgePort | null => {
+    if (forges[kind] === undefined) {
+      try {
+        forges[kind] = config.forges[kind] ? createForge(kind, config.forges, config.secrets) : null;
+      } catch (err) {
+        logger.warn({ err, forge: kind }, 'forge not usable for pipelines (token missing?); webhooks only');
+        forges[kind] = null;
+      }
+    }
+    return forges[kind] ?? null;
+  };
+  const secrets: Readonly<Record<ForgeKind, readonly string[]>> = {
+    gitlab: [config.secrets.GITLAB_WEBHOOK_SECRET, config.secrets.GITLAB_WEBHOOK_SECRET_PREVIOUS].filter(
+      (x): x is string => typeof x === 'string' && x !== '',
+    ),
+    github: [config.secrets.GITHUB_WEBHOOK_SECRET, config.secrets.GITHUB_WEBHOOK_SECRET_PREVIOUS].filter(
+      (x): x is string => typeof x === 'string' && x !== '',
+    ),
+  };
+  const parse = (source: ForgeKind, event: string, body: unknown): ParsedDelivery =>
+    source === 'gitlab'
+      ? parseGitlabWebhook(event, body, config.forges.gitlab ? { host: config.forges.gitlab.host } : {})
+      : parseGithubWebhook(event, body);
+  const p = config.pipelines;
+  const owner = `opsbot-${process.pid}-${Math.random().toString(16).slice(2, 10)}`;
+  const follower = createPipelineFollower({
+    store: d.store,
+    slack: createSlackClient({
+      token: config.secrets.SLACK_BOT_TOKEN as string,
+      apiUrl: config.slack.apiUrl,
+      retries: 0,
+      maxRetryAfterMs: 0,
+      logger,
+      ...(d.fetch ? { fetch: d.fetch } : {}),
+      onUpstreamError: (service) => d.metrics.upstreamErrors.inc({ service }),
+    }),
+    render: pipelineRenderers,
+    forgeFor,
+    polls: (kind) => p.polling.mode === 'always' || (p.polling.mode === 'auto' && secrets[kind].length === 0),
+    parse,
+    timings: {
+      coalesceMs: p.slack.coalesceMs,
+      minUpdateIntervalMs: p.slack.minUpdateIntervalMs,
+      resultDelayMs: p.slack.resultDelayMs,
+      pollIntervalMs: p.polling.intervalMs,
+      maxPollIntervalMs: p.polling.maxIntervalMs,
+    },
+    logLines: p.logLines,
+    maxFailedJobs: p.maxFailedJobs,
+    scrub: d.scrub,
+    onMergeRequestState: d.onMergeRequestState,
+    audit: d.audit,
+    metrics: d.metrics,
+    logger,
+    owner,
+    keepDeliveriesMs: p.webhooks.keepDeliveriesHours * 3_600_000,
+  });
+  const webhooks = createWebhookHandler({
+    secrets,
+    maxBodyBytes: p.webhooks.maxBodyBytes,
+    parse,
+    deliveries: d.store.deliveries,
+    receiver: follower,
+    owner,
+    metrics: d.metrics,
+    logger,
+  });
+  return { follower, forgeFor, webhooks };
 };
 
 /**

@@ -71,7 +71,14 @@ const approvalRule = z
   })
   .strict();
 
-export const COMMAND_NAMES = ['why-reboot', 'versionlock', 'tf-import', 'amend', 'opsbot'] as const;
+export const COMMAND_NAMES = [
+  'why-reboot',
+  'versionlock',
+  'tf-import',
+  'amend',
+  'pipeline',
+  'opsbot',
+] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
 const forgeKind = z.enum(['gitlab', 'github']);
@@ -117,6 +124,88 @@ const terraformTarget = z
   .strict();
 
 const url = z.url();
+
+/** Buttons whose clicks have their own access rule (`access.actions`). */
+export const ACTION_NAMES = ['retry-pipeline'] as const;
+export type ActionName = (typeof ACTION_NAMES)[number];
+
+const PIPELINE_DEFAULTS = {
+  webhooks: { maxBodyBytes: 5 * 1024 * 1024, keepDeliveriesHours: 72 },
+  polling: { mode: 'auto' as const, intervalMs: 15_000, maxIntervalMs: 300_000 },
+  slack: { coalesceMs: 1_500, minUpdateIntervalMs: 3_000, resultDelayMs: 2_000 },
+  logLines: 30,
+  maxFailedJobs: 5,
+};
+
+const pipelinesSection = z
+  .object({
+    webhooks: z
+      .object({
+        maxBodyBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(PIPELINE_DEFAULTS.webhooks.maxBodyBytes)
+          .describe('larger deliveries are refused with 413'),
+        keepDeliveriesHours: z
+          .number()
+          .int()
+          .positive()
+          .default(PIPELINE_DEFAULTS.webhooks.keepDeliveriesHours)
+          .describe('how long a delivery id is remembered to drop redeliveries'),
+      })
+      .strict()
+      .default(PIPELINE_DEFAULTS.webhooks),
+    polling: z
+      .object({
+        mode: z
+          .enum(['auto', 'always', 'never'])
+          .default('auto')
+          .describe('auto: poll a forge whose webhook secret is not set (no webhooks); always; never'),
+        intervalMs: z.number().int().min(1_000).default(PIPELINE_DEFAULTS.polling.intervalMs),
+        maxIntervalMs: z
+          .number()
+          .int()
+          .min(1_000)
+          .default(PIPELINE_DEFAULTS.polling.maxIntervalMs)
+          .describe('the interval doubles while nothing changes, up to this'),
+      })
+      .strict()
+      .default(PIPELINE_DEFAULTS.polling),
+    slack: z
+      .object({
+        coalesceMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(PIPELINE_DEFAULTS.slack.coalesceMs)
+          .describe('a burst of events is shown this long after its first one, as one update'),
+        minUpdateIntervalMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(PIPELINE_DEFAULTS.slack.minUpdateIntervalMs)
+          .describe('at least this long between two updates of one thread'),
+        resultDelayMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(PIPELINE_DEFAULTS.slack.resultDelayMs)
+          .describe('the result reply waits until the pipeline has been done this long (late runs join it)'),
+      })
+      .strict()
+      .default(PIPELINE_DEFAULTS.slack),
+    logLines: z
+      .number()
+      .int()
+      .min(0)
+      .max(100)
+      .default(PIPELINE_DEFAULTS.logLines)
+      .describe('lines of each failed job log shown'),
+    maxFailedJobs: z.number().int().min(1).max(10).default(PIPELINE_DEFAULTS.maxFailedJobs),
+  })
+  .strict()
+  .default(PIPELINE_DEFAULTS);
 
 export const configSchema = z
   .object({
@@ -202,9 +291,14 @@ export const configSchema = z
       .object({
         commands: z.partialRecord(z.enum(COMMAND_NAMES), accessRule).default({}),
         approvals: z.partialRecord(z.enum(COMMAND_NAMES), approvalRule).default({}),
+        actions: z
+          .partialRecord(z.enum(ACTION_NAMES), accessRule)
+          .default({})
+          .describe('who may press a button: retry-pipeline (default: the access.commands.pipeline rule)'),
       })
       .strict()
-      .default({ commands: {}, approvals: {} }),
+      .default({ commands: {}, approvals: {}, actions: {} }),
+    pipelines: pipelinesSection,
     store: z
       .object({
         dataDir: z.string().default('./data').describe('SQLite file location when DATABASE_URL is not set'),

@@ -8,9 +8,11 @@ export const SECRET_ENV_NAMES = [
   'SLACK_APP_TOKEN',
   'GITLAB_TOKEN',
   'GITLAB_WEBHOOK_SECRET',
+  'GITLAB_WEBHOOK_SECRET_PREVIOUS', // accepted too while a rotated secret is rolled out
   'GITHUB_TOKEN',
   'GITHUB_APP_PRIVATE_KEY',
   'GITHUB_WEBHOOK_SECRET',
+  'GITHUB_WEBHOOK_SECRET_PREVIOUS',
   'DATABASE_URL',
   'GOOGLE_OAUTH_ACCESS_TOKEN', // static Google bearer token instead of ADC (src/integrations/gce/auth.ts)
 ] as const;

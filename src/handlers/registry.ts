@@ -3,6 +3,7 @@ import type { ChangeHandlerDeps } from './change-actions.js';
 import { opsbotCommand } from './opsbot.js';
 import { pendingCommand } from './pending.js';
 import type { CommandSpec } from './pipeline.js';
+import { type PipelineCommandDeps, pipelineCommand } from './pipeline-command.js';
 import { tfImportCommand } from './tf-import.js';
 import { versionlockCommand } from './versionlock.js';
 import { type WhyRebootDeps, whyRebootCommand } from './why-reboot.js';
@@ -12,6 +13,8 @@ export interface HandlerDeps {
   readonly whyReboot: WhyRebootDeps | null;
   /** The change flow (/versionlock, /tf-import); null or no targets: they answer "not configured". */
   readonly changes?: ChangeHandlerDeps | null;
+  /** /pipeline: the pipeline follower and the forges; null: it answers "not set up". */
+  readonly pipelines?: PipelineCommandDeps | null;
   /** Real implementations of commands that are pending here (versionlock, tf-import, amend). */
   // biome-ignore lint/suspicious/noExplicitAny: each command has its own argument type
   readonly commands?: Partial<Record<CommandName, CommandSpec<any>>>;
@@ -28,4 +31,5 @@ export const buildCommandRegistry = (deps: HandlerDeps): readonly CommandSpec<an
   deps.commands?.versionlock ?? versionlockCommand(deps.changes ?? null),
   deps.commands?.['tf-import'] ?? tfImportCommand(deps.changes ?? null),
   deps.commands?.amend ?? pendingCommand('amend'),
+  deps.commands?.pipeline ?? pipelineCommand(deps.pipelines ?? null),
 ];

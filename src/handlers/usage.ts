@@ -80,6 +80,26 @@ export const USAGE: Readonly<Record<CommandName, CommandUsage>> = {
     options: [],
     examples: ['/amend 42 elasticsearch-7.10.3'],
   },
+  pipeline: {
+    name: 'pipeline',
+    slash: '/pipeline',
+    summary:
+      "Follow a merge request's CI in this channel: one live status message per pipeline, the result (with the failed jobs' logs) when it ends.",
+    synopsis: ['<mr>', '--stop <mr>'],
+    options: [
+      {
+        flag: '<mr>',
+        text: 'group/project!42 (GitLab), owner/repo#42 (GitHub), or the merge / pull request URL',
+      },
+      { flag: '--stop', text: 'stop following it in this channel' },
+    ],
+    examples: [
+      '/pipeline infra/ansible!42',
+      '/pipeline acme/infra#7',
+      '/pipeline https://gitlab.example.com/infra/ansible/-/merge_requests/42',
+      '/pipeline --stop infra/ansible!42',
+    ],
+  },
   opsbot: {
     name: 'opsbot',
     slash: '/opsbot',
@@ -95,6 +115,7 @@ export const COMMAND_ORDER: readonly CommandName[] = [
   'versionlock',
   'tf-import',
   'amend',
+  'pipeline',
   'opsbot',
 ];
 

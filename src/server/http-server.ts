@@ -13,6 +13,10 @@ export interface HttpServerOptions {
   /** HTTP mode: Slack's requests (slash commands, interactivity, events). Absent in Socket Mode. */
   readonly slack?: { handle(req: IncomingMessage, res: ServerResponse): Promise<void> } | null;
   readonly slackPath?: string;
+  /** POST /webhooks/gitlab and /webhooks/github (forge events). */
+  readonly webhooks?: {
+    handle(source: 'gitlab' | 'github', req: IncomingMessage, res: ServerResponse): Promise<void>;
+  } | null;
 }
 
 export interface OpsbotHttpServer {
@@ -41,6 +45,9 @@ export const createHttpServer = (o: HttpServerOptions): OpsbotHttpServer => {
     if (path === slackPath && o.slack) {
       if (req.method !== 'POST') return json(res, 405, { error: 'method_not_allowed' });
       return o.slack.handle(req, res);
+    }
+    if (o.webhooks && (path === '/webhooks/gitlab' || path === '/webhooks/github')) {
+      return o.webhooks.handle(path === '/webhooks/gitlab' ? 'gitlab' : 'github', req, res);
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method_not_allowed' });
     switch (path) {

@@ -10,6 +10,9 @@ export interface Metrics {
   readonly commandDuration: Histogram<'command'>;
   readonly ackDuration: Histogram;
   readonly upstreamErrors: Counter<'service'>;
+  readonly webhookDeliveries: Counter<'source' | 'outcome'>;
+  readonly webhookDuration: Histogram<'source'>;
+  readonly forgeEvents: Counter<'via' | 'result'>;
 }
 
 export const createMetrics = (options: { defaultMetrics?: boolean } = {}): Metrics => {
@@ -40,6 +43,25 @@ export const createMetrics = (options: { defaultMetrics?: boolean } = {}): Metri
       name: 'opsbot_upstream_errors_total',
       help: 'Failed calls to upstream services (slack, compute, logging, gitlab, github, store)',
       labelNames: ['service'],
+      registers: [registry],
+    }),
+    webhookDeliveries: new Counter({
+      name: 'opsbot_webhook_deliveries_total',
+      help: 'Forge webhook deliveries by source and outcome (accepted, duplicate, ignored, unauthorized, too_large, bad_request, not_configured)',
+      labelNames: ['source', 'outcome'],
+      registers: [registry],
+    }),
+    webhookDuration: new Histogram({
+      name: 'opsbot_webhook_response_seconds',
+      help: 'Time from receiving a forge webhook to answering it (forges give up after 10 s)',
+      labelNames: ['source'],
+      buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: [registry],
+    }),
+    forgeEvents: new Counter({
+      name: 'opsbot_forge_events_total',
+      help: 'Forge events applied to followed MRs, by how they came (webhook, poll) and result (changed, unchanged, ignored)',
+      labelNames: ['via', 'result'],
       registers: [registry],
     }),
   };

@@ -29,6 +29,8 @@ export interface PostedFakeMessage {
   blocks: unknown[] | null;
   threadTs: string | null;
   updates: number;
+  /** A thread reply also shown in the channel (reply_broadcast). */
+  broadcast: boolean;
 }
 
 type Failure = { readonly status: 429; readonly retryAfter: number } | { readonly error: string };
@@ -49,6 +51,8 @@ export interface FakeSlack {
   setUserGroup(groupId: string, userIds: readonly string[]): void;
   /** chat.postMessage/update to these channels answer channel_not_found. */
   hideChannel(channelId: string): void;
+  /** While set, every Web API call answers this HTTP status (503: Slack is down). */
+  setOutage(status: number | null): void;
   /**
    * Serves `apps.connections.open` (Socket Mode): it takes only the app-level token given here (an `xoxb-`
    * token gets `not_allowed_token_type`, like Slack) and answers `{ok:true, url}` with a fresh
@@ -126,6 +130,7 @@ export const startFakeSlack = async (
   const hidden = new Set<string>();
   const responseUses = new Map<string, number>();
   let authError: string | null = null;
+  let outage: number | null = null;
   let socketMode: { readonly appToken: string; issueUrl(): string } | null = null;
   let tsCounter = 0;
   const nextTs = () => {
@@ -167,6 +172,7 @@ export const startFakeSlack = async (
         blocks,
         threadTs,
         updates: 0,
+        broadcast: threadTs !== null && (a.reply_broadcast === true || a.reply_broadcast === 'true'),
       };
       messages.push(msg);
       return {
@@ -264,6 +270,7 @@ export const startFakeSlack = async (
       if (!url.startsWith('/api/')) return send(404, { ok: false, error: 'unknown_method' });
       const method = url.slice('/api/'.length).split('?')[0] as string;
       calls.push({ method, args, headers: req.headers, at: Date.now() });
+      if (outage !== null) return send(outage, { ok: false, error: 'service_unavailable' });
       const auth = req.headers.authorization;
       const given = auth?.startsWith('Bearer ')
         ? auth.slice('Bearer '.length)
@@ -326,6 +333,9 @@ export const startFakeSlack = async (
     },
     hideChannel(channelId) {
       hidden.add(channelId);
+    },
+    setOutage(status) {
+      outage = status;
     },
     attachSocketMode(socket) {
       socketMode = socket;

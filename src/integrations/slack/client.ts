@@ -1,4 +1,10 @@
-import { ErrorCode, type RetryOptions, WebClient, type WebClientOptions } from '@slack/web-api';
+import {
+  type ChatPostMessageArguments,
+  ErrorCode,
+  type RetryOptions,
+  WebClient,
+  type WebClientOptions,
+} from '@slack/web-api';
 import { IntegrationError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { PostedMessage, SlackIdentity, SlackMessage, SlackPort } from './port.js';
@@ -141,9 +147,11 @@ export const createSlackClient = (s: SlackClientSettings): SlackPort => {
           text: message.text,
           ...blocksOf(message),
           ...(message.threadTs ? { thread_ts: message.threadTs } : {}),
+          // A thread reply also shown in the channel (Slack takes it only with thread_ts).
+          ...(message.threadTs && message.replyBroadcast ? { reply_broadcast: true } : {}),
           unfurl_links: false,
           unfurl_media: false,
-        }),
+        } as ChatPostMessageArguments),
       );
       return { channel: r.channel ?? channel, ts: r.ts ?? '' };
     },

@@ -29,7 +29,8 @@ export interface SlackPort {
   authTest(): Promise<SlackIdentity>;
   postMessage(
     channel: string,
-    message: SlackMessage & { readonly threadTs?: string },
+    /** `replyBroadcast`: a thread reply also shown in the channel (only with `threadTs`). */
+    message: SlackMessage & { readonly threadTs?: string; readonly replyBroadcast?: boolean },
   ): Promise<PostedMessage>;
   updateMessage(channel: string, ts: string, message: SlackMessage): Promise<PostedMessage>;
   postEphemeral(channel: string, user: string, message: SlackMessage): Promise<void>;

@@ -1,0 +1,295 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MergeRequestStateEvent } from '../../src/integrations/forge/events.js';
+import { type RunningOpsbot, startOpsbot } from '../../src/main.js';
+import { createBareRepo, type GitRepo } from '../fakes/git-repo.js';
+import { type FakeGitlab, startFakeGitlab } from '../fakes/gitlab.js';
+import { gitlabTrace } from '../fakes/gitlab-ci.js';
+import { type FakeSlack, type PostedFakeMessage, startFakeSlack } from '../fakes/slack.js';
+import {
+  BOT_TOKEN,
+  captureLines,
+  postSigned,
+  SIGNING_SECRET,
+  slashBody,
+  tempDir,
+  writeConfig,
+} from './helpers.js';
+
+/**
+ * The pipeline follower end to end, in Slack terms: `/pipeline` on a GitLab MR nobody made through opsbot,
+ * the fake GitLab running its pipeline and delivering the real hooks (with the real headers) to opsbot's
+ * webhook URL, and what the channel sees: one status message edited in place, the failed result broadcast
+ * with the job's log tail (colours and secrets gone), Retry failed jobs, a second result, the merge.
+ */
+
+const GITLAB_TOKEN = 'glpat-e2e-pipelines-token-31337';
+const HOOK_SECRET = 'gitlab-hook-secret-e2e-8f2a';
+const CHANNEL = 'C0OPS';
+const ALICE = 'U0ALICE';
+const BOB = 'U0BOB';
+
+const text = (m: PostedFakeMessage | undefined): string => JSON.stringify(m?.blocks ?? []) + (m?.text ?? '');
+
+const blockActionBody = (o: { user: string; message: PostedFakeMessage; actionId: string; value: string }) =>
+  new URLSearchParams({
+    payload: JSON.stringify({
+      type: 'block_actions',
+      user: { id: o.user, username: o.user.toLowerCase(), name: o.user.toLowerCase(), team_id: 'T0FAKE001' },
+      api_app_id: 'A0OPSBOT',
+      token: 'deprecated-verification-token',
+      container: {
+        type: 'message',
+        message_ts: o.message.ts,
+        channel_id: o.message.channel,
+        is_ephemeral: false,
+        ...(o.message.threadTs ? { thread_ts: o.message.threadTs } : {}),
+      },
+      trigger_id: '9876.5432.fedcba',
+      team: { id: 'T0FAKE001', domain: 'fake' },
+      channel: { id: o.message.channel, name: 'ops' },
+      message: {
+        type: 'message',
+        user: 'U0BOT0001',
+        ts: o.message.ts,
+        text: o.message.text,
+        blocks: o.message.blocks,
+        ...(o.message.threadTs ? { thread_ts: o.message.threadTs } : {}),
+      },
+      state: { values: {} },
+      response_url: 'http://127.0.0.1:9/unused',
+      actions: [
+        {
+          action_id: o.actionId,
+          block_id: 'pipeline_result',
+          text: { type: 'plain_text', text: 'Retry failed jobs' },
+          value: o.value,
+          type: 'button',
+          action_ts: `${Date.now() / 1000}`,
+        },
+      ],
+    }),
+  }).toString();
+
+describe('following a GitLab MR pipeline in Slack (webhooks)', () => {
+  let slack: FakeSlack;
+  let gitlab: FakeGitlab;
+  let repo: GitRepo;
+  let bot: RunningOpsbot;
+  let sha: string;
+  const tmp = tempDir();
+  const logs = captureLines();
+  const mrStates: MergeRequestStateEvent[] = [];
+
+  beforeAll(async () => {
+    slack = await startFakeSlack({ token: BOT_TOKEN });
+    repo = await createBareRepo({ 'README.md': '# app\n' });
+    sha = await repo.commitToBranch('feature/login', { 'login.rb': 'puts 1\n' }, 'login');
+    gitlab = await startFakeGitlab({
+      projects: { 'shop/app': repo },
+      tokens: { [GITLAB_TOKEN]: { access: 'write' } },
+    });
+    const config = `
+store:
+  dataDir: ${tmp.dir}/data
+forges:
+  gitlab:
+    host: ${gitlab.host}
+pipelines:
+  polling:
+    mode: never
+  slack:
+    coalesceMs: 150
+    minUpdateIntervalMs: 300
+    resultDelayMs: 150
+access:
+  actions:
+    retry-pipeline:
+      users: [${BOB}]
+`;
+    bot = await startOpsbot({
+      env: {
+        SLACK_BOT_TOKEN: BOT_TOKEN,
+        SLACK_SIGNING_SECRET: SIGNING_SECRET,
+        SLACK_API_URL: slack.apiUrl,
+        GITLAB_TOKEN,
+        GITLAB_WEBHOOK_SECRET: HOOK_SECRET,
+        PORT: '0',
+      },
+      configPath: writeConfig(tmp.dir, config),
+      destination: logs,
+      host: '127.0.0.1',
+      onMergeRequestState: async (e) => {
+        mrStates.push(e);
+      },
+    });
+    gitlab.setWebhook({
+      url: `http://127.0.0.1:${bot.port}/webhooks/gitlab`,
+      token: HOOK_SECRET,
+      retryDelayMs: 50,
+    });
+    await slack.waitFor(() => slack.callsOf('auth.test').length > 0);
+  });
+
+  afterAll(async () => {
+    await bot?.stop();
+    await Promise.all([slack?.close(), gitlab?.close()]);
+    await repo?.cleanup();
+    tmp.cleanup();
+  });
+
+  const thread = (root: PostedFakeMessage) => slack.messages.filter((m) => m.threadTs === root.ts);
+
+  it('/pipeline follows the MR in the channel; a failed pipeline is broadcast with its cleaned log; Retry; merged', async () => {
+    const mr = await gitlab.addMergeRequest('shop/app', {
+      sourceBranch: 'feature/login',
+      title: 'Login <b>form</b>',
+    });
+    const r = await postSigned(
+      bot.port,
+      slashBody({
+        command: '/pipeline',
+        text: 'shop/app!1',
+        channel_id: CHANNEL,
+        user_id: ALICE,
+        response_url: slack.responseUrl('p1'),
+      }),
+    );
+    expect(r.status).toBe(200);
+    const root = await slack.waitFor(() =>
+      slack.messages.find((m) => m.threadTs === null && m.text.includes('shop/app!1')),
+    );
+    expect(root.text).toContain('Login &lt;b&gt;form&lt;/b&gt;'); // forge text is escaped
+
+    const p = gitlab.ci.createPipeline('shop/app', {
+      mrIid: mr.iid,
+      sha,
+      jobs: [
+        { name: 'rubocop', stage: 'lint' },
+        { name: 'rspec', stage: 'test' },
+        { name: 'deploy-review', stage: 'deploy' },
+      ],
+    });
+    const status = await slack.waitFor(
+      () => thread(root).find((m) => text(m).includes(`Pipeline #${p.id}`)),
+      10_000,
+    );
+    gitlab.ci.setJob(p.id, 'rubocop', 'running');
+    gitlab.ci.setJob(p.id, 'rubocop', 'success');
+    gitlab.ci.setJob(p.id, 'rspec', 'running');
+    const log = gitlabTrace(
+      [
+        '$ bundle exec rspec',
+        '\u001b[31mFailures:\u001b[0m',
+        `  1) Login posts with token ${GITLAB_TOKEN} and fails`,
+        '     expected 200, got 500',
+        'Downloading artifacts 10%\rDownloading artifacts 100%',
+      ],
+      1,
+    );
+    gitlab.ci.setJob(p.id, 'rspec', 'failed', { log, failureReason: 'script_failure' });
+    const result = await slack.waitFor(
+      () =>
+        thread(root).find(
+          (m) => m !== status && text(m).includes('failed') && text(m).includes('pipeline_retry'),
+        ),
+      10_000,
+    );
+    expect(result.broadcast).toBe(true);
+    const shown = text(result);
+    expect(shown).toContain('rspec');
+    expect(shown).toContain('expected 200, got 500');
+    expect(shown).toContain('ERROR: Job failed: exit code 1');
+    expect(shown).toContain('Downloading artifacts 100%');
+    expect(shown).not.toContain('Downloading artifacts 10%');
+    expect(shown).not.toContain(GITLAB_TOKEN);
+    expect(shown).toContain('[REDACTED]');
+    expect(shown).not.toMatch(/\\u001b|section_start|section_end/);
+    expect(shown).toContain('Open pipeline');
+    // The status message was edited in place to the final state: one status message for this pipeline.
+    await slack.waitFor(
+      () => (text(status).includes(':x:') && text(status).includes('deploy-review')) || null,
+      10_000,
+    );
+    expect(thread(root).filter((m) => text(m).includes(`Pipeline #${p.id}`) && m !== result)).toHaveLength(1);
+    expect(text(status)).toMatch(/rubocop.*passed|rubocop[^\n]*\d+s/);
+    expect(text(status)).toContain('skipped'); // the deploy stage after the failure
+    const order = (m: PostedFakeMessage) =>
+      ((m.blocks ?? []) as Array<{ text?: { text: string } }>)
+        .map((b) => /^\*(\w+)\*/.exec(b.text?.text ?? '')?.[1])
+        .filter(Boolean);
+
+    // Retry failed jobs: Alice may not (the rule names Bob), Bob may.
+    const button = (
+      (
+        result.blocks as Array<{ type: string; elements?: Array<{ action_id: string; value?: string }> }>
+      ).find((b) => b.type === 'actions')?.elements ?? []
+    ).find((e) => e.action_id === 'pipeline_retry');
+    const value = button?.value as string;
+    await postSigned(
+      bot.port,
+      blockActionBody({ user: ALICE, message: result, actionId: 'pipeline_retry', value }),
+    );
+    await slack.waitFor(() =>
+      slack
+        .callsOf('chat.postEphemeral')
+        .find((c) => c.args.user === ALICE && String(c.args.text).includes('Retrying')),
+    );
+    expect(p.jobs.filter((j) => j.name === 'rspec')).toHaveLength(1);
+    await postSigned(
+      bot.port,
+      blockActionBody({ user: BOB, message: result, actionId: 'pipeline_retry', value }),
+    );
+    await slack.waitFor(() => p.jobs.filter((j) => j.name === 'rspec').length === 2 || null, 10_000);
+    await slack.waitFor(() => thread(root).find((m) => m.text.includes(`<@${BOB}> asked to retry`)));
+    await slack.waitFor(
+      () => text(status).includes(':large_blue_circle:') || text(status).includes(':hourglass:') || null,
+      10_000,
+    );
+    gitlab.ci.setJob(p.id, 'rspec', 'running');
+    gitlab.ci.setJob(p.id, 'rspec', 'success');
+    gitlab.ci.setJob(p.id, 'deploy-review', 'running');
+    gitlab.ci.setJob(p.id, 'deploy-review', 'success');
+    const passed = await slack.waitFor(
+      () => thread(root).find((m) => m.text.includes(`Pipeline #${p.id} passed`)),
+      10_000,
+    );
+    expect(passed.broadcast).toBe(false);
+    await slack.waitFor(() => text(status).includes(':white_check_mark: *') || null, 10_000);
+    expect(order(status)).toEqual(['lint', 'test', 'deploy']); // stages in pipeline order, also after a retry
+
+    gitlab.setMergeRequestState('shop/app', mr.iid, 'merged', 'bob');
+    const merged = await slack.waitFor(
+      () => thread(root).find((m) => m.text.includes('was merged by bob')),
+      10_000,
+    );
+    expect(merged.text).toContain('shop/app!1');
+    await expect
+      .poll(() => mrStates.map((e) => [e.number, e.state, e.actor]))
+      .toContainEqual([1, 'merged', 'bob']);
+    console.log(
+      JSON.stringify(
+        thread(root).map((m) => ({
+          ts: m.ts,
+          text: m.text,
+          blocks: m.blocks,
+          updates: m.updates,
+          b: m.broadcast,
+        })),
+        null,
+        1,
+      ),
+      slack.calls.map((c) => c.method).join(','),
+    );
+    // Audited: the command, the refused and the accepted click, and the webhook deliveries acted on.
+    await expect
+      .poll(async () =>
+        (await bot.store.audit.list({ command: 'pipeline', limit: 500 })).map(
+          (a) => `${a.source}:${a.outcome}`,
+        ),
+      )
+      .toEqual(expect.arrayContaining(['slack:ok', 'slack:refused', 'webhook:ok']));
+    // Every delivery was answered 2xx, quickly.
+    const answered = gitlab.webhooks.sent.flatMap((d) => d.attempts);
+    expect(answered.every((a) => a.status !== null && a.status >= 200 && a.status < 300)).toBe(true);
+  });
+});
