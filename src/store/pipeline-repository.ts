@@ -363,16 +363,18 @@ export class KyselyPipelineRepository implements PipelineRepository {
     if (known?.mr_id) {
       return (await base.where('id', '=', known.mr_id).executeTakeFirst()) ?? null;
     }
+    // The forge named the MR: that one only (another MR of the same branch is not this pipeline's).
+    if (event.mrNumber !== null) {
+      return (await base.where('number', '=', event.mrNumber).executeTakeFirst()) ?? null;
+    }
     const candidates = await base
       .where((eb) => {
         const ors = [eb('head_sha', '=', event.sha)];
-        if (event.mrNumber !== null) ors.push(eb('number', '=', event.mrNumber));
         if (event.sourceBranch) ors.push(eb('source_branch', '=', event.sourceBranch));
         return eb.or(ors);
       })
       .execute();
     return (
-      candidates.find((c) => event.mrNumber !== null && n(c.number) === event.mrNumber) ??
       candidates.find((c) => c.head_sha === event.sha) ??
       candidates.find((c) => event.sourceBranch !== null && c.source_branch === event.sourceBranch) ??
       null

@@ -134,6 +134,9 @@ const GONE = new Set([
   'channel_is_archived',
 ]);
 
+/** Thrown instead of calling Slack while a 429's Retry-After has not passed. */
+class SlackPaused extends Error {}
+
 const slackErrorOf = (err: unknown): string | null =>
   err instanceof IntegrationError && err.service === 'slack' ? String(err.details.slackError ?? '') : null;
 
@@ -163,12 +166,22 @@ export const createPipelineFollower = (deps: PipelineFollowerDeps): PipelineFoll
     const mrView = mrViewOf(mr);
     let posted = false;
     let nextAt: number | null = null;
-    const thread = (m: SlackMessage, broadcast = false) =>
-      deps.slack.postMessage(follow.channel, {
+    // Every call waits for a Retry-After another thread's call was given (Slack limits per workspace).
+    const gate = (): void => {
+      if (now() < pausedUntil) throw new SlackPaused();
+    };
+    const thread = (m: SlackMessage, broadcast = false) => {
+      gate();
+      return deps.slack.postMessage(follow.channel, {
         ...m,
         threadTs: follow.threadTs,
         ...(broadcast ? { replyBroadcast: true } : {}),
       });
+    };
+    const update = (ts: string, m: SlackMessage) => {
+      gate();
+      return deps.slack.updateMessage(follow.channel, ts, m);
+    };
 
     try {
       if (!follow.active) {
@@ -202,7 +215,7 @@ export const createPipelineFollower = (deps: PipelineFollowerDeps): PipelineFoll
           posted = true;
         } else if (message.syncedVersion < p.version) {
           try {
-            await deps.slack.updateMessage(follow.channel, message.messageTs, status);
+            await update(message.messageTs, status);
           } catch (err) {
             if (slackErrorOf(err) !== 'message_not_found') throw err;
             // Someone deleted the status message: post it again.
@@ -228,8 +241,7 @@ export const createPipelineFollower = (deps: PipelineFollowerDeps): PipelineFoll
       }
       for (const old of older) {
         if (!old.message || old.message.superseded || !latest) continue;
-        await deps.slack.updateMessage(
-          follow.channel,
+        await update(
           old.message.messageTs,
           deps.render.status(buildPipelineView(old, mrView, new Date(at), latest)),
         );
@@ -259,6 +271,11 @@ export const createPipelineFollower = (deps: PipelineFollowerDeps): PipelineFoll
   ): Promise<void> => {
     const slackError = slackErrorOf(err);
     try {
+      if (err instanceof SlackPaused) {
+        await deps.store.pipelines.deferFollow(followId, owner, pausedUntil, false);
+        reconciler.kick(pausedUntil);
+        return;
+      }
       if (slackError === 'ratelimited') {
         const seconds = Number((err as IntegrationError).details.retryAfterSeconds ?? 1) || 1;
         pausedUntil = Math.max(pausedUntil, now() + seconds * 1000);
@@ -537,6 +554,28 @@ export const createPipelineFollower = (deps: PipelineFollowerDeps): PipelineFoll
     void p.finally(() => pending.delete(p));
   };
 
+  // Accepted deliveries are applied one at a time, yielding in between: the webhook answers (which read and
+  // write the store too) never queue behind a burst of background transactions.
+  const queue: Array<{ d: StoredDelivery; events: readonly ForgeEvent[] }> = [];
+  let draining = false;
+  const drain = (): void => {
+    if (draining) return;
+    draining = true;
+    track(
+      (async () => {
+        try {
+          for (let item = queue.shift(); item; item = queue.shift()) {
+            await processDelivery(item.d, item.events);
+            await new Promise<void>((r) => setImmediate(r));
+          }
+        } finally {
+          draining = false;
+          if (queue.length > 0 && !stopped) drain();
+        }
+      })(),
+    );
+  };
+
   return {
     ensureFollow: async (input) => {
       const r = await deps.store.pipelines.ensureFollow(
@@ -571,7 +610,8 @@ export const createPipelineFollower = (deps: PipelineFollowerDeps): PipelineFoll
     },
     accept(delivery, events) {
       if (stopped) return; // recorded: the next start (or another replica) applies it
-      track(processDelivery(delivery, events));
+      queue.push({ d: delivery, events });
+      drain();
     },
     async retryFailedJobs(value) {
       const parsed = parseRetryButtonValue(value);
