@@ -43,7 +43,7 @@ export interface WebhookHandler {
 }
 
 /** How long a recorded delivery stays leased to this process before a sweep may take it over. */
-const DELIVERY_LEASE_MS = 10_000;
+const DELIVERY_LEASE_MS = 5_000;
 
 const answer = (res: ServerResponse, status: number, body: Record<string, unknown>): void => {
   const text = JSON.stringify(body);

@@ -122,7 +122,8 @@ export interface PipelineFollower {
 
 const REC_LEASE_MS = 30_000;
 const MR_LEASE_MS = 60_000;
-const DELIVERY_LEASE_MS = 10_000;
+/** A delivery's lease: applying one takes milliseconds; a dead process's are taken over this soon. */
+const DELIVERY_LEASE_MS = 5_000;
 const LOG_TAIL_BYTES = 64 * 1024;
 
 /** Slack errors after which the thread cannot be written any more: stop following there. */
@@ -541,7 +542,7 @@ export const createPipelineFollower = (deps: PipelineFollowerDeps): PipelineFoll
   });
   const recovery: WorkLoop = createWorkLoop({
     name: 'deliveries',
-    intervalMs: Math.max(scan, 5_000),
+    intervalMs: Math.max(scan, 2_000),
     pass: async () => {
       await recoveryPass();
       await prune();
