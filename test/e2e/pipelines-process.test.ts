@@ -1,10 +1,10 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createBareRepo, type GitRepo } from '../fakes/git-repo.js';
-import { type FakeGithub, startFakeGithub } from '../fakes/github.js';
+import { createBareRepo } from '../fakes/git-repo.js';
+import { startFakeGithub } from '../fakes/github.js';
 import { githubLog } from '../fakes/github-actions.js';
-import { type FakeGitlab, startFakeGitlab } from '../fakes/gitlab.js';
+import { startFakeGitlab } from '../fakes/gitlab.js';
 import { gitlabTrace } from '../fakes/gitlab-ci.js';
 import { type FakeSlack, type PostedFakeMessage, startFakeSlack } from '../fakes/slack.js';
 import { engines, type StoreTarget } from '../store/harness.js';
