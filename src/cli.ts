@@ -23,6 +23,10 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
     summary: 'add a Terraform import block to a local file and print the diff',
     load: async () => (await import('./cli/tf-import.js')).runTfImport,
   },
+  pipeline: {
+    summary: "print an MR's newest pipeline: stages, jobs, durations, failed jobs' log tails",
+    load: async () => (await import('./cli/pipeline.js')).runPipeline,
+  },
   'config-schema': {
     summary: 'print the JSON Schema of the config file',
     load: async () => (await import('./cli/config-schema.js')).runConfigSchema,
