@@ -12,6 +12,17 @@ const BENCHES: readonly BenchEntry[] = [
   { name: 'ack', load: async () => (await import('./ack.js')).runAckBench },
   { name: 'syslog', load: async () => (await import('./syslog-scan.js')).runSyslogBench },
   { name: 'why-reboot', load: async () => (await import('./why-reboot-e2e.js')).runWhyRebootE2eBench },
+  {
+    name: 'webhooks',
+    load: async () => {
+      const m = await import('./webhooks.js');
+      return async () => {
+        const r = await m.runWebhookBench();
+        m.printWebhookBench(r);
+        return r;
+      };
+    },
+  },
 ];
 
 const only = (process.env.BENCH_ONLY ?? '')

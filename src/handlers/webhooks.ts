@@ -99,81 +99,82 @@ const readBody = (req: IncomingMessage, max: number): Promise<Body> =>
 export const createWebhookHandler = (deps: WebhookHandlerDeps): WebhookHandler => {
   const newId = deps.newCorrelationId ?? newCorrelationId;
   return {
-    async handle(source, req, res) {
-      const t0 = performance.now();
-      const done = (status: number, outcome: string, body: Record<string, unknown>): void => {
-        answer(res, status, body);
-        deps.metrics.webhookDeliveries.inc({ source, outcome });
-        deps.metrics.webhookDuration.observe({ source }, (performance.now() - t0) / 1000);
-      };
-      if (req.method !== 'POST') return done(405, 'bad_request', { error: 'method_not_allowed' });
-      const secrets = deps.secrets[source];
-      if (secrets.length === 0) {
-        req.resume();
-        const name = source === 'gitlab' ? 'GITLAB_WEBHOOK_SECRET' : 'GITHUB_WEBHOOK_SECRET';
-        return done(404, 'not_configured', { error: `${source} webhooks are not set up here (set ${name})` });
-      }
-      const body = await readBody(req, deps.maxBodyBytes);
-      if (body.kind === 'aborted') return;
-      if (body.kind === 'too_large') {
-        // Answer now; node reads and discards the rest of the upload, so the forge gets the 413 and not a reset.
-        req.resume();
-        return done(413, 'too_large', { error: 'payload_too_large', maxBytes: deps.maxBodyBytes });
-      }
-      const event = header(req, source === 'gitlab' ? 'x-gitlab-event' : 'x-github-event');
-      const authentic =
-        source === 'gitlab'
-          ? verifyGitlabToken(header(req, 'x-gitlab-token'), secrets)
-          : verifyGithubSignature(body.raw, header(req, 'x-hub-signature-256'), secrets);
-      if (!authentic) {
-        deps.logger.warn(
-          { source, event, ip: req.socket.remoteAddress },
-          'webhook refused: bad token or signature',
-        );
-        return done(401, 'unauthorized', { error: 'unauthorized' });
-      }
-      if (!event) return done(400, 'bad_request', { error: 'missing event header' });
-      let json: unknown;
-      try {
-        json = JSON.parse(body.raw.toString('utf8'));
-      } catch {
-        return done(400, 'bad_request', { error: 'body is not JSON' });
-      }
-      const parsed = deps.parse(source, event, json);
-      if (parsed.kind === 'ignored') {
-        deps.logger.debug({ source, event, reason: parsed.reason }, 'webhook ignored');
-        return done(200, 'ignored', { ignored: parsed.reason });
-      }
-      if (!(await deps.receiver.isFollowed(parsed.events))) {
-        return done(200, 'ignored', { ignored: 'no followed merge request' });
-      }
-      const key =
-        source === 'github'
-          ? header(req, 'x-github-delivery')
-          : (header(req, 'idempotency-key') ??
-            `sha256-${createHash('sha256').update(body.raw).digest('hex')}`);
-      const correlationId = newId();
-      const delivery: StoredDelivery = {
-        id: `${source}:${key ?? `sha256-${createHash('sha256').update(body.raw).digest('hex')}`}`,
-        source,
-        event,
-        body: body.raw.toString('utf8'),
-        correlationId,
-        attempts: 1,
-        receivedAt: new Date(),
-      };
-      const recorded = await deps.deliveries.record({
-        id: delivery.id,
-        source,
-        event,
-        body: delivery.body,
-        correlationId,
-        owner: deps.owner,
-        leaseMs: DELIVERY_LEASE_MS,
-      });
-      if (recorded === 'duplicate') return done(200, 'duplicate', { duplicate: true });
-      done(202, 'accepted', { accepted: true, ref: correlationId });
-      deps.receiver.accept(delivery, parsed.events);
-    },
+    handle: (source, req, res) => handleOne(source, req, res),
   };
+
+  async function handleOne(source: ForgeKind, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const t0 = performance.now();
+    const done = (status: number, outcome: string, body: Record<string, unknown>): void => {
+      answer(res, status, body);
+      deps.metrics.webhookDeliveries.inc({ source, outcome });
+      deps.metrics.webhookDuration.observe({ source }, (performance.now() - t0) / 1000);
+    };
+    if (req.method !== 'POST') return done(405, 'bad_request', { error: 'method_not_allowed' });
+    const secrets = deps.secrets[source];
+    if (secrets.length === 0) {
+      req.resume();
+      const name = source === 'gitlab' ? 'GITLAB_WEBHOOK_SECRET' : 'GITHUB_WEBHOOK_SECRET';
+      return done(404, 'not_configured', { error: `${source} webhooks are not set up here (set ${name})` });
+    }
+    const body = await readBody(req, deps.maxBodyBytes);
+    if (body.kind === 'aborted') return;
+    if (body.kind === 'too_large') {
+      // Answer now; node reads and discards the rest of the upload, so the forge gets the 413 and not a reset.
+      req.resume();
+      return done(413, 'too_large', { error: 'payload_too_large', maxBytes: deps.maxBodyBytes });
+    }
+    const event = header(req, source === 'gitlab' ? 'x-gitlab-event' : 'x-github-event');
+    const authentic =
+      source === 'gitlab'
+        ? verifyGitlabToken(header(req, 'x-gitlab-token'), secrets)
+        : verifyGithubSignature(body.raw, header(req, 'x-hub-signature-256'), secrets);
+    if (!authentic) {
+      deps.logger.warn(
+        { source, event, ip: req.socket.remoteAddress },
+        'webhook refused: bad token or signature',
+      );
+      return done(401, 'unauthorized', { error: 'unauthorized' });
+    }
+    if (!event) return done(400, 'bad_request', { error: 'missing event header' });
+    let json: unknown;
+    try {
+      json = JSON.parse(body.raw.toString('utf8'));
+    } catch {
+      return done(400, 'bad_request', { error: 'body is not JSON' });
+    }
+    const parsed = deps.parse(source, event, json);
+    if (parsed.kind === 'ignored') {
+      deps.logger.debug({ source, event, reason: parsed.reason }, 'webhook ignored');
+      return done(200, 'ignored', { ignored: parsed.reason });
+    }
+    if (!(await deps.receiver.isFollowed(parsed.events))) {
+      return done(200, 'ignored', { ignored: 'no followed merge request' });
+    }
+    const key =
+      source === 'github'
+        ? header(req, 'x-github-delivery')
+        : (header(req, 'idempotency-key') ?? `sha256-${createHash('sha256').update(body.raw).digest('hex')}`);
+    const correlationId = newId();
+    const delivery: StoredDelivery = {
+      id: `${source}:${key ?? `sha256-${createHash('sha256').update(body.raw).digest('hex')}`}`,
+      source,
+      event,
+      body: body.raw.toString('utf8'),
+      correlationId,
+      attempts: 1,
+      receivedAt: new Date(),
+    };
+    const recorded = await deps.deliveries.record({
+      id: delivery.id,
+      source,
+      event,
+      body: delivery.body,
+      correlationId,
+      owner: deps.owner,
+      leaseMs: DELIVERY_LEASE_MS,
+    });
+    if (recorded === 'duplicate') return done(200, 'duplicate', { duplicate: true });
+    done(202, 'accepted', { accepted: true, ref: correlationId });
+    deps.receiver.accept(delivery, parsed.events);
+  }
 };

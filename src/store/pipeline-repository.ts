@@ -489,13 +489,11 @@ export class KyselyPipelineRepository implements PipelineRepository {
     if (e.kind === 'pipeline') {
       touchedRun = e.run.id;
       changed = await this.#upsertRun(trx, pipelineId, e.run);
-      for (const job of e.jobs) {
-        if (await this.#upsertJob(trx, e, pipelineId, e.run.id, job)) changed = true;
-      }
+      if (await this.#upsertJobs(trx, e, pipelineId, e.run.id, e.jobs)) changed = true;
     } else {
       touchedRun = e.runId;
       changed = await this.#upsertRunShell(trx, pipelineId, e);
-      if (await this.#upsertJob(trx, e, pipelineId, e.runId, e.job)) changed = true;
+      if (await this.#upsertJobs(trx, e, pipelineId, e.runId, [e.job])) changed = true;
     }
     if (!changed) return false;
 
@@ -672,31 +670,34 @@ export class KyselyPipelineRepository implements PipelineRepository {
     return row !== undefined;
   }
 
-  /** A job only moves forward (created -> manual -> pending -> running -> done). */
-  async #upsertJob(
+  /** Jobs only move forward (created -> manual -> pending -> running -> done); one statement for all. */
+  async #upsertJobs(
     trx: Db,
     e: PipelineEvent | JobEvent,
     pipelineId: string,
     runId: string,
-    job: CiJobState,
+    jobs: readonly CiJobState[],
   ): Promise<boolean> {
-    const row = await trx
+    if (jobs.length === 0) return false;
+    const rows = await trx
       .insertInto('ci_jobs')
-      .values({
-        id: jobRowId(e.forge, e.repo, job.id),
-        pipeline_id: pipelineId,
-        run_id: runId,
-        job_id: job.id,
-        name: job.name,
-        stage: job.stage,
-        status: job.status,
-        rank: ciRank(job.status),
-        url: job.url,
-        started_at: ms(job.startedAt),
-        finished_at: ms(job.finishedAt),
-        failure_reason: job.failureReason,
-        allow_failure: job.allowFailure ? 1 : 0,
-      })
+      .values(
+        jobs.map((job) => ({
+          id: jobRowId(e.forge, e.repo, job.id),
+          pipeline_id: pipelineId,
+          run_id: runId,
+          job_id: job.id,
+          name: job.name,
+          stage: job.stage,
+          status: job.status,
+          rank: ciRank(job.status),
+          url: job.url,
+          started_at: ms(job.startedAt),
+          finished_at: ms(job.finishedAt),
+          failure_reason: job.failureReason,
+          allow_failure: job.allowFailure ? 1 : 0,
+        })),
+      )
       .onConflict((oc) =>
         oc
           .column('id')
@@ -712,8 +713,8 @@ export class KyselyPipelineRepository implements PipelineRepository {
           .where('ci_jobs.rank', '<', (eb) => eb.ref('excluded.rank')),
       )
       .returning('id')
-      .executeTakeFirst();
-    return row !== undefined;
+      .execute();
+    return rows.length > 0;
   }
 
   /** Every active thread of the MR will show the change: soon (a burst is one update), but not too often. */

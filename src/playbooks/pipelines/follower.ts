@@ -556,7 +556,7 @@ export const createPipelineFollower = (deps: PipelineFollowerDeps): PipelineFoll
   };
 
   // Accepted deliveries are applied one at a time, yielding in between: the webhook answers (which read and
-  // write the store too) never queue behind a burst of background transactions.
+  // write the store too) wait for at most one background transaction.
   const queue: Array<{ d: StoredDelivery; events: readonly ForgeEvent[] }> = [];
   let draining = false;
   const drain = (): void => {
