@@ -8,6 +8,8 @@ describe('shipped config files', () => {
     const cfg = loadConfig({}, 'config/opsbot.example.yaml');
     expect(cfg.targets.versionlock.map((t) => t.name)).toContain('el7-prod');
     expect(cfg.access.commands.versionlock?.groups).toEqual(['S0123SRE']);
+    expect(cfg.access.actions['retry-pipeline']?.groups).toEqual(['S0123SRE']);
+    expect(cfg.pipelines).toMatchObject({ polling: { mode: 'auto' }, logLines: 30 });
   });
 
   it('the shipped JSON Schema is the one generated from the config definition (run `npm run schema`)', () => {
@@ -18,7 +20,7 @@ describe('shipped config files', () => {
   it('the Slack manifest declares every command opsbot handles, interactivity and minimal scopes', () => {
     const manifest = parse(readFileSync('config/slack-manifest.yaml', 'utf8'));
     const commands = manifest.features.slash_commands.map((c: { command: string }) => c.command).sort();
-    expect(commands).toEqual(['/amend', '/opsbot', '/tf-import', '/versionlock', '/why-reboot']);
+    expect(commands).toEqual(['/amend', '/opsbot', '/pipeline', '/tf-import', '/versionlock', '/why-reboot']);
     expect(manifest.settings.interactivity.is_enabled).toBe(true);
     const scopes: string[] = manifest.oauth_config.scopes.bot;
     expect(scopes).toEqual(expect.arrayContaining(['commands', 'chat:write']));
