@@ -5,7 +5,7 @@
  */
 import { AppError, type AppErrorCode, IntegrationError } from '../../core/errors.js';
 
-export type GceService = 'logging' | 'compute';
+export type GceService = 'logging' | 'compute' | 'monitoring';
 
 export interface GceErrorContext {
   readonly service: GceService;
@@ -40,6 +40,7 @@ const GRPC_TO_HTTP: Readonly<Record<number, number>> = {
 const SERVICE_LABEL: Readonly<Record<GceService, string>> = {
   logging: 'Cloud Logging',
   compute: 'Compute Engine',
+  monitoring: 'Cloud Monitoring',
 };
 
 /** Removes anything that looks like a credential from text that may be shown or logged. */
@@ -119,7 +120,11 @@ const describeStatus = (
         message:
           ctx.service === 'logging'
             ? `permission denied reading logs${projectPart(ctx)}: the opsbot service account needs roles/logging.viewer`
-            : `permission denied ${ctx.operation}${projectPart(ctx)}: the opsbot service account needs roles/compute.viewer`,
+            : ctx.service === 'monitoring'
+              ? /has not been used|is disabled|SERVICE_DISABLED/i.test(upstreamMessage)
+                ? `the Cloud Monitoring API is not enabled${projectPart(ctx)}: enable monitoring.googleapis.com to see host metrics`
+                : `permission denied reading metrics${projectPart(ctx)}: the opsbot service account needs roles/monitoring.viewer`
+              : `permission denied ${ctx.operation}${projectPart(ctx)}: the opsbot service account needs roles/compute.viewer`,
       };
     case 404:
       return {
