@@ -152,6 +152,7 @@ const levelOf = (value: number | null, t: { warn: number; critical: number }): L
 export const clock = (iso: string): string => iso.slice(11, 19);
 const hhmm = (iso: string): string => iso.slice(11, 16);
 const pct = (v: number): string => `${v >= 10 || v === 0 ? Math.round(v) : v.toFixed(1)}%`;
+const count = (v: number): string => String(Math.round(v));
 const num = (v: number): string => (v >= 100 ? String(Math.round(v)) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 export const formatBytesRate = (bps: number): string => {
   const units = ['B/s', 'KB/s', 'MB/s', 'GB/s'];
@@ -754,6 +755,8 @@ export const analyzeDiag = (input: DiagEvidence, opts: DiagOptions): DiagReport 
   const ifSeries = seriesOf(metrics, METRICS.ifErrors.type).filter((s) => labelOf(s, 'device') !== 'lo');
   const interfaces = [...new Set(ifSeries.map((s) => labelOf(s, 'device')))].filter(Boolean).sort();
   const linkDowns = eventsOf('link-down');
+  const linkUps = eventsOf('link-up');
+  const migrations = eventsOf('live-migration');
   const netErrCell = (device: string | null): UseCell => {
     const series = ifSeries.filter((s) => device === null || labelOf(s, 'device') === device);
     const errs = combine(
@@ -761,21 +764,37 @@ export const analyzeDiag = (input: DiagEvidence, opts: DiagOptions): DiagReport 
       'sum',
       n,
     );
-    const downs = linkDowns.filter(
-      (e) => device === null || interfaceOfLine(e.text) === device || interfaceOfLine(e.text) === null,
-    );
+    const mine = (e: DiagEvent) =>
+      device === null || interfaceOfLine(e.text) === device || interfaceOfLine(e.text) === null;
+    const downs = linkDowns.filter(mine);
     const base = present(errs).length
-      ? measured('errors', grid, errs, t.interfaceErrorsPerMin, 1, '/min', num, [
+      ? measured('errors', grid, errs, t.interfaceErrorsPerMin, 1, '/min', count, [
           `${METRICS.ifErrors.type}${device ? ` device=${device}` : ''}`,
         ])
       : null;
     if (downs.length) {
+      // A link that came back within 2 minutes flapped; right after a live migration that is expected.
+      const ups = linkUps.filter(mine);
+      const near = (a: DiagEvent, b: DiagEvent) => Math.abs(Date.parse(a.at) - Date.parse(b.at)) <= 120_000;
+      const flapped = downs.every((d) => ups.some((u) => Date.parse(u.at) >= Date.parse(d.at) && near(u, d)));
+      const migrated = downs.every((d) => migrations.some((m) => near(m, d)));
+      const baseBad = base !== null && (base.level === 'warn' || base.level === 'critical');
+      if (flapped && migrated && !baseBad) {
+        return cell(
+          'errors',
+          'ok',
+          base ? { peak: base.peak, mean: base.mean, sustained: null } : null,
+          '/min',
+          `link flapped ${downs.length}x during the live migration at ${hhmm(migrations[0]?.at ?? '')} (expected)${base ? `; errors ${base.summary}` : ''}`,
+          downs.slice(0, 3).map((e) => `${clock(e.at)} ${e.text}`),
+        );
+      }
       return cell(
         'errors',
-        'critical',
+        flapped ? worse('warn', base?.level ?? 'ok') : 'critical',
         base ? { peak: base.peak, mean: base.mean, sustained: null } : null,
         '/min',
-        `link down ${downs.length}x, first at ${clock(downs[0]?.at ?? '')}${base ? `; errors ${base.summary}` : ''}`,
+        `link ${flapped ? 'flapped' : 'down'} ${downs.length}x, first at ${clock(downs[0]?.at ?? '')}${base ? `; errors ${base.summary}` : ''}`,
         [...downs.slice(0, 3).map((e) => `${clock(e.at)} ${e.text}`), ...(base?.evidence ?? [])],
         downs[0]?.at ?? null,
       );
@@ -831,6 +850,7 @@ export const analyzeDiag = (input: DiagEvidence, opts: DiagOptions): DiagReport 
     rows,
     noAgent,
     metricsReport: input.metricsReport,
+    restarts: eventsOf('restart', 'preemption', 'stop'),
   });
   const chart = buildChart(grid, metrics, { cpuUsed, steal, memUsed, swapUsed, noAgent }, events);
 
@@ -1013,15 +1033,25 @@ const buildVerdict = (
     rows: readonly UseRow[];
     noAgent: boolean;
     metricsReport: DiagSourceReport;
+    restarts: readonly DiagEvent[];
   },
 ): string => {
+  // A restart in the window is the first thing to know (the chart shows its gap); /why-reboot explains it.
+  const restarted = ctx.restarts.length
+    ? `The VM ${ctx.restarts
+        .map(
+          (e) =>
+            `${e.kind === 'restart' ? 'restarted' : e.kind === 'stop' ? 'was stopped' : 'was preempted'} at ${clock(e.at)} (${e.text.replace(/^restart: /, '')})`,
+        )
+        .join(', then ')}. `
+    : '';
   if (findings.length > 0)
-    return findings
+    return `${restarted}${findings
       .slice(0, 3)
       .map((f) => f.summary)
-      .join('; ');
+      .join('; ')}`;
   if (ctx.metricsReport.status === 'failed') {
-    return `No resource problem found in the guest logs, but Cloud Monitoring could not be read (${ctx.metricsReport.reason ?? 'failed'}): utilization and saturation are unknown.`;
+    return `${restarted}No resource problem found in the guest logs, but Cloud Monitoring could not be read (${ctx.metricsReport.reason ?? 'failed'}): utilization and saturation are unknown.`;
   }
   const parts: string[] = [];
   if (ctx.cpuUtil.peak !== null) parts.push(`CPU peak ${pct(ctx.cpuUtil.peak)}`);
@@ -1034,9 +1064,11 @@ const buildVerdict = (
   const fs = ctx.rows.filter((r) => r.resource === 'filesystem' && r.utilization.peak !== null);
   if (fs.length)
     parts.push(`filesystems at most ${pct(Math.max(...fs.map((r) => r.utilization.peak ?? 0)))} full`);
-  const head = parts.length
-    ? `No resource problem in the window: ${parts.join(', ')}.`
-    : 'No resource problem found in the window.';
+  const head = `${restarted}${
+    parts.length
+      ? `No resource problem in the window: ${parts.join(', ')}.`
+      : 'No resource problem found in the window.'
+  }`;
   return ctx.noAgent
     ? `${head} Hypervisor view only: memory, disk queues and filesystems need the Ops Agent.`
     : head;

@@ -31,6 +31,7 @@ const GUEST_KINDS: Partial<Record<HostSignal, DiagEventKind>> = {
   'fs-error': 'fs-error',
   'disk-full': 'disk-full',
   'link-down': 'link-down',
+  'link-up': 'link-up',
   'conntrack-full': 'conntrack-full',
   'syn-flood': 'syn-flood',
   'hardware-error': 'hardware-error',

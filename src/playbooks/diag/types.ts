@@ -57,6 +57,7 @@ export type DiagEventKind =
   | 'fs-error'
   | 'disk-full'
   | 'link-down'
+  | 'link-up'
   | 'conntrack-full'
   | 'syn-flood'
   | 'hardware-error';
