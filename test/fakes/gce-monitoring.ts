@@ -393,22 +393,10 @@ export const startFakeMonitoring = async (options: FakeMonitoringOptions): Promi
       });
     },
   });
-  return Object.assign(core, {
+  const fake = Object.assign(core, {
     series,
     disabledProjects,
     latencyByFilter,
-    get maxPageSize() {
-      return state.maxPageSize;
-    },
-    set maxPageSize(v: number) {
-      state.maxPageSize = v;
-    },
-    get emptyPagesBefore() {
-      return state.emptyPagesBefore;
-    },
-    set emptyPagesBefore(v: number) {
-      state.emptyPagesBefore = v;
-    },
     addSeries(list: readonly FakeSeries[]) {
       series.push(...list);
     },
@@ -417,5 +405,19 @@ export const startFakeMonitoring = async (options: FakeMonitoringOptions): Promi
         .filter((r) => r.route === 'timeSeries.list')
         .map((r) => /metric\.type\s*=\s*"([^"]+)"/.exec(r.query.filter ?? '')?.[1] ?? '');
     },
-  }) as FakeMonitoring;
+  });
+  // Accessors (Object.assign would copy their values once): tests change paging between requests.
+  Object.defineProperties(fake, {
+    maxPageSize: {
+      get: () => state.maxPageSize,
+      set: (v: number) => (state.maxPageSize = v),
+      enumerable: true,
+    },
+    emptyPagesBefore: {
+      get: () => state.emptyPagesBefore,
+      set: (v: number) => (state.emptyPagesBefore = v),
+      enumerable: true,
+    },
+  });
+  return fake as FakeMonitoring;
 };

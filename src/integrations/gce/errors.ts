@@ -81,8 +81,9 @@ const retryInfoDelay = (details: unknown): number | null => {
         const m = /^(\d+(?:\.\d+)?)s$/.exec(raw);
         if (m?.[1]) return Math.round(Number(m[1]) * 1000);
       } else if (raw && typeof raw === 'object') {
+        // A Duration: seconds may be a number, a string or a protobuf Long (String() reads all three).
         const r = raw as { seconds?: unknown; nanos?: unknown };
-        return Number(r.seconds ?? 0) * 1000 + Math.round(Number(r.nanos ?? 0) / 1e6);
+        return Number(String(r.seconds ?? 0)) * 1000 + Math.round(Number(String(r.nanos ?? 0)) / 1e6);
       }
     }
   }
@@ -205,7 +206,13 @@ export const toIntegrationError = (err: unknown, ctx: GceErrorContext): AppError
   if (err instanceof AppError) return err;
   if (isAbortLike(err)) return timeoutError(ctx, err);
   if (err && typeof err === 'object') {
-    const e = err as { code?: unknown; httpStatusCode?: unknown; message?: unknown; details?: unknown };
+    const e = err as {
+      code?: unknown;
+      httpStatusCode?: unknown;
+      message?: unknown;
+      details?: unknown;
+      statusDetails?: unknown;
+    };
     const httpStatus =
       typeof e.httpStatusCode === 'number'
         ? e.httpStatusCode
@@ -225,7 +232,8 @@ export const toIntegrationError = (err: unknown, ctx: GceErrorContext): AppError
         details: {
           operation: ctx.operation,
           upstream: shorten(upstream),
-          retryAfterMs: retryInfoDelay(e.details),
+          // google-gax (REST) decodes google.rpc.RetryInfo into statusDetails.
+          retryAfterMs: retryInfoDelay(e.statusDetails) ?? retryInfoDelay(e.details),
         },
       });
     }
