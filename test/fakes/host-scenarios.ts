@@ -362,7 +362,11 @@ const toSeries = (
 
 export const buildHostScenario = (
   name: ScenarioName,
-  options: { end: Date; target?: Partial<HostTarget> },
+  options: {
+    end: Date;
+    target?: Partial<HostTarget> /** OOM victim's process name (hostile-input tests). */;
+    victim?: string;
+  },
 ): HostScenario => {
   const target: HostTarget = {
     project: options.target?.project ?? 'shop-prod',
@@ -410,7 +414,7 @@ export const buildHostScenario = (
     );
     line(
       kill,
-      'kernel: [86412.332988] Out of memory: Killed process 4242 (java) total-vm:9437184kB, anon-rss:7340032kB, file-rss:2048kB, shmem-rss:0kB, UID:1000 pgtables:14600kB oom_score_adj:0',
+      `kernel: [86412.332988] Out of memory: Killed process 4242 (${options.victim ?? 'java'}) total-vm:9437184kB, anon-rss:7340032kB, file-rss:2048kB, shmem-rss:0kB, UID:1000 pgtables:14600kB oom_score_adj:0`,
     );
     line(
       new Date(kill.getTime() + 1000),

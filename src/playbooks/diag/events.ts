@@ -121,7 +121,8 @@ const guestEvents = (evidence: Evidence<HostSignal>): DiagEvent[] => {
     const n = (perKind.get(kind) ?? 0) + 1;
     perKind.set(kind, n);
     if (n > MAX_PER_KIND) continue;
-    out.push({ at: iso(e.at), kind, text: guestText(e), source: e.source });
+    const text = guestText(e);
+    out.push({ at: iso(e.at), kind, text, ...(text !== e.text ? { line: e.text } : {}), source: e.source });
   }
   return out;
 };

@@ -66,6 +66,8 @@ export interface DiagEvent {
   readonly at: string; // ISO
   readonly kind: DiagEventKind;
   readonly text: string;
+  /** The log line it was read from, quoted, when `text` is derived from it. */
+  readonly line?: string;
   readonly source: DiagSourceName;
 }
 
