@@ -437,7 +437,7 @@ export const analyzeDiag = (input: DiagEvidence, opts: DiagOptions): DiagReport 
       swapCell ? { peak: swapCell.peak, mean: swapCell.mean, sustained: null } : null,
       swapCell?.unit ?? '',
       `${ooms.length} OOM kill(s): ${first.text.replace(/^OOM killer killed /, '')} at ${clock(first.at)}${swapCell ? `; swap ${swapCell.summary}` : ''}`,
-      ooms.slice(0, 5).map((e) => `${clock(e.at)} ${e.line ?? e.text}`),
+      ooms.slice(0, 5).map((e) => e.line ?? `${clock(e.at)} ${e.text}`),
       first.at,
     );
   } else if (swapCell) {
