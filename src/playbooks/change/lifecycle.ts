@@ -189,11 +189,34 @@ export const createChangeLifecycle = (deps: ChangeLifecycleDeps): ChangeLifecycl
     event: ChangeEvent,
     patch: Parameters<typeof applyTransition>[3] = {},
     notes: readonly ChangeNoteData[] = [],
+    audit?: (moved: ChangeRequest) => AuditRecord,
   ): Promise<ChangeRequest | null> => {
-    const moved = await store.transaction((tx) => applyTransition(tx, id, event, patch, notes));
+    const moved = await store.transaction(async (tx) => {
+      const m = await applyTransition(tx, id, event, patch, notes);
+      if (m && audit) await tx.audit.record(audit(m));
+      return m;
+    });
     if (moved) changed(id);
     return moved;
   };
+
+  /** The audit row of an apply's outcome: the approver's change, under the apply run's correlation id. */
+  const applyAudit =
+    (ref: string, outcome: AuditOutcome, detail: string) =>
+    (c: ChangeRequest): AuditRecord => ({
+      at: now(),
+      actorId: c.approvedBy ?? c.requestedBy,
+      actorName: c.approvedByName,
+      source: 'slack',
+      command: c.kind,
+      args: `apply ${c.id}`,
+      channelId: c.slackChannel,
+      target: changeTarget(c),
+      outcome,
+      detail: detail.slice(0, 1000),
+      correlationId: ref,
+      durationMs: null,
+    });
 
   // -------------------------------------------------------------------------------------------------------
   // Branches: a change that made a commit on its branch and is finished leaves the branch to history; the
@@ -364,10 +387,11 @@ export const createChangeLifecycle = (deps: ChangeLifecycleDeps): ChangeLifecycl
     const holder = deps.replicaId;
     const claimed = await store.changes.claimLease(changeId, holder, deps.leaseMs);
     if (!claimed) return { kind: 'not-ours' };
+    const ref = newRef();
     const plan = parseStoredPlan(claimed.plan, claimed.id);
     const lockName = `target:${plan.forge}:${plan.repo}:${plan.files.map((f) => f.path).join(',')}`;
     const lockHolder = `${changeId}@${holder}`;
-    const runLog = log.child({ changeId, target: plan.target, branch: plan.branch });
+    const runLog = log.child({ changeId, correlationId: ref, target: plan.target, branch: plan.branch });
     let lost = false;
     let locked = false;
     const heartbeat = setInterval(
@@ -407,13 +431,13 @@ export const createChangeLifecycle = (deps: ChangeLifecycleDeps): ChangeLifecycl
       let change = (await store.changes.get(changeId)) ?? claimed;
       if (change.status === 'approved') change = (await move(changeId, 'start')) ?? change;
       if (change.status !== 'applying') return { kind: 'not-ours' };
-      return await ensureAll(change, plan, step, runLog);
+      return await ensureAll(change, plan, step, runLog, ref);
     } catch (err) {
       if (err instanceof Interrupted) {
         runLog.info({ lost }, 'apply interrupted; another run resumes it');
         return { kind: 'interrupted' };
       }
-      return await failOrRetry(changeId, holder, err, runLog);
+      return await failOrRetry(changeId, holder, err, runLog, ref);
     } finally {
       clearInterval(heartbeat);
       if (locked) await store.locks.release(lockName, lockHolder).catch(() => undefined);
@@ -426,6 +450,7 @@ export const createChangeLifecycle = (deps: ChangeLifecycleDeps): ChangeLifecycl
     stored: ChangePlan,
     step: () => void,
     runLog: Logger,
+    ref: string,
   ): Promise<ApplyOutcome> => {
     const forge = deps.forgeFor(stored.forge);
     let plan = stored;
@@ -438,9 +463,13 @@ export const createChangeLifecycle = (deps: ChangeLifecycleDeps): ChangeLifecycl
         const again = await deps.replan(plan);
         step();
         if (again.kind === 'nothing-to-do') {
-          const c = await move(change.id, 'obsolete', { reason: again.reason }, [
-            { kind: 'obsolete', reason: again.reason },
-          ]);
+          const c = await move(
+            change.id,
+            'obsolete',
+            { reason: again.reason },
+            [{ kind: 'obsolete', reason: again.reason }],
+            applyAudit(ref, 'nothing_to_do', again.reason),
+          );
           return c ? { kind: 'obsolete', change: c } : { kind: 'not-ours' };
         }
         if (again.kind === 'refused') throw new AppError('bad_input', again.reason);
@@ -451,6 +480,7 @@ export const createChangeLifecycle = (deps: ChangeLifecycleDeps): ChangeLifecycl
             'replan',
             { approvedBy: null, approvedByName: null, baseSha: next.baseSha, plan: JSON.stringify(next) },
             [{ kind: 'replanned' }],
+            applyAudit(ref, 'planned', 're-planned: the base branch moved and the change differs'),
           );
           return c ? { kind: 'replanned', change: c } : { kind: 'not-ours' };
         }
@@ -475,6 +505,7 @@ export const createChangeLifecycle = (deps: ChangeLifecycleDeps): ChangeLifecycl
       'opened',
       { headSha: branch.headSha, mrNumber: mr.number, mrUrl: mr.url, mrStateAt: now() },
       [{ kind: 'opened', mrUrl: mr.url, mrNumber: mr.number, reused: reused || branch.reused }],
+      applyAudit(ref, 'ok', `opened ${mr.url}${reused ? ' (reused)' : ''}`),
     );
     runLog.info({ mr: mr.url, reused }, 'change merge request ready');
     const final = opened ?? (await store.changes.get(change.id));
@@ -488,8 +519,8 @@ export const createChangeLifecycle = (deps: ChangeLifecycleDeps): ChangeLifecycl
     holder: string,
     err: unknown,
     runLog: Logger,
+    ref: string,
   ): Promise<ApplyOutcome> => {
-    const ref = newRef();
     const reason = isAppError(err) ? err.userMessage : "Something went wrong on opsbot's side.";
     const current = await store.changes.get(changeId).catch(() => null);
     const attempts = (current?.attempts ?? 0) + 1;
@@ -504,9 +535,13 @@ export const createChangeLifecycle = (deps: ChangeLifecycleDeps): ChangeLifecycl
       return { kind: 'retrying', attempts, at, reason };
     }
     runLog.error({ err, ref, attempts }, 'apply failed');
-    const failed = await move(changeId, 'fail', { reason, errorRef: ref, attempts: 0, nextAttemptAt: null }, [
-      { kind: 'failed', reason, ref },
-    ]).catch(() => null);
+    const failed = await move(
+      changeId,
+      'fail',
+      { reason, errorRef: ref, attempts: 0, nextAttemptAt: null },
+      [{ kind: 'failed', reason, ref }],
+      applyAudit(ref, 'failed', isAppError(err) ? `${err.code}: ${reason}` : 'internal'),
+    ).catch(() => null);
     return failed ? { kind: 'failed', change: failed } : { kind: 'not-ours' };
   };
 
