@@ -402,7 +402,8 @@ export class KyselyChangeRequestRepository implements ChangeRequestRepository {
         .updateTable('change_requests')
         .set((eb) => ({
           ...values,
-          ...(touch ? { rev: eb('rev', '+', 1), slack_due: 1, slack_next_at: null } : {}),
+          // A deferral (Retry-After, backoff) stands: a change moving does not make Slack answer sooner.
+          ...(touch ? { rev: eb('rev', '+', 1), slack_due: 1 } : {}),
         }))
         .where('id', '=', id);
       if (from) q = q.where('status', 'in', [...from]);

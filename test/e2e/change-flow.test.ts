@@ -8,6 +8,10 @@ import { type FakeGitlab, startFakeGitlab } from '../fakes/gitlab.js';
 import { type FakeSlack, type PostedFakeMessage, startFakeSlack } from '../fakes/slack.js';
 import {
   BOT_TOKEN,
+  type Button,
+  blockActionBody,
+  blockText,
+  buttonsOf,
   captureLines,
   postSigned,
   SIGNING_SECRET,
@@ -32,65 +36,6 @@ const ALICE = 'U0ALICE'; // requester
 const BOB = 'U0BOB'; // approver
 const CAROL = 'U0CAROL'; // approver (through a user group)
 const DAVE = 'U0DAVE'; // neither
-
-type Button = { action_id: string; value: string };
-
-const buttonsOf = (m: PostedFakeMessage | undefined): Button[] =>
-  ((m?.blocks ?? []) as Array<{ type: string; elements?: Button[] }>)
-    .filter((b) => b.type === 'actions')
-    .flatMap((b) => b.elements ?? []);
-
-const blockText = (m: PostedFakeMessage | undefined): string =>
-  JSON.stringify(m?.blocks ?? []) + (m?.text ?? '');
-
-/** An interactivity payload with the field names Slack really sends for a button click. */
-const blockActionBody = (o: {
-  user: string;
-  message: PostedFakeMessage;
-  button: Button;
-  responseUrl: string;
-}): string =>
-  new URLSearchParams({
-    payload: JSON.stringify({
-      type: 'block_actions',
-      user: { id: o.user, username: o.user.toLowerCase(), name: o.user.toLowerCase(), team_id: 'T0FAKE001' },
-      api_app_id: 'A0OPSBOT',
-      token: 'deprecated-verification-token',
-      container: {
-        type: 'message',
-        message_ts: o.message.ts,
-        channel_id: o.message.channel,
-        is_ephemeral: false,
-        ...(o.message.threadTs ? { thread_ts: o.message.threadTs } : {}),
-      },
-      trigger_id: '9876.5432.fedcba',
-      team: { id: 'T0FAKE001', domain: 'fake' },
-      enterprise: null,
-      is_enterprise_install: false,
-      channel: { id: o.message.channel, name: 'ops' },
-      message: {
-        type: 'message',
-        user: 'U0BOT0001',
-        ts: o.message.ts,
-        text: o.message.text,
-        blocks: o.message.blocks,
-        ...(o.message.threadTs ? { thread_ts: o.message.threadTs } : {}),
-      },
-      state: { values: {} },
-      response_url: o.responseUrl,
-      actions: [
-        {
-          action_id: o.button.action_id,
-          block_id: 'change_actions',
-          text: { type: 'plain_text', text: o.button.action_id === 'change_approve' ? 'Approve' : 'Cancel' },
-          value: o.button.value,
-          style: o.button.action_id === 'change_approve' ? 'primary' : 'danger',
-          type: 'button',
-          action_ts: `${Date.now() / 1000}`,
-        },
-      ],
-    }),
-  }).toString();
 
 const writes = (reqs: readonly RecordedRequest[]) =>
   reqs.filter((r) => r.method !== 'GET' && r.method !== 'HEAD');
