@@ -338,6 +338,7 @@ const buildChanges = (
     logger,
     replicaId,
     approvers: (command) => describeApprovers(flow, command),
+    leaseMs: config.changes.leaseMs,
   });
   const lifecycle = createChangeLifecycle({
     store: d.store,

@@ -24,7 +24,10 @@ export interface ChangeSlackDeps {
   /** "who may approve" for a command, Slack-formatted. */
   readonly approvers: (command: ChangeCommand) => string;
   readonly now?: () => Date;
-  /** How long one replica owns a change's thread while syncing it. */
+  /**
+   * How long one replica owns a change's thread while syncing it (renewed before each Slack call): a killed
+   * replica's thread is taken over this long after its last call.
+   */
   readonly leaseMs?: number;
   /** First retry delay after a failure without Retry-After; doubled per failure, at most 5 minutes. */
   readonly retryBaseMs?: number;
@@ -72,7 +75,7 @@ const commandOf = (c: ChangeRequest): ChangeCommand => (c.kind === 'tf-import' ?
 export const createChangeSlackReconciler = (deps: ChangeSlackDeps): ChangeSlackReconciler => {
   const { store, slack } = deps;
   const now = deps.now ?? (() => new Date());
-  const leaseMs = deps.leaseMs ?? 60_000;
+  const leaseMs = deps.leaseMs ?? 20_000;
   const retryBaseMs = deps.retryBaseMs ?? 1_000;
   const log = deps.logger.child({ component: 'change-slack' });
   let pausedUntil = 0; // a 429 holds every call of this replica until Retry-After
@@ -108,7 +111,11 @@ export const createChangeSlackReconciler = (deps: ChangeSlackDeps): ChangeSlackR
         return;
       }
       const plan = parseStoredPlan(change.plan, change.id);
+      /** Renews our lease before a Slack call; false when another replica took the thread over. */
+      const renew = async (): Promise<boolean> =>
+        (await store.changes.claimSlack(id, deps.replicaId, leaseMs)) !== null;
       for (const note of await store.notes.list(id)) {
+        if (!(await renew())) return;
         if (note.postedTs !== null) continue;
         const data = parseNote(note.kind, note.payload);
         if (!data) {
@@ -144,6 +151,7 @@ export const createChangeSlackReconciler = (deps: ChangeSlackDeps): ChangeSlackR
         buttonValue: buildChangeButtonValue(change.id, plan),
         successorUrl: successor?.threadUrl ?? null,
       });
+      if (!(await renew())) return;
       try {
         await slack.updateMessage(channel, root, message);
       } catch (err) {

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -89,6 +90,7 @@ describe.skipIf(!DATABASE_URL)('two opsbot replicas on PostgreSQL, killed at cho
         buffered = parts.pop() ?? '';
         for (const line of parts) {
           lines.push(line);
+          if (process.env.OPSBOT_E2E_LOGS) appendFileSync(process.env.OPSBOT_E2E_LOGS, `${name} ${line}\n`);
           if (line.includes('"opsbot started"')) {
             clearTimeout(timer);
             resolve((JSON.parse(line) as { port: number }).port);
