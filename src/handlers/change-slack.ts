@@ -103,6 +103,17 @@ export const createChangeSlackReconciler = (deps: ChangeSlackDeps): ChangeSlackR
   const sync = async (id: string): Promise<void> => {
     const change = await store.changes.claimSlack(id, deps.replicaId, leaseMs);
     if (!change) return;
+    // Renewed while we work: one Slack call (with the client's own retries) may outlast the lease, and
+    // another replica must not take the thread over (and post a note twice) while we are alive.
+    const heartbeat = setInterval(
+      () => {
+        store.changes
+          .claimSlack(id, deps.replicaId, leaseMs)
+          .catch((err: unknown) => log.warn({ err, changeId: id }, 'thread lease renewal failed'));
+      },
+      Math.max(100, Math.floor(leaseMs / 3)),
+    );
+    heartbeat.unref();
     try {
       const channel = change.slackChannel;
       const root = change.slackThreadTs;
@@ -169,6 +180,8 @@ export const createChangeSlackReconciler = (deps: ChangeSlackDeps): ChangeSlackR
         'could not bring the change thread up to date; retrying later',
       );
       await store.changes.deferSlack(id, deps.replicaId, at).catch(() => undefined);
+    } finally {
+      clearInterval(heartbeat);
     }
   };
 
