@@ -52,6 +52,14 @@ export interface SlackPort {
    * files.completeUploadExternal with channel_id (and thread_ts). Returns the file id.
    */
   uploadFile(upload: SlackFileUpload): Promise<{ readonly fileId: string }>;
+  /**
+   * conversations.replies: the replies of a thread (every page), as ts + the block_ids they carry. Needs the
+   * channels:history / groups:history scopes.
+   */
+  listThreadReplies(
+    channel: string,
+    threadTs: string,
+  ): Promise<readonly { readonly ts: string; readonly blockIds: readonly string[] }[]>;
   /** usergroups.users.list: member user ids of a user group (S...). */
   listUserGroupMembers(groupId: string): Promise<readonly string[]>;
   /** POSTs to a slash command's response_url (works in DMs and channels the bot is not in). */
