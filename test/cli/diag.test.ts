@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,6 +60,34 @@ describe('opsbot diag (offline)', () => {
     expect([image.width, image.height]).toEqual([layout.width, layout.height]);
     for (const box of layout.panels) expect(inkShare(image, box)).toBeGreaterThan(0.02);
   });
+
+  it('runs the same as a real process (node bin/opsbot.js diag ...), as the README shows', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'opsbot-diag-cli-'));
+    const r = spawnSync(
+      process.execPath,
+      [
+        join(repo, 'bin/opsbot.js'),
+        'diag',
+        'app-1',
+        ...EXAMPLE,
+        '--syslog',
+        'examples/diag/syslog',
+        '--png',
+        join(dir, 'diag.png'),
+      ],
+      {
+        cwd: repo,
+        env: { PATH: process.env.PATH ?? '', HOME: dir, OPSBOT_NO_AUDIT: '1' },
+        encoding: 'utf8',
+        timeout: 120_000,
+      },
+    );
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`Verdict   ${OOM}`);
+    expect(r.stdout).toContain('Chart written to');
+    expect(decodePng(readFileSync(join(dir, 'diag.png'))).width).toBe(pngLayout(4).width);
+  }, 150_000);
 
   it('takes the guest log as a journalctl -o json export (no rsyslog on Debian 12+)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'opsbot-diag-cli-'));
