@@ -189,6 +189,9 @@ describe('opsbot diag, live against the fakes', () => {
       fakes.configPath,
     ]);
     expect(text.stdout).toContain('memory use needs the Ops Agent (not reporting on this VM)');
+    // Without the agent nothing ships the guest logs (and the serial console is empty here): no "no errors" claim.
+    expect(memory?.errors.level).toBe('unknown');
+    expect(text.stdout).toContain('no guest logs to read');
   });
 
   it('a restart inside the window: the host error and the restart on the timeline, and a gap in the chart', async () => {

@@ -46,6 +46,7 @@ export interface DiagEvidence {
 }
 
 const MINUTE = 60_000;
+const NO_GUEST_LOGS = 'no guest logs to read (the Ops Agent ships them; or give --syslog / --serial)';
 const LEVEL_RANK: Readonly<Record<Level, number>> = { unknown: 0, ok: 1, warn: 2, critical: 3 };
 const worse = (a: Level, b: Level): Level => (LEVEL_RANK[b] > LEVEL_RANK[a] ? b : a);
 
@@ -278,6 +279,7 @@ export const analyzeDiag = (input: DiagEvidence, opts: DiagOptions): DiagReport 
   const metricsRead = input.metricsReport.status === 'ok' || input.metricsReport.status === 'empty';
   const agent = metricsRead ? agentTypes.some((type) => seriesOf(metrics, type).length > 0) : null;
   const noAgent = agent === false;
+  const guestLogsRead = guestLogsReadOf(input, agent);
   const needAgent = (what: string): string =>
     noAgent ? `${what} needs the Ops Agent (not reporting on this VM)` : `${what}: no data`;
 
@@ -398,9 +400,9 @@ export const analyzeDiag = (input: DiagEvidence, opts: DiagOptions): DiagReport 
         lockups.slice(0, 3).map((e) => e.text),
         lockups[0]?.at ?? null,
       )
-    : guestLogsRead(input)
+    : guestLogsRead
       ? cell('errors', 'ok', null, '', 'no lockups or hung tasks in the guest logs', [])
-      : unknownCell('errors', 'guest logs could not be read');
+      : unknownCell('errors', NO_GUEST_LOGS);
   const rows: UseRow[] = [
     { resource: 'cpu', device: null, utilization: cpuUtil, saturation: cpuSat, errors: cpuErr },
   ];
@@ -445,7 +447,7 @@ export const analyzeDiag = (input: DiagEvidence, opts: DiagOptions): DiagReport 
   } else {
     memSat = noAgent
       ? unknownCell('saturation', needAgent('swap use'))
-      : guestLogsRead(input)
+      : guestLogsRead
         ? cell('saturation', 'ok', null, '', 'no OOM kills in the guest logs; no swap configured', [])
         : unknownCell('saturation', 'no swap metrics and no guest logs');
   }
@@ -460,9 +462,9 @@ export const analyzeDiag = (input: DiagEvidence, opts: DiagOptions): DiagReport 
         hw.slice(0, 3).map((e) => e.text),
         hw[0]?.at ?? null,
       )
-    : guestLogsRead(input)
+    : guestLogsRead
       ? cell('errors', 'ok', null, '', 'no machine-check errors in the guest logs', [])
-      : unknownCell('errors', 'guest logs could not be read');
+      : unknownCell('errors', NO_GUEST_LOGS);
   rows.push({ resource: 'memory', device: null, utilization: memUtil, saturation: memSat, errors: memErr });
 
   // --- disks ---
@@ -518,9 +520,9 @@ export const analyzeDiag = (input: DiagEvidence, opts: DiagOptions): DiagReport 
           errs.slice(0, 3).map((e) => `${clock(e.at)} ${e.text}`),
           errs[0]?.at ?? null,
         )
-      : guestLogsRead(input)
+      : guestLogsRead
         ? cell('errors', 'ok', null, '', 'no I/O errors in the guest logs', [])
-        : unknownCell('errors', 'guest logs could not be read');
+        : unknownCell('errors', NO_GUEST_LOGS);
   const attributed = new Set<DiagEvent>();
   if (diskDevices.length > 0) {
     for (const device of diskDevices) {
@@ -631,10 +633,10 @@ export const analyzeDiag = (input: DiagEvidence, opts: DiagOptions): DiagReport 
       ),
       errors: cell(
         'errors',
-        'ok',
+        guestLogsRead ? 'ok' : 'unknown',
         null,
         '',
-        guestLogsRead(input) ? 'no filesystem errors in the guest logs' : 'guest logs could not be read',
+        guestLogsRead ? 'no filesystem errors in the guest logs' : NO_GUEST_LOGS,
         [],
       ),
     });
@@ -683,9 +685,9 @@ export const analyzeDiag = (input: DiagEvidence, opts: DiagOptions): DiagReport 
       device: null,
       utilization: unknownCell('utilization', needAgent('filesystem use')),
       saturation: unknownCell('saturation', 'not measured'),
-      errors: guestLogsRead(input)
+      errors: guestLogsRead
         ? cell('errors', 'ok', null, '', 'no filesystem errors in the guest logs', [])
-        : unknownCell('errors', 'guest logs could not be read'),
+        : unknownCell('errors', NO_GUEST_LOGS),
     });
   rows.push(...fsRows);
 
@@ -734,7 +736,7 @@ export const analyzeDiag = (input: DiagEvidence, opts: DiagOptions): DiagReport 
     netSatParts.push(`SYN flooding reported ${synFlood.length}x from ${clock(synFlood[0]?.at ?? '')}`);
   const netSatLevel: Level = conntrack.length ? 'critical' : synFlood.length ? 'warn' : 'ok';
   const netSat =
-    netSatParts.length || tcpStats.peak !== null || guestLogsRead(input)
+    netSatParts.length || tcpStats.peak !== null || guestLogsRead
       ? cell(
           'saturation',
           netSatLevel,
@@ -751,7 +753,7 @@ export const analyzeDiag = (input: DiagEvidence, opts: DiagOptions): DiagReport 
           [...conntrack, ...synFlood].slice(0, 3).map((e) => `${clock(e.at)} ${e.text}`),
           [...conntrack, ...synFlood][0]?.at ?? null,
         )
-      : unknownCell('saturation', 'guest logs could not be read');
+      : unknownCell('saturation', NO_GUEST_LOGS);
   const ifSeries = seriesOf(metrics, METRICS.ifErrors.type).filter((s) => labelOf(s, 'device') !== 'lo');
   const interfaces = [...new Set(ifSeries.map((s) => labelOf(s, 'device')))].filter(Boolean).sort();
   const linkDowns = eventsOf('link-down');
@@ -800,7 +802,7 @@ export const analyzeDiag = (input: DiagEvidence, opts: DiagOptions): DiagReport 
       );
     }
     if (base) return { ...base, summary: `errors ${base.summary}` };
-    return guestLogsRead(input) && !noAgent
+    return guestLogsRead && !noAgent
       ? cell('errors', 'ok', null, '', 'no interface errors or link changes', [])
       : unknownCell('errors', needAgent('interface errors'));
   };
@@ -884,11 +886,18 @@ export const analyzeDiag = (input: DiagEvidence, opts: DiagOptions): DiagReport 
   };
 };
 
-const guestLogsRead = (input: DiagEvidence): boolean =>
+/**
+ * Whether any guest log was read, so "no X in the guest logs" means something: a syslog/journal file, the
+ * Cloud Logging guest logs (an empty answer counts only while the Ops Agent reports: without it nothing ships
+ * them), or a serial console that held text.
+ */
+const guestLogsReadOf = (input: DiagEvidence, agent: boolean | null): boolean =>
   input.evidence.sources.some(
     (s) =>
-      (s.name === 'guest-logs' || s.name === 'syslog-file' || s.name === 'serial-console') &&
-      (s.status === 'ok' || s.status === 'empty'),
+      (s.name === 'syslog-file' && (s.status === 'ok' || s.status === 'empty')) ||
+      (s.name === 'guest-logs' && (s.status === 'ok' || (s.status === 'empty' && agent !== false))) ||
+      (s.name === 'serial-console' &&
+        (s.status === 'ok' || (s.status === 'empty' && !/buffer is empty/.test(s.reason ?? '')))),
   );
 
 // ---------------------------------------------------------------------------------------------------------
