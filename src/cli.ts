@@ -9,11 +9,16 @@ import { type CliCommand, type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '
 const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<CliCommand> }>> = {
   serve: {
     summary: 'run the Slack bot (Socket Mode or HTTP) with webhooks, /healthz, /readyz and /metrics',
-    load: async () => (await import('./cli/serve.js')).runServe,
+    load: async () =>
+      (await import('./cli/serve.js')).serveCommand(async () => (await import('./main.js')).startOpsbot),
   },
   'why-reboot': {
     summary: 'explain why a Compute Engine VM restarted (live, or offline from exported logs)',
     load: async () => (await import('./cli/why-reboot.js')).runWhyReboot,
+  },
+  diag: {
+    summary: 'host diagnostics of a Compute Engine VM (USE: CPU, memory, disks, network), live or from files',
+    load: async () => (await import('./cli/diag.js')).runDiag,
   },
   versionlock: {
     summary: 'add or remove a yum/dnf versionlock entry in a local file and print the diff',

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { DestinationStream } from 'pino';
 import { type Config, loadConfig } from './core/config.js';
 import { AppError } from './core/errors.js';
@@ -10,11 +12,13 @@ import {
   createChangeActionHandler,
   registerChangeActions,
 } from './handlers/change-actions.js';
-import { createAuditWriter, createCommandPipeline } from './handlers/pipeline.js';
+import { type ChangeSlackReconciler, createChangeSlackReconciler } from './handlers/change-slack.js';
+import type { DiagDeps } from './handlers/diag.js';
+import { type CommandPipeline, createAuditWriter, createCommandPipeline } from './handlers/pipeline.js';
 import { createPipelineActionHandler, registerPipelineActions } from './handlers/pipeline-actions.js';
 import { registerCommands } from './handlers/register.js';
 import { buildCommandRegistry, type HandlerDeps } from './handlers/registry.js';
-import { createWebhookHandler } from './handlers/webhooks.js';
+import { createDeliveryRunner, createWebhookHandler } from './handlers/webhooks.js';
 import type { WhyRebootDeps } from './handlers/why-reboot.js';
 import { createForge, createForges } from './integrations/forge/create.js';
 import type { ParsedDelivery } from './integrations/forge/events.js';
@@ -23,11 +27,19 @@ import { parseGitlabWebhook } from './integrations/forge/gitlab-events.js';
 import type { ForgeKind, ForgePort } from './integrations/forge/port.js';
 import { createGceAdapters, type GceAdapters } from './integrations/gce/adapter.js';
 import { gceAuthOptions } from './integrations/gce/auth.js';
+import { createMonitoringAdapter, type MonitoringAdapter } from './integrations/gce/monitoring.js';
 import type { ComputePort } from './integrations/gce/port.js';
 import { createSlackApp } from './integrations/slack/app.js';
 import { createSlackClient } from './integrations/slack/client.js';
 import type { SlackIdentity } from './integrations/slack/port.js';
 import { createUserGroupResolver } from './integrations/slack/usergroups.js';
+import { describeApprovers } from './playbooks/change/flow.js';
+import {
+  type ChangeLifecycle,
+  createChangeLifecycle,
+  type FollowRequest,
+} from './playbooks/change/lifecycle.js';
+import { replanStoredPlan } from './playbooks/change/plan-requests.js';
 import {
   createPipelineFollower,
   type EnsureFollow,
@@ -59,6 +71,8 @@ export interface StartOpsbotOptions {
   readonly host?: string;
   /** Overrides the /why-reboot playbook (tests: fake GCE servers or stand-ins); null disables it. */
   readonly whyReboot?: WhyRebootDeps | null;
+  /** Overrides the /diag playbook (tests); null disables it. Default: the live one over the GCE adapters. */
+  readonly diag?: DiagDeps | null;
   readonly commands?: HandlerDeps['commands'];
   /** Compute Engine for `/tf-import vm` (tests: the real adapter over a fake); default: the GCE adapters. */
   readonly compute?: ComputePort;
@@ -69,10 +83,15 @@ export interface StartOpsbotOptions {
   /** Socket Mode: how long startup waits for Slack's hello before failing (default 30 s). */
   readonly slackConnectTimeoutMs?: number;
   /**
-   * Told once per state change (opened, merged, closed) of every followed MR, retried until it succeeds. The
-   * change lifecycle plugs in here (see buildPipelineFollower); tests observe it.
+   * Also told each state change (opened, merged, closed) of every followed MR, after the change lifecycle
+   * (tests observe merges here).
    */
   readonly onMergeRequestState?: OnMergeRequestState;
+  /**
+   * Replaces the pipeline follower as the change lifecycle's `follow` (tests of the lifecycle alone); default:
+   * the follower's ensureFollow, so a change's MR CI shows in the change's thread.
+   */
+  readonly follow?: (f: FollowRequest) => Promise<void>;
 }
 
 export interface RunningOpsbot {
@@ -83,6 +102,8 @@ export interface RunningOpsbot {
   readonly logger: Logger;
   /** Follows an MR's CI in a Slack thread (idempotent); the change lifecycle's `follow`. */
   readonly ensureFollow: EnsureFollow;
+  /** The change lifecycle (forge events go to `changes.onForgeEvent`). */
+  readonly changes: ChangeLifecycle;
   /** Stops accepting, drains in-flight commands up to http.drainTimeoutMs, flushes audit rows, closes the store. */
   stop(): Promise<void>;
 }
@@ -177,29 +198,52 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     return gce;
   };
   const whyReboot = options.whyReboot !== undefined ? options.whyReboot : buildWhyRebootDeps(config, getGce);
+  // The pipeline follower and the change lifecycle know each other: the lifecycle follows its MR with the
+  // follower's ensureFollow, and the follower hands every state change of a followed MR to the lifecycle.
+  let lifecycleRef: ChangeLifecycle | null = null;
   const pipelines = buildPipelineFollower(config, {
     store,
-    audit,
+    pipeline,
     metrics,
     logger,
     scrub: (text) => sanitizer.scrub(text),
     ...(options.fetch ? { fetch: options.fetch } : {}),
-    ...(options.onMergeRequestState ? { onMergeRequestState: options.onMergeRequestState } : {}),
+    onMergeRequestState: async (e) => {
+      await lifecycleRef?.onForgeEvent(e);
+      await options.onMergeRequestState?.(e);
+    },
   });
-  // The change lifecycle follows its MR's CI with `pipelines.follower.ensureFollow` (inject it as `follow`) and
-  // learns of merges/closes through `onMergeRequestState` (pass the lifecycle's handler to buildPipelineFollower).
-  const changes = buildChangeDeps(config, {
+  let monitoring: MonitoringAdapter | null = null;
+  const getMonitoring = (): MonitoringAdapter => {
+    monitoring ??= createMonitoringAdapter({
+      apiEndpoint: config.google.endpoints.monitoring,
+      ...gceAuthOptions(config.secrets),
+    });
+    return monitoring;
+  };
+  const diag = options.diag !== undefined ? options.diag : buildDiagDeps(config, getGce, getMonitoring);
+  const {
+    handlers: changes,
+    lifecycle,
+    reconciler,
+  } = buildChanges(config, {
     store,
     slack,
-    audit,
-    metrics,
+    pipeline,
     logger,
     isMember: (g, u) => groups.isMember(g, u),
     compute: options.compute ? () => options.compute as ComputePort : () => getGce().compute,
     workspaceUrl: () => (identity as SlackIdentity | null)?.url ?? null,
+    follow:
+      options.follow ??
+      (async (f) => {
+        await pipelines.follower.ensureFollow({ ...f, followedBy: null });
+      }),
   });
+  lifecycleRef = lifecycle;
   const registry = buildCommandRegistry({
     whyReboot,
+    diag,
     changes,
     pipelines: {
       follower: pipelines.follower,
@@ -220,9 +264,7 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
       follower: pipelines.follower,
       slack,
       isMember: (g, u) => groups.isMember(g, u),
-      audit,
-      metrics,
-      logger,
+      pipeline,
     }),
     logger,
   );
@@ -247,6 +289,10 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     await store.close().catch(() => undefined);
     throw err;
   }
+  // Changes whose replica died are resumed here; change threads behind their state are brought up to date.
+  const resumer = lifecycle.startResumer({ intervalMs: config.changes.resumeIntervalMs });
+  reconciler.start({ intervalMs: config.changes.slackSyncIntervalMs });
+  reconciler.kick();
   pipelines.follower.start();
   logger.info({ port, mode: config.slack.mode, store: store.engine }, 'opsbot started');
   // Warm the bot identity and report a bad token early; /readyz keeps checking.
@@ -265,12 +311,17 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
       ]);
       if (!(await drained))
         logger.warn({ inFlight: inFlight.size }, 'drain deadline passed; abandoning work in flight');
+      // Change work stops at its next step (its lease is released, so another replica resumes it at once).
+      await resumer.stop();
+      await lifecycle.stop();
+      await reconciler.stop();
       await pipelines.follower.stop(); // background loops end before the store closes
       await audit.flush();
       http.closeAll();
       await store.close().catch((err: unknown) => logger.error({ err }, 'store close failed'));
       await whyReboot?.close?.().catch(() => undefined);
       await gce?.close().catch(() => undefined);
+      await monitoring?.close().catch(() => undefined);
       if (options.signals) for (const s of SIGNALS) options.signals.off(s, onSignal);
       logger.info('opsbot stopped');
     })();
@@ -288,7 +339,16 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
   };
   if (options.signals) for (const s of SIGNALS) options.signals.on(s, onSignal);
 
-  return { port, config, store, metrics, logger, ensureFollow: pipelines.follower.ensureFollow, stop };
+  return {
+    port,
+    config,
+    store,
+    metrics,
+    logger,
+    ensureFollow: pipelines.follower.ensureFollow,
+    changes: lifecycle,
+    stop,
+  };
 };
 
 /**
@@ -300,7 +360,7 @@ const buildPipelineFollower = (
   config: Config,
   d: {
     readonly store: Store;
-    readonly audit: { enqueue(record: AuditRecord): void };
+    readonly pipeline: CommandPipeline;
     readonly metrics: Metrics;
     readonly logger: Logger;
     readonly scrub: (text: string) => string;
@@ -365,7 +425,7 @@ const buildPipelineFollower = (
     maxFailedJobs: p.maxFailedJobs,
     scrub: d.scrub,
     onMergeRequestState: d.onMergeRequestState,
-    audit: d.audit,
+    runDelivery: createDeliveryRunner(d.pipeline),
     metrics: d.metrics,
     logger,
     owner,
@@ -419,17 +479,60 @@ const buildWhyRebootDeps = (config: Config, getAdapters: () => GceAdapters): Why
 };
 
 /**
- * The change flow (/versionlock, /tf-import and their buttons): forges from config + secrets, created on
- * the first change so a config without forges starts (and fails only the command that needs one).
+ * The real /diag playbook: the why-reboot collector and Cloud Monitoring over adapters created on first use,
+ * the USE analysis, and the chart (its libraries also load on first use).
  */
-const buildChangeDeps = (
+const buildDiagDeps = (
   config: Config,
-  d: Omit<ChangeHandlerDeps, 'flow'> & {
+  getAdapters: () => GceAdapters,
+  getMonitoring: () => MonitoringAdapter,
+): DiagDeps => ({
+  now: () => new Date(),
+  defaultWindow: config.diag.defaultWindow,
+  around: config.diag.around,
+  investigate: async (request) => {
+    const { investigateDiag } = await import('./playbooks/diag/investigate.js');
+    const { compute, logging } = getAdapters();
+    return investigateDiag(
+      { compute, logging, monitoring: getMonitoring() },
+      {
+        defaultProject: config.google.defaultProject,
+        projects: config.google.projects,
+        timeouts: config.google.timeouts,
+        journaldLog: config.google.journaldLog,
+        metricsTimeoutMs: config.diag.metricsTimeoutMs,
+        thresholds: config.diag.thresholds,
+        sustainMinutes: config.diag.sustainMinutes,
+      },
+      request,
+      () => new Date(),
+    );
+  },
+  renderPng: async (report) => {
+    const { renderDiagPng } = await import('./playbooks/diag/render-chart.js');
+    const { diagTitle } = await import('./playbooks/diag/render-text.js');
+    return renderDiagPng(report.chart, diagTitle(report));
+  },
+});
+
+/**
+ * The change lifecycle (/versionlock, /tf-import, their buttons, forge events): forges from config + secrets,
+ * created on the first change so a config without forges starts (and fails only the command that needs one);
+ * the Slack reconciler that keeps change threads in step with the store.
+ */
+const buildChanges = (
+  config: Config,
+  d: {
     readonly store: Store;
+    readonly slack: ChangeHandlerDeps['slack'];
+    readonly pipeline: ChangeHandlerDeps['pipeline'];
+    readonly logger: Logger;
     readonly isMember: (groupId: string, userId: string) => Promise<boolean>;
     readonly compute: () => ComputePort;
+    readonly workspaceUrl: () => string | null;
+    readonly follow: ((f: FollowRequest) => Promise<void>) | undefined;
   },
-): ChangeHandlerDeps => {
+): { handlers: ChangeHandlerDeps; lifecycle: ChangeLifecycle; reconciler: ChangeSlackReconciler } => {
   let forges: Partial<Record<ForgeKind, ForgePort>> | null = null;
   const forgeFor = (kind: ForgeKind): ForgePort => {
     forges ??= createForges(config.forges, config.secrets);
@@ -437,23 +540,56 @@ const buildChangeDeps = (
     if (!forge) throw new AppError('config_invalid', `forges.${kind} is not configured in this opsbot.`);
     return forge;
   };
-  return {
+  const logger = d.logger.child({ component: 'change' });
+  const replicaId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const flow = {
+    forgeFor,
+    targets: config.targets,
+    approvals: config.access.approvals,
+    commandRules: config.access.commands,
+    isMember: d.isMember,
+    compute: d.compute,
+    google: { defaultProject: config.google.defaultProject, projects: config.google.projects },
+  };
+  const reconciler = createChangeSlackReconciler({
+    store: d.store,
     slack: d.slack,
-    audit: d.audit,
-    metrics: d.metrics,
-    logger: d.logger.child({ component: 'change' }),
-    ...(d.workspaceUrl ? { workspaceUrl: d.workspaceUrl } : {}),
-    flow: {
-      store: d.store,
-      forgeFor,
-      targets: config.targets,
-      approvals: config.access.approvals,
-      commandRules: config.access.commands,
-      isMember: d.isMember,
-      compute: d.compute,
-      google: { defaultProject: config.google.defaultProject, projects: config.google.projects },
-      now: () => new Date(),
-      logger: d.logger.child({ component: 'change' }),
+    logger,
+    replicaId,
+    approvers: (command) => describeApprovers(flow, command),
+    leaseMs: config.changes.leaseMs,
+  });
+  const lifecycle = createChangeLifecycle({
+    store: d.store,
+    forgeFor,
+    replan: (plan) =>
+      replanStoredPlan(
+        {
+          forgeFor,
+          versionlockTargets: config.targets.versionlock,
+          terraformTargets: config.targets.terraform,
+          compute: d.compute,
+        },
+        plan,
+      ),
+    access: flow,
+    logger,
+    replicaId,
+    leaseMs: config.changes.leaseMs,
+    maxAttempts: config.changes.maxApplyAttempts,
+    onChanged: () => reconciler.kick(),
+    follow: d.follow,
+  });
+  return {
+    lifecycle,
+    reconciler,
+    handlers: {
+      flow,
+      lifecycle,
+      slack: d.slack,
+      pipeline: d.pipeline,
+      logger,
+      workspaceUrl: d.workspaceUrl,
     },
   };
 };

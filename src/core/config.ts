@@ -73,6 +73,7 @@ const approvalRule = z
 
 export const COMMAND_NAMES = [
   'why-reboot',
+  'diag',
   'versionlock',
   'tf-import',
   'amend',
@@ -206,6 +207,86 @@ const pipelinesSection = z
   })
   .strict()
   .default(PIPELINE_DEFAULTS);
+/** A level boundary pair: a value at or above `warn` (held for sustainMinutes) is warn, at or above `critical` critical. */
+const levels = (warn: number, critical: number, what: string) =>
+  z
+    .object({
+      warn: z.number().nonnegative().default(warn),
+      critical: z.number().nonnegative().default(critical),
+    })
+    .strict()
+    .default({ warn, critical })
+    .refine((t) => t.critical >= t.warn, 'critical must be at least warn')
+    .describe(what);
+
+export const DIAG_THRESHOLD_DEFAULTS = {
+  cpuUtilizationPct: { warn: 80, critical: 95 },
+  cpuStealPct: { warn: 10, critical: 25 },
+  loadPerCpu: { warn: 1.5, critical: 3 },
+  blockedProcesses: { warn: 4, critical: 16 },
+  memoryUsedPct: { warn: 90, critical: 97 },
+  swapUsedPct: { warn: 50, critical: 90 },
+  diskBusyPct: { warn: 80, critical: 95 },
+  diskQueue: { warn: 8, critical: 32 },
+  filesystemUsedPct: { warn: 85, critical: 95 },
+  networkEgressPct: { warn: 70, critical: 90 },
+  interfaceErrorsPerMin: { warn: 1, critical: 100 },
+} as const;
+
+const d = DIAG_THRESHOLD_DEFAULTS;
+const diagThresholds = z
+  .object({
+    cpuUtilizationPct: levels(
+      d.cpuUtilizationPct.warn,
+      d.cpuUtilizationPct.critical,
+      'CPU busy, percent of all vCPUs',
+    ),
+    cpuStealPct: levels(
+      d.cpuStealPct.warn,
+      d.cpuStealPct.critical,
+      'CPU steal (time the hypervisor gave others), percent',
+    ),
+    loadPerCpu: levels(
+      d.loadPerCpu.warn,
+      d.loadPerCpu.critical,
+      '1-minute load average per vCPU (run queue)',
+    ),
+    blockedProcesses: levels(
+      d.blockedProcesses.warn,
+      d.blockedProcesses.critical,
+      'processes in uninterruptible sleep (D)',
+    ),
+    memoryUsedPct: levels(d.memoryUsedPct.warn, d.memoryUsedPct.critical, 'memory used (not cache), percent'),
+    swapUsedPct: levels(d.swapUsedPct.warn, d.swapUsedPct.critical, 'swap used, percent'),
+    diskBusyPct: levels(
+      d.diskBusyPct.warn,
+      d.diskBusyPct.critical,
+      'time a disk was busy (disk/io_time), percent',
+    ),
+    diskQueue: levels(
+      d.diskQueue.warn,
+      d.diskQueue.critical,
+      'operations queued on a disk (disk/pending_operations)',
+    ),
+    filesystemUsedPct: levels(
+      d.filesystemUsedPct.warn,
+      d.filesystemUsedPct.critical,
+      'filesystem space used, percent',
+    ),
+    networkEgressPct: levels(
+      d.networkEgressPct.warn,
+      d.networkEgressPct.critical,
+      "egress, percent of the machine type's estimated bandwidth cap",
+    ),
+    interfaceErrorsPerMin: levels(
+      d.interfaceErrorsPerMin.warn,
+      d.interfaceErrorsPerMin.critical,
+      'network interface errors per minute',
+    ),
+  })
+  .strict();
+
+export type DiagThresholds = z.infer<typeof diagThresholds>;
 
 export const configSchema = z
   .object({
@@ -237,6 +318,9 @@ export const configSchema = z
           .object({
             logging: url.optional().describe('Cloud Logging API base URL (Private Service Connect, tests)'),
             compute: url.optional().describe('Compute Engine API base URL'),
+            monitoring: url
+              .optional()
+              .describe('Cloud Monitoring API base URL (a bare origin: Private Service Connect, tests)'),
           })
           .strict()
           .default({}),
@@ -261,6 +345,33 @@ export const configSchema = z
         endpoints: {},
         timeouts: { instanceMs: 10_000, auditLogsMs: 20_000, guestLogsMs: 20_000, serialMs: 10_000 },
         defaultWindow: '7d',
+      }),
+    diag: z
+      .object({
+        defaultWindow: z.string().default('1h').describe('/diag looks back this far without --since or --at'),
+        around: z.string().default('30m').describe('--at T looks from T minus this to T plus this'),
+        metricsTimeoutMs: z
+          .number()
+          .int()
+          .positive()
+          .default(20_000)
+          .describe('deadline of the Cloud Monitoring reads'),
+        sustainMinutes: z
+          .number()
+          .int()
+          .min(1)
+          .max(60)
+          .default(5)
+          .describe('a level counts only when held this many minutes in a row (a spike is not a finding)'),
+        thresholds: diagThresholds.default(DIAG_THRESHOLD_DEFAULTS),
+      })
+      .strict()
+      .default({
+        defaultWindow: '1h',
+        around: '30m',
+        metricsTimeoutMs: 20_000,
+        sustainMinutes: 5,
+        thresholds: DIAG_THRESHOLD_DEFAULTS,
       }),
     forges: z
       .object({
@@ -299,6 +410,40 @@ export const configSchema = z
       .strict()
       .default({ commands: {}, approvals: {}, actions: {} }),
     pipelines: pipelinesSection,
+    changes: z
+      .object({
+        leaseMs: z
+          .number()
+          .int()
+          .min(500)
+          .default(20_000)
+          .describe(
+            'apply lease: a change whose replica died is resumed by another this long after its last renewal',
+          ),
+        resumeIntervalMs: z
+          .number()
+          .int()
+          .min(50)
+          .default(2_000)
+          .describe('how often each replica looks for changes whose lease expired (well under leaseMs)'),
+        slackSyncIntervalMs: z
+          .number()
+          .int()
+          .min(50)
+          .default(2_000)
+          .describe(
+            'how often change threads behind their state are retried in Slack (changes sync at once)',
+          ),
+        maxApplyAttempts: z
+          .number()
+          .int()
+          .min(1)
+          .max(20)
+          .default(5)
+          .describe('apply attempts on retryable forge errors before a change is marked failed'),
+      })
+      .strict()
+      .default({ leaseMs: 20_000, resumeIntervalMs: 2_000, slackSyncIntervalMs: 2_000, maxApplyAttempts: 5 }),
     store: z
       .object({
         dataDir: z.string().default('./data').describe('SQLite file location when DATABASE_URL is not set'),
@@ -314,6 +459,13 @@ export const configSchema = z
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    if (cfg.changes.resumeIntervalMs >= cfg.changes.leaseMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['changes', 'resumeIntervalMs'],
+        message: `must be shorter than changes.leaseMs (${cfg.changes.leaseMs})`,
+      });
+    }
     const seen = new Set<string>();
     for (const [kind, list] of Object.entries(cfg.targets)) {
       list.forEach((t, i) => {

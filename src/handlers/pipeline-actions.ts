@@ -1,20 +1,18 @@
 import type { App, BlockAction, ButtonAction } from '@slack/bolt';
 import { checkAccess, type GroupMembership } from '../core/access.js';
 import type { AccessRule, Config } from '../core/config.js';
-import { IntegrationError, isAppError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { SlackPort } from '../integrations/slack/port.js';
 import type { PipelineFollower } from '../playbooks/pipelines/follower.js';
-import type { Metrics } from '../server/metrics.js';
-import type { AuditOutcome } from '../store/types.js';
 import { OPEN_ACTION, RETRY_ACTION } from './blocks/pipeline.js';
 import { escapeText } from './blocks/text.js';
-import { type AuditSink, newCorrelationId } from './pipeline.js';
+import type { CommandPipeline } from './pipeline.js';
 
 /**
  * The "Retry failed jobs" button of a failed pipeline's result: who may press it comes from
- * `access.actions.retry-pipeline` (else the /pipeline rule); each click is audited with a correlation id, and
- * answered in the thread (retried) or privately (refused, nothing to retry, failure).
+ * `access.actions.retry-pipeline` (else the /pipeline rule); each click runs through the shared request pipeline
+ * (correlation id, audit row, metrics, one error sink) and is answered in the thread (retried) or privately
+ * (refused, nothing to retry, failure).
  */
 
 export interface PipelineClick {
@@ -31,44 +29,29 @@ export interface PipelineActionDeps {
   readonly follower: Pick<PipelineFollower, 'retryFailedJobs'>;
   readonly slack: SlackPort;
   readonly isMember: GroupMembership;
-  readonly audit: AuditSink;
-  readonly metrics: Metrics;
-  readonly logger: Logger;
-  readonly now?: () => Date;
-  readonly newCorrelationId?: () => string;
+  /** The shared request pipeline: correlation id, audit row, metrics, the one error sink. */
+  readonly pipeline: Pick<CommandPipeline, 'run'>;
 }
 
-export const createPipelineActionHandler = (deps: PipelineActionDeps) => {
-  const now = deps.now ?? (() => new Date());
-  const newId = deps.newCorrelationId ?? newCorrelationId;
-  return {
-    async handle(click: PipelineClick): Promise<void> {
-      const correlationId = newId();
-      const startedAt = now();
-      const logger = deps.logger.child({ correlationId, action: 'pipeline-retry', userId: click.userId });
-      let target: string | null = null;
-      const audit = (outcome: AuditOutcome, detail: string | null): void => {
-        deps.audit.enqueue({
-          at: startedAt,
-          actorId: click.userId,
-          actorName: click.userName,
-          source: 'slack',
-          command: 'pipeline',
-          args: `retry ${click.value}`.slice(0, 200),
-          channelId: click.channelId,
-          target,
-          outcome,
-          detail: detail?.slice(0, 1000) ?? null,
-          correlationId,
-          durationMs: now().getTime() - startedAt.getTime(),
-        });
-        deps.metrics.commandsTotal.inc({ command: 'pipeline:retry', outcome });
-      };
-      const privately = (text: string) =>
-        deps.slack
-          .postEphemeral(click.channelId, click.userId, { text })
-          .catch((err: unknown) => logger.warn({ err }, 'could not answer the click privately'));
-      try {
+export const createPipelineActionHandler = (deps: PipelineActionDeps) => ({
+  async handle(click: PipelineClick): Promise<void> {
+    const privately = (text: string) =>
+      deps.slack.postEphemeral(click.channelId, click.userId, { text }).then(() => undefined);
+    await deps.pipeline.run(
+      {
+        source: 'slack',
+        name: 'pipeline',
+        action: 'retry',
+        actorId: click.userId,
+        actorName: click.userName,
+        channelId: click.channelId,
+        args: `retry ${click.value}`,
+      },
+      async (ctx) => {
+        const tell = (text: string) =>
+          privately(text).catch((err: unknown) =>
+            ctx.logger.warn({ err }, 'could not answer the click privately'),
+          );
         const rule: AccessRule | undefined =
           deps.config.access.actions?.['retry-pipeline'] ?? deps.config.access.commands.pipeline;
         const decision = await checkAccess(
@@ -78,16 +61,17 @@ export const createPipelineActionHandler = (deps: PipelineActionDeps) => {
           deps.isMember,
         );
         if (!decision.allowed) {
-          await privately(`:no_entry: Retrying failed jobs: ${decision.message}`);
-          audit('refused', decision.reason);
-          return;
+          await tell(`:no_entry: Retrying failed jobs: ${decision.message}`);
+          return { outcome: 'refused', detail: decision.reason };
         }
         const r = await deps.follower.retryFailedJobs(click.value);
-        target = r.target;
         if (r.kind !== 'retried') {
-          await privately(escapeText(r.reason));
-          audit(r.kind === 'stale' ? 'nothing_to_do' : 'failed', r.reason);
-          return;
+          await tell(escapeText(r.reason));
+          return {
+            outcome: r.kind === 'stale' ? 'nothing_to_do' : 'failed',
+            target: r.target,
+            detail: r.reason,
+          };
         }
         if (click.threadTs) {
           await deps.slack
@@ -95,20 +79,14 @@ export const createPipelineActionHandler = (deps: PipelineActionDeps) => {
               text: `:repeat: <@${click.userId}> asked to retry the failed jobs of ${escapeText(r.pipelineLabel)}.`,
               threadTs: click.threadTs,
             })
-            .catch((err: unknown) => logger.warn({ err }, 'could not note the retry in the thread'));
+            .catch((err: unknown) => ctx.logger.warn({ err }, 'could not note the retry in the thread'));
         }
-        audit('ok', `retried ${r.pipelineLabel}`);
-      } catch (err) {
-        logger.error({ err }, 'retrying failed jobs failed');
-        if (err instanceof IntegrationError && err.service !== 'slack')
-          deps.metrics.upstreamErrors.inc({ service: err.service });
-        const base = isAppError(err) ? err.userMessage : "Something went wrong on opsbot's side.";
-        await privately(`:warning: Could not retry: ${escapeText(base)} (ref \`${correlationId}\`)`);
-        audit('failed', isAppError(err) ? `${err.code}: ${err.userMessage}` : 'internal');
-      }
-    },
-  };
-};
+        return { outcome: 'ok', target: r.target, detail: `retried ${r.pipelineLabel}` };
+      },
+      (text) => privately(text),
+    );
+  },
+});
 
 export type PipelineActionHandler = ReturnType<typeof createPipelineActionHandler>;
 

@@ -5,9 +5,10 @@ import type { ForgeEvent, ParsedDelivery } from '../integrations/forge/events.js
 import type { ForgeKind } from '../integrations/forge/port.js';
 import { verifyGithubSignature } from '../integrations/github/webhook.js';
 import { verifyGitlabToken } from '../integrations/gitlab/webhook.js';
+import type { DeliveryOutcome } from '../playbooks/pipelines/follower.js';
 import type { Metrics } from '../server/metrics.js';
 import type { DeliveryRepository, StoredDelivery } from '../store/pipeline-types.js';
-import { newCorrelationId } from './pipeline.js';
+import { type CommandPipeline, newCorrelationId } from './pipeline.js';
 
 /**
  * POST /webhooks/gitlab and /webhooks/github: the forge events entry. In order: size cap (413, answered
@@ -178,3 +179,36 @@ export const createWebhookHandler = (deps: WebhookHandlerDeps): WebhookHandler =
     deps.receiver.accept(delivery, parsed.events);
   }
 };
+
+/**
+ * Applying a delivery runs as a request of the shared pipeline (src/handlers/pipeline.ts), like a command or
+ * a click: a correlation id in every log line, the audit row (source "webhook"), the request metric, and the
+ * one error sink for anything unexpected (the delivery is then retried from the store).
+ */
+export const createDeliveryRunner =
+  (pipeline: Pick<CommandPipeline, 'run'>) =>
+  async (d: StoredDelivery, apply: () => Promise<DeliveryOutcome>): Promise<void> => {
+    await pipeline.run(
+      {
+        source: 'webhook',
+        name: 'pipeline',
+        action: 'webhook',
+        actorId: `webhook:${d.source}`,
+        actorName: null,
+        channelId: null,
+        args: `${d.event} ${d.id}`,
+      },
+      async (ctx) => {
+        const r = await apply();
+        ctx.logger.debug({ delivery: d.id, receivedRef: d.correlationId, ...r }, 'webhook delivery applied');
+        if (!r.matched) return { outcome: 'nothing_to_do', detail: 'no followed merge request (any more)' };
+        return {
+          outcome: 'ok',
+          target: r.targets.join(' ').slice(0, 500) || null,
+          detail: r.changed
+            ? 'state moved forward'
+            : 'nothing new (a duplicate, or older than what is known)',
+        };
+      },
+    );
+  };

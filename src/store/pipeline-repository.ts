@@ -1002,11 +1002,30 @@ export class KyselyPipelineRepository implements PipelineRepository {
 
   // -------------------------------------------------------------------------------------------------------
 
-  /** One transaction, retried when PostgreSQL picks it as a deadlock or serialization victim. */
-  async #transaction<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+  /**
+   * One transaction, retried when PostgreSQL picks it as a deadlock or serialization victim. SQLite: BEGIN
+   * IMMEDIATE on the process's one connection (the write lock up front, as the store's own transactions
+   * take it), so a transaction that reads first never fails to upgrade to a write.
+   */
+  async #transaction<T>(fn: (trx: Db) => Promise<T>): Promise<T> {
+    const db = this.#ctx.db;
+    if (this.#ctx.errors.engine === 'sqlite') {
+      return db.connection().execute(async (conn) => {
+        await sql`begin immediate`.execute(conn);
+        let result: T;
+        try {
+          result = await fn(conn);
+        } catch (err) {
+          await sql`rollback`.execute(conn).catch(() => undefined);
+          throw err;
+        }
+        await sql`commit`.execute(conn);
+        return result;
+      });
+    }
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.#ctx.db.transaction().execute(fn);
+        return await db.transaction().execute(fn);
       } catch (err) {
         if (attempt < 4 && isSerializationFailure(err)) continue;
         throw err;

@@ -33,7 +33,25 @@ export interface PostedFakeMessage {
   broadcast: boolean;
 }
 
-type Failure = { readonly status: 429; readonly retryAfter: number } | { readonly error: string };
+type Failure =
+  | { readonly status: 429; readonly retryAfter: number }
+  /** An HTTP error with no Slack body, as a failing load balancer answers. */
+  | { readonly status: 500 | 502 | 503 }
+  | { readonly error: string };
+
+/** A file shared through files.getUploadURLExternal -> POST bytes -> files.completeUploadExternal. */
+export interface FakeUpload {
+  readonly fileId: string;
+  readonly filename: string;
+  readonly length: number;
+  bytes: Buffer | null;
+  /** Set by files.completeUploadExternal. */
+  title: string | null;
+  channelId: string | null;
+  threadTs: string | null;
+  initialComment: string | null;
+  completed: boolean;
+}
 
 export interface FakeSlack {
   /** Web API base URL, ending in "/api/" (what SLACK_API_URL takes). */
@@ -42,17 +60,19 @@ export interface FakeSlack {
   readonly calls: FakeCall[];
   readonly responses: FakeResponseUrlPost[];
   readonly messages: PostedFakeMessage[];
+  /** Files, from the upload URL request on (`completed` once shared in a channel). */
+  readonly uploads: FakeUpload[];
   /** A response_url for a slash command payload; POSTs to it are recorded in `responses`. */
   responseUrl(id?: string): string;
-  /** The next `times` calls of `method` fail with 429 + Retry-After or with `{ok:false,error}`. */
+  /** The next `times` calls of `method` fail with 429 + Retry-After, an HTTP 5xx, or `{ok:false,error}`. */
   failNext(method: string, failure: Failure, times?: number): void;
+  /** For `ms` from now every request's connection is reset without an answer (Slack unreachable). */
+  outage(ms: number): void;
   /** auth.test answers `{ok:false,error}` while set (e.g. 'invalid_auth', 'account_inactive'). */
   setAuthTestError(error: string | null): void;
   setUserGroup(groupId: string, userIds: readonly string[]): void;
   /** chat.postMessage/update to these channels answer channel_not_found. */
   hideChannel(channelId: string): void;
-  /** While set, every Web API call answers this HTTP status (503: Slack is down). */
-  setOutage(status: number | null): void;
   /**
    * Serves `apps.connections.open` (Socket Mode): it takes only the app-level token given here (an `xoxb-`
    * token gets `not_allowed_token_type`, like Slack) and answers `{ok:true, url}` with a fresh
@@ -125,12 +145,14 @@ export const startFakeSlack = async (
   const calls: FakeCall[] = [];
   const responses: FakeResponseUrlPost[] = [];
   const messages: PostedFakeMessage[] = [];
+  const uploads: FakeUpload[] = [];
+  let origin = '';
   const failures = new Map<string, { failure: Failure; left: number }[]>();
   const groups = new Map<string, readonly string[]>();
   const hidden = new Set<string>();
   const responseUses = new Map<string, number>();
   let authError: string | null = null;
-  let outage: number | null = null;
+  let outageUntil = 0;
   let socketMode: { readonly appToken: string; issueUrl(): string } | null = null;
   let tsCounter = 0;
   const nextTs = () => {
@@ -223,6 +245,82 @@ export const startFakeSlack = async (
         permalink: `https://fake.slack.com/archives/${channel}/p${ts.replace('.', '')}`,
       };
     },
+    // Slack's external upload flow: a one-time URL for `length` bytes, then complete with where to share it.
+    'files.getUploadURLExternal': (a) => {
+      const filename = String(a.filename ?? '');
+      const length = Number(a.length);
+      if (!filename || !Number.isInteger(length) || length <= 0)
+        return { ok: false, error: 'invalid_arguments' };
+      const fileId = `F0FAKE${String(uploads.length + 1).padStart(4, '0')}`;
+      uploads.push({
+        fileId,
+        filename,
+        length,
+        bytes: null,
+        title: null,
+        channelId: null,
+        threadTs: null,
+        initialComment: null,
+        completed: false,
+      });
+      return { ok: true, upload_url: `${origin}/upload/v1/${fileId}`, file_id: fileId };
+    },
+    'files.completeUploadExternal': (a) => {
+      let files: unknown;
+      try {
+        files = typeof a.files === 'string' ? JSON.parse(a.files) : a.files;
+      } catch {
+        return { ok: false, error: 'invalid_arguments' };
+      }
+      if (!Array.isArray(files) || files.length === 0) return { ok: false, error: 'invalid_arguments' };
+      const channel = a.channel_id ? String(a.channel_id) : null;
+      if (channel && hidden.has(channel)) return { ok: false, error: 'channel_not_found' };
+      const threadTs = a.thread_ts ? String(a.thread_ts) : null;
+      if (threadTs && !messages.some((m) => m.channel === channel && m.ts === threadTs))
+        return { ok: false, error: 'invalid_thread_ts' };
+      const done: FakeUpload[] = [];
+      for (const f of files as { id?: unknown; title?: unknown }[]) {
+        const upload = uploads.find((u) => u.fileId === f.id);
+        // The bytes must have been POSTed, all of them, before the file can be completed.
+        if (!upload || upload.bytes === null || upload.bytes.length !== upload.length)
+          return { ok: false, error: 'file_not_found' };
+        done.push(upload);
+        upload.title = typeof f.title === 'string' ? f.title : upload.filename;
+      }
+      for (const u of done) {
+        u.channelId = channel;
+        u.threadTs = threadTs;
+        u.initialComment = a.initial_comment ? String(a.initial_comment) : null;
+        u.completed = true;
+      }
+      return { ok: true, files: done.map((u) => ({ id: u.fileId, title: u.title })) };
+    },
+    // Real shape: the parent first, then the replies, oldest first; cursor paging with has_more.
+    'conversations.replies': (a) => {
+      const channel = String(a.channel ?? '');
+      const ts = String(a.ts ?? '');
+      if (!channel || hidden.has(channel)) return { ok: false, error: 'channel_not_found' };
+      const parent = messages.find((m) => m.channel === channel && m.ts === ts);
+      if (!parent) return { ok: false, error: 'thread_not_found' };
+      const all = [parent, ...messages.filter((m) => m.channel === channel && m.threadTs === ts)];
+      const limit = Math.min(Math.max(Number(a.limit ?? 1000) || 1000, 1), 1000);
+      const start = a.cursor ? Number(Buffer.from(String(a.cursor), 'base64').toString('utf8')) : 0;
+      const page = all.slice(start, start + limit);
+      const more = start + limit < all.length;
+      return {
+        ok: true,
+        messages: page.map((m) => ({
+          type: 'message',
+          user: botUserId,
+          text: m.text,
+          ts: m.ts,
+          thread_ts: ts,
+          ...(m.blocks ? { blocks: m.blocks } : {}),
+        })),
+        has_more: more,
+        response_metadata: { next_cursor: more ? Buffer.from(String(start + limit)).toString('base64') : '' },
+      };
+    },
     'usergroups.users.list': (a) => {
       const members = groups.get(String(a.usergroup ?? ''));
       return members ? { ok: true, users: [...members] } : { ok: false, error: 'no_such_subteam' };
@@ -238,11 +336,29 @@ export const startFakeSlack = async (
   };
 
   const server: Server = createServer((req, res) => {
+    if (Date.now() < outageUntil) {
+      req.socket.destroy();
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
+      const body = Buffer.concat(chunks);
+      const raw = body.toString('utf8');
       const url = req.url ?? '/';
+      if (url.startsWith('/upload/v1/')) {
+        // The upload URL takes the raw bytes (or a multipart form); no token: the URL itself is the secret.
+        const upload = uploads.find((u) => u.fileId === url.slice('/upload/v1/'.length));
+        if (req.method !== 'POST' || !upload || upload.completed) {
+          res.writeHead(404, { 'content-type': 'text/plain' });
+          res.end('Not Found');
+          return;
+        }
+        upload.bytes = body;
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end(`OK - ${body.length}`);
+        return;
+      }
       const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
         res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
         res.end(JSON.stringify(body));
@@ -270,7 +386,6 @@ export const startFakeSlack = async (
       if (!url.startsWith('/api/')) return send(404, { ok: false, error: 'unknown_method' });
       const method = url.slice('/api/'.length).split('?')[0] as string;
       calls.push({ method, args, headers: req.headers, at: Date.now() });
-      if (outage !== null) return send(outage, { ok: false, error: 'service_unavailable' });
       const auth = req.headers.authorization;
       const given = auth?.startsWith('Bearer ')
         ? auth.slice('Bearer '.length)
@@ -289,6 +404,9 @@ export const startFakeSlack = async (
       if (next) {
         next.left -= 1;
         if (next.left <= 0) queue.shift();
+        if ('status' in next.failure && next.failure.status !== 429) {
+          return send(next.failure.status, { ok: false, error: 'internal_error' });
+        }
         if ('status' in next.failure) {
           return send(
             429,
@@ -307,7 +425,7 @@ export const startFakeSlack = async (
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  const origin = `http://127.0.0.1:${port}`;
+  origin = `http://127.0.0.1:${port}`;
   let responseCounter = 0;
 
   return {
@@ -316,6 +434,7 @@ export const startFakeSlack = async (
     calls,
     responses,
     messages,
+    uploads,
     responseUrl(id) {
       responseCounter += 1;
       return `${origin}/response/${encodeURIComponent(id ?? `r${responseCounter}`)}`;
@@ -325,6 +444,9 @@ export const startFakeSlack = async (
       q.push({ failure, left: times });
       failures.set(method, q);
     },
+    outage(ms) {
+      outageUntil = Date.now() + ms;
+    },
     setAuthTestError(error) {
       authError = error;
     },
@@ -333,9 +455,6 @@ export const startFakeSlack = async (
     },
     hideChannel(channelId) {
       hidden.add(channelId);
-    },
-    setOutage(status) {
-      outage = status;
     },
     attachSocketMode(socket) {
       socketMode = socket;

@@ -87,7 +87,11 @@ export interface PipelineFollowerDeps {
   /** Removes every registered secret from a text (job logs). */
   readonly scrub: (text: string) => string;
   readonly onMergeRequestState?: OnMergeRequestState | undefined;
-  readonly audit: { enqueue(record: AuditRecord): void };
+  /**
+   * Runs the work of one delivery as a request: a correlation id and child logger, the audit row (source
+   * webhook), metrics, and the one error sink (src/handlers/webhooks.ts wires the shared request pipeline).
+   */
+  readonly runDelivery: (delivery: StoredDelivery, apply: () => Promise<DeliveryOutcome>) => Promise<void>;
   readonly metrics?: Metrics;
   readonly logger: Logger;
   readonly now?: () => number;
@@ -97,6 +101,16 @@ export interface PipelineFollowerDeps {
   readonly scanIntervalMs?: number;
   /** How long delivery ids are remembered (redeliveries within it are duplicates). */
   readonly keepDeliveriesMs?: number;
+}
+
+/** What applying one delivery did. */
+export interface DeliveryOutcome {
+  /** Some event was about a followed MR. */
+  readonly matched: boolean;
+  /** Stored state moved forward (else a duplicate or older news). */
+  readonly changed: boolean;
+  /** The followed MRs it was about ("gitlab:group/project!42"). */
+  readonly targets: readonly string[];
 }
 
 export type RetryOutcome =
@@ -464,51 +478,36 @@ export const createPipelineFollower = (deps: PipelineFollowerDeps): PipelineFoll
     return { matched, changed, targets };
   };
 
-  const processDelivery = async (d: StoredDelivery, given: readonly ForgeEvent[] | null): Promise<void> => {
-    const startedAt = now();
-    const logger = log.child({ correlationId: d.correlationId, delivery: d.id, event: d.event });
-    try {
-      let events = given;
-      if (!events) {
-        const parsed = deps.parse(d.source, d.event, JSON.parse(d.body));
-        events = parsed.kind === 'events' ? parsed.events : [];
-      }
-      const r = await applyAll(events, 'webhook', d.correlationId);
-      await deps.store.deliveries.finish(
-        d.id,
-        owner,
-        r.matched ? 'done' : 'ignored',
-        r.changed ? 'changed' : null,
-      );
-      if (r.matched) {
-        deps.audit.enqueue({
-          at: new Date(startedAt),
-          actorId: `webhook:${d.source}`,
-          source: 'webhook',
-          command: 'pipeline',
-          args: `${d.event} ${d.id}`.slice(0, 200),
-          target: r.targets.join(' ').slice(0, 500) || null,
-          outcome: 'ok',
-          detail: r.changed ? 'state moved forward' : 'nothing new (duplicate or older than what is known)',
-          correlationId: d.correlationId,
-          durationMs: now() - startedAt,
-        });
-      }
-      logger.debug({ matched: r.matched, changed: r.changed }, 'webhook delivery applied');
-    } catch (err) {
-      logger.error({ err }, 'webhook delivery could not be applied; it will be tried again');
-      if (isAppError(err) && err.code === 'store') deps.metrics?.upstreamErrors.inc({ service: 'store' });
-      await deps.store.deliveries
-        .release(
+  const processDelivery = (d: StoredDelivery, given: readonly ForgeEvent[] | null): Promise<void> =>
+    deps.runDelivery(d, async () => {
+      try {
+        let events = given;
+        if (!events) {
+          const parsed = deps.parse(d.source, d.event, JSON.parse(d.body));
+          events = parsed.kind === 'events' ? parsed.events : [];
+        }
+        const r = await applyAll(events, 'webhook', d.correlationId);
+        await deps.store.deliveries.finish(
           d.id,
           owner,
-          now() + Math.min(60_000, 2_000 * d.attempts),
-          isAppError(err) ? err.code : 'internal',
-        )
-        .catch(() => undefined);
-      recovery.kick(now() + 2_000);
-    }
-  };
+          r.matched ? 'done' : 'ignored',
+          r.changed ? 'changed' : null,
+        );
+        return r;
+      } catch (err) {
+        // Given back, to be applied again (by any replica) after a pause; the request pipeline logs it.
+        await deps.store.deliveries
+          .release(
+            d.id,
+            owner,
+            now() + Math.min(60_000, 2_000 * d.attempts),
+            isAppError(err) ? err.code : 'internal',
+          )
+          .catch(() => undefined);
+        recovery.kick(now() + 2_000);
+        throw err;
+      }
+    });
 
   const recoveryPass = async (): Promise<void> => {
     for (;;) {
