@@ -7,6 +7,9 @@ import { gitlabTrace } from '../fakes/gitlab-ci.js';
 import { type FakeSlack, type PostedFakeMessage, startFakeSlack } from '../fakes/slack.js';
 import {
   BOT_TOKEN,
+  type Button,
+  blockActionBody,
+  buttonsOf,
   captureLines,
   postSigned,
   SIGNING_SECRET,
@@ -25,50 +28,11 @@ import {
 const GITLAB_TOKEN = 'glpat-e2e-pipelines-token-31337';
 const HOOK_SECRET = 'gitlab-hook-secret-e2e-8f2a';
 const CHANNEL = 'C0OPS';
+const LOCKS = 'inventory/versionlock.list';
 const ALICE = 'U0ALICE';
 const BOB = 'U0BOB';
 
 const text = (m: PostedFakeMessage | undefined): string => JSON.stringify(m?.blocks ?? []) + (m?.text ?? '');
-
-const blockActionBody = (o: { user: string; message: PostedFakeMessage; actionId: string; value: string }) =>
-  new URLSearchParams({
-    payload: JSON.stringify({
-      type: 'block_actions',
-      user: { id: o.user, username: o.user.toLowerCase(), name: o.user.toLowerCase(), team_id: 'T0FAKE001' },
-      api_app_id: 'A0OPSBOT',
-      token: 'deprecated-verification-token',
-      container: {
-        type: 'message',
-        message_ts: o.message.ts,
-        channel_id: o.message.channel,
-        is_ephemeral: false,
-        ...(o.message.threadTs ? { thread_ts: o.message.threadTs } : {}),
-      },
-      trigger_id: '9876.5432.fedcba',
-      team: { id: 'T0FAKE001', domain: 'fake' },
-      channel: { id: o.message.channel, name: 'ops' },
-      message: {
-        type: 'message',
-        user: 'U0BOT0001',
-        ts: o.message.ts,
-        text: o.message.text,
-        blocks: o.message.blocks,
-        ...(o.message.threadTs ? { thread_ts: o.message.threadTs } : {}),
-      },
-      state: { values: {} },
-      response_url: 'http://127.0.0.1:9/unused',
-      actions: [
-        {
-          action_id: o.actionId,
-          block_id: 'pipeline_result',
-          text: { type: 'plain_text', text: 'Retry failed jobs' },
-          value: o.value,
-          type: 'button',
-          action_ts: `${Date.now() / 1000}`,
-        },
-      ],
-    }),
-  }).toString();
 
 describe('following a GitLab MR pipeline in Slack (webhooks)', () => {
   let slack: FakeSlack;
@@ -82,7 +46,7 @@ describe('following a GitLab MR pipeline in Slack (webhooks)', () => {
 
   beforeAll(async () => {
     slack = await startFakeSlack({ token: BOT_TOKEN });
-    repo = await createBareRepo({ 'README.md': '# app\n' });
+    repo = await createBareRepo({ 'README.md': '# app\n', [LOCKS]: '0:elasticsearch-7.10.1-1.*\n' });
     sha = await repo.commitToBranch('feature/login', { 'login.rb': 'puts 1\n' }, 'login');
     gitlab = await startFakeGitlab({
       projects: { 'shop/app': repo },
@@ -101,7 +65,17 @@ pipelines:
     coalesceMs: 150
     minUpdateIntervalMs: 300
     resultDelayMs: 150
+targets:
+  versionlock:
+    - name: el7
+      forge: gitlab
+      repo: shop/app
+      path: ${LOCKS}
+      format: yum
 access:
+  approvals:
+    versionlock:
+      users: [${BOB}]
   actions:
     retry-pipeline:
       users: [${BOB}]
@@ -219,26 +193,21 @@ access:
         .filter(Boolean);
 
     // Retry failed jobs: Alice may not (the rule names Bob), Bob may.
-    const button = (
-      (
-        result.blocks as Array<{ type: string; elements?: Array<{ action_id: string; value?: string }> }>
-      ).find((b) => b.type === 'actions')?.elements ?? []
-    ).find((e) => e.action_id === 'pipeline_retry');
-    const value = button?.value as string;
-    await postSigned(
-      bot.port,
-      blockActionBody({ user: ALICE, message: result, actionId: 'pipeline_retry', value }),
-    );
+    const retry = buttonsOf(result).find((b) => b.action_id === 'pipeline_retry') as Button;
+    expect(retry.value).toBeTruthy();
+    const clickRetry = (user: string) =>
+      postSigned(
+        bot.port,
+        blockActionBody({ user, message: result, button: retry, responseUrl: slack.responseUrl() }),
+      );
+    await clickRetry(ALICE);
     await slack.waitFor(() =>
       slack
         .callsOf('chat.postEphemeral')
         .find((c) => c.args.user === ALICE && String(c.args.text).includes('Retrying')),
     );
     expect(p.jobs.filter((j) => j.name === 'rspec')).toHaveLength(1);
-    await postSigned(
-      bot.port,
-      blockActionBody({ user: BOB, message: result, actionId: 'pipeline_retry', value }),
-    );
+    await clickRetry(BOB);
     await slack.waitFor(() => p.jobs.filter((j) => j.name === 'rspec').length === 2 || null, 10_000);
     await slack.waitFor(() => thread(root).find((m) => m.text.includes(`<@${BOB}> asked to retry`)));
     await slack.waitFor(
@@ -277,5 +246,69 @@ access:
     // Every delivery was answered 2xx, quickly.
     const answered = gitlab.webhooks.sent.flatMap((d) => d.attempts);
     expect(answered.every((a) => a.status !== null && a.status >= 200 && a.status < 300)).toBe(true);
+  });
+
+  it("a change's MR: its CI shows in the change's thread, and the merge reaches the change lifecycle", async () => {
+    await postSigned(
+      bot.port,
+      slashBody({
+        command: '/versionlock',
+        text: 'add elasticsearch 7.10.2-1',
+        channel_id: CHANNEL,
+        user_id: ALICE,
+        response_url: slack.responseUrl('v1'),
+      }),
+    );
+    const root = await slack.waitFor(() =>
+      slack.messages.find(
+        (m) => m.threadTs === null && m.text.includes('elasticsearch') && buttonsOf(m).length === 2,
+      ),
+    );
+    const approve = buttonsOf(root).find((b) => b.action_id === 'change_approve') as {
+      action_id: string;
+      value: string;
+    };
+    await postSigned(
+      bot.port,
+      blockActionBody({ user: BOB, message: root, button: approve, responseUrl: slack.responseUrl() }),
+    );
+    const mr = await slack.waitFor(
+      () => gitlab.mergeRequests.find((m) => m.source_branch === 'opsbot/versionlock-elasticsearch-7.10.2-1'),
+      15_000,
+    );
+    const changeId = approve.value.split(':')[0] as string;
+    await expect
+      .poll(async () => (await bot.store.changes.get(changeId))?.status, { timeout: 15_000 })
+      .toBe('open');
+    // The lifecycle asked the follower to follow the MR in the change's own thread.
+    await expect
+      .poll(
+        async () =>
+          (await bot.store.pipelines.listFollows({ forge: 'gitlab', repo: 'shop/app', number: mr.iid })).map(
+            (f) => f.threadTs,
+          ),
+        { timeout: 15_000 },
+      )
+      .toEqual([root.ts]);
+    const p = gitlab.ci.createPipeline('shop/app', {
+      mrIid: mr.iid,
+      sha: mr.sha as string,
+      jobs: [{ name: 'molecule', stage: 'test' }],
+    });
+    gitlab.ci.setJob(p.id, 'molecule', 'running');
+    gitlab.ci.setJob(p.id, 'molecule', 'success');
+    const status = await slack.waitFor(
+      () => thread(root).find((m) => m.text.startsWith(`Pipeline #${p.id} `)),
+      15_000,
+    );
+    await slack.waitFor(
+      () => thread(root).find((m) => m !== status && m.text.includes(`Pipeline #${p.id} passed`)),
+      15_000,
+    );
+    gitlab.setMergeRequestState('shop/app', mr.iid, 'merged', 'bob');
+    await slack.waitFor(() => thread(root).find((m) => m.text.includes('was merged by bob')), 15_000);
+    await expect
+      .poll(async () => (await bot.store.changes.get(changeId))?.status, { timeout: 15_000 })
+      .toBe('merged');
   });
 });
