@@ -1,4 +1,4 @@
-import type { CiForge, CiStatus, JobEvent, PipelineEvent } from '../core/ci.js';
+import type { CiForge, CiJobState, CiRunState, CiStatus, JobEvent, PipelineEvent } from '../core/ci.js';
 
 /**
  * The pipeline follower's state, in domain terms: which merge requests are followed where (a Slack thread),
@@ -82,27 +82,15 @@ export interface CiPipeline {
   readonly updatedAt: Date;
 }
 
-export interface CiRun {
+/** A run as stored (its ordering fields stay in the store). */
+export interface CiRun extends Omit<CiRunState, 'id' | 'sequence'> {
   readonly runId: string;
-  readonly name: string | null;
-  readonly status: CiStatus;
-  readonly url: string | null;
-  readonly generation: number;
-  readonly startedAt: Date | null;
-  readonly finishedAt: Date | null;
 }
 
-export interface CiJob {
+/** A job as stored, with the run it belongs to. */
+export interface CiJob extends Omit<CiJobState, 'id'> {
   readonly jobId: string;
   readonly runId: string;
-  readonly name: string;
-  readonly stage: string | null;
-  readonly status: CiStatus;
-  readonly url: string | null;
-  readonly startedAt: Date | null;
-  readonly finishedAt: Date | null;
-  readonly failureReason: string | null;
-  readonly allowFailure: boolean;
 }
 
 /** What the status message of one pipeline in one thread last showed. */
