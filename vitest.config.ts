@@ -14,6 +14,9 @@ export const config = defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // expect.poll waits on state with a deadline; 1 s (vitest's default) is a wall-clock threshold in disguise
+    // on a busy 2-core machine. A poll that succeeds returns as soon as the state is there.
+    expect: { poll: { timeout: 15_000, interval: 20 } },
     // Most of the time of the slow suites is waiting on sockets, child processes and timers, not CPU: two
     // files at a time on a 2-core machine (vitest's default there is one).
     maxWorkers: 2,
