@@ -194,12 +194,6 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     await store.close().catch(() => undefined);
     throw err;
   }
-  logger.info({ port, mode: config.slack.mode, store: store.engine }, 'opsbot started');
-  // Warm the bot identity and report a bad token early; /readyz keeps checking.
-  readiness.check().then((r) => {
-    if (!r.ready) logger.warn({ checks: r.checks }, 'opsbot is not ready yet');
-  });
-
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
@@ -232,6 +226,12 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     );
   };
   if (options.signals) for (const s of SIGNALS) options.signals.on(s, onSignal);
+  // Logged once SIGTERM is handled: a supervisor that signals as soon as it reads this line gets a drain.
+  logger.info({ port, mode: config.slack.mode, store: store.engine }, 'opsbot started');
+  // Warm the bot identity and report a bad token early; /readyz keeps checking.
+  readiness.check().then((r) => {
+    if (!r.ready) logger.warn({ checks: r.checks }, 'opsbot is not ready yet');
+  });
 
   return { port, config, store, metrics, logger, stop };
 };

@@ -307,7 +307,7 @@ export const startFakeSocketMode = async (
     refused,
     tickets,
     open: openConnections,
-    waitForConnections(count, timeoutMs = 5000) {
+    waitForConnections(count, timeoutMs = 15_000) {
       return waitUntil(
         () => (connections.length >= count ? connections[count - 1] : null),
         timeoutMs,

@@ -340,7 +340,7 @@ export const startFakeSlack = async (
     callsOf(method) {
       return calls.filter((c) => c.method === method);
     },
-    async waitFor(probe, timeoutMs = 5_000) {
+    async waitFor(probe, timeoutMs = 15_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const v = probe();
