@@ -9,7 +9,8 @@ import { type CliCommand, type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '
 const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<CliCommand> }>> = {
   serve: {
     summary: 'run the Slack bot (Socket Mode or HTTP) with webhooks, /healthz, /readyz and /metrics',
-    load: async () => (await import('./cli/serve.js')).runServe,
+    load: async () =>
+      (await import('./cli/serve.js')).serveCommand(async () => (await import('./main.js')).startOpsbot),
   },
   'why-reboot': {
     summary: 'explain why a Compute Engine VM restarted (live, or offline from exported logs)',

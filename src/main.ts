@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { DestinationStream } from 'pino';
 import { type Config, loadConfig } from './core/config.js';
 import { AppError } from './core/errors.js';
@@ -9,6 +11,7 @@ import {
   createChangeActionHandler,
   registerChangeActions,
 } from './handlers/change-actions.js';
+import { type ChangeSlackReconciler, createChangeSlackReconciler } from './handlers/change-slack.js';
 import { createAuditWriter, createCommandPipeline } from './handlers/pipeline.js';
 import { registerCommands } from './handlers/register.js';
 import { buildCommandRegistry, type HandlerDeps } from './handlers/registry.js';
@@ -22,6 +25,13 @@ import { createSlackApp } from './integrations/slack/app.js';
 import { createSlackClient } from './integrations/slack/client.js';
 import type { SlackIdentity } from './integrations/slack/port.js';
 import { createUserGroupResolver } from './integrations/slack/usergroups.js';
+import { describeApprovers } from './playbooks/change/flow.js';
+import {
+  type ChangeLifecycle,
+  createChangeLifecycle,
+  type FollowRequest,
+} from './playbooks/change/lifecycle.js';
+import { replanStoredPlan } from './playbooks/change/plan-requests.js';
 import { analyze } from './playbooks/why-reboot/analyze.js';
 import { collectEvidence } from './playbooks/why-reboot/collect.js';
 import { createInFlight, type SignalSource } from './server/drain.js';
@@ -55,6 +65,8 @@ export interface StartOpsbotOptions {
   readonly now?: () => number;
   /** Socket Mode: how long startup waits for Slack's hello before failing (default 30 s). */
   readonly slackConnectTimeoutMs?: number;
+  /** The pipeline follower: told when a change's MR is open, so its CI shows in the change's thread. */
+  readonly follow?: (f: FollowRequest) => Promise<void>;
 }
 
 export interface RunningOpsbot {
@@ -63,6 +75,8 @@ export interface RunningOpsbot {
   readonly store: Store;
   readonly metrics: Metrics;
   readonly logger: Logger;
+  /** The change lifecycle (forge events go to `changes.onForgeEvent`). */
+  readonly changes: ChangeLifecycle;
   /** Stops accepting, drains in-flight commands up to http.drainTimeoutMs, flushes audit rows, closes the store. */
   stop(): Promise<void>;
 }
@@ -157,15 +171,19 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     return gce;
   };
   const whyReboot = options.whyReboot !== undefined ? options.whyReboot : buildWhyRebootDeps(config, getGce);
-  const changes = buildChangeDeps(config, {
+  const {
+    handlers: changes,
+    lifecycle,
+    reconciler,
+  } = buildChanges(config, {
     store,
     slack,
-    audit,
-    metrics,
+    pipeline,
     logger,
     isMember: (g, u) => groups.isMember(g, u),
     compute: options.compute ? () => options.compute as ComputePort : () => getGce().compute,
     workspaceUrl: () => (identity as SlackIdentity | null)?.url ?? null,
+    follow: options.follow,
   });
   const registry = buildCommandRegistry({
     whyReboot,
@@ -194,6 +212,11 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     await store.close().catch(() => undefined);
     throw err;
   }
+  // Changes whose replica died are resumed here; change threads behind their state are brought up to date.
+  const resumer = lifecycle.startResumer({ intervalMs: config.changes.resumeIntervalMs });
+  reconciler.start({ intervalMs: config.changes.slackSyncIntervalMs });
+  reconciler.kick();
+
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
@@ -205,6 +228,10 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
       ]);
       if (!(await drained))
         logger.warn({ inFlight: inFlight.size }, 'drain deadline passed; abandoning work in flight');
+      // Change work stops at its next step (its lease is released, so another replica resumes it at once).
+      await resumer.stop();
+      await lifecycle.stop();
+      await reconciler.stop();
       await audit.flush();
       http.closeAll();
       await store.close().catch((err: unknown) => logger.error({ err }, 'store close failed'));
@@ -233,7 +260,7 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     if (!r.ready) logger.warn({ checks: r.checks }, 'opsbot is not ready yet');
   });
 
-  return { port, config, store, metrics, logger, stop };
+  return { port, config, store, metrics, logger, changes: lifecycle, stop };
 };
 
 /**
@@ -271,17 +298,23 @@ const buildWhyRebootDeps = (config: Config, getAdapters: () => GceAdapters): Why
 };
 
 /**
- * The change flow (/versionlock, /tf-import and their buttons): forges from config + secrets, created on
- * the first change so a config without forges starts (and fails only the command that needs one).
+ * The change lifecycle (/versionlock, /tf-import, their buttons, forge events): forges from config + secrets,
+ * created on the first change so a config without forges starts (and fails only the command that needs one);
+ * the Slack reconciler that keeps change threads in step with the store.
  */
-const buildChangeDeps = (
+const buildChanges = (
   config: Config,
-  d: Omit<ChangeHandlerDeps, 'flow'> & {
+  d: {
     readonly store: Store;
+    readonly slack: ChangeHandlerDeps['slack'];
+    readonly pipeline: ChangeHandlerDeps['pipeline'];
+    readonly logger: Logger;
     readonly isMember: (groupId: string, userId: string) => Promise<boolean>;
     readonly compute: () => ComputePort;
+    readonly workspaceUrl: () => string | null;
+    readonly follow: ((f: FollowRequest) => Promise<void>) | undefined;
   },
-): ChangeHandlerDeps => {
+): { handlers: ChangeHandlerDeps; lifecycle: ChangeLifecycle; reconciler: ChangeSlackReconciler } => {
   let forges: Partial<Record<ForgeKind, ForgePort>> | null = null;
   const forgeFor = (kind: ForgeKind): ForgePort => {
     forges ??= createForges(config.forges, config.secrets);
@@ -289,23 +322,56 @@ const buildChangeDeps = (
     if (!forge) throw new AppError('config_invalid', `forges.${kind} is not configured in this opsbot.`);
     return forge;
   };
-  return {
+  const logger = d.logger.child({ component: 'change' });
+  const replicaId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const flow = {
+    forgeFor,
+    targets: config.targets,
+    approvals: config.access.approvals,
+    commandRules: config.access.commands,
+    isMember: d.isMember,
+    compute: d.compute,
+    google: { defaultProject: config.google.defaultProject, projects: config.google.projects },
+  };
+  const reconciler = createChangeSlackReconciler({
+    store: d.store,
     slack: d.slack,
-    audit: d.audit,
-    metrics: d.metrics,
-    logger: d.logger.child({ component: 'change' }),
-    ...(d.workspaceUrl ? { workspaceUrl: d.workspaceUrl } : {}),
-    flow: {
-      store: d.store,
-      forgeFor,
-      targets: config.targets,
-      approvals: config.access.approvals,
-      commandRules: config.access.commands,
-      isMember: d.isMember,
-      compute: d.compute,
-      google: { defaultProject: config.google.defaultProject, projects: config.google.projects },
-      now: () => new Date(),
-      logger: d.logger.child({ component: 'change' }),
+    logger,
+    replicaId,
+    approvers: (command) => describeApprovers(flow, command),
+    leaseMs: config.changes.leaseMs,
+  });
+  const lifecycle = createChangeLifecycle({
+    store: d.store,
+    forgeFor,
+    replan: (plan) =>
+      replanStoredPlan(
+        {
+          forgeFor,
+          versionlockTargets: config.targets.versionlock,
+          terraformTargets: config.targets.terraform,
+          compute: d.compute,
+        },
+        plan,
+      ),
+    access: flow,
+    logger,
+    replicaId,
+    leaseMs: config.changes.leaseMs,
+    maxAttempts: config.changes.maxApplyAttempts,
+    onChanged: () => reconciler.kick(),
+    follow: d.follow,
+  });
+  return {
+    lifecycle,
+    reconciler,
+    handlers: {
+      flow,
+      lifecycle,
+      slack: d.slack,
+      pipeline: d.pipeline,
+      logger,
+      workspaceUrl: d.workspaceUrl,
     },
   };
 };

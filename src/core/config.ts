@@ -205,6 +205,40 @@ export const configSchema = z
       })
       .strict()
       .default({ commands: {}, approvals: {} }),
+    changes: z
+      .object({
+        leaseMs: z
+          .number()
+          .int()
+          .min(500)
+          .default(20_000)
+          .describe(
+            'apply lease: a change whose replica died is resumed by another this long after its last renewal',
+          ),
+        resumeIntervalMs: z
+          .number()
+          .int()
+          .min(50)
+          .default(2_000)
+          .describe('how often each replica looks for changes whose lease expired (well under leaseMs)'),
+        slackSyncIntervalMs: z
+          .number()
+          .int()
+          .min(50)
+          .default(2_000)
+          .describe(
+            'how often change threads behind their state are retried in Slack (changes sync at once)',
+          ),
+        maxApplyAttempts: z
+          .number()
+          .int()
+          .min(1)
+          .max(20)
+          .default(5)
+          .describe('apply attempts on retryable forge errors before a change is marked failed'),
+      })
+      .strict()
+      .default({ leaseMs: 20_000, resumeIntervalMs: 2_000, slackSyncIntervalMs: 2_000, maxApplyAttempts: 5 }),
     store: z
       .object({
         dataDir: z.string().default('./data').describe('SQLite file location when DATABASE_URL is not set'),
@@ -220,6 +254,13 @@ export const configSchema = z
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    if (cfg.changes.resumeIntervalMs >= cfg.changes.leaseMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['changes', 'resumeIntervalMs'],
+        message: `must be shorter than changes.leaseMs (${cfg.changes.leaseMs})`,
+      });
+    }
     const seen = new Set<string>();
     for (const [kind, list] of Object.entries(cfg.targets)) {
       list.forEach((t, i) => {

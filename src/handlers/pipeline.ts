@@ -228,8 +228,48 @@ const safeErrorText = (err: unknown, correlationId: string): string => {
   return `:warning: ${base} (ref \`${correlationId}\`)`;
 };
 
+/**
+ * A request that is not a slash command (a button click, a forge webhook delivery): what the audit row and
+ * the metrics name. The work may rename it once it knows more (a click on a versionlock change).
+ */
+export interface RequestInfo {
+  readonly source: AuditRecord['source'];
+  /** Audit `command` and metrics name until the work says better (e.g. "change"). */
+  readonly name: string;
+  /** Metrics suffix ("approve" -> `versionlock:approve`). */
+  readonly action?: string;
+  readonly actorId: string;
+  readonly actorName: string | null;
+  readonly channelId: string | null;
+  readonly args: string;
+}
+
+export interface RequestResult extends CommandResult {
+  /** The command the request turned out to be about (audit and metrics). */
+  readonly name?: string;
+  /** The work wrote its audit row itself, in the transaction of the decision it records. */
+  readonly audited?: boolean;
+}
+
+export interface RequestContext {
+  readonly correlationId: string;
+  readonly logger: Logger;
+  /** This request's audit row, for work that writes it in its own transaction (then `audited: true`). */
+  auditRow(outcome: AuditOutcome, detail: string | null, target: string | null, name?: string): AuditRecord;
+}
+
 export interface CommandPipeline {
   handle<A>(spec: CommandSpec<A>, invocation: SlashInvocation, ack: Ack): Promise<void>;
+  /**
+   * Runs any other request (a click, a webhook) the way commands run: a correlation id and a child logger,
+   * then `work`; an unexpected error is logged once with the id, counted, and told to the user (if `tell`
+   * is given) as a Slack-safe line quoting the id; then metrics and the audit row (unless the work wrote it).
+   */
+  run(
+    info: RequestInfo,
+    work: (ctx: RequestContext) => Promise<RequestResult>,
+    tell?: (text: string) => Promise<void>,
+  ): Promise<RequestResult>;
 }
 
 /**
@@ -269,7 +309,67 @@ export const createCommandPipeline = (deps: CommandPipelineDeps): CommandPipelin
   const newId = deps.newCorrelationId ?? newCorrelationId;
   const { metrics, slack } = deps;
 
+  /** The one error sink: every failure of a command, click or webhook is logged and counted here. */
+  const sinkError = (logger: Logger, err: unknown, what: string): void => {
+    logger.error({ err }, what);
+    if (err instanceof IntegrationError && err.service !== 'slack')
+      metrics.upstreamErrors.inc({ service: err.service });
+  };
+
+  const run: CommandPipeline['run'] = async (info, work, tell) => {
+    const startedAt = now();
+    const correlationId = newId();
+    const logger = deps.logger.child({
+      correlationId,
+      request: info.name,
+      ...(info.action ? { action: info.action } : {}),
+      userId: info.actorId,
+      ...(info.channelId ? { channelId: info.channelId } : {}),
+    });
+    const auditRow = (
+      outcome: AuditOutcome,
+      detail: string | null,
+      target: string | null,
+      name?: string,
+    ): AuditRecord => ({
+      at: startedAt,
+      actorId: info.actorId,
+      actorName: info.actorName,
+      source: info.source,
+      command: name ?? info.name,
+      args: info.args.slice(0, 200),
+      channelId: info.channelId,
+      target,
+      outcome,
+      detail: detail?.slice(0, 1000) ?? null,
+      correlationId,
+      durationMs: now().getTime() - startedAt.getTime(),
+    });
+    let result: RequestResult;
+    try {
+      result = await work({ correlationId, logger, auditRow });
+    } catch (err) {
+      sinkError(logger, err, 'request failed');
+      await tell?.(safeErrorText(err, correlationId)).catch((e: unknown) => {
+        logger.warn({ err: e }, 'could not tell the user about the failure');
+      });
+      result = { outcome: 'failed', detail: isAppError(err) ? err.code : 'internal' };
+    }
+    const name = result.name ?? info.name;
+    const durationMs = now().getTime() - startedAt.getTime();
+    metrics.commandsTotal.inc({
+      command: info.action ? `${name}:${info.action}` : name,
+      outcome: result.outcome,
+    });
+    logger.info({ outcome: result.outcome, durationMs }, 'request done');
+    if (!result.audited) {
+      deps.audit.enqueue(auditRow(result.outcome, result.detail ?? null, result.target ?? null, name));
+    }
+    return result;
+  };
+
   return {
+    run,
     async handle<A>(spec: CommandSpec<A>, inv: SlashInvocation, ack: Ack): Promise<void> {
       const startedAt = now();
       const t0 = inv.receivedAt ?? performance.now();
@@ -382,9 +482,7 @@ export const createCommandPipeline = (deps: CommandPipelineDeps): CommandPipelin
       });
       return { outcome: 'bad_input', detail: err.userMessage };
     }
-    ctx.logger.error({ err }, 'command failed');
-    if (err instanceof IntegrationError && err.service !== 'slack')
-      metrics.upstreamErrors.inc({ service: err.service });
+    sinkError(ctx.logger, err, 'command failed');
     await ctx.reply({ text: safeErrorText(err, ctx.correlationId) }).catch((e: unknown) => {
       ctx.logger.warn({ err: e }, 'could not tell the user about the failure');
     });

@@ -3,9 +3,15 @@ import { AppError } from '../core/errors.js';
 import { guard, type RepoContext, toDate, toEpochMs } from './context.js';
 import { isUniqueViolation, StoreCause, toStoreError } from './errors.js';
 import type { ChangeRequestsTable } from './schema.js';
-import type { ChangeRequest, ChangeRequestRepository, ChangeStatus, NewChangeRequest } from './types.js';
+import type {
+  ChangePatch,
+  ChangeRequest,
+  ChangeRequestRepository,
+  ChangeStatus,
+  NewChangeRequest,
+} from './types.js';
 
-type Mutable = Omit<ChangeRequest, 'id' | 'createdAt' | 'updatedAt'>;
+type Mutable = ChangePatch & { status?: ChangeStatus };
 
 /** Domain field -> column, for every field a patch may carry. */
 const COLUMNS = {
@@ -28,7 +34,17 @@ const COLUMNS = {
   slackChannel: 'slack_channel',
   slackThreadTs: 'slack_thread_ts',
   slackStatusTs: 'slack_status_ts',
-} as const satisfies Record<keyof Mutable, keyof ChangeRequestsTable>;
+  reason: 'reason',
+  actor: 'actor',
+  errorRef: 'error_ref',
+  supersededBy: 'superseded_by',
+  threadUrl: 'thread_url',
+  mrStateAt: 'mr_state_at',
+  attempts: 'attempts',
+  nextAttemptAt: 'next_attempt_at',
+} as const satisfies Record<keyof Required<Mutable>, keyof ChangeRequestsTable>;
+
+const dateOrNull = (v: number | string | null): Date | null => (v === null ? null : toDate(v));
 
 const fromRow = (r: Selectable<ChangeRequestsTable>): ChangeRequest => ({
   id: r.id,
@@ -51,16 +67,28 @@ const fromRow = (r: Selectable<ChangeRequestsTable>): ChangeRequest => ({
   slackChannel: r.slack_channel,
   slackThreadTs: r.slack_thread_ts,
   slackStatusTs: r.slack_status_ts,
+  reason: r.reason,
+  actor: r.actor,
+  errorRef: r.error_ref,
+  supersededBy: r.superseded_by,
+  threadUrl: r.thread_url,
+  mrStateAt: dateOrNull(r.mr_state_at),
+  attempts: Number(r.attempts),
+  nextAttemptAt: dateOrNull(r.next_attempt_at),
+  rev: Number(r.rev),
+  slackRev: Number(r.slack_rev),
+  slackAttempts: Number(r.slack_attempts),
   createdAt: toDate(r.created_at),
   updatedAt: toDate(r.updated_at),
 });
 
 /** Only the keys present in the patch (an explicit null clears a column; undefined leaves it alone). */
-const toColumns = (patch: Partial<Mutable>): Updateable<ChangeRequestsTable> => {
+const toColumns = (patch: Mutable): Updateable<ChangeRequestsTable> => {
   const out: Record<string, unknown> = {};
   for (const [key, column] of Object.entries(COLUMNS)) {
     const v = (patch as Record<string, unknown>)[key];
-    if (v !== undefined) out[column] = v;
+    if (v === undefined) continue;
+    out[column] = v instanceof Date ? toEpochMs(v, key) : v;
   }
   return out as Updateable<ChangeRequestsTable>;
 };
@@ -71,7 +99,10 @@ const branchConflict = (c: { forge: string; project: string; branch: string; id:
     details: { forge: c.forge, project: c.project, branch: c.branch, id: c.id },
   });
 
-/** The lifecycle of one proposed infra change, from plan to merged; one row per (forge, project, branch). */
+/**
+ * The lifecycle of one proposed infra change, from plan to merged. A branch is held by at most one change that
+ * is not finished (a partial unique index); finished ones stay as history.
+ */
 export class KyselyChangeRequestRepository implements ChangeRequestRepository {
   readonly #ctx: RepoContext;
 
@@ -106,8 +137,15 @@ export class KyselyChangeRequestRepository implements ChangeRequestRepository {
           slack_channel: change.slackChannel,
           slack_thread_ts: change.slackThreadTs,
           slack_status_ts: change.slackStatusTs,
+          thread_url: change.threadUrl ?? null,
+          reason: change.reason ?? null,
+          superseded_by: change.supersededBy ?? null,
           created_at: now,
           updated_at: now,
+          // A new change must be shown (its root message gets its buttons): due for the reconciler.
+          rev: 1,
+          slack_rev: 0,
+          slack_due: 1,
         })
         .returningAll()
         .executeTakeFirstOrThrow();
@@ -133,6 +171,24 @@ export class KyselyChangeRequestRepository implements ChangeRequestRepository {
         .where('forge', '=', forge)
         .where('project', '=', project)
         .where('branch', '=', branch)
+        .orderBy('created_at', 'desc')
+        .orderBy('rev', 'desc')
+        .limit(1)
+        .executeTakeFirst(),
+    );
+    return row ? fromRow(row) : null;
+  }
+
+  async findByMergeRequest(forge: string, project: string, number: number): Promise<ChangeRequest | null> {
+    const row = await guard(this.#ctx, 'changes.findByMergeRequest', () =>
+      this.#ctx.db
+        .selectFrom('change_requests')
+        .selectAll()
+        .where('forge', '=', forge)
+        .where('project', '=', project)
+        .where('mr_number', '=', number)
+        .orderBy('created_at', 'desc')
+        .limit(1)
         .executeTakeFirst(),
     );
     return row ? fromRow(row) : null;
@@ -145,27 +201,211 @@ export class KyselyChangeRequestRepository implements ChangeRequestRepository {
   async transition(
     id: string,
     from: readonly ChangeStatus[],
-    patch: Partial<Mutable> & { status: ChangeStatus },
+    patch: ChangePatch & { status: ChangeStatus },
   ): Promise<ChangeRequest | null> {
     if (from.length === 0) return null;
-    return this.#update('changes.transition', id, patch, from);
+    return this.#update('changes.transition', id, patch, from, true);
   }
 
   /** Updates fields other than status; null when no change has this id. */
-  async update(id: string, patch: Partial<Omit<Mutable, 'status'>>): Promise<ChangeRequest | null> {
-    const { status: _ignored, ...rest } = patch as Partial<Mutable>;
-    return this.#update('changes.update', id, rest, null);
+  async update(
+    id: string,
+    patch: ChangePatch,
+    options: { touch?: boolean } = {},
+  ): Promise<ChangeRequest | null> {
+    const { status: _ignored, ...rest } = patch as Mutable;
+    return this.#update('changes.update', id, rest, null, options.touch === true);
+  }
+
+  async claimLease(id: string, holder: string, ttlMs: number): Promise<ChangeRequest | null> {
+    const now = this.#now();
+    const row = await guard(this.#ctx, 'changes.claimLease', () =>
+      this.#ctx.db
+        .updateTable('change_requests')
+        .set({ lease_holder: holder, lease_expires_at: now + Math.ceil(ttlMs) })
+        .where('id', '=', id)
+        .where('status', 'in', ['approved', 'applying'])
+        .where((eb) =>
+          eb.or([
+            eb('lease_holder', 'is', null),
+            eb('lease_expires_at', '<=', now),
+            eb('lease_holder', '=', holder),
+          ]),
+        )
+        .where((eb) => eb.or([eb('next_attempt_at', 'is', null), eb('next_attempt_at', '<=', now)]))
+        .returningAll()
+        .executeTakeFirst(),
+    );
+    return row ? fromRow(row) : null;
+  }
+
+  async renewLease(id: string, holder: string, ttlMs: number): Promise<boolean> {
+    const now = this.#now();
+    const row = await guard(this.#ctx, 'changes.renewLease', () =>
+      this.#ctx.db
+        .updateTable('change_requests')
+        .set({ lease_expires_at: now + Math.ceil(ttlMs) })
+        .where('id', '=', id)
+        .where('lease_holder', '=', holder)
+        .returning(['id'])
+        .executeTakeFirst(),
+    );
+    return row !== undefined;
+  }
+
+  async releaseLease(
+    id: string,
+    holder: string,
+    retry?: {
+      readonly attempts: number;
+      readonly nextAttemptAt: Date | null;
+      readonly reason?: string | null;
+    },
+  ): Promise<void> {
+    await guard(this.#ctx, 'changes.releaseLease', () =>
+      this.#ctx.db
+        .updateTable('change_requests')
+        .set({
+          lease_holder: null,
+          lease_expires_at: null,
+          ...(retry
+            ? {
+                attempts: retry.attempts,
+                next_attempt_at: retry.nextAttemptAt ? toEpochMs(retry.nextAttemptAt, 'nextAttemptAt') : null,
+                ...(retry.reason !== undefined ? { reason: retry.reason } : {}),
+              }
+            : {}),
+        })
+        .where('id', '=', id)
+        .where('lease_holder', '=', holder)
+        .execute(),
+    );
+  }
+
+  async listByStatus(statuses: readonly ChangeStatus[], limit: number): Promise<ChangeRequest[]> {
+    if (statuses.length === 0) return [];
+    const rows = await guard(this.#ctx, 'changes.listByStatus', () =>
+      this.#ctx.db
+        .selectFrom('change_requests')
+        .selectAll()
+        .where('status', 'in', [...statuses])
+        .orderBy('updated_at', 'asc')
+        .limit(limit)
+        .execute(),
+    );
+    return rows.map(fromRow);
+  }
+
+  async listResumable(limit: number): Promise<ChangeRequest[]> {
+    const now = this.#now();
+    const rows = await guard(this.#ctx, 'changes.listResumable', () =>
+      this.#ctx.db
+        .selectFrom('change_requests')
+        .selectAll()
+        .where('status', 'in', ['approved', 'applying'])
+        .where((eb) => eb.or([eb('lease_holder', 'is', null), eb('lease_expires_at', '<=', now)]))
+        .where((eb) => eb.or([eb('next_attempt_at', 'is', null), eb('next_attempt_at', '<=', now)]))
+        .orderBy('updated_at', 'asc')
+        .limit(limit)
+        .execute(),
+    );
+    return rows.map(fromRow);
+  }
+
+  async listSlackDue(limit: number): Promise<string[]> {
+    const now = this.#now();
+    const rows = await guard(this.#ctx, 'changes.listSlackDue', () =>
+      this.#ctx.db
+        .selectFrom('change_requests')
+        .select(['id'])
+        .where('slack_due', '=', 1)
+        .where((eb) => eb.or([eb('slack_next_at', 'is', null), eb('slack_next_at', '<=', now)]))
+        .where((eb) =>
+          eb.or([eb('slack_lease_expires_at', 'is', null), eb('slack_lease_expires_at', '<=', now)]),
+        )
+        .orderBy('updated_at', 'asc')
+        .limit(limit)
+        .execute(),
+    );
+    return rows.map((r) => r.id);
+  }
+
+  async claimSlack(id: string, holder: string, ttlMs: number): Promise<ChangeRequest | null> {
+    const now = this.#now();
+    const row = await guard(this.#ctx, 'changes.claimSlack', () =>
+      this.#ctx.db
+        .updateTable('change_requests')
+        .set({ slack_lease_holder: holder, slack_lease_expires_at: now + Math.ceil(ttlMs) })
+        .where('id', '=', id)
+        .where('slack_due', '=', 1)
+        .where((eb) =>
+          eb.or([
+            eb('slack_lease_holder', 'is', null),
+            eb('slack_lease_expires_at', '<=', now),
+            eb('slack_lease_holder', '=', holder),
+          ]),
+        )
+        .returningAll()
+        .executeTakeFirst(),
+    );
+    return row ? fromRow(row) : null;
+  }
+
+  async finishSlack(id: string, holder: string, rev: number): Promise<void> {
+    await guard(this.#ctx, 'changes.finishSlack', () =>
+      this.#ctx.db
+        .updateTable('change_requests')
+        .set((eb) => ({
+          slack_rev: rev,
+          slack_due: eb.case().when('rev', '>', rev).then(1).else(0).end(),
+          slack_attempts: 0,
+          slack_next_at: null,
+          slack_lease_holder: null,
+          slack_lease_expires_at: null,
+        }))
+        .where('id', '=', id)
+        .where('slack_lease_holder', '=', holder)
+        .execute(),
+    );
+  }
+
+  async deferSlack(id: string, holder: string, at: Date): Promise<void> {
+    await guard(this.#ctx, 'changes.deferSlack', () =>
+      this.#ctx.db
+        .updateTable('change_requests')
+        .set((eb) => ({
+          slack_next_at: toEpochMs(at, 'at'),
+          slack_attempts: eb('slack_attempts', '+', 1),
+          slack_lease_holder: null,
+          slack_lease_expires_at: null,
+        }))
+        .where('id', '=', id)
+        .where('slack_lease_holder', '=', holder)
+        .execute(),
+    );
+  }
+
+  #now(): number {
+    return toEpochMs(this.#ctx.now(), 'now');
   }
 
   async #update(
     operation: string,
     id: string,
-    patch: Partial<Mutable>,
+    patch: Mutable,
     from: readonly ChangeStatus[] | null,
+    touch: boolean,
   ): Promise<ChangeRequest | null> {
-    const values = { ...toColumns(patch), updated_at: toEpochMs(this.#ctx.now(), 'now') };
+    const values = { ...toColumns(patch), updated_at: this.#now() };
     try {
-      let q = this.#ctx.db.updateTable('change_requests').set(values).where('id', '=', id);
+      let q = this.#ctx.db
+        .updateTable('change_requests')
+        .set((eb) => ({
+          ...values,
+          // A deferral (Retry-After, backoff) stands: a change moving does not make Slack answer sooner.
+          ...(touch ? { rev: eb('rev', '+', 1), slack_due: 1 } : {}),
+        }))
+        .where('id', '=', id);
       if (from) q = q.where('status', 'in', [...from]);
       const row = await q.returningAll().executeTakeFirst();
       return row ? fromRow(row) : null;

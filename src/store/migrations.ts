@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Migration, MigrationProvider } from 'kysely/migration';
 import type { Engine } from './schema.js';
 
@@ -93,6 +93,122 @@ export const migrations: readonly NamedMigration[] = [
     async up(db) {
       await db.schema.alterTable('change_requests').addColumn('requested_by_name', 'text').execute();
       await db.schema.alterTable('change_requests').addColumn('approved_by_name', 'text').execute();
+    },
+  },
+  {
+    // One change lifecycle: a finished change (merged, closed, cancelled, superseded) no longer holds its
+    // branch, so the unique (forge, project, branch) becomes a partial index over the changes that still hold
+    // one; apply leases (any replica resumes a change whose lease expired); the Slack state a reconciler
+    // brings the thread to (rev vs slack_rev, with its own lease and backoff); thread notes as a durable
+    // outbox written in the same transaction as the transition that makes them.
+    name: '0003_change_lifecycle',
+    async up(db, engine) {
+      const big = int64(engine);
+      if (engine === 'postgres') {
+        await sql`alter table change_requests drop constraint change_requests_branch_unique`.execute(db);
+      } else {
+        // SQLite cannot drop a table constraint: rebuild the table without it (same columns, same data).
+        await sql`alter table change_requests rename to change_requests_0002`.execute(db);
+        await db.schema
+          .createTable('change_requests')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('target', 'text', (c) => c.notNull())
+          .addColumn('forge', 'text', (c) => c.notNull())
+          .addColumn('project', 'text', (c) => c.notNull())
+          .addColumn('base_branch', 'text', (c) => c.notNull())
+          .addColumn('branch', 'text', (c) => c.notNull())
+          .addColumn('base_sha', 'text')
+          .addColumn('head_sha', 'text')
+          .addColumn('mr_number', 'integer')
+          .addColumn('mr_url', 'text')
+          .addColumn('requested_by', 'text', (c) => c.notNull())
+          .addColumn('approved_by', 'text')
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('plan', 'text', (c) => c.notNull())
+          .addColumn('slack_channel', 'text')
+          .addColumn('slack_thread_ts', 'text')
+          .addColumn('slack_status_ts', 'text')
+          .addColumn('created_at', big, (c) => c.notNull())
+          .addColumn('updated_at', big, (c) => c.notNull())
+          .addColumn('requested_by_name', 'text')
+          .addColumn('approved_by_name', 'text')
+          .execute();
+        await sql`insert into change_requests select id, kind, target, forge, project, base_branch, branch, base_sha, head_sha, mr_number, mr_url, requested_by, approved_by, status, plan, slack_channel, slack_thread_ts, slack_status_ts, created_at, updated_at, requested_by_name, approved_by_name from change_requests_0002`.execute(
+          db,
+        );
+        await sql`drop table change_requests_0002`.execute(db);
+        await db.schema
+          .createIndex('change_requests_mr')
+          .on('change_requests')
+          .columns(['forge', 'project', 'mr_number'])
+          .execute();
+        await db.schema
+          .createIndex('change_requests_status')
+          .on('change_requests')
+          .columns(['status', 'updated_at'])
+          .execute();
+      }
+      const columns: Array<[string, string, boolean]> = [
+        ['rev', 'integer', true],
+        ['slack_rev', 'integer', true],
+        ['slack_due', 'integer', true],
+        ['slack_attempts', 'integer', true],
+        ['attempts', 'integer', true],
+      ];
+      for (const [name, type, zero] of columns) {
+        await db.schema
+          .alterTable('change_requests')
+          .addColumn(name, sql.raw(type), (c) => (zero ? c.notNull().defaultTo(0) : c))
+          .execute();
+      }
+      for (const name of [
+        'slack_next_at',
+        'slack_lease_expires_at',
+        'lease_expires_at',
+        'next_attempt_at',
+        'mr_state_at',
+      ]) {
+        await db.schema.alterTable('change_requests').addColumn(name, sql.raw(big)).execute();
+      }
+      for (const name of [
+        'slack_lease_holder',
+        'lease_holder',
+        'reason',
+        'actor',
+        'error_ref',
+        'superseded_by',
+        'thread_url',
+      ]) {
+        await db.schema.alterTable('change_requests').addColumn(name, 'text').execute();
+      }
+      // The change that holds a branch now; finished ones keep their row (and thread) as history.
+      await sql`create unique index change_requests_active_branch on change_requests (forge, project, branch) where status in ('planned', 'approved', 'applying', 'open', 'failed')`.execute(
+        db,
+      );
+      await db.schema
+        .createIndex('change_requests_branch')
+        .on('change_requests')
+        .columns(['forge', 'project', 'branch', 'created_at'])
+        .execute();
+      await db.schema
+        .createIndex('change_requests_slack_due')
+        .on('change_requests')
+        .columns(['slack_due', 'slack_next_at'])
+        .execute();
+
+      await db.schema
+        .createTable('change_notes')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('change_id', 'text', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('posted_ts', 'text')
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', big, (c) => c.notNull())
+        .addUniqueConstraint('change_notes_seq_unique', ['change_id', 'seq'])
+        .execute();
     },
   },
 ];

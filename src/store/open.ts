@@ -5,6 +5,7 @@ import { Migrator } from 'kysely/migration';
 import { Pool } from 'pg';
 import type { Logger } from '../core/logger.js';
 import { KyselyAuditRepository } from './audit-repository.js';
+import { KyselyChangeNoteRepository } from './change-note-repository.js';
 import { KyselyChangeRequestRepository } from './change-request-repository.js';
 import { guard, type RepoContext } from './context.js';
 import { buildScrubber, type ErrorContext, StoreCause, toStoreError } from './errors.js';
@@ -12,7 +13,14 @@ import { KyselyLockRepository } from './lock-repository.js';
 import { migrationProvider } from './migrations.js';
 import type { Database, Engine } from './schema.js';
 import { openSqliteFile } from './sqlite-driver.js';
-import type { AuditRepository, ChangeRequestRepository, LockRepository, Store } from './types.js';
+import type {
+  AuditRepository,
+  ChangeNoteRepository,
+  ChangeRequestRepository,
+  LockRepository,
+  Store,
+  StoreTx,
+} from './types.js';
 
 export const SQLITE_FILE_NAME = 'opsbot.sqlite';
 // Generous: a CLI run next to the server, or a checkpoint on a loaded machine, must make a writer wait, not fail.
@@ -45,10 +53,18 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
   return openSqlite(opts, now);
 }
 
+const repositories = (ctx: RepoContext): StoreTx => ({
+  audit: new KyselyAuditRepository(ctx),
+  changes: new KyselyChangeRequestRepository(ctx),
+  notes: new KyselyChangeNoteRepository(ctx),
+  locks: new KyselyLockRepository(ctx),
+});
+
 class KyselyStore implements Store {
   readonly engine: Engine;
   readonly audit: AuditRepository;
   readonly changes: ChangeRequestRepository;
+  readonly notes: ChangeNoteRepository;
   readonly locks: LockRepository;
   readonly #ctx: RepoContext;
   #closing: Promise<void> | null = null;
@@ -56,9 +72,35 @@ class KyselyStore implements Store {
   constructor(ctx: RepoContext) {
     this.#ctx = ctx;
     this.engine = ctx.errors.engine;
-    this.audit = new KyselyAuditRepository(ctx);
-    this.changes = new KyselyChangeRequestRepository(ctx);
-    this.locks = new KyselyLockRepository(ctx);
+    const repos = repositories(ctx);
+    this.audit = repos.audit;
+    this.changes = repos.changes;
+    this.notes = repos.notes;
+    this.locks = repos.locks;
+  }
+
+  /**
+   * SQLite: one connection for the process (Kysely's driver hands it out one user at a time), so the
+   * transaction holds it from BEGIN IMMEDIATE (the file's write lock, waiting busy_timeout for another
+   * process) to COMMIT. PostgreSQL: a pooled connection in a READ COMMITTED transaction.
+   */
+  async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    const ctx = this.#ctx;
+    if (this.engine === 'postgres') {
+      return ctx.db.transaction().execute((trx) => fn(repositories({ ...ctx, db: trx })));
+    }
+    return ctx.db.connection().execute(async (conn) => {
+      await guard(ctx, 'begin', () => sql`begin immediate`.execute(conn));
+      let result: T;
+      try {
+        result = await fn(repositories({ ...ctx, db: conn }));
+      } catch (err) {
+        await sql`rollback`.execute(conn).catch(() => undefined);
+        throw err;
+      }
+      await guard(ctx, 'commit', () => sql`commit`.execute(conn));
+      return result;
+    });
   }
 
   async ping(): Promise<void> {

@@ -1,4 +1,4 @@
-import type { ColumnType } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 
 /**
  * Table shapes as Kysely sees them. Times are epoch milliseconds in a 64-bit integer column (SQLite
@@ -46,6 +46,39 @@ export interface ChangeRequestsTable {
   slack_status_ts: string | null;
   created_at: EpochMs;
   updated_at: EpochMs;
+  /** Bumped by every transition: what Slack must show changed. */
+  rev: Generated<number>;
+  /** The rev the Slack thread (root message + notes) was last brought to. */
+  slack_rev: Generated<number>;
+  /** 1 while rev > slack_rev (indexed: the reconciler's work list). */
+  slack_due: Generated<number>;
+  slack_attempts: Generated<number>;
+  slack_next_at: EpochMs | null;
+  slack_lease_holder: string | null;
+  slack_lease_expires_at: EpochMs | null;
+  /** The apply lease: the replica working on an approved change, until when. */
+  lease_holder: string | null;
+  lease_expires_at: EpochMs | null;
+  attempts: Generated<number>;
+  next_attempt_at: EpochMs | null;
+  /** When the forge says the MR reached its recorded state (out-of-order events are older). */
+  mr_state_at: EpochMs | null;
+  reason: string | null;
+  actor: string | null;
+  error_ref: string | null;
+  superseded_by: string | null;
+  thread_url: string | null;
+}
+
+export interface ChangeNotesTable {
+  id: string;
+  change_id: string;
+  seq: number;
+  kind: string;
+  payload: string;
+  posted_ts: string | null;
+  attempts: Generated<number>;
+  created_at: EpochMs;
 }
 
 export interface LocksTable {
@@ -57,6 +90,7 @@ export interface LocksTable {
 export interface Database {
   audit_log: AuditLogTable;
   change_requests: ChangeRequestsTable;
+  change_notes: ChangeNotesTable;
   locks: LocksTable;
 }
 

@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CliIo } from '../../src/cli/io.js';
-import { runServe } from '../../src/cli/serve.js';
+import { serveCommand } from '../../src/cli/serve.js';
+
+const runServe = serveCommand(async () => (await import('../../src/main.js')).startOpsbot);
 
 const dir = mkdtempSync(join(tmpdir(), 'opsbot-serve-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -8,6 +8,10 @@ import { type FakeGitlab, startFakeGitlab } from '../fakes/gitlab.js';
 import { type FakeSlack, type PostedFakeMessage, startFakeSlack } from '../fakes/slack.js';
 import {
   BOT_TOKEN,
+  type Button,
+  blockActionBody,
+  blockText,
+  buttonsOf,
   captureLines,
   postSigned,
   SIGNING_SECRET,
@@ -32,65 +36,6 @@ const ALICE = 'U0ALICE'; // requester
 const BOB = 'U0BOB'; // approver
 const CAROL = 'U0CAROL'; // approver (through a user group)
 const DAVE = 'U0DAVE'; // neither
-
-type Button = { action_id: string; value: string };
-
-const buttonsOf = (m: PostedFakeMessage | undefined): Button[] =>
-  ((m?.blocks ?? []) as Array<{ type: string; elements?: Button[] }>)
-    .filter((b) => b.type === 'actions')
-    .flatMap((b) => b.elements ?? []);
-
-const blockText = (m: PostedFakeMessage | undefined): string =>
-  JSON.stringify(m?.blocks ?? []) + (m?.text ?? '');
-
-/** An interactivity payload with the field names Slack really sends for a button click. */
-const blockActionBody = (o: {
-  user: string;
-  message: PostedFakeMessage;
-  button: Button;
-  responseUrl: string;
-}): string =>
-  new URLSearchParams({
-    payload: JSON.stringify({
-      type: 'block_actions',
-      user: { id: o.user, username: o.user.toLowerCase(), name: o.user.toLowerCase(), team_id: 'T0FAKE001' },
-      api_app_id: 'A0OPSBOT',
-      token: 'deprecated-verification-token',
-      container: {
-        type: 'message',
-        message_ts: o.message.ts,
-        channel_id: o.message.channel,
-        is_ephemeral: false,
-        ...(o.message.threadTs ? { thread_ts: o.message.threadTs } : {}),
-      },
-      trigger_id: '9876.5432.fedcba',
-      team: { id: 'T0FAKE001', domain: 'fake' },
-      enterprise: null,
-      is_enterprise_install: false,
-      channel: { id: o.message.channel, name: 'ops' },
-      message: {
-        type: 'message',
-        user: 'U0BOT0001',
-        ts: o.message.ts,
-        text: o.message.text,
-        blocks: o.message.blocks,
-        ...(o.message.threadTs ? { thread_ts: o.message.threadTs } : {}),
-      },
-      state: { values: {} },
-      response_url: o.responseUrl,
-      actions: [
-        {
-          action_id: o.button.action_id,
-          block_id: 'change_actions',
-          text: { type: 'plain_text', text: o.button.action_id === 'change_approve' ? 'Approve' : 'Cancel' },
-          value: o.button.value,
-          style: o.button.action_id === 'change_approve' ? 'primary' : 'danger',
-          type: 'button',
-          action_ts: `${Date.now() / 1000}`,
-        },
-      ],
-    }),
-  }).toString();
 
 const writes = (reqs: readonly RecordedRequest[]) =>
   reqs.filter((r) => r.method !== 'GET' && r.method !== 'HEAD');
@@ -393,27 +338,32 @@ access:
       .toBe(true);
   });
 
-  it('re-plans when the base branch moved between plan and approval: a new preview in the thread, no MR until approved again', async () => {
+  it('re-plans when the base branch moved between plan and approval: the root shows the new change with new buttons, a thread note says why, no MR until approved again', async () => {
     await slash('/versionlock', 'add metricbeat 7.10.2-1');
     const root = await rootWithButtons('metricbeat');
+    const firstValue = buttonsOf(root)[0]?.value;
     await ansible.commitToBranch(
       'main',
       { [LOCKS]: `${INITIAL_LOCKS}0:auditbeat-7.9.0-1.*\n` },
       'colleague pins auditbeat',
     );
     await click(root, 'change_approve', BOB);
-    const preview = await slack.waitFor(() => thread(root).find((m) => buttonsOf(m).length === 2));
-    expect(blockText(preview)).toContain('base branch moved');
-    expect(blockText(preview)).toContain(' 0:auditbeat-7.9.0-1.*'); // context line of the new base
+    const note = await slack.waitFor(() =>
+      thread(root).find((m) => blockText(m).includes('base branch moved')),
+    );
+    expect(blockText(note)).toContain('approve it again');
+    await slack.waitFor(
+      () => buttonsOf(root).length === 2 && buttonsOf(root)[0]?.value !== firstValue && root,
+    );
+    expect(blockText(root)).toContain(' 0:auditbeat-7.9.0-1.*'); // context line of the new base
     expect(mrsFor('opsbot/versionlock-metricbeat-7.10.2-1')).toHaveLength(0);
     expect(await ansible.revParse('opsbot/versionlock-metricbeat-7.10.2-1')).toBeNull();
-    await slack.waitFor(() => buttonsOf(root).length === 0 && blockText(root).includes('updated preview'));
-    await click(preview, 'change_approve', BOB);
+    await click(root, 'change_approve', BOB);
     const mr = await slack.waitFor(() => mrsFor('opsbot/versionlock-metricbeat-7.10.2-1')[0], 10_000);
     expect(await ansible.readFile(mr.source_branch, LOCKS)).toBe(
       `${INITIAL_LOCKS}0:auditbeat-7.9.0-1.*\n0:metricbeat-7.10.2-1.*\n`,
     );
-    await slack.waitFor(() => buttonsOf(preview).length === 0);
+    await slack.waitFor(() => buttonsOf(root).length === 0 && blockText(root).includes('/merge_requests/'));
   });
 
   it('an approval from an outdated preview is refused once the change was re-planned', async () => {
@@ -427,7 +377,7 @@ access:
       'comment',
     );
     await click(root, 'change_approve', BOB);
-    await slack.waitFor(() => thread(root).find((m) => buttonsOf(m).length === 2));
+    await slack.waitFor(() => buttonsOf(root).length === 2 && buttonsOf(root)[0]?.value !== oldValue);
     await click(copy, 'change_approve', CAROL, oldValue);
     const answer = await slack.waitFor(() => ephemeralTo(CAROL).find((t) => t.includes('out of date')));
     expect(answer).toContain('latest preview');
@@ -522,7 +472,7 @@ access:
     expect(failure.text).toMatch(/\(ref `[0-9a-f]{12}`\)/);
     expect(failure.text).not.toMatch(/\bat .*\.(ts|js):\d+/);
     expect(mrsFor('opsbot/versionlock-journalbeat-7.10.2-1')).toHaveLength(0);
-    expect(buttonsOf(root)).toHaveLength(2); // still actionable
+    await slack.waitFor(() => buttonsOf(root).length === 2 && blockText(root).includes('Could not apply')); // still actionable
     await expect
       .poll(async () => (await audit('versionlock')).some((a) => a.outcome === 'failed' && a.actor === BOB))
       .toBe(true);

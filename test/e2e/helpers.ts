@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { WhyRebootDeps } from '../../src/handlers/why-reboot.js';
 import { signSlackRequest } from '../../src/integrations/slack/verify.js';
 import type { Evidence, WhyRebootReport } from '../../src/playbooks/why-reboot/types.js';
+import type { PostedFakeMessage } from '../fakes/slack.js';
 
 export const SIGNING_SECRET = 'e2e-signing-secret-5f1c9a';
 export const BOT_TOKEN = 'xoxb-e2e-bot-token-424242';
@@ -112,3 +113,62 @@ export const standInWhyReboot = (
     }),
   };
 };
+
+export type Button = { action_id: string; value: string };
+
+export const buttonsOf = (m: PostedFakeMessage | undefined): Button[] =>
+  ((m?.blocks ?? []) as Array<{ type: string; elements?: Button[] }>)
+    .filter((b) => b.type === 'actions')
+    .flatMap((b) => b.elements ?? []);
+
+export const blockText = (m: PostedFakeMessage | undefined): string =>
+  JSON.stringify(m?.blocks ?? []) + (m?.text ?? '');
+
+/** An interactivity payload with the field names Slack really sends for a button click. */
+export const blockActionBody = (o: {
+  user: string;
+  message: PostedFakeMessage;
+  button: Button;
+  responseUrl: string;
+}): string =>
+  new URLSearchParams({
+    payload: JSON.stringify({
+      type: 'block_actions',
+      user: { id: o.user, username: o.user.toLowerCase(), name: o.user.toLowerCase(), team_id: 'T0FAKE001' },
+      api_app_id: 'A0OPSBOT',
+      token: 'deprecated-verification-token',
+      container: {
+        type: 'message',
+        message_ts: o.message.ts,
+        channel_id: o.message.channel,
+        is_ephemeral: false,
+        ...(o.message.threadTs ? { thread_ts: o.message.threadTs } : {}),
+      },
+      trigger_id: '9876.5432.fedcba',
+      team: { id: 'T0FAKE001', domain: 'fake' },
+      enterprise: null,
+      is_enterprise_install: false,
+      channel: { id: o.message.channel, name: 'ops' },
+      message: {
+        type: 'message',
+        user: 'U0BOT0001',
+        ts: o.message.ts,
+        text: o.message.text,
+        blocks: o.message.blocks,
+        ...(o.message.threadTs ? { thread_ts: o.message.threadTs } : {}),
+      },
+      state: { values: {} },
+      response_url: o.responseUrl,
+      actions: [
+        {
+          action_id: o.button.action_id,
+          block_id: 'change_actions',
+          text: { type: 'plain_text', text: o.button.action_id === 'change_approve' ? 'Approve' : 'Cancel' },
+          value: o.button.value,
+          style: o.button.action_id === 'change_approve' ? 'primary' : 'danger',
+          type: 'button',
+          action_ts: `${Date.now() / 1000}`,
+        },
+      ],
+    }),
+  }).toString();

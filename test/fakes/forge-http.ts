@@ -57,11 +57,22 @@ export class HttpFail extends Error {
   }
 }
 
+/** A request held at a chosen moment: `reached` resolves when it gets there; `release` lets it go on. */
+export interface Hold {
+  readonly reached: Promise<RecordedRequest>;
+  release(): void;
+}
+
 export interface FakeHttpServer {
   readonly url: string;
   readonly requests: RecordedRequest[];
   /** Answers the next `times` matching requests with `fault` instead of handling them. */
   inject(matcher: FaultMatcher, fault: Fault, times?: number): void;
+  /**
+   * Holds the next matching request, `before` handling it (the request was received, nothing done) or
+   * `after` (the write landed, the answer is held back), until released: a test kills the client there.
+   */
+  hold(matcher: FaultMatcher, when: 'before' | 'after'): Hold;
   close(): Promise<void>;
 }
 
@@ -72,6 +83,12 @@ export const startFakeHttpServer = async (
 ): Promise<FakeHttpServer> => {
   const requests: RecordedRequest[] = [];
   const faults: Array<{ matcher: FaultMatcher; fault: Fault; remaining: number }> = [];
+  const holds: Array<{
+    matcher: FaultMatcher;
+    when: 'before' | 'after';
+    reached: (r: RecordedRequest) => void;
+    released: Promise<void>;
+  }> = [];
 
   const send = (res: ServerResponse, r: FakeResponse, extra: Readonly<Record<string, string>>) => {
     const headers: Record<string, string> = { ...extra, ...(r.headers ?? {}) };
@@ -144,6 +161,15 @@ export const startFakeHttpServer = async (
       return;
     }
 
+    const h = holds.findIndex(
+      (x) => (!x.matcher.method || x.matcher.method === method) && x.matcher.path.test(path),
+    );
+    const held = h >= 0 ? holds.splice(h, 1)[0] : undefined;
+    if (held?.when === 'before') {
+      held.reached(recorded);
+      await held.released;
+      if (req.socket.destroyed) return; // the client died while held: nothing is done
+    }
     let r: FakeResponse;
     try {
       r = await handle(fakeReq);
@@ -151,7 +177,11 @@ export const startFakeHttpServer = async (
       if (err instanceof HttpFail) r = { status: err.status, headers: err.headers, json: err.json };
       else r = { status: 500, json: { message: `500 Internal Server Error: ${String(err)}` } };
     }
-    send(res, r, decorate(r, fakeReq));
+    if (held?.when === 'after') {
+      held.reached(recorded);
+      await held.released;
+    }
+    if (!res.destroyed) send(res, r, decorate(r, fakeReq));
   };
 
   const server = createServer((req, res) => {
@@ -168,6 +198,18 @@ export const startFakeHttpServer = async (
     requests,
     inject(matcher, fault, times = 1) {
       faults.push({ matcher, fault, remaining: times });
+    },
+    hold(matcher, when) {
+      let reached!: (r: RecordedRequest) => void;
+      let release!: () => void;
+      const reachedP = new Promise<RecordedRequest>((resolve) => {
+        reached = resolve;
+      });
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      holds.push({ matcher, when, reached, released });
+      return { reached: reachedP, release };
     },
     async close() {
       server.closeAllConnections();

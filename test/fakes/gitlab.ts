@@ -1,4 +1,11 @@
-import type { FakeHttpServer, FakeRequest, FakeResponse, Fault, RecordedRequest } from './forge-http.js';
+import type {
+  FakeHttpServer,
+  FakeRequest,
+  FakeResponse,
+  Fault,
+  Hold,
+  RecordedRequest,
+} from './forge-http.js';
 import { HttpFail, pageLinks, paginate, startFakeHttpServer } from './forge-http.js';
 import type { GitRepo, TreeEdit } from './git-repo.js';
 
@@ -37,6 +44,8 @@ export interface FakeGitlab {
   readonly requests: RecordedRequest[];
   readonly mergeRequests: FakeMergeRequest[];
   inject(matcher: { method?: string; path: RegExp }, fault: Fault, times?: number): void;
+  /** Holds the next matching request before or after handling it (see FakeHttpServer.hold). */
+  hold(matcher: { method?: string; path: RegExp }, when: 'before' | 'after'): Hold;
   /** Lowers the page size cap on lists, to exercise pagination. */
   setMaxPerPage(n: number): void;
   /** Requests whose path (after /api/v4) matches. */
@@ -344,6 +353,7 @@ export const startFakeGitlab = async (opts: {
     requests: server.requests,
     mergeRequests,
     inject: (matcher, fault, times) => server.inject(matcher, fault, times),
+    hold: (matcher, when) => server.hold(matcher, when),
     setMaxPerPage: (n) => {
       maxPerPage = n;
     },

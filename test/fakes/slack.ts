@@ -31,7 +31,11 @@ export interface PostedFakeMessage {
   updates: number;
 }
 
-type Failure = { readonly status: 429; readonly retryAfter: number } | { readonly error: string };
+type Failure =
+  | { readonly status: 429; readonly retryAfter: number }
+  /** An HTTP error with no Slack body, as a failing load balancer answers. */
+  | { readonly status: 500 | 502 | 503 }
+  | { readonly error: string };
 
 export interface FakeSlack {
   /** Web API base URL, ending in "/api/" (what SLACK_API_URL takes). */
@@ -42,8 +46,10 @@ export interface FakeSlack {
   readonly messages: PostedFakeMessage[];
   /** A response_url for a slash command payload; POSTs to it are recorded in `responses`. */
   responseUrl(id?: string): string;
-  /** The next `times` calls of `method` fail with 429 + Retry-After or with `{ok:false,error}`. */
+  /** The next `times` calls of `method` fail with 429 + Retry-After, an HTTP 5xx, or `{ok:false,error}`. */
   failNext(method: string, failure: Failure, times?: number): void;
+  /** For `ms` from now every request's connection is reset without an answer (Slack unreachable). */
+  outage(ms: number): void;
   /** auth.test answers `{ok:false,error}` while set (e.g. 'invalid_auth', 'account_inactive'). */
   setAuthTestError(error: string | null): void;
   setUserGroup(groupId: string, userIds: readonly string[]): void;
@@ -129,6 +135,7 @@ export const startFakeSlack = async (
   const notMemberOf = new Set<string>();
   const responseUses = new Map<string, number>();
   let authError: string | null = null;
+  let outageUntil = 0;
   let socketMode: { readonly appToken: string; issueUrl(): string } | null = null;
   let tsCounter = 0;
   const nextTs = () => {
@@ -221,6 +228,32 @@ export const startFakeSlack = async (
         permalink: `https://fake.slack.com/archives/${channel}/p${ts.replace('.', '')}`,
       };
     },
+    // Real shape: the parent first, then the replies, oldest first; cursor paging with has_more.
+    'conversations.replies': (a) => {
+      const channel = String(a.channel ?? '');
+      const ts = String(a.ts ?? '');
+      if (!channel || hidden.has(channel)) return { ok: false, error: 'channel_not_found' };
+      const parent = messages.find((m) => m.channel === channel && m.ts === ts);
+      if (!parent) return { ok: false, error: 'thread_not_found' };
+      const all = [parent, ...messages.filter((m) => m.channel === channel && m.threadTs === ts)];
+      const limit = Math.min(Math.max(Number(a.limit ?? 1000) || 1000, 1), 1000);
+      const start = a.cursor ? Number(Buffer.from(String(a.cursor), 'base64').toString('utf8')) : 0;
+      const page = all.slice(start, start + limit);
+      const more = start + limit < all.length;
+      return {
+        ok: true,
+        messages: page.map((m) => ({
+          type: 'message',
+          user: botUserId,
+          text: m.text,
+          ts: m.ts,
+          thread_ts: ts,
+          ...(m.blocks ? { blocks: m.blocks } : {}),
+        })),
+        has_more: more,
+        response_metadata: { next_cursor: more ? Buffer.from(String(start + limit)).toString('base64') : '' },
+      };
+    },
     'usergroups.users.list': (a) => {
       const members = groups.get(String(a.usergroup ?? ''));
       return members ? { ok: true, users: [...members] } : { ok: false, error: 'no_such_subteam' };
@@ -236,6 +269,10 @@ export const startFakeSlack = async (
   };
 
   const server: Server = createServer((req, res) => {
+    if (Date.now() < outageUntil) {
+      req.socket.destroy();
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -286,6 +323,9 @@ export const startFakeSlack = async (
       if (next) {
         next.left -= 1;
         if (next.left <= 0) queue.shift();
+        if ('status' in next.failure && next.failure.status !== 429) {
+          return send(next.failure.status, { ok: false, error: 'internal_error' });
+        }
         if ('status' in next.failure) {
           return send(
             429,
@@ -321,6 +361,9 @@ export const startFakeSlack = async (
       const q = failures.get(method) ?? [];
       q.push({ failure, left: times });
       failures.set(method, q);
+    },
+    outage(ms) {
+      outageUntil = Date.now() + ms;
     },
     setAuthTestError(error) {
       authError = error;

@@ -39,6 +39,23 @@ const change = (over: Partial<NewChangeRequest> = {}): NewChangeRequest => ({
   ...over,
 });
 
+/** What a new change request holds besides what it was created with. */
+const NEW_CHANGE_DEFAULTS = {
+  reason: null,
+  actor: null,
+  errorRef: null,
+  supersededBy: null,
+  threadUrl: null,
+  mrStateAt: null,
+  attempts: 0,
+  nextAttemptAt: null,
+  rev: 1,
+  slackRev: 0,
+  slackAttempts: 0,
+  requestedByName: 'alice',
+  approvedByName: null,
+};
+
 const audit = (over: Partial<AuditRecord> = {}): AuditRecord => ({
   at: new Date('2024-05-03T23:31:52.123Z'),
   actorId: 'U012AB3CD',
@@ -208,7 +225,12 @@ describe.each(engines())('store contract on $engine', ({ create }) => {
     const store = await target.open({ now: clock.now });
     const input = change();
     const created = await store.changes.create(input);
-    expect(created).toEqual({ ...input, createdAt: clock.now(), updatedAt: clock.now() });
+    expect(created).toEqual({
+      ...input,
+      ...NEW_CHANGE_DEFAULTS,
+      createdAt: clock.now(),
+      updatedAt: clock.now(),
+    });
     expect(await store.changes.get(input.id)).toEqual(created);
     expect(await store.changes.findByBranch('gitlab', 'infra/ansible', input.branch)).toEqual(created);
     expect(await store.changes.findByBranch('github', 'infra/ansible', input.branch)).toBeNull();
@@ -246,6 +268,97 @@ describe.each(engines())('store contract on $engine', ({ create }) => {
     expect(await store.changes.get(first.id)).toEqual(first);
   });
 
+  it('lets a finished change give its branch to a new request, but never two unfinished ones', async () => {
+    const store = await target.open();
+    const first = await store.changes.create(change({ branch: 'opsbot/b' }));
+    await expectStoreConflict(store.changes.create(change({ branch: 'opsbot/b' })));
+    for (const status of ['open', 'merged'] as const) {
+      await store.changes.transition(first.id, [first.status, 'open'], { status });
+    }
+    const second = await store.changes.create(change({ branch: 'opsbot/b' }));
+    expect((await store.changes.findByBranch('gitlab', 'infra/ansible', 'opsbot/b'))?.id).toBe(second.id);
+    expect((await store.changes.get(first.id))?.status).toBe('merged'); // history kept
+  });
+
+  it('runs a transaction all or nothing', async () => {
+    const store = await target.open();
+    const c = await store.changes.create(change());
+    await expect(
+      store.transaction(async (tx) => {
+        await tx.changes.transition(c.id, ['planned'], { status: 'approved', approvedBy: 'U2' });
+        await tx.audit.record(audit({ command: 'versionlock', outcome: 'approved' }));
+        await tx.notes.add({ changeId: c.id, seq: 20, kind: 'approved', payload: '{}' });
+        throw new Error('crash in the middle');
+      }),
+    ).rejects.toThrow('crash in the middle');
+    expect((await store.changes.get(c.id))?.status).toBe('planned');
+    expect(await store.audit.list({ command: 'versionlock' })).toEqual([]);
+    expect(await store.notes.list(c.id)).toEqual([]);
+    const moved = await store.transaction(async (tx) => {
+      const m = await tx.changes.transition(c.id, ['planned'], { status: 'approved', approvedBy: 'U2' });
+      await tx.audit.record(audit({ command: 'versionlock', outcome: 'approved' }));
+      await tx.notes.add({ changeId: c.id, seq: 20, kind: 'approved', payload: '{}' });
+      return m;
+    });
+    expect(moved?.status).toBe('approved');
+    expect(await store.audit.list({ command: 'versionlock' })).toHaveLength(1);
+    expect((await store.notes.list(c.id)).map((n) => [n.seq, n.postedTs, n.attempts])).toEqual([
+      [20, null, 0],
+    ]);
+  });
+
+  it('gives the apply lease of an approved change to one holder until it expires', async () => {
+    const clock = manualClock('2024-05-03T12:00:00.000Z');
+    const store = await target.open({ now: clock.now });
+    const c = await store.changes.create(change());
+    expect(await store.changes.claimLease(c.id, 'A', 10_000)).toBeNull(); // planned: nothing to apply
+    await store.changes.transition(c.id, ['planned'], { status: 'approved' });
+    expect((await store.changes.listResumable(10)).map((x) => x.id)).toEqual([c.id]);
+    expect(await store.changes.claimLease(c.id, 'A', 10_000)).not.toBeNull();
+    expect(await store.changes.claimLease(c.id, 'B', 10_000)).toBeNull();
+    expect(await store.changes.listResumable(10)).toEqual([]);
+    clock.advance(9_000);
+    expect(await store.changes.renewLease(c.id, 'A', 10_000)).toBe(true);
+    clock.advance(9_000);
+    expect(await store.changes.claimLease(c.id, 'B', 10_000)).toBeNull();
+    clock.advance(1_001); // A died: its lease ran out
+    expect((await store.changes.listResumable(10)).map((x) => x.id)).toEqual([c.id]);
+    expect(await store.changes.claimLease(c.id, 'B', 10_000)).not.toBeNull();
+    expect(await store.changes.renewLease(c.id, 'A', 10_000)).toBe(false);
+    await store.changes.releaseLease(c.id, 'B', {
+      attempts: 1,
+      nextAttemptAt: new Date(clock.now().getTime() + 5_000),
+    });
+    expect(await store.changes.listResumable(10)).toEqual([]); // not before its next attempt
+    expect(await store.changes.claimLease(c.id, 'A', 10_000)).toBeNull();
+    clock.advance(5_000);
+    expect((await store.changes.claimLease(c.id, 'A', 10_000))?.attempts).toBe(1);
+  });
+
+  it('keeps a change due for Slack until the thread shows its latest rev', async () => {
+    const clock = manualClock('2024-05-03T12:00:00.000Z');
+    const store = await target.open({ now: clock.now });
+    const c = await store.changes.create(change());
+    expect(await store.changes.listSlackDue(10)).toEqual([c.id]);
+    const claimed = await store.changes.claimSlack(c.id, 'A', 30_000);
+    expect(claimed?.rev).toBe(1);
+    expect(await store.changes.claimSlack(c.id, 'B', 30_000)).toBeNull();
+    expect(await store.changes.listSlackDue(10)).toEqual([]); // leased
+    // It moves while A renders rev 1: A's finish must leave it due.
+    await store.changes.transition(c.id, ['planned'], { status: 'cancelled' });
+    await store.changes.finishSlack(c.id, 'A', 1);
+    expect(await store.changes.listSlackDue(10)).toEqual([c.id]);
+    const again = await store.changes.claimSlack(c.id, 'B', 30_000);
+    await store.changes.deferSlack(c.id, 'B', new Date(clock.now().getTime() + 40_000)); // Retry-After 40 s
+    expect(await store.changes.listSlackDue(10)).toEqual([]);
+    clock.advance(40_000);
+    expect(await store.changes.listSlackDue(10)).toEqual([c.id]);
+    expect((await store.changes.claimSlack(c.id, 'B', 30_000))?.slackAttempts).toBe(1);
+    await store.changes.finishSlack(c.id, 'B', again?.rev ?? 0);
+    expect(await store.changes.listSlackDue(10)).toEqual([]);
+    expect((await store.changes.get(c.id))?.slackRev).toBe(2);
+  });
+
   it('moves a change only from the expected status (compare-and-set)', async () => {
     const clock = manualClock('2024-05-03T12:00:00.000Z');
     const store = await target.open({ now: clock.now });
@@ -255,7 +368,8 @@ describe.each(engines())('store contract on $engine', ({ create }) => {
       status: 'approved',
       approvedBy: 'U2',
     });
-    expect(approved).toEqual({ ...c, status: 'approved', approvedBy: 'U2', updatedAt: clock.now() });
+    // A transition bumps rev: the Slack thread is behind until the reconciler catches up.
+    expect(approved).toEqual({ ...c, status: 'approved', approvedBy: 'U2', rev: 2, updatedAt: clock.now() });
     expect(
       await store.changes.transition(c.id, ['planned'], { status: 'approved', approvedBy: 'U3' }),
     ).toBeNull();

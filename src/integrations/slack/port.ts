@@ -35,6 +35,14 @@ export interface SlackPort {
   postEphemeral(channel: string, user: string, message: SlackMessage): Promise<void>;
   /** chat.getPermalink: the https link to a message (a thread root links to the thread). */
   getPermalink(channel: string, ts: string): Promise<string>;
+  /**
+   * conversations.replies: the replies of a thread (every page), as ts + the block_ids they carry. Needs the
+   * channels:history / groups:history scopes.
+   */
+  listThreadReplies(
+    channel: string,
+    threadTs: string,
+  ): Promise<readonly { readonly ts: string; readonly blockIds: readonly string[] }[]>;
   /** usergroups.users.list: member user ids of a user group (S...). */
   listUserGroupMembers(groupId: string): Promise<readonly string[]>;
   /** POSTs to a slash command's response_url (works in DMs and channels the bot is not in). */

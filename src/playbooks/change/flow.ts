@@ -8,39 +8,23 @@ import type {
   VersionlockTarget,
 } from '../../core/config.js';
 import { AppError } from '../../core/errors.js';
-import type { Logger } from '../../core/logger.js';
 import type { ForgeKind, ForgePort } from '../../integrations/forge/port.js';
 import type { ComputePort } from '../../integrations/gce/port.js';
-import type { ChangeRequest, Store } from '../../store/types.js';
+import type { ChangeRequest } from '../../store/types.js';
 import { type LockEntry, listVersionlocks, type VersionlockRequest } from '../versionlock/index.js';
 import { type ResolveResult, resolveInstance } from '../why-reboot/resolve-instance.js';
-import {
-  planTfImportRequest,
-  planVersionlockRequest,
-  replanStoredPlan,
-  type TfImportRequest,
-} from './plan-requests.js';
-import {
-  applyChange,
-  approveChange,
-  planOf,
-  type RecordPlanOutcome,
-  recordPlan,
-  type SlackThread,
-} from './runner.js';
-import type { ApplyOutcome, ChangePlan, PlanOutcome } from './types.js';
+import { planTfImportRequest, planVersionlockRequest, type TfImportRequest } from './plan-requests.js';
+import type { ChangePlan, PlanOutcome } from './types.js';
 
 /**
- * The change flow as data, shared by every change command (/versionlock, /tf-import, later /amend) and by
- * any front end (Slack handlers today, the CLI could drive it too): pick the target, plan against the base
- * branch, record the change request, decide who may approve or cancel, approve with a compare-and-set, apply,
- * and say what happened. Nothing here knows about Slack blocks or HTTP; handlers render and post.
+ * What every change command (/versionlock, /tf-import, later /amend) shares before and around the lifecycle
+ * (lifecycle.ts): pick the target, plan against the base branch, re-plan a stored plan, decide who may approve
+ * or cancel. Nothing here knows about Slack blocks or HTTP.
  */
 
 export type ChangeCommand = Extract<CommandName, 'versionlock' | 'tf-import'>;
 
 export interface ChangeFlowDeps {
-  readonly store: Store;
   /** The forge adapter for a kind; throws AppError('config_invalid') when that forge is not configured. */
   readonly forgeFor: (kind: ForgeKind) => ForgePort;
   readonly targets: {
@@ -57,9 +41,6 @@ export interface ChangeFlowDeps {
   readonly google?:
     | { readonly defaultProject?: string | undefined; readonly projects: readonly string[] }
     | undefined;
-  readonly now: () => Date;
-  readonly logger: Logger;
-  readonly lockTtlMs?: number | undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -121,31 +102,6 @@ export const planChange = async (deps: ChangeFlowDeps, spec: ChangeRequestSpec):
 /** A short fingerprint of what a preview shows: a click on an older preview of the same change is refused. */
 export const planDigest = (plan: ChangePlan): string =>
   createHash('sha256').update(plan.baseSha).update('\0').update(plan.diff).digest('hex').slice(0, 12);
-
-/** The change request that already holds this plan's branch and is past planning (open, being applied). */
-export const findActiveChange = async (
-  deps: Pick<ChangeFlowDeps, 'store'>,
-  plan: ChangePlan,
-): Promise<ChangeRequest | null> => {
-  const existing = await deps.store.changes.findByBranch(plan.forge, plan.repo, plan.branch);
-  return existing && ['approved', 'applying', 'open'].includes(existing.status) ? existing : null;
-};
-
-/**
- * Records the plan tied to its Slack thread. The earlier row for the same branch (a previous root message
- * that was never approved) is returned too, so its message can be marked superseded.
- */
-export const recordChange = async (
-  deps: Pick<ChangeFlowDeps, 'store'>,
-  plan: ChangePlan,
-  requestedBy: string,
-  thread: SlackThread,
-  requestedByName: string | null = null,
-): Promise<RecordPlanOutcome & { readonly previous: ChangeRequest | null }> => {
-  const previous = await deps.store.changes.findByBranch(plan.forge, plan.repo, plan.branch);
-  const outcome = await recordPlan(deps, plan, requestedBy, thread, requestedByName);
-  return { ...outcome, previous };
-};
 
 // ---------------------------------------------------------------------------------------------------------
 // Reads
@@ -289,155 +245,6 @@ export const decideCancel = async (
     reason: decision.reason,
     message: `Only the requester <@${change.requestedBy}> or ${describeApprovers(deps, command).replace(/, other than the requester$/, '')} can cancel this change.`,
   };
-};
-
-// ---------------------------------------------------------------------------------------------------------
-// Clicks
-
-export type ClickRefusal =
-  | { readonly kind: 'unknown'; readonly message: string }
-  | { readonly kind: 'stale'; readonly change: ChangeRequest; readonly message: string }
-  | {
-      readonly kind: 'refused';
-      readonly change: ChangeRequest;
-      readonly decision: ActorDecision & { allowed: false };
-    }
-  | { readonly kind: 'already'; readonly change: ChangeRequest | null; readonly message: string };
-
-export type ApproveClick =
-  | ClickRefusal
-  /** This click won: the change is approved (or a failed apply is re-armed) and must be applied now. */
-  | { readonly kind: 'approved'; readonly change: ChangeRequest; readonly retry: boolean };
-
-const lookUp = async (
-  deps: Pick<ChangeFlowDeps, 'store'>,
-  changeId: string,
-  digest: string | null,
-): Promise<ClickRefusal | ChangeRequest> => {
-  const change = await deps.store.changes.get(changeId);
-  if (!change)
-    return { kind: 'unknown', message: 'This change request is unknown (it may have been cleaned up).' };
-  if (digest !== null && change.status === 'planned' && planDigest(planOf(change)) !== digest) {
-    return {
-      kind: 'stale',
-      change,
-      message:
-        'This preview is out of date: the change was planned again since. Use the latest preview in its thread.',
-    };
-  }
-  return change;
-};
-
-/**
- * An Approve click: checks the preview is current, who clicked, then approves with a compare-and-set, so of
- * two clicks (a double click, a Slack retry, two approvers at once) exactly one proceeds to apply. A change
- * whose apply failed is re-armed by an approver's click (the runner reuses whatever the failed attempt made).
- */
-export const approveClick = async (
-  deps: Pick<ChangeFlowDeps, 'store' | 'approvals' | 'commandRules' | 'isMember'>,
-  click: {
-    readonly changeId: string;
-    readonly digest: string | null;
-    readonly userId: string;
-    readonly userName?: string | null;
-    readonly channelId: string;
-  },
-): Promise<ApproveClick> => {
-  const found = await lookUp(deps, click.changeId, click.digest);
-  if (!('id' in found)) return found;
-  const change = found;
-  if (change.status !== 'planned' && change.status !== 'failed') {
-    const by = change.approvedBy ? ` by <@${change.approvedBy}>` : '';
-    const what = change.status === 'applying' ? 'approved and being applied' : change.status;
-    return { kind: 'already', change, message: `This change is already ${what}${by}.` };
-  }
-  const decision = await decideApproval(deps, change, click.userId, click.channelId);
-  if (!decision.allowed) return { kind: 'refused', change, decision };
-  if (change.status === 'failed') {
-    const rearmed = await deps.store.changes.transition(change.id, ['failed'], {
-      status: 'approved',
-      approvedBy: click.userId,
-      approvedByName: click.userName ?? null,
-    });
-    if (rearmed) return { kind: 'approved', change: rearmed, retry: true };
-    const now = await deps.store.changes.get(change.id);
-    return { kind: 'already', change: now, message: `This change is already ${now?.status ?? 'gone'}.` };
-  }
-  const approved = await approveChange(deps.store, change.id, click.userId, click.userName ?? null);
-  if (approved.kind === 'approved') return { kind: 'approved', change: approved.change, retry: false };
-  return { kind: 'already', change: approved.change, message: approved.reason };
-};
-
-export type CancelClick = ClickRefusal | { readonly kind: 'cancelled'; readonly change: ChangeRequest };
-
-export const cancelClick = async (
-  deps: Pick<ChangeFlowDeps, 'store' | 'approvals' | 'commandRules' | 'isMember'>,
-  click: {
-    readonly changeId: string;
-    readonly digest: string | null;
-    readonly userId: string;
-    readonly channelId: string;
-  },
-): Promise<CancelClick> => {
-  const found = await lookUp(deps, click.changeId, null); // cancelling an older preview is still a cancel
-  if (!('id' in found)) return found;
-  const change = found;
-  if (change.status !== 'planned' && change.status !== 'failed') {
-    const by = change.approvedBy ? ` by <@${change.approvedBy}>` : '';
-    return {
-      kind: 'already',
-      change,
-      message: `This change is already ${change.status}${by}; it cannot be cancelled here.`,
-    };
-  }
-  const decision = await decideCancel(deps, change, click.userId, click.channelId);
-  if (!decision.allowed) return { kind: 'refused', change, decision };
-  const cancelled = await deps.store.changes.transition(change.id, ['planned', 'failed'], {
-    status: 'cancelled',
-  });
-  if (cancelled) return { kind: 'cancelled', change: cancelled };
-  const now = await deps.store.changes.get(change.id);
-  return { kind: 'already', change: now, message: `This change is already ${now?.status ?? 'gone'}.` };
-};
-
-/**
- * Applies an approved change (ensure branch, commit, MR; re-plan if the base moved). A `busy` target hands
- * the approval back (status planned) so the same Approve button works again in a minute.
- */
-export const applyApproved = async (
-  deps: ChangeFlowDeps,
-  changeId: string,
-  options: { readonly threadUrl: string | null },
-): Promise<ApplyOutcome> => {
-  const replanDeps = {
-    forgeFor: deps.forgeFor,
-    versionlockTargets: deps.targets.versionlock,
-    terraformTargets: deps.targets.terraform,
-  };
-  const outcome = await applyChange(
-    {
-      store: deps.store,
-      forgeFor: deps.forgeFor,
-      now: deps.now,
-      logger: deps.logger,
-      ...(deps.lockTtlMs !== undefined ? { lockTtlMs: deps.lockTtlMs } : {}),
-    },
-    changeId,
-    (plan) =>
-      replanStoredPlan(
-        plan.kind === 'tf-import' && deps.compute ? { ...replanDeps, compute: deps.compute() } : replanDeps,
-        plan,
-      ),
-    { threadUrl: options.threadUrl },
-  );
-  if (outcome.kind === 'busy') {
-    await deps.store.changes.transition(changeId, ['approved'], {
-      status: 'planned',
-      approvedBy: null,
-      approvedByName: null,
-    });
-  }
-  return outcome;
 };
 
 /** Parses a button value `<change id>:<plan digest>` (digest optional). */

@@ -3,6 +3,7 @@ import type { ForgePort } from '../../integrations/forge/port.js';
 import type { ComputePort, InstanceInfo } from '../../integrations/gce/port.js';
 import { buildComputeInstanceImport, planTfImportChange, tfPath } from '../tf-import/index.js';
 import { planVersionlockChange, type VersionlockRequest } from '../versionlock/index.js';
+import { tfImportRequestSchema, versionlockRequestSchema } from './plan-schema.js';
 import type { ChangePlan, PlanOutcome } from './types.js';
 
 /**
@@ -124,30 +125,34 @@ export interface ReplanDeps {
   readonly forgeFor: (kind: ChangePlan['forge']) => ForgePort;
   readonly versionlockTargets: readonly VersionlockTarget[];
   readonly terraformTargets: readonly TerraformTarget[];
-  readonly compute?: ComputePort;
+  readonly compute?: (() => ComputePort) | undefined;
 }
 
 /**
  * Recomputes a stored plan from its original request against the base head as it is now (the Replanner the
- * change runner calls when the base moved). A target removed from config since the plan refuses.
+ * lifecycle calls when the base moved). A target removed from config since the plan refuses; a request that
+ * does not parse is refused too (the plan came from an older opsbot).
  */
 export const replanStoredPlan = async (deps: ReplanDeps, plan: ChangePlan): Promise<PlanOutcome> => {
   const forge = deps.forgeFor(plan.forge);
   if (plan.kind === 'versionlock') {
     const target = deps.versionlockTargets.find((t) => t.name === plan.target);
     if (!target) return { kind: 'refused', reason: `Target ${plan.target} is no longer configured.` };
-    const { branchPrefix, ...request } = plan.request as VersionlockRequest & { branchPrefix?: string };
-    return planVersionlockRequest(
-      forge,
-      target,
-      request as VersionlockRequest,
-      branchPrefix ? { branchPrefix } : {},
-    );
+    const parsed = versionlockRequestSchema.safeParse(plan.request);
+    if (!parsed.success) return { kind: 'refused', reason: 'The stored request cannot be planned again.' };
+    const { branchPrefix, ...request } = parsed.data;
+    return planVersionlockRequest(forge, target, request, branchPrefix ? { branchPrefix } : {});
   }
   if (plan.kind === 'tf-import') {
     const target = deps.terraformTargets.find((t) => t.name === plan.target);
     if (!target) return { kind: 'refused', reason: `Target ${plan.target} is no longer configured.` };
-    return planTfImportRequest(forge, target, plan.request as unknown as TfImportRequest, deps.compute);
+    const parsed = tfImportRequestSchema.safeParse(plan.request);
+    if (!parsed.success) return { kind: 'refused', reason: 'The stored request cannot be planned again.' };
+    const request =
+      parsed.data.kind === 'vm'
+        ? { kind: 'vm' as const, instance: parsed.data.instance as unknown as InstanceInfo }
+        : parsed.data;
+    return planTfImportRequest(forge, target, request, request.kind === 'vm' ? deps.compute?.() : undefined);
   }
   return { kind: 'refused', reason: `Cannot re-plan a ${plan.kind} change.` };
 };

@@ -34,20 +34,5 @@ export type PlanOutcome =
   | { readonly kind: 'nothing-to-do'; readonly reason: string }
   | { readonly kind: 'refused'; readonly reason: string };
 
-export type ApplyOutcome =
-  | {
-      readonly kind: 'opened';
-      readonly mrUrl: string;
-      readonly mrNumber: number;
-      readonly reused: boolean;
-      readonly headSha: string;
-    }
-  | { readonly kind: 'already-open'; readonly mrUrl: string | null; readonly mrNumber: number | null }
-  | { readonly kind: 'replanned'; readonly plan: ChangePlan } // base moved and the change differs: show again
-  | { readonly kind: 'nothing-to-do'; readonly reason: string } // base moved and now already contains it
-  | { readonly kind: 'busy'; readonly reason: string } // another change to the same file is being applied
-  | { readonly kind: 'not-approvable'; readonly reason: string } // cancelled, unknown, or already handled
-  | { readonly kind: 'branch-taken'; readonly reason: string }; // the branch exists with someone else's content
-
 /** Recomputes a plan against a (possibly newer) base: the same function that made the first plan. */
 export type Replanner = (plan: ChangePlan) => Promise<PlanOutcome>;

@@ -1,0 +1,49 @@
+/**
+ * Layer direction, checked by `npm run lint`: core <- store/server/integrations <- playbooks <- handlers/cli
+ * <- main (src/main.ts, and src/cli.ts, the process entry that starts it). A module may import its own layer
+ * and the layers below it, never one above. Type-only imports count too: a type from above is a dependency.
+ */
+const core = '^src/core/';
+const low = '^src/(store|server|integrations)/';
+const playbooks = '^src/playbooks/';
+const upper = '^src/(handlers|cli)/';
+const top = '^src/(main|cli)\\.ts$';
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'core-imports-nothing-above',
+      comment: 'src/core is the ground floor: config, logger, errors, secrets, access rules.',
+      severity: 'error',
+      from: { path: core },
+      to: { path: [low, playbooks, upper, top] },
+    },
+    {
+      name: 'store-server-integrations-below-playbooks',
+      severity: 'error',
+      from: { path: low },
+      to: { path: [playbooks, upper, top] },
+    },
+    {
+      name: 'playbooks-below-handlers-and-cli',
+      comment: 'Playbooks return data; Slack rendering and the CLI are above them.',
+      severity: 'error',
+      from: { path: playbooks },
+      to: { path: [upper, top] },
+    },
+    {
+      name: 'handlers-and-cli-below-main',
+      comment: 'Only the composition root (src/main.ts) and the process entry (src/cli.ts) wire everything.',
+      severity: 'error',
+      from: { path: upper },
+      to: { path: top },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    exclude: { path: '^(test|bench|dist)/' },
+  },
+};
