@@ -194,7 +194,7 @@ describe('opsbot serve in HTTP mode, over the wire', () => {
     const replies = await fake.waitFor(() => {
       const t = fake.messages.filter((m) => m.threadTs === root.ts);
       return t.length >= 2 ? t : null;
-    }, 8000);
+    }, 15_000);
     for (const m of replies) expect(JSON.stringify(m.blocks).length).toBeLessThan(3200);
     const req = whyReboot.requests[0] as { window: { from: Date; to: Date } };
     expect(req.window.to.getTime() - req.window.from.getTime()).toBe(2 * 86_400_000);

@@ -287,7 +287,7 @@ describe('opsbot serve in Socket Mode, over the wire', () => {
     expect(ack.connectionId).toBe(second.id);
     expect(ack.ms).toBeLessThan(SLACK_ACK_DEADLINE_MS);
     expect(JSON.stringify(ack.payload.blocks)).toContain('/versionlock');
-  }, 20_000);
+  });
 
   it('reconnects after the connection drops without a close handshake', async () => {
     const before = socket.connections.length;
@@ -299,7 +299,7 @@ describe('opsbot serve in Socket Mode, over the wire', () => {
       response_url: fake.responseUrl('help-after-drop'),
     }).acked;
     expect(ack.connectionId).toBe(next.id);
-  }, 20_000);
+  });
 
   it('never writes the app or bot token to the log, even at debug level', () => {
     const all = logs.lines.join('\n');
@@ -333,7 +333,7 @@ describe('opsbot serve in Socket Mode, over the wire', () => {
     expect(socket.connections.length).toBe(connectionsBefore);
     await expect(fetch(`http://127.0.0.1:${bot.port}/healthz`)).rejects.toThrow();
     // That nothing reconnects later is shown end to end below: `opsbot serve` exits on its own after SIGTERM.
-  }, 15_000);
+  });
 });
 
 describe('Socket Mode startup refusals', () => {
@@ -405,7 +405,7 @@ describe('Socket Mode startup refusals', () => {
     expect((err as Error).message).toContain('missing_scope');
     expect((err as Error).message).toContain('connections:write');
     expect(socket.connections).toHaveLength(0);
-  }, 15_000);
+  });
 });
 
 /** A port nothing listens on: bound once to learn a free number, then closed (connections are refused). */
@@ -594,7 +594,7 @@ describe('Socket Mode startup when the Slack Web API does not answer', () => {
       await api.close();
       await silent.close();
     }
-  }, 15_000);
+  });
 
   it('leaves the store closed after a failed start: the next start on the same data dir connects', async () => {
     const port = await closedPort();
@@ -746,7 +746,7 @@ describe('HTTP mode startup when the Slack Web API does not answer', () => {
       await silent.close();
       tmp.cleanup();
     }
-  }, 30_000);
+  });
 
   it('starts anyway and reports Slack as not ready on /readyz', async () => {
     const tmp = tempDir();
@@ -775,5 +775,5 @@ describe('HTTP mode startup when the Slack Web API does not answer', () => {
       await bot.stop();
       tmp.cleanup();
     }
-  }, 20_000);
+  });
 });

@@ -226,7 +226,7 @@ describe('/why-reboot over Slack with the real collector and analysis', () => {
       const last = t.at(-1);
       const parts = /\((\d+)\/(\d+)\)$/.exec(String(last?.text ?? ''));
       return last && (!parts || parts[1] === parts[2]) ? t : null;
-    }, 5000);
+    }, 15_000);
     const report = thread.map((m) => JSON.stringify(m.blocks)).join('\n');
     expect(report).toContain('VERDICT: host-error');
     expect(report).toContain('compute.instances.automaticRestart');
