@@ -12,6 +12,7 @@ const BENCHES: readonly BenchEntry[] = [
   { name: 'ack', load: async () => (await import('./ack.js')).runAckBench },
   { name: 'syslog', load: async () => (await import('./syslog-scan.js')).runSyslogBench },
   { name: 'why-reboot', load: async () => (await import('./why-reboot-e2e.js')).runWhyRebootE2eBench },
+  { name: 'diag', load: async () => (await import('./diag.js')).runDiagBench },
 ];
 
 const only = (process.env.BENCH_ONLY ?? '')

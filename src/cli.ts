@@ -16,6 +16,10 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
     summary: 'explain why a Compute Engine VM restarted (live, or offline from exported logs)',
     load: async () => (await import('./cli/why-reboot.js')).runWhyReboot,
   },
+  diag: {
+    summary: 'host diagnostics of a Compute Engine VM (USE: CPU, memory, disks, network), live or from files',
+    load: async () => (await import('./cli/diag.js')).runDiag,
+  },
   versionlock: {
     summary: 'add or remove a yum/dnf versionlock entry in a local file and print the diff',
     load: async () => (await import('./cli/versionlock.js')).runVersionlock,

@@ -12,6 +12,7 @@ import {
   registerChangeActions,
 } from './handlers/change-actions.js';
 import { type ChangeSlackReconciler, createChangeSlackReconciler } from './handlers/change-slack.js';
+import type { DiagDeps } from './handlers/diag.js';
 import { createAuditWriter, createCommandPipeline } from './handlers/pipeline.js';
 import { registerCommands } from './handlers/register.js';
 import { buildCommandRegistry, type HandlerDeps } from './handlers/registry.js';
@@ -20,6 +21,7 @@ import { createForges } from './integrations/forge/create.js';
 import type { ForgeKind, ForgePort } from './integrations/forge/port.js';
 import { createGceAdapters, type GceAdapters } from './integrations/gce/adapter.js';
 import { gceAuthOptions } from './integrations/gce/auth.js';
+import { createMonitoringAdapter, type MonitoringAdapter } from './integrations/gce/monitoring.js';
 import type { ComputePort } from './integrations/gce/port.js';
 import { createSlackApp } from './integrations/slack/app.js';
 import { createSlackClient } from './integrations/slack/client.js';
@@ -56,6 +58,8 @@ export interface StartOpsbotOptions {
   readonly host?: string;
   /** Overrides the /why-reboot playbook (tests: fake GCE servers or stand-ins); null disables it. */
   readonly whyReboot?: WhyRebootDeps | null;
+  /** Overrides the /diag playbook (tests); null disables it. Default: the live one over the GCE adapters. */
+  readonly diag?: DiagDeps | null;
   readonly commands?: HandlerDeps['commands'];
   /** Compute Engine for `/tf-import vm` (tests: the real adapter over a fake); default: the GCE adapters. */
   readonly compute?: ComputePort;
@@ -171,6 +175,15 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     return gce;
   };
   const whyReboot = options.whyReboot !== undefined ? options.whyReboot : buildWhyRebootDeps(config, getGce);
+  let monitoring: MonitoringAdapter | null = null;
+  const getMonitoring = (): MonitoringAdapter => {
+    monitoring ??= createMonitoringAdapter({
+      apiEndpoint: config.google.endpoints.monitoring,
+      ...gceAuthOptions(config.secrets),
+    });
+    return monitoring;
+  };
+  const diag = options.diag !== undefined ? options.diag : buildDiagDeps(config, getGce, getMonitoring);
   const {
     handlers: changes,
     lifecycle,
@@ -187,6 +200,7 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
   });
   const registry = buildCommandRegistry({
     whyReboot,
+    diag,
     changes,
     ...(options.commands ? { commands: options.commands } : {}),
   });
@@ -237,6 +251,7 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
       await store.close().catch((err: unknown) => logger.error({ err }, 'store close failed'));
       await whyReboot?.close?.().catch(() => undefined);
       await gce?.close().catch(() => undefined);
+      await monitoring?.close().catch(() => undefined);
       if (options.signals) for (const s of SIGNALS) options.signals.off(s, onSignal);
       logger.info('opsbot stopped');
     })();
@@ -296,6 +311,43 @@ const buildWhyRebootDeps = (config: Config, getAdapters: () => GceAdapters): Why
     buildReport: (report) => buildWhyRebootBlocks(report),
   };
 };
+
+/**
+ * The real /diag playbook: the why-reboot collector and Cloud Monitoring over adapters created on first use,
+ * the USE analysis, and the chart (its libraries also load on first use).
+ */
+const buildDiagDeps = (
+  config: Config,
+  getAdapters: () => GceAdapters,
+  getMonitoring: () => MonitoringAdapter,
+): DiagDeps => ({
+  now: () => new Date(),
+  defaultWindow: config.diag.defaultWindow,
+  around: config.diag.around,
+  investigate: async (request) => {
+    const { investigateDiag } = await import('./playbooks/diag/investigate.js');
+    const { compute, logging } = getAdapters();
+    return investigateDiag(
+      { compute, logging, monitoring: getMonitoring() },
+      {
+        defaultProject: config.google.defaultProject,
+        projects: config.google.projects,
+        timeouts: config.google.timeouts,
+        journaldLog: config.google.journaldLog,
+        metricsTimeoutMs: config.diag.metricsTimeoutMs,
+        thresholds: config.diag.thresholds,
+        sustainMinutes: config.diag.sustainMinutes,
+      },
+      request,
+      () => new Date(),
+    );
+  },
+  renderPng: async (report) => {
+    const { renderDiagPng } = await import('./playbooks/diag/render-chart.js');
+    const { diagTitle } = await import('./playbooks/diag/render-text.js');
+    return renderDiagPng(report.chart, diagTitle(report));
+  },
+});
 
 /**
  * The change lifecycle (/versionlock, /tf-import, their buttons, forge events): forges from config + secrets,

@@ -5,6 +5,8 @@ import { loadConfig } from '../core/config.js';
 import { AppError, isAppError } from '../core/errors.js';
 import type { InstanceInfo, LogEntry } from '../integrations/gce/port.js';
 import { analyze } from '../playbooks/why-reboot/analyze.js';
+import type { GuestLineClassifier } from '../playbooks/why-reboot/guest-log.js';
+import { isJournalExport, scanJournalFile } from '../playbooks/why-reboot/journal.js';
 import { loadInstanceFile, loadLogEntriesFile, loadSerialFile } from '../playbooks/why-reboot/load-files.js';
 import { renderWhyRebootText } from '../playbooks/why-reboot/render-text.js';
 import { parseInstanceSpec } from '../playbooks/why-reboot/resolve-instance.js';
@@ -13,6 +15,7 @@ import { scanSyslogFile } from '../playbooks/why-reboot/syslog-file.js';
 import type {
   Evidence,
   GuestEvent,
+  GuestSignal,
   SourceReport,
   TimeWindow,
   WhyRebootReport,
@@ -41,7 +44,8 @@ Live (Application Default Credentials, or a static token in GOOGLE_OAUTH_ACCESS_
 Offline, from files (any of them; no cloud access):
   --logs FILE        Cloud Logging entries: gcloud logging read --format=json, an entries:list
                      response, or NDJSON (.gz ok); audit and syslog/journald entries are both used
-  --syslog FILE      /var/log/syslog or /var/log/messages, plain or .gz (repeatable)
+  --syslog FILE      /var/log/syslog or /var/log/messages, or a \`journalctl -o json\` export
+                     (images without rsyslog), plain or .gz (repeatable)
   --serial FILE      serial console output: text, or the serialPort API JSON
   --instance FILE    instances.get JSON (gcloud compute instances describe --format=json)
   --year YYYY        year of the newest classic syslog line (they carry none)
@@ -148,8 +152,22 @@ const fileStat = async (path: string): Promise<Date | null> => {
   }
 };
 
-/** Evidence from files only. */
-const buildOfflineEvidence = async (vm: string, flags: Flags, io: CliIo): Promise<Evidence> => {
+/** The flags that describe offline evidence (shared with `opsbot diag`). */
+export type OfflineFlags = Pick<
+  Flags,
+  'project' | 'zone' | 'since' | 'until' | 'logs' | 'syslog' | 'serial' | 'instance' | 'year' | 'tz'
+>;
+
+/**
+ * Evidence from files only. `classifier` picks the guest lines that matter (default: restart lines; /diag
+ * passes its host-health superset), so both commands read the same files the same way.
+ */
+export const buildOfflineEvidence = async <S extends string = GuestSignal>(
+  vm: string,
+  flags: OfflineFlags,
+  io: CliIo,
+  classifier?: GuestLineClassifier<S>,
+): Promise<Evidence<S>> => {
   const spec = parseInstanceSpec(vm);
   // Flags first: a typo in --since should not wait for (or be hidden by) file errors.
   const explicitWindow = flags.since !== undefined || flags.until !== undefined;
@@ -168,10 +186,13 @@ const buildOfflineEvidence = async (vm: string, flags: Flags, io: CliIo): Promis
   }
 
   const auditEntries: LogEntry[] = [];
-  const guestEvents: GuestEvent[] = [];
+  const guestEvents: GuestEvent<S>[] = [];
   let guestEntries = 0;
   for (const file of flags.logs ?? []) {
-    const loaded = await loadLogEntriesFile(path(file), { instanceId: instance?.id ?? null });
+    const loaded = await loadLogEntriesFile(path(file), {
+      instanceId: instance?.id ?? null,
+      ...(classifier ? { classifier } : {}),
+    });
     auditEntries.push(...loaded.auditEntries);
     guestEvents.push(...loaded.guestEvents);
     guestEntries += loaded.guestEntries;
@@ -215,15 +236,23 @@ const buildOfflineEvidence = async (vm: string, flags: Flags, io: CliIo): Promis
     return new Date(Math.min(mtime.getTime(), newestPlatform + 180 * DAY_MS));
   };
 
-  const syslogEvents: GuestEvent[] = [];
+  const syslogEvents: GuestEvent<S>[] = [];
   let syslogLines = 0;
   for (const file of flags.syslog ?? []) {
     const abs = path(file);
-    const result = await scanSyslogFile(abs, {
-      referenceDate: await referenceFor(abs),
-      timeZone,
-      ...(preWindow ? { window: preWindow } : {}),
-    }).catch((err: unknown) => {
+    // Images without rsyslog (Debian 12+) have only the journal: `journalctl -o json` exports read here too.
+    const scan = (await isJournalExport(abs))
+      ? scanJournalFile<S>(abs, {
+          ...(classifier ? { classifier } : {}),
+          ...(preWindow ? { window: preWindow } : {}),
+        })
+      : scanSyslogFile<S>(abs, {
+          referenceDate: await referenceFor(abs),
+          timeZone,
+          ...(classifier ? { classifier } : {}),
+          ...(preWindow ? { window: preWindow } : {}),
+        });
+    const result = await scan.catch((err: unknown) => {
       if (isAppError(err)) throw new AppError('bad_input', `${file}: ${err.userMessage}`, { cause: err });
       throw err;
     });
@@ -245,11 +274,12 @@ const buildOfflineEvidence = async (vm: string, flags: Flags, io: CliIo): Promis
     sources.push(source('syslog-file', 'skipped', 0, 'no --syslog file'));
   }
 
-  let serialEvents: GuestEvent[] = [];
+  let serialEvents: GuestEvent<S>[] = [];
   if (flags.serial) {
     const abs = path(flags.serial);
     const serial = await loadSerialFile(abs);
-    const parsed = parseSerialOutput(serial.contents, {
+    const parsed = parseSerialOutput<S>(serial.contents, {
+      ...(classifier ? { classifier } : {}),
       lastStartTimestamp: instance?.lastStartTimestamp ?? null,
       referenceDate: await referenceFor(abs),
       timeZone,

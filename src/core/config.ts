@@ -71,7 +71,7 @@ const approvalRule = z
   })
   .strict();
 
-export const COMMAND_NAMES = ['why-reboot', 'versionlock', 'tf-import', 'amend', 'opsbot'] as const;
+export const COMMAND_NAMES = ['why-reboot', 'diag', 'versionlock', 'tf-import', 'amend', 'opsbot'] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
 const forgeKind = z.enum(['gitlab', 'github']);
@@ -118,6 +118,87 @@ const terraformTarget = z
 
 const url = z.url();
 
+/** A level boundary pair: a value at or above `warn` (held for sustainMinutes) is warn, at or above `critical` critical. */
+const levels = (warn: number, critical: number, what: string) =>
+  z
+    .object({
+      warn: z.number().nonnegative().default(warn),
+      critical: z.number().nonnegative().default(critical),
+    })
+    .strict()
+    .default({ warn, critical })
+    .refine((t) => t.critical >= t.warn, 'critical must be at least warn')
+    .describe(what);
+
+export const DIAG_THRESHOLD_DEFAULTS = {
+  cpuUtilizationPct: { warn: 80, critical: 95 },
+  cpuStealPct: { warn: 10, critical: 25 },
+  loadPerCpu: { warn: 1.5, critical: 3 },
+  blockedProcesses: { warn: 4, critical: 16 },
+  memoryUsedPct: { warn: 90, critical: 97 },
+  swapUsedPct: { warn: 50, critical: 90 },
+  diskBusyPct: { warn: 80, critical: 95 },
+  diskQueue: { warn: 8, critical: 32 },
+  filesystemUsedPct: { warn: 85, critical: 95 },
+  networkEgressPct: { warn: 70, critical: 90 },
+  interfaceErrorsPerMin: { warn: 1, critical: 100 },
+} as const;
+
+const d = DIAG_THRESHOLD_DEFAULTS;
+const diagThresholds = z
+  .object({
+    cpuUtilizationPct: levels(
+      d.cpuUtilizationPct.warn,
+      d.cpuUtilizationPct.critical,
+      'CPU busy, percent of all vCPUs',
+    ),
+    cpuStealPct: levels(
+      d.cpuStealPct.warn,
+      d.cpuStealPct.critical,
+      'CPU steal (time the hypervisor gave others), percent',
+    ),
+    loadPerCpu: levels(
+      d.loadPerCpu.warn,
+      d.loadPerCpu.critical,
+      '1-minute load average per vCPU (run queue)',
+    ),
+    blockedProcesses: levels(
+      d.blockedProcesses.warn,
+      d.blockedProcesses.critical,
+      'processes in uninterruptible sleep (D)',
+    ),
+    memoryUsedPct: levels(d.memoryUsedPct.warn, d.memoryUsedPct.critical, 'memory used (not cache), percent'),
+    swapUsedPct: levels(d.swapUsedPct.warn, d.swapUsedPct.critical, 'swap used, percent'),
+    diskBusyPct: levels(
+      d.diskBusyPct.warn,
+      d.diskBusyPct.critical,
+      'time a disk was busy (disk/io_time), percent',
+    ),
+    diskQueue: levels(
+      d.diskQueue.warn,
+      d.diskQueue.critical,
+      'operations queued on a disk (disk/pending_operations)',
+    ),
+    filesystemUsedPct: levels(
+      d.filesystemUsedPct.warn,
+      d.filesystemUsedPct.critical,
+      'filesystem space used, percent',
+    ),
+    networkEgressPct: levels(
+      d.networkEgressPct.warn,
+      d.networkEgressPct.critical,
+      "egress, percent of the machine type's estimated bandwidth cap",
+    ),
+    interfaceErrorsPerMin: levels(
+      d.interfaceErrorsPerMin.warn,
+      d.interfaceErrorsPerMin.critical,
+      'network interface errors per minute',
+    ),
+  })
+  .strict();
+
+export type DiagThresholds = z.infer<typeof diagThresholds>;
+
 export const configSchema = z
   .object({
     slack: z
@@ -148,6 +229,9 @@ export const configSchema = z
           .object({
             logging: url.optional().describe('Cloud Logging API base URL (Private Service Connect, tests)'),
             compute: url.optional().describe('Compute Engine API base URL'),
+            monitoring: url
+              .optional()
+              .describe('Cloud Monitoring API base URL (a bare origin: Private Service Connect, tests)'),
           })
           .strict()
           .default({}),
@@ -172,6 +256,33 @@ export const configSchema = z
         endpoints: {},
         timeouts: { instanceMs: 10_000, auditLogsMs: 20_000, guestLogsMs: 20_000, serialMs: 10_000 },
         defaultWindow: '7d',
+      }),
+    diag: z
+      .object({
+        defaultWindow: z.string().default('1h').describe('/diag looks back this far without --since or --at'),
+        around: z.string().default('30m').describe('--at T looks from T minus this to T plus this'),
+        metricsTimeoutMs: z
+          .number()
+          .int()
+          .positive()
+          .default(20_000)
+          .describe('deadline of the Cloud Monitoring reads'),
+        sustainMinutes: z
+          .number()
+          .int()
+          .min(1)
+          .max(60)
+          .default(5)
+          .describe('a level counts only when held this many minutes in a row (a spike is not a finding)'),
+        thresholds: diagThresholds.default(DIAG_THRESHOLD_DEFAULTS),
+      })
+      .strict()
+      .default({
+        defaultWindow: '1h',
+        around: '30m',
+        metricsTimeoutMs: 20_000,
+        sustainMinutes: 5,
+        thresholds: DIAG_THRESHOLD_DEFAULTS,
       }),
     forges: z
       .object({

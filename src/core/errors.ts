@@ -34,7 +34,15 @@ export class AppError extends Error {
   }
 }
 
-export type IntegrationService = 'gce' | 'logging' | 'compute' | 'gitlab' | 'github' | 'git' | 'slack';
+export type IntegrationService =
+  | 'gce'
+  | 'logging'
+  | 'compute'
+  | 'monitoring'
+  | 'gitlab'
+  | 'github'
+  | 'git'
+  | 'slack';
 
 /** An upstream failure mapped into domain terms by an adapter's `errors.ts`. */
 export class IntegrationError extends AppError {

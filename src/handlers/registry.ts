@@ -1,5 +1,6 @@
 import type { CommandName } from '../core/config.js';
 import type { ChangeHandlerDeps } from './change-actions.js';
+import { type DiagDeps, diagCommand } from './diag.js';
 import { opsbotCommand } from './opsbot.js';
 import { pendingCommand } from './pending.js';
 import type { CommandSpec } from './pipeline.js';
@@ -10,6 +11,8 @@ import { type WhyRebootDeps, whyRebootCommand } from './why-reboot.js';
 export interface HandlerDeps {
   /** null: /why-reboot answers that it is not available in this build. */
   readonly whyReboot: WhyRebootDeps | null;
+  /** null or absent: /diag answers that it is not available in this build. */
+  readonly diag?: DiagDeps | null;
   /** The change flow (/versionlock, /tf-import); null or no targets: they answer "not configured". */
   readonly changes?: ChangeHandlerDeps | null;
   /** Real implementations of commands that are pending here (versionlock, tf-import, amend). */
@@ -25,6 +28,7 @@ export interface HandlerDeps {
 export const buildCommandRegistry = (deps: HandlerDeps): readonly CommandSpec<any>[] => [
   deps.commands?.opsbot ?? opsbotCommand,
   deps.commands?.['why-reboot'] ?? whyRebootCommand(deps.whyReboot),
+  deps.commands?.diag ?? diagCommand(deps.diag ?? null),
   deps.commands?.versionlock ?? versionlockCommand(deps.changes ?? null),
   deps.commands?.['tf-import'] ?? tfImportCommand(deps.changes ?? null),
   deps.commands?.amend ?? pendingCommand('amend'),

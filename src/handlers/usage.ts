@@ -28,6 +28,24 @@ export const USAGE: Readonly<Record<CommandName, CommandUsage>> = {
     ],
     examples: ['/why-reboot web-1', '/why-reboot db-2 --project shop-prod --zone europe-west1-b --since 2d'],
   },
+  diag: {
+    name: 'diag',
+    slash: '/diag',
+    summary:
+      'Host diagnostics of a Compute Engine VM, the USE way: CPU, memory, disks, network and filesystems (utilization, saturation, errors) from Cloud Monitoring, guest logs and platform events, with a chart.',
+    synopsis: ['<vm> [--project P] [--zone Z] [--since 1h | --at ISO [--around 30m]]'],
+    options: [
+      { flag: '--project P', text: 'Google Cloud project (default: the configured projects are searched)' },
+      { flag: '--zone Z', text: 'zone of the VM (default: found by name)' },
+      { flag: '--since 1h', text: 'how far back to look: 30m, 6h, 2d (default 1h)' },
+      { flag: '--at ISO', text: 'look around a moment instead, e.g. 2026-11-20T10:03:00Z' },
+      { flag: '--around 30m', text: 'with --at: how far before and after it (default 30m)' },
+    ],
+    examples: [
+      '/diag web-1',
+      '/diag db-2 --project shop-prod --zone europe-west1-b --at 2026-11-20T10:03:00Z',
+    ],
+  },
   versionlock: {
     name: 'versionlock',
     slash: '/versionlock',
@@ -92,6 +110,7 @@ export const USAGE: Readonly<Record<CommandName, CommandUsage>> = {
 
 export const COMMAND_ORDER: readonly CommandName[] = [
   'why-reboot',
+  'diag',
   'versionlock',
   'tf-import',
   'amend',

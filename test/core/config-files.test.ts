@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { buildConfigJsonSchema, loadConfig } from '../../src/core/config.js';
+import { buildConfigJsonSchema, COMMAND_NAMES, loadConfig } from '../../src/core/config.js';
 
 describe('shipped config files', () => {
   it('the annotated example config is valid', () => {
@@ -18,10 +18,12 @@ describe('shipped config files', () => {
   it('the Slack manifest declares every command opsbot handles, interactivity and minimal scopes', () => {
     const manifest = parse(readFileSync('config/slack-manifest.yaml', 'utf8'));
     const commands = manifest.features.slash_commands.map((c: { command: string }) => c.command).sort();
-    expect(commands).toEqual(['/amend', '/opsbot', '/tf-import', '/versionlock', '/why-reboot']);
+    expect(commands).toEqual(COMMAND_NAMES.map((c) => `/${c}`).sort());
+    expect(commands).toContain('/diag');
     expect(manifest.settings.interactivity.is_enabled).toBe(true);
     const scopes: string[] = manifest.oauth_config.scopes.bot;
-    expect(scopes).toEqual(expect.arrayContaining(['commands', 'chat:write']));
+    // files:write: /diag uploads its chart to the thread.
+    expect(scopes).toEqual(expect.arrayContaining(['commands', 'chat:write', 'files:write']));
     expect(scopes.some((s) => s.includes('admin'))).toBe(false);
   });
 });

@@ -69,6 +69,17 @@ export const sendGoogleError = (
         message,
         status: statusName,
         errors: [{ message, domain: 'global', reason: statusName === 'NOT_FOUND' ? 'notFound' : statusName }],
+        // Google APIs say how long to wait in a google.rpc.RetryInfo detail too (clients that drop headers read it).
+        ...(headers['retry-after'] !== undefined
+          ? {
+              details: [
+                {
+                  '@type': 'type.googleapis.com/google.rpc.RetryInfo',
+                  retryDelay: `${headers['retry-after']}s`,
+                },
+              ],
+            }
+          : {}),
       },
     },
     headers,

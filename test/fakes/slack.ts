@@ -37,6 +37,20 @@ type Failure =
   | { readonly status: 500 | 502 | 503 }
   | { readonly error: string };
 
+/** A file shared through files.getUploadURLExternal -> POST bytes -> files.completeUploadExternal. */
+export interface FakeUpload {
+  readonly fileId: string;
+  readonly filename: string;
+  readonly length: number;
+  bytes: Buffer | null;
+  /** Set by files.completeUploadExternal. */
+  title: string | null;
+  channelId: string | null;
+  threadTs: string | null;
+  initialComment: string | null;
+  completed: boolean;
+}
+
 export interface FakeSlack {
   /** Web API base URL, ending in "/api/" (what SLACK_API_URL takes). */
   readonly apiUrl: string;
@@ -44,6 +58,8 @@ export interface FakeSlack {
   readonly calls: FakeCall[];
   readonly responses: FakeResponseUrlPost[];
   readonly messages: PostedFakeMessage[];
+  /** Files, from the upload URL request on (`completed` once shared in a channel). */
+  readonly uploads: FakeUpload[];
   /** A response_url for a slash command payload; POSTs to it are recorded in `responses`. */
   responseUrl(id?: string): string;
   /** The next `times` calls of `method` fail with 429 + Retry-After, an HTTP 5xx, or `{ok:false,error}`. */
@@ -129,6 +145,8 @@ export const startFakeSlack = async (
   const calls: FakeCall[] = [];
   const responses: FakeResponseUrlPost[] = [];
   const messages: PostedFakeMessage[] = [];
+  const uploads: FakeUpload[] = [];
+  let origin = '';
   const failures = new Map<string, { failure: Failure; left: number }[]>();
   const groups = new Map<string, readonly string[]>();
   const hidden = new Set<string>();
@@ -228,6 +246,56 @@ export const startFakeSlack = async (
         permalink: `https://fake.slack.com/archives/${channel}/p${ts.replace('.', '')}`,
       };
     },
+    // Slack's external upload flow: a one-time URL for `length` bytes, then complete with where to share it.
+    'files.getUploadURLExternal': (a) => {
+      const filename = String(a.filename ?? '');
+      const length = Number(a.length);
+      if (!filename || !Number.isInteger(length) || length <= 0)
+        return { ok: false, error: 'invalid_arguments' };
+      const fileId = `F0FAKE${String(uploads.length + 1).padStart(4, '0')}`;
+      uploads.push({
+        fileId,
+        filename,
+        length,
+        bytes: null,
+        title: null,
+        channelId: null,
+        threadTs: null,
+        initialComment: null,
+        completed: false,
+      });
+      return { ok: true, upload_url: `${origin}/upload/v1/${fileId}`, file_id: fileId };
+    },
+    'files.completeUploadExternal': (a) => {
+      let files: unknown;
+      try {
+        files = typeof a.files === 'string' ? JSON.parse(a.files) : a.files;
+      } catch {
+        return { ok: false, error: 'invalid_arguments' };
+      }
+      if (!Array.isArray(files) || files.length === 0) return { ok: false, error: 'invalid_arguments' };
+      const channel = a.channel_id ? String(a.channel_id) : null;
+      if (channel && hidden.has(channel)) return { ok: false, error: 'channel_not_found' };
+      const threadTs = a.thread_ts ? String(a.thread_ts) : null;
+      if (threadTs && !messages.some((m) => m.channel === channel && m.ts === threadTs))
+        return { ok: false, error: 'invalid_thread_ts' };
+      const done: FakeUpload[] = [];
+      for (const f of files as { id?: unknown; title?: unknown }[]) {
+        const upload = uploads.find((u) => u.fileId === f.id);
+        // The bytes must have been POSTed, all of them, before the file can be completed.
+        if (!upload || upload.bytes === null || upload.bytes.length !== upload.length)
+          return { ok: false, error: 'file_not_found' };
+        done.push(upload);
+        upload.title = typeof f.title === 'string' ? f.title : upload.filename;
+      }
+      for (const u of done) {
+        u.channelId = channel;
+        u.threadTs = threadTs;
+        u.initialComment = a.initial_comment ? String(a.initial_comment) : null;
+        u.completed = true;
+      }
+      return { ok: true, files: done.map((u) => ({ id: u.fileId, title: u.title })) };
+    },
     // Real shape: the parent first, then the replies, oldest first; cursor paging with has_more.
     'conversations.replies': (a) => {
       const channel = String(a.channel ?? '');
@@ -276,8 +344,22 @@ export const startFakeSlack = async (
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
+      const body = Buffer.concat(chunks);
+      const raw = body.toString('utf8');
       const url = req.url ?? '/';
+      if (url.startsWith('/upload/v1/')) {
+        // The upload URL takes the raw bytes (or a multipart form); no token: the URL itself is the secret.
+        const upload = uploads.find((u) => u.fileId === url.slice('/upload/v1/'.length));
+        if (req.method !== 'POST' || !upload || upload.completed) {
+          res.writeHead(404, { 'content-type': 'text/plain' });
+          res.end('Not Found');
+          return;
+        }
+        upload.bytes = body;
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end(`OK - ${body.length}`);
+        return;
+      }
       const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
         res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
         res.end(JSON.stringify(body));
@@ -344,7 +426,7 @@ export const startFakeSlack = async (
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  const origin = `http://127.0.0.1:${port}`;
+  origin = `http://127.0.0.1:${port}`;
   let responseCounter = 0;
 
   return {
@@ -353,6 +435,7 @@ export const startFakeSlack = async (
     calls,
     responses,
     messages,
+    uploads,
     responseUrl(id) {
       responseCounter += 1;
       return `${origin}/response/${encodeURIComponent(id ?? `r${responseCounter}`)}`;

@@ -5,7 +5,7 @@
  */
 import { AppError, type AppErrorCode, IntegrationError } from '../../core/errors.js';
 
-export type GceService = 'logging' | 'compute';
+export type GceService = 'logging' | 'compute' | 'monitoring';
 
 export interface GceErrorContext {
   readonly service: GceService;
@@ -40,6 +40,7 @@ const GRPC_TO_HTTP: Readonly<Record<number, number>> = {
 const SERVICE_LABEL: Readonly<Record<GceService, string>> = {
   logging: 'Cloud Logging',
   compute: 'Compute Engine',
+  monitoring: 'Cloud Monitoring',
 };
 
 /** Removes anything that looks like a credential from text that may be shown or logged. */
@@ -80,8 +81,9 @@ const retryInfoDelay = (details: unknown): number | null => {
         const m = /^(\d+(?:\.\d+)?)s$/.exec(raw);
         if (m?.[1]) return Math.round(Number(m[1]) * 1000);
       } else if (raw && typeof raw === 'object') {
+        // A Duration: seconds may be a number, a string or a protobuf Long (String() reads all three).
         const r = raw as { seconds?: unknown; nanos?: unknown };
-        return Number(r.seconds ?? 0) * 1000 + Math.round(Number(r.nanos ?? 0) / 1e6);
+        return Number(String(r.seconds ?? 0)) * 1000 + Math.round(Number(String(r.nanos ?? 0)) / 1e6);
       }
     }
   }
@@ -119,7 +121,11 @@ const describeStatus = (
         message:
           ctx.service === 'logging'
             ? `permission denied reading logs${projectPart(ctx)}: the opsbot service account needs roles/logging.viewer`
-            : `permission denied ${ctx.operation}${projectPart(ctx)}: the opsbot service account needs roles/compute.viewer`,
+            : ctx.service === 'monitoring'
+              ? /has not been used|is disabled|SERVICE_DISABLED/i.test(upstreamMessage)
+                ? `the Cloud Monitoring API is not enabled${projectPart(ctx)}: enable monitoring.googleapis.com to see host metrics`
+                : `permission denied reading metrics${projectPart(ctx)}: the opsbot service account needs roles/monitoring.viewer`
+              : `permission denied ${ctx.operation}${projectPart(ctx)}: the opsbot service account needs roles/compute.viewer`,
       };
     case 404:
       return {
@@ -200,7 +206,13 @@ export const toIntegrationError = (err: unknown, ctx: GceErrorContext): AppError
   if (err instanceof AppError) return err;
   if (isAbortLike(err)) return timeoutError(ctx, err);
   if (err && typeof err === 'object') {
-    const e = err as { code?: unknown; httpStatusCode?: unknown; message?: unknown; details?: unknown };
+    const e = err as {
+      code?: unknown;
+      httpStatusCode?: unknown;
+      message?: unknown;
+      details?: unknown;
+      statusDetails?: unknown;
+    };
     const httpStatus =
       typeof e.httpStatusCode === 'number'
         ? e.httpStatusCode
@@ -220,7 +232,8 @@ export const toIntegrationError = (err: unknown, ctx: GceErrorContext): AppError
         details: {
           operation: ctx.operation,
           upstream: shorten(upstream),
-          retryAfterMs: retryInfoDelay(e.details),
+          // google-gax (REST) decodes google.rpc.RetryInfo into statusDetails.
+          retryAfterMs: retryInfoDelay(e.statusDetails) ?? retryInfoDelay(e.details),
         },
       });
     }

@@ -167,6 +167,58 @@ export const createSlackClient = (s: SlackClientSettings): SlackPort => {
       }
       return r.permalink;
     },
+    async uploadFile(upload): Promise<{ fileId: string }> {
+      // 1. Where to send the bytes (a one-time URL) and the file's id.
+      const target = await call('files.getUploadURLExternal', () =>
+        web.files.getUploadURLExternal({ filename: upload.filename, length: upload.bytes.byteLength }),
+      );
+      if (!target.upload_url || !target.file_id) {
+        throw new IntegrationError('slack', 'Slack returned no upload URL.', {
+          details: { method: 'files.getUploadURLExternal', slackError: 'no_upload_url' },
+        });
+      }
+      // 2. The bytes themselves (not a Web API method: no token, no JSON answer).
+      let lastErr: unknown;
+      for (let attempt = 0; attempt <= s.retries; attempt++) {
+        try {
+          const res = await fetchFn(target.upload_url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/octet-stream' },
+            body: upload.bytes,
+            signal: AbortSignal.timeout(s.timeoutMs ?? 30_000),
+          });
+          await res.arrayBuffer().catch(() => undefined);
+          if (res.ok) {
+            lastErr = null;
+            break;
+          }
+          lastErr = new Error(`HTTP ${res.status}`);
+          if (res.status < 500 && res.status !== 429) break;
+        } catch (err) {
+          lastErr = err;
+        }
+        await sleep(250 * 2 ** attempt);
+      }
+      if (lastErr) {
+        s.onUpstreamError?.('slack');
+        log.warn({ method: 'file upload', error: String(lastErr) }, 'slack file upload failed');
+        throw new IntegrationError('slack', 'Slack did not accept the file upload.', {
+          cause: lastErr,
+          retryable: true,
+          details: { method: 'files.upload', slackError: 'upload_failed' },
+        });
+      }
+      // 3. Share it where it belongs.
+      await call('files.completeUploadExternal', () =>
+        web.files.completeUploadExternal({
+          files: [{ id: target.file_id as string, title: upload.title }],
+          channel_id: upload.channelId,
+          ...(upload.threadTs ? { thread_ts: upload.threadTs } : {}),
+          ...(upload.initialComment ? { initial_comment: upload.initialComment } : {}),
+        }),
+      );
+      return { fileId: target.file_id };
+    },
     async listThreadReplies(channel, threadTs) {
       const out: { ts: string; blockIds: string[] }[] = [];
       let cursor: string | undefined;

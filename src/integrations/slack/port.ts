@@ -25,6 +25,18 @@ export interface SlackIdentity {
   readonly url: string;
 }
 
+/** A file to share in a channel (a thread when `threadTs` is set). */
+export interface SlackFileUpload {
+  readonly channelId: string;
+  readonly threadTs?: string;
+  readonly filename: string;
+  /** Shown as the file's title: plain text (Slack shows it as is); keep it short. */
+  readonly title: string;
+  /** The message posted with the file: mrkdwn, escaped by the caller like any message text. */
+  readonly initialComment?: string;
+  readonly bytes: Uint8Array;
+}
+
 export interface SlackPort {
   authTest(): Promise<SlackIdentity>;
   postMessage(
@@ -35,6 +47,11 @@ export interface SlackPort {
   postEphemeral(channel: string, user: string, message: SlackMessage): Promise<void>;
   /** chat.getPermalink: the https link to a message (a thread root links to the thread). */
   getPermalink(channel: string, ts: string): Promise<string>;
+  /**
+   * Shares a file: files.getUploadURLExternal -> POST the bytes to the upload URL ->
+   * files.completeUploadExternal with channel_id (and thread_ts). Returns the file id.
+   */
+  uploadFile(upload: SlackFileUpload): Promise<{ readonly fileId: string }>;
   /**
    * conversations.replies: the replies of a thread (every page), as ts + the block_ids they carry. Needs the
    * channels:history / groups:history scopes.

@@ -17,7 +17,7 @@ import type {
   LogEntry,
   LoggingPort,
 } from '../../integrations/gce/port.js';
-import { classifyGuestLine, GUEST_LOG_FILTER_REGEX } from './guest-log.js';
+import { type GuestLineClassifier, guestFilterRegexOf, RESTART_LINES } from './guest-log.js';
 import { buildAuditLogFilter, buildGuestLogFilter } from './links.js';
 import {
   assertResolved,
@@ -28,7 +28,7 @@ import {
   resolveInstance,
 } from './resolve-instance.js';
 import { parseSerialOutput } from './serial.js';
-import type { Evidence, GuestEvent, SourceName, SourceReport, TimeWindow } from './types.js';
+import type { Evidence, GuestEvent, GuestSignal, SourceName, SourceReport, TimeWindow } from './types.js';
 
 export interface CollectTimeouts {
   readonly instanceMs: number;
@@ -37,8 +37,10 @@ export interface CollectTimeouts {
   readonly serialMs: number;
 }
 
-export interface CollectDeps {
+export interface CollectDeps<S extends string = GuestSignal> {
   readonly compute: ComputePort;
+  /** Which guest lines matter (default /why-reboot's restart lines; /diag adds host health). */
+  readonly classifier?: GuestLineClassifier<S>;
   readonly logging: LoggingPort;
   readonly now: () => Date;
   readonly timeouts: CollectTimeouts;
@@ -53,6 +55,8 @@ export interface CollectRequest {
   readonly window: TimeWindow;
   readonly defaultProject?: string | undefined;
   readonly projects?: readonly string[] | undefined;
+  /** Called once the instance is known (before the guest-log query), so a caller can start its own queries. */
+  readonly onInstance?: ((instance: InstanceInfo) => void) | undefined;
 }
 
 /** The serial console keeps 1 MB; read all of it. */
@@ -137,6 +141,8 @@ export const buildGuestQuery = (input: {
   instanceId: string;
   window: TimeWindow;
   journaldLog?: string | undefined;
+  /** RE2 prefilter of the lines (default: the restart lines' anchors). */
+  regex?: string | undefined;
 }): string =>
   `${buildGuestLogFilter({
     project: input.project,
@@ -144,7 +150,7 @@ export const buildGuestQuery = (input: {
     from: input.window.from,
     to: input.window.to,
     logIds: input.journaldLog ? ['syslog', logIdOf(input.journaldLog)] : ['syslog'],
-  })} AND jsonPayload.message=~${filterString(GUEST_LOG_FILTER_REGEX)}`;
+  })} AND jsonPayload.message=~${filterString(input.regex ?? guestFilterRegexOf(RESTART_LINES.anchors))}`;
 
 const messageOf = (entry: LogEntry): string | null => {
   const m = entry.jsonPayload?.message ?? entry.jsonPayload?.MESSAGE;
@@ -153,12 +159,15 @@ const messageOf = (entry: LogEntry): string | null => {
 };
 
 /** Guest log entries -> classified GuestEvents (unclassified and noise lines dropped). */
-export const guestEventsOf = (entries: readonly LogEntry[]): GuestEvent[] => {
-  const out: GuestEvent[] = [];
+export const guestEventsOf = <S extends string = GuestSignal>(
+  entries: readonly LogEntry[],
+  classifier: GuestLineClassifier<S> = RESTART_LINES as unknown as GuestLineClassifier<S>,
+): GuestEvent<S>[] => {
+  const out: GuestEvent<S>[] = [];
   for (const entry of entries) {
     const message = messageOf(entry);
     if (message === null) continue;
-    const signal = classifyGuestLine(message);
+    const signal = classifier.classify(message);
     if (!signal) continue;
     const at = new Date(entry.timestamp);
     if (Number.isNaN(at.getTime())) continue;
@@ -198,7 +207,11 @@ export const keepEntriesOf = (
     return target.zone === null || zone === null || zone === target.zone;
   });
 
-export const collectEvidence = async (deps: CollectDeps, req: CollectRequest): Promise<Evidence> => {
+export const collectEvidence = async <S extends string = GuestSignal>(
+  deps: CollectDeps<S>,
+  req: CollectRequest,
+): Promise<Evidence<S>> => {
+  const classifier = deps.classifier ?? (RESTART_LINES as unknown as GuestLineClassifier<S>);
   const spec = mergeSpec(parseInstanceSpec(req.vm), { project: req.project, zone: req.zone });
   const resolveOptions = { defaultProject: req.defaultProject, projects: req.projects };
   const projects = candidateProjects(spec, resolveOptions);
@@ -302,6 +315,7 @@ export const collectEvidence = async (deps: CollectDeps, req: CollectRequest): P
     return report('instance', 'ok', null, 1, instanceOutcome.durationMs, formatRef(instanceOutcome.value));
   };
   sources.push(instanceReport());
+  if (instance) req.onInstance?.(instance);
 
   // --- guest logs: need the instance id ---
   const guestProject = instance?.project ?? null;
@@ -312,6 +326,7 @@ export const collectEvidence = async (deps: CollectDeps, req: CollectRequest): P
           instanceId: instance.id,
           window,
           journaldLog: deps.journaldLog,
+          regex: guestFilterRegexOf(classifier.anchors),
         })
       : null;
   const guestPromise: Promise<Outcome<LogEntry[]>> | null =
@@ -392,7 +407,7 @@ export const collectEvidence = async (deps: CollectDeps, req: CollectRequest): P
   }
 
   // --- guest logs ---
-  let guestEvents: GuestEvent[] = [];
+  let guestEvents: GuestEvent<S>[] = [];
   if (!guestOutcome) {
     sources.push(
       report(
@@ -415,7 +430,7 @@ export const collectEvidence = async (deps: CollectDeps, req: CollectRequest): P
       ),
     );
   } else {
-    guestEvents = guestEventsOf(guestOutcome.value);
+    guestEvents = guestEventsOf(guestOutcome.value, classifier);
     if (guestOutcome.value.length >= MAX_GUEST_ENTRIES) {
       notes.push(
         `guest logs: stopped after ${MAX_GUEST_ENTRIES} matching lines; narrow the window with --since`,
@@ -445,7 +460,7 @@ export const collectEvidence = async (deps: CollectDeps, req: CollectRequest): P
   }
 
   // --- serial console ---
-  let serialEvents: GuestEvent[] = [];
+  let serialEvents: GuestEvent<S>[] = [];
   if (!serialOutcome) {
     sources.push(report('serial-console', 'skipped', 'the instance was not found', 0, null));
   } else if (!serialOutcome.ok) {
@@ -458,6 +473,7 @@ export const collectEvidence = async (deps: CollectDeps, req: CollectRequest): P
   } else {
     const chunk = serialOutcome.value;
     const parsed = parseSerialOutput(chunk.contents, {
+      classifier,
       lastStartTimestamp: instance?.lastStartTimestamp ?? null,
       referenceDate: deps.now(),
       startOffset: chunk.start,

@@ -136,6 +136,24 @@ export const classifyGuestLine = (message: string): GuestSignal | null => {
   return null;
 };
 
+/**
+ * What a collector asks of a guest-line classifier: `anchors` (lowercase literals of which every classified
+ * line holds one: the prefilter of the syslog scan and of the Cloud Logging query) and the rules. /why-reboot
+ * uses RESTART_LINES; /diag a superset of it (src/playbooks/diag/host-lines.ts), through the same collectors.
+ */
+export interface GuestLineClassifier<S extends string = GuestSignal> {
+  readonly anchors: readonly string[];
+  classify(line: string): S | null;
+}
+
+export const RESTART_LINES: GuestLineClassifier<GuestSignal> = {
+  anchors: GUEST_LOG_ANCHORS,
+  classify: classifyGuestLine,
+};
+
+/** The RE2 prefilter of a classifier's lines for a Cloud Logging query (see GUEST_LOG_FILTER_REGEX). */
+export const guestFilterRegexOf = (anchors: readonly string[]): string => `(?i)(${anchors.join('|')})`;
+
 export interface SyslogParseContext {
   /** "Now" for the file: its mtime, or the clock. Classic timestamps take the latest year not after it. */
   readonly referenceDate: Date;

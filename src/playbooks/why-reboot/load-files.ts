@@ -4,8 +4,9 @@ import { gunzip } from 'node:zlib';
 import { AppError } from '../../core/errors.js';
 import { lastSegment, str, toInstanceInfo } from '../../integrations/gce/instance-json.js';
 import type { InstanceInfo, LogEntry } from '../../integrations/gce/port.js';
-import { classifyGuestLine } from './guest-log.js';
-import type { GuestEvent } from './types.js';
+import { type GuestLineClassifier, RESTART_LINES } from './guest-log.js';
+import { isJournalRecord, journalLineOf } from './journal.js';
+import type { GuestEvent, GuestSignal } from './types.js';
 
 /**
  * Offline evidence: files exported by gcloud or the APIs. Every malformed input becomes an AppError
@@ -100,9 +101,9 @@ const asLogEntry = (value: unknown, index: number, path: string): LogEntry => {
   return value as unknown as LogEntry;
 };
 
-export interface LoadedLogEntries {
+export interface LoadedLogEntries<S extends string = GuestSignal> {
   readonly auditEntries: LogEntry[];
-  readonly guestEvents: GuestEvent[];
+  readonly guestEvents: GuestEvent<S>[];
   /** Guest log entries read (classified or not). */
   readonly guestEntries: number;
   /** Entries that are neither audit nor guest logs, or guest logs of other instances. */
@@ -128,19 +129,40 @@ export const guestMessageOf = (entry: LogEntry): string | null => {
  * Cloud Logging entries from a file: a JSON array (`gcloud logging read --format=json`), an entries:list
  * response, `{source, entries}`, or NDJSON; gzip allowed. Audit entries are returned as they are; guest
  * entries (syslog, journald, any log with a text line) are classified into GuestEvents.
- * With `instanceId`, guest entries of other instances are skipped.
+ * With `instanceId`, guest entries of other instances are skipped. Records of a `journalctl -o json` export
+ * (no logName; `__REALTIME_TIMESTAMP` and `MESSAGE`) are guest lines too.
  */
-export const loadLogEntriesFile = async (
+export const loadLogEntriesFile = async <S extends string = GuestSignal>(
   path: string,
-  opts: { readonly instanceId?: string | null } = {},
-): Promise<LoadedLogEntries> => {
-  const values = parseJsonOrNdjson(await readTextFile(path), path);
+  opts: { readonly instanceId?: string | null; readonly classifier?: GuestLineClassifier<S> } = {},
+): Promise<LoadedLogEntries<S>> => {
+  const classifier = opts.classifier ?? (RESTART_LINES as unknown as GuestLineClassifier<S>);
+  const values = parseJsonOrNdjson((await readTextFile(path)).replaceAll('\u001e', ''), path);
   const auditEntries: LogEntry[] = [];
-  const guestEvents: GuestEvent[] = [];
+  const guestEvents: GuestEvent<S>[] = [];
   let guestEntries = 0;
   let skipped = 0;
   const name = path.split('/').pop() ?? path;
   values.forEach((value, index) => {
+    if (isJournalRecord(value)) {
+      const line = journalLineOf(value);
+      if (line === null) {
+        skipped += 1;
+        return;
+      }
+      guestEntries += 1;
+      const signal = classifier.classify(line.message);
+      if (signal)
+        guestEvents.push({
+          at: line.at,
+          signal,
+          text: line.message.length > MAX_TEXT ? `${line.message.slice(0, MAX_TEXT - 3)}...` : line.message,
+          source: 'guest-logs',
+          ref: `${name}:${index + 1}`,
+          timeInferred: false,
+        });
+      return;
+    }
     const entry = asLogEntry(value, index, path);
     if (isAuditLog(entry.logName)) {
       auditEntries.push(entry);
@@ -153,7 +175,7 @@ export const loadLogEntriesFile = async (
       return;
     }
     guestEntries += 1;
-    const signal = classifyGuestLine(message);
+    const signal = classifier.classify(message);
     if (!signal) return;
     const text = message.trim();
     guestEvents.push({

@@ -1,5 +1,5 @@
-import { classifyGuestLine, parseSyslogTimestamp } from './guest-log.js';
-import type { GuestEvent } from './types.js';
+import { type GuestLineClassifier, parseSyslogTimestamp, RESTART_LINES } from './guest-log.js';
+import type { GuestEvent, GuestSignal } from './types.js';
 
 /**
  * Serial console (port 1) text -> GuestEvents. The console mixes raw kernel lines (`[    2.81] ...`, seconds
@@ -8,7 +8,9 @@ import type { GuestEvent } from './types.js';
  * from the best anchor found, and every inference is reported in `notes`.
  */
 
-export interface SerialParseOptions {
+export interface SerialParseOptions<S extends string = GuestSignal> {
+  /** Which lines matter (default /why-reboot's restart lines); its signals must include `boot`. */
+  readonly classifier?: GuestLineClassifier<S>;
   /** The instance's lastStartTimestamp: the time of the LAST boot in the buffer when nothing better exists. */
   readonly lastStartTimestamp?: string | null;
   /** "Now" for year inference of classic syslog lines (the clock, or the file's mtime). */
@@ -19,8 +21,8 @@ export interface SerialParseOptions {
   readonly startOffset?: number;
 }
 
-export interface SerialParseResult {
-  readonly events: GuestEvent[];
+export interface SerialParseResult<S extends string = GuestSignal> {
+  readonly events: GuestEvent<S>[];
   readonly boots: number;
   readonly undated: number;
   readonly notes: string[];
@@ -41,7 +43,7 @@ interface Line {
   readonly wallMs: number | null; // from a syslog prefix or an ISO stamp with zone
   readonly wallInferred: boolean;
   readonly forwarded: boolean; // has a syslog prefix
-  readonly signal: ReturnType<typeof classifyGuestLine>;
+  readonly signal: string | null;
   boot: number; // index of the boot it belongs to, -1 before the first boot marker
 }
 
@@ -74,7 +76,11 @@ const kernelAnchor = (text: string, offset: number): Anchor | null => {
   return null;
 };
 
-export const parseSerialOutput = (contents: string, opts: SerialParseOptions): SerialParseResult => {
+export const parseSerialOutput = <S extends string = GuestSignal>(
+  contents: string,
+  opts: SerialParseOptions<S>,
+): SerialParseResult<S> => {
+  const classify = (opts.classifier ?? RESTART_LINES).classify as (line: string) => string | null;
   const timeZone = opts.timeZone ?? 'UTC';
   const rawLines = contents.split('\n');
   // A year for year-less syslog lines: the newest absolute stamp in the buffer beats the caller's clock.
@@ -120,7 +126,7 @@ export const parseSerialOutput = (contents: string, opts: SerialParseOptions): S
         wallInferred = false;
       }
     }
-    const signal = classifyGuestLine(text);
+    const signal = classify(text);
     if (signal === 'boot') {
       const early = kernelOffset === null || kernelOffset <= 1;
       if (!forwarded) {
@@ -185,7 +191,7 @@ export const parseSerialOutput = (contents: string, opts: SerialParseOptions): S
   }
 
   // Pass 3: date every classified line.
-  const events: GuestEvent[] = [];
+  const events: GuestEvent<string>[] = [];
   const seen = new Set<string>();
   let undated = 0;
   let carried = 0;
@@ -281,5 +287,5 @@ export const parseSerialOutput = (contents: string, opts: SerialParseOptions): S
   if (undated > 0)
     notes.push(`Serial console: ${undated} relevant line(s) could not be dated and were left out.`);
   events.sort((a, b) => a.at.getTime() - b.at.getTime());
-  return { events, boots, undated, notes };
+  return { events: events as GuestEvent<S>[], boots, undated, notes };
 };

@@ -5,7 +5,7 @@ import { basename } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { createGunzip } from 'node:zlib';
 import { AppError } from '../../core/errors.js';
-import { classifyGuestLine, GUEST_LOG_ANCHORS, parseSyslogTimestamp } from './guest-log.js';
+import { type GuestLineClassifier, parseSyslogTimestamp, RESTART_LINES } from './guest-log.js';
 import {
   buildAnchorRegex,
   decodeLine,
@@ -16,7 +16,7 @@ import {
   scanBlockLines,
 } from './syslog-scan-core.js';
 import { assertTimeZone } from './syslog-time.js';
-import type { GuestEvent, TimeWindow } from './types.js';
+import type { GuestEvent, GuestSignal, TimeWindow } from './types.js';
 
 /**
  * Finds the restart-relevant lines of a syslog file (`/var/log/messages`, `/var/log/syslog`, plain or gzip)
@@ -30,8 +30,10 @@ import type { GuestEvent, TimeWindow } from './types.js';
  * in a syslog file, up to a little jitter), then reads only until a line is past the window's end.
  */
 
-export interface ScanSyslogOptions {
+export interface ScanSyslogOptions<S extends string = GuestSignal> {
   readonly window?: TimeWindow;
+  /** Which lines matter and what they mean (default: /why-reboot's restart lines). */
+  readonly classifier?: GuestLineClassifier<S>;
   /** The file's mtime or "now": classic timestamps (no year) take the latest year not after it. */
   readonly referenceDate: Date;
   /** IANA zone of timestamps without an offset (classic syslog, ISO without zone). Default UTC. */
@@ -49,8 +51,8 @@ export interface ScanSyslogOptions {
   readonly threads?: number;
 }
 
-export interface ScanSyslogResult {
-  readonly events: GuestEvent[];
+export interface ScanSyslogResult<S extends string = GuestSignal> {
+  readonly events: GuestEvent<S>[];
   readonly linesScanned: number;
   readonly bytesScanned: number;
   readonly notes: string[];
@@ -68,7 +70,16 @@ const MAX_THREADS = 8;
 /** Unconsumed batches of found lines a worker may hold before it waits (bounds memory when every line hits). */
 const WORKER_MAX_AHEAD = 4;
 
-const ANCHOR_SCAN_RE = buildAnchorRegex(GUEST_LOG_ANCHORS);
+/** The anchor regex of each classifier, built once. */
+const anchorRegexes = new WeakMap<GuestLineClassifier<string>, RegExp>();
+const anchorRegexOf = (c: GuestLineClassifier<string>): RegExp => {
+  let re = anchorRegexes.get(c);
+  if (!re) {
+    re = buildAnchorRegex(c.anchors);
+    anchorRegexes.set(c, re);
+  }
+  return re;
+};
 
 const trimText = (line: string): string => {
   const t = line.trim();
@@ -77,6 +88,8 @@ const trimText = (line: string): string => {
 
 interface ScanState {
   readonly name: string;
+  readonly classifier: GuestLineClassifier<string>;
+  readonly anchorRe: RegExp;
   readonly referenceMs: number;
   readonly timeZone: string;
   readonly fromMs: number;
@@ -85,7 +98,7 @@ interface ScanState {
   readonly slackMs: number;
   readonly byOffset: boolean; // refs are "<file>@<offset>" (line numbers unknown after a seek)
   readonly maxEvents: number;
-  events: GuestEvent[];
+  events: GuestEvent<string>[];
   eventsSeen: number;
   lines: number;
   bytes: number;
@@ -93,7 +106,7 @@ interface ScanState {
   inferredYears: Set<number>;
 }
 
-const pushEvent = (st: ScanState, ev: GuestEvent): void => {
+const pushEvent = (st: ScanState, ev: GuestEvent<string>): void => {
   st.eventsSeen++;
   st.events.push(ev);
   if (st.events.length >= st.maxEvents * 2) st.events = st.events.slice(st.events.length - st.maxEvents);
@@ -101,7 +114,7 @@ const pushEvent = (st: ScanState, ev: GuestEvent): void => {
 
 const classifyInto = (st: ScanState, line: string, offset: number, lineNo: number): void => {
   const ts = parseSyslogTimestamp(line, st.referenceMs, st.timeZone);
-  const signal = classifyGuestLine(ts === null ? line : line.slice(ts.end));
+  const signal = st.classifier.classify(ts === null ? line : line.slice(ts.end));
   if (signal === null) return;
   if (ts === null) {
     st.untimed++;
@@ -132,7 +145,7 @@ const scanInto = (
   search: boolean,
 ): void => {
   const linesBefore = st.lines;
-  const n = scanBlockLines(buf, len, search ? ANCHOR_SCAN_RE : null, (b, s, e, before) =>
+  const n = scanBlockLines(buf, len, search ? st.anchorRe : null, (b, s, e, before) =>
     classifyInto(st, decodeLine(b, s, e), base + s, linesBefore + before + 1),
   );
   st.lines += n;
@@ -390,7 +403,7 @@ const scanParallel = async (
           path,
           start: cuts[i] ?? 0,
           end: cuts[i + 1] ?? size,
-          anchors: GUEST_LOG_ANCHORS,
+          anchors: st.classifier.anchors,
           chunkBytes,
           credits: new SharedArrayBuffer(4),
           maxAhead: WORKER_MAX_AHEAD,
@@ -432,7 +445,11 @@ const scanParallel = async (
 };
 
 /** Classified guest events of one syslog file, optionally limited to a time window. */
-export const scanSyslogFile = async (path: string, opts: ScanSyslogOptions): Promise<ScanSyslogResult> => {
+export const scanSyslogFile = async <S extends string = GuestSignal>(
+  path: string,
+  opts: ScanSyslogOptions<S>,
+): Promise<ScanSyslogResult<S>> => {
+  const classifier = (opts.classifier ?? RESTART_LINES) as GuestLineClassifier<string>;
   const timeZone = opts.timeZone ?? 'UTC';
   assertTimeZone(timeZone);
   const chunkBytes = Math.max(64 * 1024, opts.chunkBytes ?? DEFAULT_CHUNK);
@@ -451,6 +468,8 @@ export const scanSyslogFile = async (path: string, opts: ScanSyslogOptions): Pro
     const seek = windowed && !gz;
     const st: ScanState = {
       name: basename(path),
+      classifier,
+      anchorRe: anchorRegexOf(classifier),
       referenceMs: opts.referenceDate.getTime(),
       timeZone,
       fromMs: opts.window?.from.getTime() ?? Number.NEGATIVE_INFINITY,
@@ -490,7 +509,7 @@ export const scanSyslogFile = async (path: string, opts: ScanSyslogOptions): Pro
       const years = [...st.inferredYears].sort().join(', ');
       notes.push(`${st.name}: syslog timestamps carry no year: assumed ${years} (${timeZone}).`);
     }
-    return { events, linesScanned: st.lines, bytesScanned: st.bytes, notes };
+    return { events: events as GuestEvent<S>[], linesScanned: st.lines, bytesScanned: st.bytes, notes };
   } finally {
     await fh.close().catch(() => undefined);
   }

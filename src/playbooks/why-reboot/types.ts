@@ -43,9 +43,10 @@ export type GuestSignal =
   | 'disk-full' // "No space left on device"
   | 'emergency-shell'; // "You are in emergency mode", "Entering emergency mode", rescue shell
 
-export interface GuestEvent {
+/** A classified guest line. `S`: the classifier's signals (/why-reboot's by default; /diag adds host health). */
+export interface GuestEvent<S extends string = GuestSignal> {
   readonly at: Date;
-  readonly signal: GuestSignal;
+  readonly signal: S;
   readonly text: string; // the quoted line, trimmed to a sane length
   readonly source: 'guest-logs' | 'serial-console' | 'syslog-file';
   readonly ref: string; // where: "messages:1234", a Logging insertId, "serial@offset"
@@ -58,15 +59,15 @@ export interface TimeWindow {
 }
 
 /** Everything the collector (live) or the file loaders (offline) gathered. Analysis is a pure function of it. */
-export interface Evidence {
+export interface Evidence<S extends string = GuestSignal> {
   readonly instance: InstanceInfo | null;
   readonly instanceName: string; // as asked, in case the instance no longer exists
   readonly project: string | null;
   readonly zone: string | null;
   readonly window: TimeWindow;
   readonly auditEntries: readonly LogEntry[]; // system_event + activity, any order
-  readonly guestEvents: readonly GuestEvent[]; // classified lines from Cloud Logging syslog/journald or files
-  readonly serialEvents: readonly GuestEvent[]; // classified lines from the serial console
+  readonly guestEvents: readonly GuestEvent<S>[]; // classified lines from Cloud Logging syslog/journald or files
+  readonly serialEvents: readonly GuestEvent<S>[]; // classified lines from the serial console
   readonly sources: readonly SourceReport[];
   readonly notes: readonly string[]; // e.g. "syslog timestamps carry no year: assumed 2026 UTC"
 }

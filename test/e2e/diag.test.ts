@@ -1,0 +1,119 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pngLayout } from '../../src/playbooks/diag/render-chart.js';
+import { type DiagFakes, startDiagFakes } from '../fakes/diag-env.js';
+import { TEST_TOKEN } from '../fakes/gce-env.js';
+import { buildHostScenario, type HostScenario } from '../fakes/host-scenarios.js';
+import { type FakeSlack, startFakeSlack } from '../fakes/slack.js';
+import { decodePng, inkShare } from '../playbooks/diag/png-inspect.js';
+import { BOT_TOKEN, postSigned, SIGNING_SECRET, slashBody } from './helpers.js';
+
+/**
+ * /diag the way it runs: the real process (`node bin/opsbot.js serve`, HTTP mode) gets a signed slash command,
+ * reads the Compute, Logging and Monitoring fakes with the real Google clients, and answers in the fake Slack:
+ * the verdict replaces the progress message, the chart is uploaded to the thread (getUploadURLExternal ->
+ * bytes -> completeUploadExternal, through a 429), the full report follows. The VM's OOM victim is named
+ * `<!channel>` (anyone with a shell can name a process so): it must not ping anyone, anywhere.
+ */
+const repo = fileURLToPath(new URL('../../', import.meta.url));
+const HOSTILE = '<!channel>';
+
+let slack: FakeSlack;
+let fakes: DiagFakes;
+let child: ChildProcess;
+let port = 0;
+let scenario: HostScenario;
+const stderr: string[] = [];
+
+beforeAll(async () => {
+  slack = await startFakeSlack({ token: BOT_TOKEN });
+  fakes = await startDiagFakes(['diag:', '  sustainMinutes: 5']);
+  scenario = buildHostScenario('oom', {
+    end: new Date(),
+    victim: HOSTILE,
+    target: { project: 'diag-e2e', name: 'app-7', id: '8123456789012345678' },
+  });
+  fakes.seed(scenario);
+  child = spawn(process.execPath, [`${repo}bin/opsbot.js`, 'serve', '--config', fakes.configPath], {
+    cwd: fakes.dir,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: fakes.dir,
+      SLACK_BOT_TOKEN: BOT_TOKEN,
+      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      SLACK_API_URL: slack.apiUrl,
+      GOOGLE_OAUTH_ACCESS_TOKEN: TEST_TOKEN,
+      PORT: '0',
+      OPSBOT_LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  child.stderr?.on('data', (c: Buffer) => stderr.push(c.toString('utf8')));
+  const deadline = Date.now() + 60_000;
+  while (port === 0) {
+    const m = /"port":(\d+)[^\n]*"msg":"opsbot started"/.exec(stderr.join(''));
+    if (m?.[1]) port = Number(m[1]);
+    else if (child.exitCode !== null) throw new Error(`opsbot exited: ${stderr.join('')}`);
+    else if (Date.now() > deadline) throw new Error(`opsbot did not start: ${stderr.join('')}`);
+    else await new Promise((r) => setTimeout(r, 50));
+  }
+}, 90_000);
+
+afterAll(async () => {
+  if (child && child.exitCode === null) {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  }
+  await Promise.all([slack?.close(), fakes?.close()]);
+});
+
+describe('/diag end to end (real process, real clients, fake Slack and Google)', () => {
+  it('answers with the verdict, uploads the chart to the thread and posts the report, escaping the evidence', async () => {
+    slack.failNext('files.completeUploadExternal', { status: 429, retryAfter: 1 });
+    const s = scenario.target;
+    const res = await postSigned(
+      port,
+      slashBody({
+        command: '/diag',
+        text: `${s.name} --project ${s.project} --zone ${s.zone}`,
+        response_url: slack.responseUrl(),
+      }),
+    );
+    expect(res.status).toBe(200);
+    const root = await slack.waitFor(
+      () => slack.messages.find((m) => m.threadTs === null && m.updates > 0),
+      60_000,
+    );
+    const verdict = JSON.stringify(root.blocks);
+    expect(verdict).toContain('memory exhausted: the OOM killer killed &lt;!channel&gt; (pid 4242)');
+    const upload = await slack.waitFor(() => slack.uploads.find((u) => u.completed), 30_000);
+    expect(upload.channelId).toBe(root.channel);
+    expect(upload.threadTs).toBe(root.ts);
+    expect(upload.filename).toBe('diag-app-7.png');
+    expect(upload.title).toMatch(/^app-7 \(diag-e2e\/europe-west1-b\)/);
+    const png = decodePng(upload.bytes as Buffer);
+    const layout = pngLayout(4);
+    expect([png.width, png.height]).toEqual([layout.width, layout.height]);
+    for (const box of layout.panels) expect(inkShare(png, box)).toBeGreaterThan(0.02);
+    expect(slack.callsOf('files.completeUploadExternal')).toHaveLength(2); // the 429, then the retry
+    // The last part of the report ("Full report", or "Full report (n/n)").
+    await slack.waitFor(
+      () =>
+        slack.messages.some((m) => m.threadTs === root.ts && /^Full report(?: \((\d+)\/\1\))?$/.test(m.text)),
+      30_000,
+    );
+    const report = slack.messages.filter((m) => m.threadTs === root.ts && m.text.startsWith('Full report'));
+    expect(JSON.stringify(report.map((m) => m.blocks))).toContain(
+      'Out of memory: Killed process 4242 (&lt;!channel&gt;)',
+    );
+    // Nothing opsbot sent can ping: no raw mention in any message, update, file title or comment.
+    const sent = JSON.stringify([
+      slack.calls.map((c) => c.args),
+      slack.uploads.map((u) => [u.title, u.initialComment]),
+    ]);
+    expect(sent).not.toContain(HOSTILE);
+    expect(sent).not.toContain(HOSTILE.replace('<', '\\u003c'));
+  }, 120_000);
+});
