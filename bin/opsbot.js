@@ -20,9 +20,9 @@ if (existsSync(source)) {
 }
 if (register) {
   register();
-  await import(pathToFileURL(source).href);
+  await (await import(pathToFileURL(source).href)).runProcessCli();
 } else if (existsSync(built)) {
-  await import(pathToFileURL(built).href);
+  await (await import(pathToFileURL(built).href)).runProcessCli();
 } else {
   process.stderr.write('opsbot: no build found; run `npm run build` (or `npm ci` for a source checkout)\n');
   process.exitCode = 1;

@@ -77,14 +77,18 @@ export const runCli = async (argv: readonly string[], io: CliIo): Promise<number
   }
 };
 
-const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
-if (isMain || process.argv[1]?.endsWith('/bin/opsbot.js') || process.argv[1]?.endsWith('/bin/opsbot')) {
-  const code = await runCli(process.argv.slice(2), {
+/** Runs `opsbot` with this process's arguments and streams; the exit code goes to process.exitCode. */
+export const runProcessCli = async (): Promise<void> => {
+  process.exitCode = await runCli(process.argv.slice(2), {
     stdout: process.stdout,
     stderr: process.stderr,
     env: process.env,
     cwd: process.cwd(),
     now: () => new Date(),
   });
-  process.exitCode = code;
-}
+};
+
+// `tsx src/cli.ts ...` and `node dist/cli.js ...` run directly; bin/opsbot.js (whatever name the install gave
+// its link: .bin/opsbot, /usr/local/bin/opsbot, npx) imports this module and calls runProcessCli itself.
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (isMain) await runProcessCli();

@@ -294,11 +294,6 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
   reconciler.start({ intervalMs: config.changes.slackSyncIntervalMs });
   reconciler.kick();
   pipelines.follower.start();
-  logger.info({ port, mode: config.slack.mode, store: store.engine }, 'opsbot started');
-  // Warm the bot identity and report a bad token early; /readyz keeps checking.
-  readiness.check().then((r) => {
-    if (!r.ready) logger.warn({ checks: r.checks }, 'opsbot is not ready yet');
-  });
 
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
@@ -338,6 +333,12 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     );
   };
   if (options.signals) for (const s of SIGNALS) options.signals.on(s, onSignal);
+  // Logged once SIGTERM is handled: a supervisor that signals as soon as it reads this line gets a drain.
+  logger.info({ port, mode: config.slack.mode, store: store.engine }, 'opsbot started');
+  // Warm the bot identity and report a bad token early; /readyz keeps checking.
+  readiness.check().then((r) => {
+    if (!r.ready) logger.warn({ checks: r.checks }, 'opsbot is not ready yet');
+  });
 
   return {
     port,

@@ -385,12 +385,19 @@ access:
   });
 
   it('/versionlock list answers privately with the locks at the base branch', async () => {
+    // Whatever earlier tests left on main (opened MRs are not merged), plus a lock a colleague adds now.
+    const onMain = (await ansible.readFile('main', LOCKS)) ?? '';
+    await ansible.commitToBranch(
+      'main',
+      { [LOCKS]: `${onMain}0:winlogbeat-7.9.3-1.*\n` },
+      'colleague pins winlogbeat',
+    );
     const { id } = await slash('/versionlock', 'list');
     const answer = await slack.waitFor(() => slack.responses.find((r) => r.id === id));
     const text = JSON.stringify(answer.body.blocks);
     expect(answer.body.response_type).toBe('ephemeral');
-    expect(text).toContain('0:elasticsearch-7.10.1-1.*'); // main still has the old lock: the MR is not merged
-    expect(text).toContain('0:auditbeat-7.9.0-1.*');
+    expect(text).toContain('0:elasticsearch-7.10.1-1.*'); // main still has the old lock: no MR is merged
+    expect(text).toContain('0:winlogbeat-7.9.3-1.*');
     expect(text).toContain(LOCKS);
   });
 
@@ -409,11 +416,21 @@ access:
   });
 
   it('answers "already locked" without opening anything, and points to the open MR when asked again', async () => {
+    // An open MR of this test's own (a package no other test touches), its thread settled.
+    await slash('/versionlock', 'apm-server 7.10.2-1');
+    const root = await rootWithButtons('apm-server');
+    await click(root, 'change_approve', BOB);
+    const mr = await slack.waitFor(() => mrsFor('opsbot/versionlock-apm-server-7.10.2-1')[0], 10_000);
+    const mrUrl = `${gitlab.host}/infra/ansible/-/merge_requests/${mr.iid}`;
+    await slack.waitFor(() =>
+      thread(root).some((m) => m.text.includes(mrUrl) || blockText(m).includes(mrUrl)),
+    );
+    await slack.waitFor(() => root.updates >= 2 && buttonsOf(root).length === 0);
     const postsBefore = slack.callsOf('chat.postMessage').length;
     const { id } = await slash('/versionlock', 'nginx 1.20.1-1');
     const a = await slack.waitFor(() => slack.responses.find((r) => r.id === id));
     expect(String(a.body.text)).toContain('Nothing to do');
-    const again = await slash('/versionlock', 'elasticsearch 7.10.2-1', BOB);
+    const again = await slash('/versionlock', 'apm-server 7.10.2-1', BOB);
     const b = await slack.waitFor(() => slack.responses.find((r) => r.id === again.id));
     expect(String(b.body.text)).toContain('already open');
     expect(String(b.body.text)).toContain('/merge_requests/');
@@ -507,6 +524,7 @@ access:
   });
 
   it('/tf-import <address> <id> --dry-run previews the escaped import block and stores nothing', async () => {
+    const pullsBefore = github.pulls.length;
     const { id } = await slash(
       '/tf-import',
       'module.net.google_compute_network.prod projects/shop-prod/global/networks/prod --dry-run',
@@ -516,7 +534,7 @@ access:
     expect(text).toContain('+  to = module.net.google_compute_network.prod');
     expect(text).toContain('projects/shop-prod/global/networks/prod');
     expect(text).not.toContain('change_approve');
-    expect(github.pulls).toHaveLength(1); // only the VM import's PR
+    expect(github.pulls).toHaveLength(pullsBefore); // no PR of its own (earlier tests' may exist)
   });
 
   it('/tf-import of an unknown VM says so and posts nothing', async () => {

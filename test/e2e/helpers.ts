@@ -74,14 +74,21 @@ export const captureLines = (): { lines: string[]; write(line: string): void } =
   return { lines, write: (line: string) => void lines.push(line) };
 };
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A promise the test opens when it chooses: holds a stand-in playbook in flight without a timer. */
+export const gate = (): { readonly wait: () => Promise<void>; open(): void } => {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { wait: () => opened, open: () => open() };
+};
 
 /**
  * A stand-in /why-reboot playbook for tests of the handler's Slack choreography (progress message, update,
  * thread replies), not of the analysis. `requests` records every collection asked for.
  */
 export const standInWhyReboot = (
-  options: { delayMs?: number; fullReport?: string } = {},
+  options: { hold?: () => Promise<void>; fullReport?: string } = {},
 ): WhyRebootDeps & { requests: unknown[] } => {
   const requests: unknown[] = [];
   return {
@@ -90,7 +97,7 @@ export const standInWhyReboot = (
     defaultWindow: '7d',
     async collectEvidence(request) {
       requests.push(request);
-      if (options.delayMs) await sleep(options.delayMs);
+      if (options.hold) await options.hold(); // the test decides when the "slow" collection ends
       return { instanceName: request.vm } as unknown as Evidence;
     },
     analyze: (e) =>

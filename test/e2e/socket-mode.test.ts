@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningOpsbot, startOpsbot } from '../../src/main.js';
 import { type FakeSlack, startFakeSlack } from '../fakes/slack.js';
 import { type FakeSocketMode, SLACK_ACK_DEADLINE_MS, startFakeSocketMode } from '../fakes/slack-socket.js';
-import { BOT_TOKEN, captureLines, sleep, standInWhyReboot, tempDir, writeConfig } from './helpers.js';
+import { BOT_TOKEN, captureLines, gate, standInWhyReboot, tempDir, writeConfig } from './helpers.js';
+import { startOpsbotProcess, within } from './opsbot-process.js';
 
 const APP_TOKEN = 'xapp-1-A0OPSBOT-7301234567890-9f3e2d1c0b4a59687766554433221100';
 
@@ -67,7 +68,7 @@ const waitFor = async <T>(probe: () => T | undefined | null | false, timeoutMs =
     const v = probe();
     if (v) return v;
     if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(10);
+    await new Promise((r) => setTimeout(r, 10)); // poll interval
   }
 };
 
@@ -77,13 +78,12 @@ describe('opsbot serve in Socket Mode, over the wire', () => {
   let bot: RunningOpsbot;
   const tmp = tempDir();
   const logs = captureLines();
-  let startMs = 0;
+  const slowCollection = gate(); // /why-reboot's collection stays in flight until a test opens it
 
   beforeAll(async () => {
     fake = await startFakeSlack({ token: BOT_TOKEN });
     fake.setUserGroup('S0SRE', ['U0CAROL']);
     socket = await startFakeSocketMode({ appToken: APP_TOKEN, slack: fake });
-    const t0 = performance.now();
     bot = await startOpsbot({
       env: {
         SLACK_BOT_TOKEN: BOT_TOKEN,
@@ -96,9 +96,8 @@ describe('opsbot serve in Socket Mode, over the wire', () => {
       configPath: writeConfig(tmp.dir, `store:\n  dataDir: ${tmp.dir}/data\n${SOCKET_YAML}`),
       destination: logs,
       host: '127.0.0.1',
-      whyReboot: standInWhyReboot({ delayMs: 1200 }),
+      whyReboot: standInWhyReboot({ hold: slowCollection.wait }),
     });
-    startMs = performance.now() - t0;
     await fake.waitFor(() => fake.callsOf('auth.test').length > 0);
   });
 
@@ -122,7 +121,6 @@ describe('opsbot serve in Socket Mode, over the wire', () => {
     expect(socket.connections).toHaveLength(1);
     expect(socket.open().map((c) => c.ticket)).toEqual([socket.tickets[0]]);
     expect(socket.refused).toEqual([]);
-    expect(startMs).toBeLessThan(3000);
     // No HTTP event endpoint exists in Socket Mode: nothing can inject commands past the socket.
     const r = await fetch(`http://127.0.0.1:${bot.port}/slack/events`, { method: 'POST', body: 'x=1' });
     expect(r.status).toBe(405);
@@ -205,12 +203,14 @@ describe('opsbot serve in Socket Mode, over the wire', () => {
       text: 'web-7 --project shop-prod',
       response_url: fake.responseUrl('wr-socket'),
     });
+    // The collection is held open: an ack arriving now did not wait for the command's work.
     const ack = await env.acked;
     expect(ack.payload).toEqual({});
-    expect(ack.ms).toBeLessThan(1000); // the playbook takes 1.2 s; the ack did not wait for it
     const root = await fake.waitFor(() =>
       fake.messages.find((m) => m.text.startsWith('Investigating web-7')),
     );
+    expect(root.updates).toBe(0);
+    slowCollection.open();
     await fake.waitFor(() => root.updates > 0, 8000);
     expect(root.text).toContain('web-7 was restarted by Google after a host error');
   });
@@ -235,17 +235,28 @@ describe('opsbot serve in Socket Mode, over the wire', () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     const ready = await fetch(`${base}/readyz`);
     expect(ready.status).toBe(200);
-    const metrics = await (await fetch(`${base}/metrics`)).text();
-    expect(metrics).toMatch(/opsbot_commands_total\{command="opsbot",outcome="ok"\} 1/);
-    expect(metrics).toMatch(/opsbot_commands_total\{command="tf-import",outcome="refused"\} 1/);
+    const metric = async (pattern: string) =>
+      Number(new RegExp(`${pattern} (\\d+)`).exec(await (await fetch(`${base}/metrics`)).text())?.[1] ?? 0);
+    const help = 'opsbot_commands_total\\{command="opsbot",outcome="ok"\\}';
+    const refused = 'opsbot_commands_total\\{command="tf-import",outcome="refused"\\}';
+    const acks = 'opsbot_ack_duration_seconds_count';
+    const before = { help: await metric(help), refused: await metric(refused), acks: await metric(acks) };
+    await socket.pushSlashCommand({ command: '/opsbot', text: 'help', response_url: fake.responseUrl() })
+      .acked;
+    await socket.pushSlashCommand({
+      command: '/tf-import',
+      text: 'vm web-1',
+      user_id: 'U0BOB',
+      response_url: fake.responseUrl(),
+    }).acked;
+    await expect.poll(() => metric(help)).toBe(before.help + 1);
+    await expect.poll(() => metric(refused)).toBe(before.refused + 1);
     // Acks over the socket are timed too (not only those through the HTTP receiver).
-    const count = Number(/opsbot_ack_duration_seconds_count (\d+)/.exec(metrics)?.[1] ?? 0);
-    expect(count).toBeGreaterThanOrEqual(4);
+    expect(await metric(acks)).toBeGreaterThanOrEqual(before.acks + 2);
   });
 
   it('keeps the connection alive: answers the server ping and pings on its own', async () => {
-    const rtt = await socket.ping();
-    expect(rtt).toBeLessThan(1000);
+    await socket.ping(); // rejects when no pong comes back
     // @slack/socket-mode pings every clientPingTimeout/3 (about 1.7 s) and expects pongs, which it gets.
     await waitFor(() => (socket.open()[0]?.pingsFromClient ?? 0) >= 1, 4000);
     expect(socket.open()).toHaveLength(1);
@@ -255,22 +266,19 @@ describe('opsbot serve in Socket Mode, over the wire', () => {
     const first = socket.open()[0];
     if (!first) throw new Error('no open connection');
     const opensBefore = fake.callsOf('apps.connections.open').length;
-    const t0 = Date.now();
     socket.requestDisconnect('refresh_requested');
     // The client closes the old socket itself with a normal closure...
     await waitFor(() => first.closedAt !== null, 3000);
     expect(first.closeCode).toBe(1000);
     expect(first.closedByClient).toBe(true);
-    // ...then asks for a new URL with the app token and connects with the new ticket.
-    const second = await socket.waitForConnections(2, 12_000);
-    const gapMs = second.openedAt - t0;
+    // ...then asks for a new URL with the app token and connects with the new ticket. @slack/socket-mode 3.1
+    // waits clientPingTimeout (5 s) before reconnecting, so opsbot is deaf that long; the deadline is generous.
+    const second = await socket.waitForConnections(2, 15_000);
     const opens = fake.callsOf('apps.connections.open');
     expect(opens.length).toBe(opensBefore + 1);
     expect(opens.at(-1)?.headers.authorization).toBe(`Bearer ${APP_TOKEN}`);
     expect(second.ticket).toBe(socket.tickets.at(-1));
     expect(socket.refused).toEqual([]);
-    // @slack/socket-mode 3.1 waits clientPingTimeout (5 s) before reconnecting: opsbot is deaf that long.
-    expect(gapMs).toBeLessThan(8000);
     const ack = await socket.pushSlashCommand({
       command: '/opsbot',
       text: 'help',
@@ -279,7 +287,7 @@ describe('opsbot serve in Socket Mode, over the wire', () => {
     expect(ack.connectionId).toBe(second.id);
     expect(ack.ms).toBeLessThan(SLACK_ACK_DEADLINE_MS);
     expect(JSON.stringify(ack.payload.blocks)).toContain('/versionlock');
-  }, 20_000);
+  });
 
   it('reconnects after the connection drops without a close handshake', async () => {
     const before = socket.connections.length;
@@ -291,7 +299,7 @@ describe('opsbot serve in Socket Mode, over the wire', () => {
       response_url: fake.responseUrl('help-after-drop'),
     }).acked;
     expect(ack.connectionId).toBe(next.id);
-  }, 20_000);
+  });
 
   it('never writes the app or bot token to the log, even at debug level', () => {
     const all = logs.lines.join('\n');
@@ -301,7 +309,7 @@ describe('opsbot serve in Socket Mode, over the wire', () => {
     expect(all).not.toContain(BOT_TOKEN);
   });
 
-  it('stop() sends a normal closure at once, ignores envelopes arriving meanwhile, and does not reconnect', async () => {
+  it('stop() sends a normal closure at once and ignores envelopes arriving meanwhile', async () => {
     const conn = socket.open()[0];
     if (!conn) throw new Error('no open connection');
     const opensBefore = fake.callsOf('apps.connections.open').length;
@@ -310,22 +318,22 @@ describe('opsbot serve in Socket Mode, over the wire', () => {
     const stopping = bot.stop();
     // Slack still thinks the socket is open until the close frame lands: a command sent now must not be
     // run against a store that is closing (the client is CLOSING and drops it; Slack retries elsewhere).
-    const late = socket.pushSlashCommand(
-      { command: '/opsbot', text: 'help', response_url: fake.responseUrl('late') },
-      { timeoutMs: 1500 },
-    );
+    const late = socket.pushSlashCommand({
+      command: '/opsbot',
+      text: 'help',
+      response_url: fake.responseUrl('late'),
+    });
     await stopping;
     await waitFor(() => conn.closedAt !== null, 2000);
     expect(conn.closeCode).toBe(1000);
     expect(conn.closedByClient).toBe(true);
     await expect(late.acked).rejects.toThrow(/not acked/);
     expect(await bot.metrics.registry.getSingleMetricAsString('opsbot_commands_total')).toBe(helpBefore);
-    // Socket Mode's reconnect timer is clientPingTimeout (5 s) after a close: wait past it.
-    await sleep(5500);
     expect(fake.callsOf('apps.connections.open').length).toBe(opensBefore);
     expect(socket.connections.length).toBe(connectionsBefore);
     await expect(fetch(`http://127.0.0.1:${bot.port}/healthz`)).rejects.toThrow();
-  }, 15_000);
+    // That nothing reconnects later is shown end to end below: `opsbot serve` exits on its own after SIGTERM.
+  });
 });
 
 describe('Socket Mode startup refusals', () => {
@@ -374,12 +382,11 @@ describe('Socket Mode startup refusals', () => {
   });
 
   it('refuses a well-formed app token that Slack rejects, naming SLACK_APP_TOKEN, and leaves nothing running', async () => {
-    const t0 = performance.now();
+    // A start that kept retrying would never settle: the test's own timeout is the deadline.
     const err = await start({ SLACK_APP_TOKEN: 'xapp-1-A0OTHER-1-revokedrevokedrevoked' }, fake).then(
       () => null,
       (e: unknown) => e,
     );
-    expect(performance.now() - t0).toBeLessThan(5000);
     expect(err).toMatchObject({ code: 'config_invalid' });
     expect((err as Error).message).toContain('SLACK_APP_TOKEN');
     expect((err as Error).message).toContain('invalid_auth');
@@ -389,18 +396,16 @@ describe('Socket Mode startup refusals', () => {
 
   it('refuses an app token without connections:write at startup instead of retrying forever', async () => {
     fake.failNext('apps.connections.open', { error: 'missing_scope' }, 1000);
-    const t0 = performance.now();
     const err = await start({ SLACK_APP_TOKEN: APP_TOKEN }, fake).then(
       () => null,
       (e: unknown) => e,
     );
-    expect(performance.now() - t0).toBeLessThan(5000);
     expect(err).toMatchObject({ code: 'config_invalid' });
     expect((err as Error).message).toContain('SLACK_APP_TOKEN');
     expect((err as Error).message).toContain('missing_scope');
     expect((err as Error).message).toContain('connections:write');
     expect(socket.connections).toHaveLength(0);
-  }, 15_000);
+  });
 });
 
 /** A port nothing listens on: bound once to learn a free number, then closed (connections are refused). */
@@ -472,8 +477,12 @@ const netHandles = (): number =>
   process.getActiveResourcesInfo().filter((r) => r === 'TCPServerWrap' || r === 'TCPSocketWrap').length;
 
 const DEADLINE_MS = 1000;
-/** Deadline plus what the failed start takes to stop the client, the HTTP listener and the store. */
-const MARGIN_MS = 1500;
+/**
+ * Startup must give up at the deadline, not after the SDK's ~100 retries (minutes). The margin covers
+ * stopping the client, the HTTP listener and the store on a busy machine; it is wide on purpose: a start
+ * that ignored the deadline would still be far outside it.
+ */
+const MARGIN_MS = 10_000;
 
 describe('Socket Mode startup when the Slack Web API does not answer', () => {
   const tmp = tempDir();
@@ -501,7 +510,6 @@ describe('Socket Mode startup when the Slack Web API does not answer', () => {
   afterAll(() => tmp.cleanup());
 
   it('fails startup within the deadline when SLACK_API_URL points at a closed port, naming the URL and what to check', async () => {
-    await sleep(200); // let sockets of the tests above finish closing
     const before = netHandles();
     const port = await closedPort();
     const apiUrl = `http://127.0.0.1:${port}/api/`;
@@ -519,9 +527,8 @@ describe('Socket Mode startup when the Slack Web API does not answer', () => {
     expect(logs.lines.join('\n')).not.toContain(APP_TOKEN);
     expect(logs.lines.join('\n')).not.toContain(BOT_TOKEN);
     // Nothing is left listening or connecting (the HTTP listener, the Socket Mode client's sockets); the
-    // child-process test below checks the same end to end.
-    await sleep(100);
-    expect(netHandles()).toBeLessThanOrEqual(before);
+    // child-process tests below check the same end to end.
+    await expect.poll(netHandles).toBeLessThanOrEqual(before);
   });
 
   it('fails startup within the deadline when the API accepts connections and never answers, and cuts them', async () => {
@@ -537,12 +544,9 @@ describe('Socket Mode startup when the Slack Web API does not answer', () => {
       );
       expect(ms).toBeLessThan(DEADLINE_MS + MARGIN_MS);
       expect(silent.accepted.length).toBeGreaterThanOrEqual(1);
-      // The hanging apps.connections.open request was aborted: its connection is closed by the client...
-      await waitFor(() => silent.open() === 0, 2000);
-      // ...and no retry comes after the failed start.
-      const seen = silent.accepted.length;
-      await sleep(1500);
-      expect(silent.accepted.length).toBe(seen);
+      // The hanging apps.connections.open request was aborted: its connection is closed by the client. That
+      // no retry follows is shown by the child process exiting on its own (below).
+      await waitFor(() => silent.open() === 0, 5000);
     } finally {
       await silent.close();
     }
@@ -562,10 +566,8 @@ describe('Socket Mode startup when the Slack Web API does not answer', () => {
       expect(err?.message).toContain('check SLACK_API_URL');
       expect(api.requests.length).toBeGreaterThanOrEqual(1);
       expect(new Set(api.requests)).toEqual(new Set(['/api/apps.connections.open']));
-      // The SDK would retry ~100 times with a growing delay: after the failure nothing more is sent.
-      const seen = api.requests.length;
-      await sleep(2500);
-      expect(api.requests.length).toBe(seen);
+      // The SDK would retry ~100 times with a growing delay; that it stops is shown by the child process
+      // exiting on its own (below).
     } finally {
       await api.close();
     }
@@ -587,12 +589,12 @@ describe('Socket Mode startup when the Slack Web API does not answer', () => {
       expect(err?.message).toContain('issued a Socket Mode URL, but the WebSocket did not connect');
       expect(err?.message).toContain('outbound WebSocket (wss://)');
       expect(silent.accepted.length).toBe(1);
-      await waitFor(() => silent.open() === 0, 3000);
+      await waitFor(() => silent.open() === 0, 5000);
     } finally {
       await api.close();
       await silent.close();
     }
-  }, 15_000);
+  });
 
   it('leaves the store closed after a failed start: the next start on the same data dir connects', async () => {
     const port = await closedPort();
@@ -604,7 +606,6 @@ describe('Socket Mode startup when the Slack Web API does not answer', () => {
       const ok = await start(fake.apiUrl).result;
       expect(ok.err).toBeNull();
       expect(socket.open()).toHaveLength(1);
-      expect(ok.ms).toBeLessThan(3000);
       await ok.bot?.stop();
     } finally {
       await socket.close();
@@ -612,22 +613,33 @@ describe('Socket Mode startup when the Slack Web API does not answer', () => {
     }
   });
 
-  it('lets the process exit on its own with the error after a failed start (no timer or socket left behind)', async () => {
-    const port = await closedPort();
+  it('lets the process exit on its own after failed starts (no retry, timer or socket left behind)', async () => {
+    // Three failed starts in one process: against a closed port, a server that accepts and never answers,
+    // and a proxy answering 502. A retry loop, a timer or a socket left behind by any of them would keep the
+    // process alive; exit code 3 is the script's own, so the process ended by itself.
+    const silent = await startSilentServer();
+    const proxy = await startFakeWebApi(() => ({ status: 502, body: { error: 'bad gateway' } }));
+    const cases = [
+      { apiUrl: `http://127.0.0.1:${await closedPort()}/api/`, says: 'could not be reached (ECONNREFUSED)' },
+      { apiUrl: `http://127.0.0.1:${silent.port}/api/`, says: 'did not answer within 1 s' },
+      { apiUrl: proxy.apiUrl, says: 'answered apps.connections.open with HTTP 502' },
+    ];
     const main = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
     const script = `
       const { startOpsbot } = await import(${JSON.stringify(main)});
-      try {
-        await startOpsbot({
-          env: { SLACK_BOT_TOKEN: ${JSON.stringify(BOT_TOKEN)}, SLACK_APP_TOKEN: ${JSON.stringify(APP_TOKEN)},
-                 SLACK_API_URL: 'http://127.0.0.1:${port}/api/', PORT: '0' },
-          configPath: ${JSON.stringify(config)}, host: '127.0.0.1', whyReboot: null,
-          slackConnectTimeoutMs: ${DEADLINE_MS}, destination: { write() {} },
-        });
-        console.log('started');
-      } catch (err) {
-        console.error(err.message);
-        process.exitCode = 3;
+      for (const apiUrl of ${JSON.stringify(cases.map((c) => c.apiUrl))}) {
+        try {
+          await startOpsbot({
+            env: { SLACK_BOT_TOKEN: ${JSON.stringify(BOT_TOKEN)}, SLACK_APP_TOKEN: ${JSON.stringify(APP_TOKEN)},
+                   SLACK_API_URL: apiUrl, PORT: '0' },
+            configPath: ${JSON.stringify(config)}, host: '127.0.0.1', whyReboot: null,
+            slackConnectTimeoutMs: ${DEADLINE_MS}, destination: { write() {} },
+          });
+          console.log('started');
+        } catch (err) {
+          console.error(err.message);
+          process.exitCode = 3;
+        }
       }
     `;
     const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
@@ -642,21 +654,103 @@ describe('Socket Mode startup when the Slack Web API does not answer', () => {
     child.stderr.on('data', (d: Buffer) => {
       errText += d.toString();
     });
-    const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
-    clearTimeout(killer);
-    // Exit 3 is the script's own: the process ended by itself, it was not killed by the 10 s guard.
-    expect(code).toBe(3);
-    expect(out).toBe('');
-    expect(errText).toContain(`the Slack Web API at http://127.0.0.1:${port}/api/ could not be reached`);
-  }, 20_000);
+    const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    try {
+      const code = await within(exited, 40_000, 'the failed process exiting').catch((err: unknown) => {
+        child.kill('SIGKILL');
+        throw err;
+      });
+      expect(code).toBe(3);
+      expect(out).toBe('');
+      for (const c of cases) expect(errText).toContain(`the Slack Web API at ${c.apiUrl} ${c.says}`);
+      expect(new Set(proxy.requests)).toEqual(new Set(['/api/apps.connections.open']));
+      expect(silent.open()).toBe(0);
+    } finally {
+      await silent.close();
+      await proxy.close();
+    }
+  }, 60_000);
+});
+
+describe('opsbot serve in Socket Mode as a process', () => {
+  it('on SIGTERM closes the socket normally and exits by itself, never reconnecting', async () => {
+    const fake = await startFakeSlack({ token: BOT_TOKEN });
+    const socket = await startFakeSocketMode({ appToken: APP_TOKEN, slack: fake });
+    const tmp = tempDir();
+    const bot = startOpsbotProcess(
+      [
+        'serve',
+        '--config',
+        writeConfig(tmp.dir, `slack:\n  mode: socket\nstore:\n  dataDir: ${tmp.dir}/data\n`),
+      ],
+      {
+        SLACK_BOT_TOKEN: BOT_TOKEN,
+        SLACK_APP_TOKEN: APP_TOKEN,
+        SLACK_API_URL: fake.apiUrl,
+        PORT: '0',
+      },
+    );
+    try {
+      await bot.port();
+      const conn = await socket.waitForConnections(1, 20_000);
+      const ack = await socket.pushSlashCommand({
+        command: '/opsbot',
+        text: 'help',
+        response_url: fake.responseUrl(),
+      }).acked;
+      expect(ack.connectionId).toBe(conn.id);
+      bot.kill('SIGTERM');
+      // @slack/socket-mode schedules a reconnect clientPingTimeout (5 s) after an unexpected close: a pending
+      // reconnect (or any other timer or socket) would keep the process alive, so exiting is the proof.
+      expect(await within(bot.exited, 30_000, 'exit after SIGTERM')).toBe(0);
+      expect(conn.closeCode).toBe(1000);
+      expect(conn.closedByClient).toBe(true);
+      expect(fake.callsOf('apps.connections.open')).toHaveLength(1);
+      expect(socket.connections).toHaveLength(1);
+    } finally {
+      bot.kill('SIGKILL');
+      await bot.exited;
+      await socket.close();
+      await fake.close();
+      tmp.cleanup();
+    }
+  }, 60_000);
 });
 
 describe('HTTP mode startup when the Slack Web API does not answer', () => {
+  it('does not wait for Slack: started while the Web API still has not answered', async () => {
+    const tmp = tempDir();
+    const silent = await startSilentServer();
+    try {
+      const bot = await startOpsbot({
+        env: {
+          SLACK_BOT_TOKEN: BOT_TOKEN,
+          SLACK_SIGNING_SECRET: 'e2e-signing-secret-5f1c9a',
+          SLACK_API_URL: `http://127.0.0.1:${silent.port}/api/`,
+          PORT: '0',
+        },
+        configPath: writeConfig(tmp.dir, `slack:\n  mode: http\nstore:\n  dataDir: ${tmp.dir}/data\n`),
+        destination: captureLines(),
+        host: '127.0.0.1',
+        whyReboot: null,
+      });
+      try {
+        // Slack calls in, so opsbot only needs its port: its own auth.test is still hanging.
+        expect((await fetch(`http://127.0.0.1:${bot.port}/healthz`)).status).toBe(200);
+        await waitFor(() => silent.accepted.length >= 1, 10_000);
+        expect(silent.open()).toBeGreaterThanOrEqual(1);
+      } finally {
+        await bot.stop();
+      }
+    } finally {
+      await silent.close();
+      tmp.cleanup();
+    }
+  });
+
   it('starts anyway and reports Slack as not ready on /readyz', async () => {
     const tmp = tempDir();
     const port = await closedPort();
-    const t0 = performance.now();
     const bot = await startOpsbot({
       env: {
         SLACK_BOT_TOKEN: BOT_TOKEN,
@@ -670,8 +764,6 @@ describe('HTTP mode startup when the Slack Web API does not answer', () => {
       whyReboot: null,
     });
     try {
-      // Startup does not wait for Slack in HTTP mode: Slack calls in, opsbot only needs its port.
-      expect(performance.now() - t0).toBeLessThan(1500);
       const base = `http://127.0.0.1:${bot.port}`;
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
       const ready = await fetch(`${base}/readyz`);
@@ -683,5 +775,5 @@ describe('HTTP mode startup when the Slack Web API does not answer', () => {
       await bot.stop();
       tmp.cleanup();
     }
-  }, 20_000);
+  });
 });

@@ -7,6 +7,7 @@ import { TEST_TOKEN } from '../fakes/gce-env.js';
 import { type HostErrorIncident, seedHostErrorIncident } from '../fakes/gce-incident.js';
 import { type FakeLogging, startFakeLogging } from '../fakes/gce-logging.js';
 import { type FakeCall, type FakeSlack, startFakeSlack } from '../fakes/slack.js';
+import { SLACK_ACK_DEADLINE_MS } from '../fakes/slack-socket.js';
 import {
   BOT_TOKEN,
   captureLines,
@@ -167,14 +168,15 @@ describe('/why-reboot over Slack with the real collector and analysis', () => {
   it('acks at once, posts progress in the channel, replaces it with the host-error verdict and threads the full report', async () => {
     const { ack, sentAt, progress, update, filters } = await ask('web-1', 'wr-1');
     expect(ack.status).toBe(200);
-    expect(ack.ms).toBeLessThan(1000);
+    // Slack's promise: an ack later than 3 s shows the user "operation_timeout".
+    expect(ack.ms).toBeLessThan(SLACK_ACK_DEADLINE_MS);
     expect(ack.text).toBe(''); // nothing private: the answer belongs to the channel
 
     // Progress: a real channel message (thread root), not ephemeral, posted right away.
     expect(progress.args.channel).toBe('C0OPS');
     expect(progress.args.thread_ts).toBeUndefined();
     expect(String(progress.args.text)).toMatch(/^Investigating web-1/);
-    expect(progress.at - sentAt).toBeLessThan(1500);
+    expect(progress.at).toBeLessThanOrEqual(update.at);
     expect(slack.callsOf('chat.postEphemeral')).toHaveLength(0);
     const root = slack.messages.find((m) => m.channel === 'C0OPS' && m.threadTs === null);
     expect(root).toBeDefined();
@@ -224,7 +226,7 @@ describe('/why-reboot over Slack with the real collector and analysis', () => {
       const last = t.at(-1);
       const parts = /\((\d+)\/(\d+)\)$/.exec(String(last?.text ?? ''));
       return last && (!parts || parts[1] === parts[2]) ? t : null;
-    }, 5000);
+    }, 15_000);
     const report = thread.map((m) => JSON.stringify(m.blocks)).join('\n');
     expect(report).toContain('VERDICT: host-error');
     expect(report).toContain('compute.instances.automaticRestart');
@@ -292,35 +294,37 @@ describe('/why-reboot over Slack with the real collector and analysis', () => {
   });
 
   it('answers bad arguments with the usage, privately in the ack, calling nothing', async () => {
-    // Earlier tests' follow-up work (thread replies, retries) may still be landing: start from a quiet state.
-    const counts = () => [
-      slack.callsOf('chat.postMessage').length,
-      logging.requests.length + compute.requests.length,
-    ];
-    let before = counts();
-    for (let i = 0; i < 50; i++) {
-      await new Promise((res) => setTimeout(res, 150));
-      const now = counts();
-      if (now[0] === before[0] && now[1] === before[1]) break;
-      before = now;
-    }
-    const [posts, gce] = before as [number, number];
+    // A VM name no other test uses and a user of its own: whatever earlier tests still have landing cannot be
+    // mistaken for this command's traces, so there is no "quiet state" to wait for.
     const r = await postSigned(
       bot.port,
-      slashBody({ command: '/why-reboot', text: 'web-1 --since forever', response_url: slack.responseUrl() }),
+      slashBody({
+        command: '/why-reboot',
+        text: 'web-77 --since forever',
+        user_id: 'U0BADARGS',
+        response_url: slack.responseUrl('bad-args'),
+      }),
     );
     const body = JSON.parse(r.text) as { response_type: string; text: string };
     expect(body.response_type).toBe('ephemeral');
     expect(body.text).toContain('--since takes a duration');
     expect(body.text).toContain('/why-reboot <vm> [--project P]');
-    await new Promise((res) => setTimeout(res, 200));
-    expect(slack.callsOf('chat.postMessage').length).toBe(posts);
-    expect(logging.requests.length + compute.requests.length).toBe(gce);
+    // Barrier: the audit row is the pipeline's last step, so once it exists the command has done all it does.
+    await expect
+      .poll(async () => (await bot.store.audit.list({ actorId: 'U0BADARGS' })).map((a) => a.outcome))
+      .toEqual(['bad_input']);
+    expect(slack.calls.filter((c) => JSON.stringify(c.args).includes('web-77'))).toEqual([]);
+    expect(slack.responses.filter((x) => x.id === 'bad-args')).toEqual([]);
+    const gceTraces = [...logging.requests, ...compute.requests].filter((q) =>
+      JSON.stringify(q).includes('web-77'),
+    );
+    expect(gceTraces).toEqual([]);
   });
 
   it('when the bot is not in the channel, answers privately with a hint to invite it', async () => {
     const updates = slack.callsOf('chat.update').length;
-    slack.failNext('chat.postMessage', { error: 'not_in_channel' });
+    // Only this channel refuses the bot: replies of earlier tests still landing elsewhere are unaffected.
+    slack.leaveChannel('C0PRIVATE');
     const r = await postSigned(
       bot.port,
       slashBody({
@@ -344,8 +348,16 @@ describe('/why-reboot over Slack with the real collector and analysis', () => {
     expect(slack.messages.some((m) => m.channel === 'C0PRIVATE')).toBe(false);
   });
 
-  it('never writes the Google token to the log', () => {
-    expect(logs.lines.length).toBeGreaterThan(5);
+  it('never writes the Google token to the log', async () => {
+    // Whatever opsbot logged (startup, and a whole investigation with a failing source, sent with the token on
+    // every Google request) must not carry the token.
+    proxy.state.failWhen = (f) => f.includes('/logs/syslog');
+    try {
+      await ask('web-1', 'wr-log');
+    } finally {
+      proxy.state.failWhen = null;
+    }
+    expect(logs.lines.length).toBeGreaterThan(0);
     for (const line of logs.lines) expect(line).not.toContain(TEST_TOKEN);
   });
 });

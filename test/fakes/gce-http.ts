@@ -109,6 +109,8 @@ export interface FakeServerCore {
   accessToken: string;
   /** Latency per route (ms) or for every route under '*'. */
   readonly latencyMs: Record<string, number>;
+  /** Holds the answer of a request until the returned promise settles (a test's gate, not a timer). */
+  hold: ((route: string) => Promise<unknown> | undefined) | null;
   failNext(route: string, failure: InjectedFailure): void;
   close(): Promise<void>;
 }
@@ -139,6 +141,7 @@ export const startFakeServer = async (options: {
     requests: [],
     accessToken: options.accessToken,
     latencyMs: {},
+    hold: null,
     failNext(route, failure) {
       const list = failures.get(route) ?? [];
       for (let i = 0; i < (failure.times ?? 1); i++) list.push(failure);
@@ -168,6 +171,8 @@ export const startFakeServer = async (options: {
         core.latencyMs['*'] ??
         0;
       if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+      const held = routed ? core.hold?.(routed.route) : undefined;
+      if (held) await held;
       if (req.headers.authorization !== `Bearer ${core.accessToken}`) {
         sendGoogleError(
           res,

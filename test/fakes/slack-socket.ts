@@ -136,7 +136,10 @@ export const startFakeSocketMode = async (
   const refused: FakeSocketMode['refused'] = [];
   const tickets: string[] = [];
   const unusedTickets = new Set<string>();
-  const waiting = new Map<string, { sentAt: number; resolve: (a: SocketAck) => void }>();
+  const waiting = new Map<
+    string,
+    { sentAt: number; connectionId: number; resolve: (a: SocketAck) => void; reject: (why: string) => void }
+  >();
   let nextConnectionId = 0;
   const terminated = new Set<number>();
 
@@ -217,6 +220,8 @@ export const startFakeSocketMode = async (
       conn.closedAt = Date.now();
       conn.closeCode = code;
       conn.closedByClient = !terminated.has(conn.id);
+      for (const w of [...waiting.values()])
+        if (w.connectionId === conn.id) w.reject('the connection closed');
     });
     connections.push(conn);
     ws.send(
@@ -275,9 +280,16 @@ export const startFakeSocketMode = async (
       }, timeoutMs);
       waiting.set(envelopeId, {
         sentAt,
+        connectionId: conn.id,
         resolve: (a) => {
           clearTimeout(timer);
           resolve(a);
+        },
+        // Slack never takes an ack for an envelope on a socket that has closed (it redelivers elsewhere).
+        reject: (why) => {
+          clearTimeout(timer);
+          waiting.delete(envelopeId);
+          reject(new Error(`fake socket mode: envelope ${type} ${envelopeId} not acked: ${why}`));
         },
       });
     });
@@ -295,7 +307,7 @@ export const startFakeSocketMode = async (
     refused,
     tickets,
     open: openConnections,
-    waitForConnections(count, timeoutMs = 5000) {
+    waitForConnections(count, timeoutMs = 15_000) {
       return waitUntil(
         () => (connections.length >= count ? connections[count - 1] : null),
         timeoutMs,

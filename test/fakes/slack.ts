@@ -73,6 +73,8 @@ export interface FakeSlack {
   setUserGroup(groupId: string, userIds: readonly string[]): void;
   /** chat.postMessage/update to these channels answer channel_not_found. */
   hideChannel(channelId: string): void;
+  /** chat.postMessage to this (private) channel answers not_in_channel: the bot was never invited. */
+  leaveChannel(channelId: string): void;
   /**
    * Serves `apps.connections.open` (Socket Mode): it takes only the app-level token given here (an `xoxb-`
    * token gets `not_allowed_token_type`, like Slack) and answers `{ok:true, url}` with a fresh
@@ -150,6 +152,7 @@ export const startFakeSlack = async (
   const failures = new Map<string, { failure: Failure; left: number }[]>();
   const groups = new Map<string, readonly string[]>();
   const hidden = new Set<string>();
+  const notMemberOf = new Set<string>();
   const responseUses = new Map<string, number>();
   let authError: string | null = null;
   let outageUntil = 0;
@@ -178,6 +181,7 @@ export const startFakeSlack = async (
       const channel = String(a.channel ?? '');
       if (!channel) return { ok: false, error: 'channel_not_found' };
       if (hidden.has(channel)) return { ok: false, error: 'channel_not_found' };
+      if (notMemberOf.has(channel)) return { ok: false, error: 'not_in_channel' };
       const blocks = asArray(a.blocks);
       if (!a.text && !blocks) return { ok: false, error: 'no_text' };
       const bad = validateBlocks(blocks);
@@ -456,13 +460,16 @@ export const startFakeSlack = async (
     hideChannel(channelId) {
       hidden.add(channelId);
     },
+    leaveChannel(channelId) {
+      notMemberOf.add(channelId);
+    },
     attachSocketMode(socket) {
       socketMode = socket;
     },
     callsOf(method) {
       return calls.filter((c) => c.method === method);
     },
-    async waitFor(probe, timeoutMs = 5_000) {
+    async waitFor(probe, timeoutMs = 15_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const v = probe();

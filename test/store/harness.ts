@@ -88,10 +88,19 @@ const postgresHarness = (baseUrl: string): EngineHarness => ({
   },
 });
 
-/** SQLite always; PostgreSQL too when DATABASE_URL is set (CI sets it). */
-export const engines = (): EngineHarness[] => {
-  const url = process.env.DATABASE_URL;
-  return url ? [sqliteHarness, postgresHarness(url)] : [sqliteHarness];
+/**
+ * SQLite always; PostgreSQL too when DATABASE_URL is set. In CI (`CI` set, as `.ci/run` runs) the second engine
+ * is required: without DATABASE_URL the suite fails here instead of passing on SQLite alone.
+ */
+export const engines = (env: NodeJS.ProcessEnv = process.env): EngineHarness[] => {
+  const url = env.DATABASE_URL;
+  if (url) return [sqliteHarness, postgresHarness(url)];
+  if (env.CI && env.CI !== 'false' && env.CI !== '0') {
+    throw new Error(
+      'CI is set but DATABASE_URL is not: the store contract must run on PostgreSQL too (.ci/run starts it).',
+    );
+  }
+  return [sqliteHarness];
 };
 
 /** A clock the test moves by hand. */

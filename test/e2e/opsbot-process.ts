@@ -1,0 +1,117 @@
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * A real `opsbot serve` child process for end-to-end suites: started with exactly the environment given (no
+ * inheritance beyond PATH/HOME), its pino lines collected, its port read from the "opsbot started" line.
+ */
+
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface OpsbotProcess {
+  readonly child: ChildProcessWithoutNullStreams;
+  /** Parsed JSON log lines (stderr) so far. */
+  readonly lines: Record<string, unknown>[];
+  readonly stderr: () => string;
+  /** Resolves with the exit code (or the signal name) once the process has exited. */
+  readonly exited: Promise<number | string>;
+  /** The listening port, from the "opsbot started" log line. */
+  port(timeoutMs?: number): Promise<number>;
+  /** Waits until a log line matches, up to a deadline. */
+  waitForLine(
+    match: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+export const startOpsbotProcess = (
+  args: readonly string[],
+  env: Readonly<Record<string, string>>,
+  options: { cwd?: string; bin?: string } = {},
+): OpsbotProcess => {
+  const child = spawn(process.execPath, [options.bin ?? `${REPO_ROOT}/bin/opsbot.js`, ...args], {
+    cwd: options.cwd ?? REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let err = '';
+  let partial = '';
+  const lines: Record<string, unknown>[] = [];
+  const waiters = new Set<() => void>();
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+    partial += d.toString();
+    const parts = partial.split('\n');
+    partial = parts.pop() ?? '';
+    for (const p of parts) {
+      try {
+        lines.push(JSON.parse(p) as Record<string, unknown>);
+      } catch {
+        // a non-JSON line (a usage message): kept in stderr()
+      }
+    }
+    for (const w of waiters) w();
+  });
+  child.stdout.resume();
+  let exitedNow = false;
+  const exited = new Promise<number | string>((resolve) =>
+    child.on('exit', (code, signal) => {
+      exitedNow = true;
+      for (const w of waiters) w();
+      resolve(code ?? signal ?? 'unknown');
+    }),
+  );
+  const waitForLine: OpsbotProcess['waitForLine'] = (match, timeoutMs = 20_000) =>
+    new Promise((resolve, reject) => {
+      const check = () => {
+        const hit = lines.find(match);
+        if (hit) {
+          done();
+          resolve(hit);
+        } else if (exitedNow) {
+          done();
+          reject(new Error(`opsbot exited before the expected log line; stderr:\n${err}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`no matching log line within ${timeoutMs} ms; stderr:\n${err}`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        waiters.delete(check);
+      };
+      waiters.add(check);
+      check();
+    });
+  return {
+    child,
+    lines,
+    stderr: () => err,
+    exited,
+    waitForLine,
+    async port(timeoutMs) {
+      const line = await waitForLine((l) => l.msg === 'opsbot started', timeoutMs);
+      return line.port as number;
+    },
+    kill: (signal) => {
+      if (!exitedNow) child.kill(signal);
+    },
+  };
+};
+
+/** Waits for `promise`, failing after `ms` with `what` (a deadline on a state change, never a fixed sleep). */
+export const within = async <T>(promise: Promise<T>, ms: number, what: string): Promise<T> => {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+};
