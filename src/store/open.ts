@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, SqliteDialect, sql } from 'kysely';
 import { Migrator } from 'kysely/migration';
 import { Pool } from 'pg';
 import type { Logger } from '../core/logger.js';
@@ -12,6 +12,7 @@ import { KyselyDeliveryRepository } from './delivery-repository.js';
 import { buildScrubber, type ErrorContext, StoreCause, toStoreError } from './errors.js';
 import { KyselyLockRepository } from './lock-repository.js';
 import { migrationProvider } from './migrations.js';
+import { CurrentSchemaPostgresDialect } from './pg-introspector.js';
 import { KyselyPipelineRepository } from './pipeline-repository.js';
 import type { DeliveryRepository, PipelineRepository } from './pipeline-types.js';
 import type { Database, Engine } from './schema.js';
@@ -204,7 +205,7 @@ async function openPostgres(url: string, opts: OpenStoreOptions, now: () => Date
   pool.on('error', (err) => {
     opts.logger?.warn({ err: new StoreCause(err, scrub) }, 'idle database connection failed');
   });
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new CurrentSchemaPostgresDialect({ pool }) });
   try {
     const applied = await migratePostgres(db, pool);
     opts.logger?.info({ engine: 'postgres', applied }, 'store opened');
