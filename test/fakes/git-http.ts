@@ -11,10 +11,8 @@ import type { GitRepo } from './git-repo.js';
  * its MRs' heads and sends the hooks the real forge would.
  */
 
-export interface GitHttpAccess {
-  /** null when the password is not a token; else whether it may push. */
-  (password: string, repo: string): { readonly write: boolean } | null;
-}
+/** null when the password is not a token; else whether it may push. */
+export type GitHttpAccess = (password: string, repo: string) => { readonly write: boolean } | null;
 
 export interface RefUpdate {
   readonly ref: string;
