@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ForgePort } from '../../../src/integrations/forge/port.js';
+import { GitCredential } from '../../../src/integrations/git/credential.js';
 import { changeBranch } from '../../../src/integrations/git/workspace.js';
 import { createGithubForge } from '../../../src/integrations/github/adapter.js';
 import { createGitlabForge } from '../../../src/integrations/gitlab/adapter.js';
@@ -287,6 +288,29 @@ describe('amend on GitLab (real git over smart HTTP)', () => {
     expect(out.message).toContain('inventory/versionlock.list');
     expect(out.hunk).toContain('@@ -1,2 +1,3 @@');
     expect(out.hunk).toContain(' 0:elasticsearch-6.8.0-1.*');
+  });
+
+  it('git failing (a token the forge refuses) throws a git error without the token; the temp dir is removed', async () => {
+    const { branch, head } = await openMr();
+    const wrong = 'glpat-WRONG-git-token-31337';
+    const err = await changeBranch({
+      remote: { url: `${gitlab.host}/infra/ansible.git`, credential: new GitCredential('oauth2', wrong) },
+      branch,
+      expectedHead: head,
+      patch: PATCH,
+      mode: 'add',
+      message: null,
+      trailers: [],
+      identity: BOT,
+      push: true,
+      tmpRoot,
+    }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'IntegrationError', service: 'git' });
+    const text = `${(err as Error).message} ${JSON.stringify(err)}`;
+    expect(text).not.toContain(wrong);
+    expect(text).not.toContain(Buffer.from(`oauth2:${wrong}`).toString('base64'));
+    expect(gitlab.gitPasswords).toContain(wrong); // it did reach the server, and was refused there
+    expect(await repo.revParse(`refs/heads/${branch}`)).toBe(head);
   });
 
   it('closed and merged MRs, protected branches, binary diffs and paths outside the repo are refused', async () => {
