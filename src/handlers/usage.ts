@@ -94,8 +94,8 @@ export const USAGE: Readonly<Record<CommandName, CommandUsage>> = {
     name: 'amend',
     slash: '/amend',
     summary:
-      "Change someone's open merge / pull request: a diff applied to its branch with git (a new commit, or the last one amended), previewed here and pushed once approved, never over a push made since the preview.",
-    synopsis: ['<mr> --diff [--amend] [--message M]\n<unified diff>'],
+      "Change someone's open merge / pull request with a diff applied to its branch with git (a new commit, or the last one amended), never over a push made since the preview. Not wired to Slack yet: `opsbot amend <mr> --patch FILE` does it from a terminal.",
+    synopsis: ['<mr> --diff [--amend] [--message M]   (the unified diff on the following lines)'],
     options: [
       {
         flag: '<mr>',
@@ -112,7 +112,8 @@ export const USAGE: Readonly<Record<CommandName, CommandUsage>> = {
       },
     ],
     examples: [
-      '/amend infra/ansible!42 --diff\ndiff --git a/inventory/versionlock.list b/inventory/versionlock.list\n...',
+      '/amend infra/ansible!42 --diff',
+      '/amend acme/infra#7 --diff --amend --message "Lock kibana too"',
     ],
   },
   pipeline: {
