@@ -127,11 +127,12 @@ const runCli = async (args: string[], env: Record<string, string>): Promise<Run>
   child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<number | null>((res) => child.on('close', (c) => res(c)));
-  // Watch every process while the CLI runs (git children come and go: scan as fast as we can).
+  // Watch every process while the CLI runs (git children come and go: scan often, without starving the
+  // machine; the git wrapper above records every direct spawn regardless).
   const watch = (async () => {
     while (!done) {
       for (const c of scanProc()) if (c.includes('git')) cmdlines.push(c);
-      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setTimeout(r, 2));
     }
   })();
   const code = await exited;
@@ -184,7 +185,7 @@ describe('opsbot amend', () => {
     await glRepo.git(['branch', 'tune', 'main']);
     const head = await glRepo.commitToBranch('tune', { 'tune.md': 'tuning notes\n' }, 'Tune');
     const mr = await gitlab.addMergeRequest('ops/app', { sourceBranch: 'tune' });
-    const r = await runCli(['ops/app!1', '--patch', 'change.patch', '--message', 'More workers'], {
+    const r = await runCli([`ops/app!${mr.iid}`, '--patch', 'change.patch', '--message', 'More workers'], {
       GITLAB_TOKEN: GL_TOKEN,
     });
     expect(r.stderr).toBe('');
@@ -202,46 +203,62 @@ describe('opsbot amend', () => {
     expectNoToken(r, GL_TOKEN);
   });
 
-  it('uses the GitHub App installation token for git, never visible; --dry-run pushes nothing', async () => {
-    writeFileSync(argvLog, '');
-    await ghRepo.git(['branch', 'gh-tune', 'main']);
-    const head = await ghRepo.commitToBranch('gh-tune', { README: 'x\n' }, 'Readme');
-    github.addPull('acme/web', { head: 'gh-tune' });
-    const dry = await runCli(['acme/web#1', '--patch', 'change.patch', '--dry-run'], {
+  it('--dry-run shows the preview and pushes nothing (exit 0)', async () => {
+    await ghRepo.git(['branch', 'gh-dry', 'main']);
+    const head = await ghRepo.commitToBranch('gh-dry', { README: 'x\n' }, 'Readme');
+    const pr = github.addPull('acme/web', { head: 'gh-dry' });
+    const dry = await runCli([`acme/web#${pr.number}`, '--patch', 'change.patch', '--dry-run'], {
       GITHUB_APP_PRIVATE_KEY: appKey,
     });
     expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain(`at ${head}`);
     expect(dry.stdout).toContain('dry run: nothing pushed');
-    expect(await ghRepo.revParse('refs/heads/gh-tune')).toBe(head);
-    const r = await runCli(['acme/web#1', '--patch', 'change.patch', '--amend'], {
+    expect(await ghRepo.revParse('refs/heads/gh-dry')).toBe(head);
+  });
+
+  it('amends a GitHub PR with the App installation token, which never shows', async () => {
+    writeFileSync(argvLog, '');
+    await ghRepo.git(['branch', 'gh-tune', 'main']);
+    const head = await ghRepo.commitToBranch('gh-tune', { README: 'x\n' }, 'Readme');
+    const pr = github.addPull('acme/web', { head: 'gh-tune' });
+    const r = await runCli([`acme/web#${pr.number}`, '--patch', 'change.patch', '--amend'], {
       GITHUB_APP_PRIVATE_KEY: appKey,
     });
     expect(r.code).toBe(0);
     const now = (await ghRepo.revParse('refs/heads/gh-tune')) as string;
     expect(now).not.toBe(head);
+    expect((await ghRepo.commitInfo(now))?.parents).toEqual((await ghRepo.commitInfo(head))?.parents);
     expect(github.issuedTokens.length).toBeGreaterThan(0);
     expect(github.gitPasswords.some((p) => github.issuedTokens.includes(p))).toBe(true);
-    for (const t of github.issuedTokens) {
-      expectNoToken(dry, t);
-      expectNoToken(r, t);
-    }
+    for (const t of github.issuedTokens) expectNoToken(r, t);
   });
 
-  it('exit 2 for a diff that does not apply (with the hunk) and for a merged MR; exit 1 for a bad token', async () => {
-    await glRepo.git(['branch', 'other', 'main']);
-    await glRepo.commitToBranch('other', { 'app.conf': 'name = app\nworkers = 8\n' }, 'Eight');
-    const mr = await gitlab.addMergeRequest('ops/app', { sourceBranch: 'other' });
+  /** An MR whose branch set workers to 8: the test patch (2 -> 4) does not apply to it. */
+  const conflictingMr = async (branch: string) => {
+    await glRepo.git(['branch', branch, 'main']);
+    await glRepo.commitToBranch(branch, { 'app.conf': 'name = app\nworkers = 8\n' }, 'Eight');
+    return gitlab.addMergeRequest('ops/app', { sourceBranch: branch });
+  };
+
+  it('exit 2 for a diff that does not apply, with the hunk', async () => {
+    const mr = await conflictingMr('other');
     const bad = await runCli([`ops/app!${mr.iid}`, '--patch', 'change.patch'], { GITLAB_TOKEN: GL_TOKEN });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('does not apply');
     expect(bad.stderr).toContain('-workers = 2');
+  });
 
+  it('exit 1 for a token the forge refuses, and the token shows nowhere', async () => {
+    const mr = await conflictingMr('denied');
     const wrong = 'glpat-WRONG-token-0000';
     writeFileSync(argvLog, '');
     const denied = await runCli([`ops/app!${mr.iid}`, '--patch', 'change.patch'], { GITLAB_TOKEN: wrong });
     expect(denied.code).toBe(1);
     expectNoToken(denied, wrong);
+  });
 
+  it('exit 2 for a merged MR', async () => {
+    const mr = await conflictingMr('merged');
     gitlab.setMergeRequestState('ops/app', mr.iid, 'merged', 'dave');
     const merged = await runCli([`ops/app!${mr.iid}`, '--patch', 'change.patch'], { GITLAB_TOKEN: GL_TOKEN });
     expect(merged.code).toBe(2);
