@@ -20,7 +20,7 @@ import { registerCommands } from './handlers/register.js';
 import { buildCommandRegistry, type HandlerDeps } from './handlers/registry.js';
 import { createDeliveryRunner, createWebhookHandler } from './handlers/webhooks.js';
 import type { WhyRebootDeps } from './handlers/why-reboot.js';
-import { createForge, createForges } from './integrations/forge/create.js';
+import { createForge, createForgeCache } from './integrations/forge/create.js';
 import type { ParsedDelivery } from './integrations/forge/events.js';
 import { parseGithubWebhook } from './integrations/forge/github-events.js';
 import { parseGitlabWebhook } from './integrations/forge/gitlab-events.js';
@@ -534,12 +534,13 @@ const buildChanges = (
     readonly follow: ((f: FollowRequest) => Promise<void>) | undefined;
   },
 ): { handlers: ChangeHandlerDeps; lifecycle: ChangeLifecycle; reconciler: ChangeSlackReconciler } => {
-  let forges: Partial<Record<ForgeKind, ForgePort>> | null = null;
+  // Only the forge a change uses is built: GitHub configured without a token must not fail GitLab changes.
+  const forgeCache = createForgeCache(config.forges, config.secrets);
   const forgeFor = (kind: ForgeKind): ForgePort => {
-    forges ??= createForges(config.forges, config.secrets);
-    const forge = forges[kind];
-    if (!forge) throw new AppError('config_invalid', `forges.${kind} is not configured in this opsbot.`);
-    return forge;
+    if (!config.forges[kind]) {
+      throw new AppError('config_invalid', `forges.${kind} is not configured in this opsbot.`);
+    }
+    return forgeCache(kind);
   };
   const logger = d.logger.child({ component: 'change' });
   const replicaId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
