@@ -183,6 +183,31 @@ describe('the change lifecycle (GitLab fake, SQLite)', () => {
     expect(h.requests('createBranch')).toHaveLength(1);
   });
 
+  it('a planned file the forge says does not exist fails the change naming that file, not as a branch "created concurrently"', async () => {
+    const lc = make('A');
+    const p = await plan('packetbeat');
+    // A plan that updates a file its start commit does not have (GitLab: 400 "A file with this name
+    // doesn't exist"), as a stored plan of an older opsbot or a forge that lost the file could be.
+    const stale: ChangePlan = {
+      ...p,
+      files: [{ path: 'inventory/gone.list', before: 'old\n', after: 'new\n' }],
+    };
+    const out = await lc.request({
+      plan: stale,
+      requestedBy: 'U0ALICE',
+      requestedByName: 'alice',
+      thread: { channel: 'C1', ts: '300.1' },
+      threadUrl: null,
+    });
+    if (out.kind !== 'recorded') throw new Error(out.kind);
+    await approve(lc, out.change, planDigest(stale));
+    await expect.poll(() => statusOf(out.change.id), { timeout: 10_000 }).toBe('failed');
+    const failed = await store.changes.get(out.change.id);
+    expect(failed?.reason).toContain('inventory/gone.list does not exist');
+    expect(failed?.reason).not.toContain('concurrently');
+    expect(await h.repo.revParse(`refs/heads/${stale.branch}`)).toBeNull();
+  });
+
   it('a retryable forge error is retried later by the resumer, without a click', async () => {
     const lc = make('A');
     const resumer = lc.startResumer({ intervalMs: 50 });
