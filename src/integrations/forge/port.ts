@@ -1,4 +1,4 @@
-import type { CiJobState, CiRunState, CiStatus } from './events.js';
+import type { CiJobState, CiRunState, CiStatus } from '../../core/ci.js';
 
 /**
  * One forge port for GitLab (gitbeaker) and GitHub (octokit). "MR" means a GitLab merge request or a GitHub
