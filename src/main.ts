@@ -12,6 +12,7 @@ import {
   createChangeActionHandler,
   registerChangeActions,
 } from './handlers/change-actions.js';
+import { describeApprovers } from './handlers/change-approvers.js';
 import { type ChangeSlackReconciler, createChangeSlackReconciler } from './handlers/change-slack.js';
 import type { DiagDeps } from './handlers/diag.js';
 import { type CommandPipeline, createAuditWriter, createCommandPipeline } from './handlers/pipeline.js';
@@ -33,7 +34,7 @@ import { createSlackApp } from './integrations/slack/app.js';
 import { createSlackClient } from './integrations/slack/client.js';
 import type { SlackIdentity } from './integrations/slack/port.js';
 import { createUserGroupResolver } from './integrations/slack/usergroups.js';
-import { describeApprovers } from './playbooks/change/flow.js';
+import { listApprovers } from './playbooks/change/flow.js';
 import {
   type ChangeLifecycle,
   createChangeLifecycle,
@@ -558,7 +559,7 @@ const buildChanges = (
     slack: d.slack,
     logger,
     replicaId,
-    approvers: (command) => describeApprovers(flow, command),
+    approvers: (command) => describeApprovers(listApprovers(flow, command)),
     leaseMs: config.changes.leaseMs,
   });
   const lifecycle = createChangeLifecycle({
