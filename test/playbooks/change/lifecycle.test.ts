@@ -169,6 +169,41 @@ describe('the change lifecycle (GitLab fake, SQLite)', () => {
     expect(h.requests('openMr')).toHaveLength(2);
   });
 
+  it('a change to two files waits for a change to one of them (one lease per file, not per set of files)', async () => {
+    const lc = make('A');
+    const other = make('B');
+    // Two files, one of them the versionlock list (a /tf-import vm writes two files the same way).
+    const p = await plan('packetbeat');
+    const two: ChangePlan = {
+      ...p,
+      files: [
+        ...p.files,
+        { path: 'terraform/prod/imports.tf', before: '# imports\n', after: '# imports\n# x\n' },
+      ],
+    };
+    const twoOut = await lc.request({
+      plan: two,
+      requestedBy: 'U0ALICE',
+      requestedByName: 'alice',
+      thread: { channel: 'C1', ts: '400.1' },
+      threadUrl: null,
+    });
+    if (twoOut.kind !== 'recorded') throw new Error(twoOut.kind);
+    const one = await requested(other, 'winlogbeat', '400.2');
+    const held = h.hold?.('createBranch', 'before');
+    if (!held) throw new Error('the GitLab harness holds requests');
+    await approve(lc, twoOut.change, planDigest(two));
+    await held.reached; // the two-file change holds its leases, its commit is on the wire
+    await approve(other, one.change, one.digest);
+    // The one-file change waits for the list's lease: it says so in its thread, and writes nothing meanwhile.
+    await expect.poll(() => notesOf(one.change.id), { timeout: 10_000 }).toContain('waiting');
+    expect(h.requests('createBranch')).toHaveLength(1);
+    held.release();
+    await expect.poll(() => statusOf(twoOut.change.id), { timeout: 15_000 }).toBe('open');
+    await expect.poll(() => statusOf(one.change.id), { timeout: 15_000 }).toBe('open');
+    expect(h.requests('createBranch')).toHaveLength(2);
+  });
+
   it('a forge refusal fails the change with a reference; Approve again retries it and reuses the branch', async () => {
     const lc = make('A');
     const { change, digest } = await requested(lc, 'heartbeat');
