@@ -630,15 +630,20 @@ export const loadConfig = (
     if (options.requireSlack && t.forge === 'gitlab' && !secrets.GITLAB_TOKEN) {
       throw new AppError('config_invalid', `GITLAB_TOKEN is not set: target "${t.name}" uses GitLab.`);
     }
+    // The same rule createForge applies: the App when both ids are configured and its key is set, else the token.
+    const gh = cfg.forges.github;
+    const githubApp = gh?.appId !== undefined && gh.installationId !== undefined;
     if (
       options.requireSlack &&
       t.forge === 'github' &&
       !secrets.GITHUB_TOKEN &&
-      !secrets.GITHUB_APP_PRIVATE_KEY
+      !(githubApp && secrets.GITHUB_APP_PRIVATE_KEY)
     ) {
       throw new AppError(
         'config_invalid',
-        `GITHUB_TOKEN (or GITHUB_APP_PRIVATE_KEY) is not set: target "${t.name}" uses GitHub.`,
+        githubApp
+          ? `GITHUB_APP_PRIVATE_KEY (or GITHUB_TOKEN) is not set: target "${t.name}" uses GitHub through the App of forges.github.`
+          : `GITHUB_TOKEN is not set: target "${t.name}" uses GitHub (or set forges.github.appId, installationId and GITHUB_APP_PRIVATE_KEY for a GitHub App).`,
       );
     }
   }
