@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type {
   AccessRule,
@@ -32,7 +31,6 @@ import {
   startGitlabHarness,
 } from '../../integrations/forge/harness.js';
 
-const logger = pino({ level: 'silent' });
 
 const el7 = (over: Partial<VersionlockTarget> = {}): VersionlockTarget => ({
   name: 'el7',
