@@ -31,7 +31,6 @@ import {
   startGitlabHarness,
 } from '../../integrations/forge/harness.js';
 
-
 const el7 = (over: Partial<VersionlockTarget> = {}): VersionlockTarget => ({
   name: 'el7',
   forge: 'gitlab',
