@@ -16,6 +16,7 @@ import { type ChangeSlackReconciler, createChangeSlackReconciler } from './handl
 import type { DiagDeps } from './handlers/diag.js';
 import { type CommandPipeline, createAuditWriter, createCommandPipeline } from './handlers/pipeline.js';
 import { createPipelineActionHandler, registerPipelineActions } from './handlers/pipeline-actions.js';
+import { createRebootsActionHandler, type RebootsDeps, registerRebootsActions } from './handlers/reboots.js';
 import { registerCommands } from './handlers/register.js';
 import { buildCommandRegistry, type HandlerDeps } from './handlers/registry.js';
 import { createDeliveryRunner, createWebhookHandler } from './handlers/webhooks.js';
@@ -27,6 +28,8 @@ import { parseGitlabWebhook } from './integrations/forge/gitlab-events.js';
 import type { ForgeKind, ForgePort } from './integrations/forge/port.js';
 import { createGceAdapters, type GceAdapters } from './integrations/gce/adapter.js';
 import { gceAuthOptions } from './integrations/gce/auth.js';
+import type { FleetPort } from './integrations/gce/fleet-port.js';
+import { createFleetRestClient } from './integrations/gce/fleet-rest.js';
 import { createMonitoringAdapter, type MonitoringAdapter } from './integrations/gce/monitoring.js';
 import type { ComputePort } from './integrations/gce/port.js';
 import { createSlackApp } from './integrations/slack/app.js';
@@ -40,6 +43,7 @@ import {
   type FollowRequest,
 } from './playbooks/change/lifecycle.js';
 import { replanStoredPlan } from './playbooks/change/plan-requests.js';
+import { collectFleetReboots } from './playbooks/fleet/collect.js';
 import {
   createPipelineFollower,
   type EnsureFollow,
@@ -241,9 +245,11 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
       }),
   });
   lifecycleRef = lifecycle;
+  const reboots = buildRebootsDeps(config);
   const registry = buildCommandRegistry({
     whyReboot,
     diag,
+    reboots,
     changes,
     pipelines: {
       follower: pipelines.follower,
@@ -257,6 +263,17 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
   });
   registerCommands(slackApp.app, registry, pipeline, logger);
   registerChangeActions(slackApp.app, createChangeActionHandler(changes), logger);
+  registerRebootsActions(
+    slackApp.app,
+    createRebootsActionHandler({
+      config,
+      slack,
+      isMember: (g, u) => groups.isMember(g, u),
+      pipeline,
+      whyReboot,
+    }),
+    logger,
+  );
   registerPipelineActions(
     slackApp.app,
     createPipelineActionHandler({
@@ -476,6 +493,33 @@ const buildWhyRebootDeps = (config: Config, getAdapters: () => GceAdapters): Why
     analyze: (evidence) => analyze(evidence, { now: new Date() }),
     buildProgress: (request) => buildWhyRebootProgressBlocks(request.vm),
     buildReport: (report) => buildWhyRebootBlocks(report),
+  };
+};
+
+/**
+ * The real /reboots playbook: one audit-log query and one instance listing per project over plain REST
+ * (the fleet client, created on first use like the other Google clients).
+ */
+const buildRebootsDeps = (config: Config): RebootsDeps => {
+  let port: FleetPort | null = null;
+  return {
+    now: () => new Date(),
+    defaultWindow: '24h',
+    projects: [
+      ...new Set([
+        ...(config.google.defaultProject ? [config.google.defaultProject] : []),
+        ...config.google.projects,
+      ]),
+    ],
+    collect: async (request, signal) => {
+      port ??= createFleetRestClient({
+        loggingEndpoint: config.google.endpoints.logging,
+        computeEndpoint: config.google.endpoints.compute,
+        timeoutMs: config.google.timeouts.auditLogsMs,
+        ...gceAuthOptions(config.secrets),
+      });
+      return collectFleetReboots(port, request, signal);
+    },
   };
 };
 

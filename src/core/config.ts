@@ -78,6 +78,7 @@ export const COMMAND_NAMES = [
   'tf-import',
   'amend',
   'pipeline',
+  'reboots',
   'opsbot',
 ] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];

@@ -5,6 +5,7 @@ import { opsbotCommand } from './opsbot.js';
 import { pendingCommand } from './pending.js';
 import type { CommandSpec } from './pipeline.js';
 import { type PipelineCommandDeps, pipelineCommand } from './pipeline-command.js';
+import { type RebootsDeps, rebootsCommand } from './reboots.js';
 import { tfImportCommand } from './tf-import.js';
 import { versionlockCommand } from './versionlock.js';
 import { type WhyRebootDeps, whyRebootCommand } from './why-reboot.js';
@@ -18,6 +19,8 @@ export interface HandlerDeps {
   readonly changes?: ChangeHandlerDeps | null;
   /** /pipeline: the pipeline follower and the forges; null: it answers "not set up". */
   readonly pipelines?: PipelineCommandDeps | null;
+  /** /reboots: the fleet view; null or absent: it answers that it is not available. */
+  readonly reboots?: RebootsDeps | null;
   /** Real implementations of commands that are pending here (versionlock, tf-import, amend). */
   // biome-ignore lint/suspicious/noExplicitAny: each command has its own argument type
   readonly commands?: Partial<Record<CommandName, CommandSpec<any>>>;
@@ -36,4 +39,5 @@ export const buildCommandRegistry = (deps: HandlerDeps): readonly CommandSpec<an
   deps.commands?.['tf-import'] ?? tfImportCommand(deps.changes ?? null),
   deps.commands?.amend ?? pendingCommand('amend'),
   deps.commands?.pipeline ?? pipelineCommand(deps.pipelines ?? null),
+  deps.commands?.reboots ?? rebootsCommand(deps.reboots ?? null),
 ];
