@@ -19,6 +19,7 @@ import { createPipelineActionHandler, registerPipelineActions } from './handlers
 import { createRebootsActionHandler, type RebootsDeps, registerRebootsActions } from './handlers/reboots.js';
 import { registerCommands } from './handlers/register.js';
 import { buildCommandRegistry, type HandlerDeps } from './handlers/registry.js';
+import { buildWatchStatusMessage, createWatchPoster } from './handlers/watch.js';
 import { createDeliveryRunner, createWebhookHandler } from './handlers/webhooks.js';
 import type { WhyRebootDeps } from './handlers/why-reboot.js';
 import { createForge, createForges } from './integrations/forge/create.js';
@@ -44,6 +45,7 @@ import {
 } from './playbooks/change/lifecycle.js';
 import { replanStoredPlan } from './playbooks/change/plan-requests.js';
 import { collectFleetReboots } from './playbooks/fleet/collect.js';
+import { createWatcher, type WatchSettings } from './playbooks/fleet/watch.js';
 import {
   createPipelineFollower,
   type EnsureFollow,
@@ -246,10 +248,35 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
   });
   lifecycleRef = lifecycle;
   const reboots = buildRebootsDeps(config);
+  const watchSettings = resolveWatchSettings(config);
+  const watcher = watchSettings
+    ? createWatcher({
+        fleet: createFleetRestClient({
+          loggingEndpoint: config.google.endpoints.logging,
+          computeEndpoint: config.google.endpoints.compute,
+          timeoutMs: config.google.timeouts.auditLogsMs,
+          ...gceAuthOptions(config.secrets),
+        }),
+        repo: store.watch,
+        locks: store.locks,
+        poster: createWatchPoster(slack),
+        settings: watchSettings,
+        holder: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+        now: () => new Date(now()),
+        logger: logger.child({ component: 'watch' }),
+      })
+    : null;
   const registry = buildCommandRegistry({
     whyReboot,
     diag,
     reboots,
+    watchStatus: async () =>
+      buildWatchStatusMessage(
+        watchSettings,
+        await store.watch.getState(),
+        await store.watch.countGroups(),
+        new Date(now()),
+      ),
     changes,
     pipelines: {
       follower: pipelines.follower,
@@ -311,6 +338,7 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
   reconciler.start({ intervalMs: config.changes.slackSyncIntervalMs });
   reconciler.kick();
   pipelines.follower.start();
+  watcher?.start();
 
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
@@ -328,6 +356,7 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
       await lifecycle.stop();
       await reconciler.stop();
       await pipelines.follower.stop(); // background loops end before the store closes
+      await watcher?.stop();
       await audit.flush();
       http.closeAll();
       await store.close().catch((err: unknown) => logger.error({ err }, 'store close failed'));
@@ -493,6 +522,24 @@ const buildWhyRebootDeps = (config: Config, getAdapters: () => GceAdapters): Why
     analyze: (evidence) => analyze(evidence, { now: new Date() }),
     buildProgress: (request) => buildWhyRebootProgressBlocks(request.vm),
     buildReport: (report) => buildWhyRebootBlocks(report),
+  };
+};
+
+/** The watch section with its defaults resolved (projects default to the Google projects), or null. */
+const resolveWatchSettings = (config: Config): WatchSettings | null => {
+  const w = config.watch;
+  if (!w) return null;
+  return {
+    ...w,
+    projects:
+      w.projects.length > 0
+        ? w.projects
+        : [
+            ...new Set([
+              ...(config.google.defaultProject ? [config.google.defaultProject] : []),
+              ...config.google.projects,
+            ]),
+          ],
   };
 };
 

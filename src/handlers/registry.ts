@@ -1,7 +1,7 @@
 import type { CommandName } from '../core/config.js';
 import type { ChangeHandlerDeps } from './change-actions.js';
 import { type DiagDeps, diagCommand } from './diag.js';
-import { opsbotCommand } from './opsbot.js';
+import { createOpsbotCommand, type WatchStatusSource } from './opsbot.js';
 import { pendingCommand } from './pending.js';
 import type { CommandSpec } from './pipeline.js';
 import { type PipelineCommandDeps, pipelineCommand } from './pipeline-command.js';
@@ -21,6 +21,8 @@ export interface HandlerDeps {
   readonly pipelines?: PipelineCommandDeps | null;
   /** /reboots: the fleet view; null or absent: it answers that it is not available. */
   readonly reboots?: RebootsDeps | null;
+  /** `/opsbot watch`: the watch's state as a message; null or absent: "not configured". */
+  readonly watchStatus?: WatchStatusSource | null;
   /** Real implementations of commands that are pending here (versionlock, tf-import, amend). */
   // biome-ignore lint/suspicious/noExplicitAny: each command has its own argument type
   readonly commands?: Partial<Record<CommandName, CommandSpec<any>>>;
@@ -32,7 +34,7 @@ export interface HandlerDeps {
  */
 // biome-ignore lint/suspicious/noExplicitAny: each command has its own argument type
 export const buildCommandRegistry = (deps: HandlerDeps): readonly CommandSpec<any>[] => [
-  deps.commands?.opsbot ?? opsbotCommand,
+  deps.commands?.opsbot ?? createOpsbotCommand(deps.watchStatus ?? null),
   deps.commands?.['why-reboot'] ?? whyRebootCommand(deps.whyReboot),
   deps.commands?.diag ?? diagCommand(deps.diag ?? null),
   deps.commands?.versionlock ?? versionlockCommand(deps.changes ?? null),

@@ -138,10 +138,10 @@ export const USAGE: Readonly<Record<CommandName, CommandUsage>> = {
   opsbot: {
     name: 'opsbot',
     slash: '/opsbot',
-    summary: 'Help on opsbot and its commands.',
-    synopsis: ['help [command]'],
-    options: [],
-    examples: ['/opsbot help', '/opsbot help why-reboot'],
+    summary: 'Help on opsbot and its commands; the state of the platform-event watch.',
+    synopsis: ['help [command]', 'watch'],
+    options: [{ flag: 'watch', text: "what is watched, the cursor's age and the last error" }],
+    examples: ['/opsbot help', '/opsbot help why-reboot', '/opsbot watch'],
   },
 };
 

@@ -1,5 +1,6 @@
 import type { ColumnType, Generated } from 'kysely';
 import type { PipelineTables } from './pipeline-schema.js';
+import type { WatchTables } from './watch-repository.js';
 
 /**
  * Table shapes as Kysely sees them. Times are epoch milliseconds in a 64-bit integer column (SQLite
@@ -88,7 +89,7 @@ export interface LocksTable {
   expires_at: EpochMs;
 }
 
-export interface Database extends PipelineTables {
+export interface Database extends PipelineTables, WatchTables {
   audit_log: AuditLogTable;
   change_requests: ChangeRequestsTable;
   change_notes: ChangeNotesTable;
