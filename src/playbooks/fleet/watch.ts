@@ -108,8 +108,12 @@ export const createWatcher = (deps: WatchDeps): Watcher => {
     const merged = new Map<string, FleetRestart>();
     if (row) for (const r of JSON.parse(row.payload) as FleetRestart[]) merged.set(restartKey(r), r);
     for (const r of g.restarts) merged.set(restartKey(r), r);
-    if (row?.ts && merged.size === row.vms) return; // nothing new for a message already posted
-    const restarts = [...merged.values()].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+    const restarts = [...merged.values()].sort((a, b) =>
+      a.at < b.at ? -1 : a.at > b.at ? 1 : restartKey(a).localeCompare(restartKey(b)),
+    );
+    const payload = JSON.stringify(restarts);
+    // Nothing new (no VM joined, none came back) for a message already posted: no edit.
+    if (row?.ts && payload === row.payload) return;
     const first = restarts[0] as FleetRestart;
     const last = restarts[restarts.length - 1] as FleetRestart;
     const key = row?.key ?? g.key;
@@ -131,7 +135,7 @@ export const createWatcher = (deps: WatchDeps): Watcher => {
       fromMs: Date.parse(first.at),
       toMs: Date.parse(last.at),
       vms: restarts.length,
-      payload: JSON.stringify(restarts),
+      payload,
       channel: s.channel,
     });
     if (row?.ts) {
