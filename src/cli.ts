@@ -16,6 +16,10 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
     summary: 'explain why a Compute Engine VM restarted (live, or offline from exported logs)',
     load: async () => (await import('./cli/why-reboot.js')).runWhyReboot,
   },
+  reboots: {
+    summary: 'every VM restart in a window across projects, grouped by cause and time; upcoming maintenance',
+    load: async () => (await import('./cli/reboots.js')).runReboots,
+  },
   diag: {
     summary: 'host diagnostics of a Compute Engine VM (USE: CPU, memory, disks, network), live or from files',
     load: async () => (await import('./cli/diag.js')).runDiag,

@@ -17,8 +17,10 @@ import { type ChangeSlackReconciler, createChangeSlackReconciler } from './handl
 import type { DiagDeps } from './handlers/diag.js';
 import { type CommandPipeline, createAuditWriter, createCommandPipeline } from './handlers/pipeline.js';
 import { createPipelineActionHandler, registerPipelineActions } from './handlers/pipeline-actions.js';
+import { createRebootsActionHandler, type RebootsDeps, registerRebootsActions } from './handlers/reboots.js';
 import { registerCommands } from './handlers/register.js';
 import { buildCommandRegistry, type HandlerDeps } from './handlers/registry.js';
+import { buildWatchStatusMessage, createWatchPoster } from './handlers/watch.js';
 import { createDeliveryRunner, createWebhookHandler } from './handlers/webhooks.js';
 import type { WhyRebootDeps } from './handlers/why-reboot.js';
 import { createForge, createForgeCache } from './integrations/forge/create.js';
@@ -28,6 +30,8 @@ import { parseGitlabWebhook } from './integrations/forge/gitlab-events.js';
 import type { ForgeKind, ForgePort } from './integrations/forge/port.js';
 import { createGceAdapters, type GceAdapters } from './integrations/gce/adapter.js';
 import { gceAuthOptions } from './integrations/gce/auth.js';
+import type { FleetPort } from './integrations/gce/fleet-port.js';
+import { createFleetRestClient } from './integrations/gce/fleet-rest.js';
 import { createMonitoringAdapter, type MonitoringAdapter } from './integrations/gce/monitoring.js';
 import type { ComputePort } from './integrations/gce/port.js';
 import { createSlackApp } from './integrations/slack/app.js';
@@ -41,6 +45,8 @@ import {
   type FollowRequest,
 } from './playbooks/change/lifecycle.js';
 import { replanStoredPlan } from './playbooks/change/plan-requests.js';
+import { collectFleetReboots } from './playbooks/fleet/collect.js';
+import { createWatcher, type WatchSettings } from './playbooks/fleet/watch.js';
 import {
   createPipelineFollower,
   type EnsureFollow,
@@ -242,9 +248,36 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
       }),
   });
   lifecycleRef = lifecycle;
+  const reboots = buildRebootsDeps(config);
+  const watchSettings = resolveWatchSettings(config);
+  const watcher = watchSettings
+    ? createWatcher({
+        fleet: createFleetRestClient({
+          loggingEndpoint: config.google.endpoints.logging,
+          computeEndpoint: config.google.endpoints.compute,
+          timeoutMs: config.google.timeouts.auditLogsMs,
+          ...gceAuthOptions(config.secrets),
+        }),
+        repo: store.watch,
+        locks: store.locks,
+        poster: createWatchPoster(slack),
+        settings: watchSettings,
+        holder: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+        now: () => new Date(now()),
+        logger: logger.child({ component: 'watch' }),
+      })
+    : null;
   const registry = buildCommandRegistry({
     whyReboot,
     diag,
+    reboots,
+    watchStatus: async () =>
+      buildWatchStatusMessage(
+        watchSettings,
+        await store.watch.getState(),
+        await store.watch.countGroups(),
+        new Date(now()),
+      ),
     changes,
     pipelines: {
       follower: pipelines.follower,
@@ -258,6 +291,17 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
   });
   registerCommands(slackApp.app, registry, pipeline, logger);
   registerChangeActions(slackApp.app, createChangeActionHandler(changes), logger);
+  registerRebootsActions(
+    slackApp.app,
+    createRebootsActionHandler({
+      config,
+      slack,
+      isMember: (g, u) => groups.isMember(g, u),
+      pipeline,
+      whyReboot,
+    }),
+    logger,
+  );
   registerPipelineActions(
     slackApp.app,
     createPipelineActionHandler({
@@ -295,6 +339,7 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
   reconciler.start({ intervalMs: config.changes.slackSyncIntervalMs });
   reconciler.kick();
   pipelines.follower.start();
+  watcher?.start();
 
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
@@ -312,6 +357,7 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
       await lifecycle.stop();
       await reconciler.stop();
       await pipelines.follower.stop(); // background loops end before the store closes
+      await watcher?.stop();
       await audit.flush();
       http.closeAll();
       await store.close().catch((err: unknown) => logger.error({ err }, 'store close failed'));
@@ -477,6 +523,51 @@ const buildWhyRebootDeps = (config: Config, getAdapters: () => GceAdapters): Why
     analyze: (evidence) => analyze(evidence, { now: new Date() }),
     buildProgress: (request) => buildWhyRebootProgressBlocks(request.vm),
     buildReport: (report) => buildWhyRebootBlocks(report),
+  };
+};
+
+/** The watch section with its defaults resolved (projects default to the Google projects), or null. */
+const resolveWatchSettings = (config: Config): WatchSettings | null => {
+  const w = config.watch;
+  if (!w) return null;
+  return {
+    ...w,
+    projects:
+      w.projects.length > 0
+        ? w.projects
+        : [
+            ...new Set([
+              ...(config.google.defaultProject ? [config.google.defaultProject] : []),
+              ...config.google.projects,
+            ]),
+          ],
+  };
+};
+
+/**
+ * The real /reboots playbook: one audit-log query and one instance listing per project over plain REST
+ * (the fleet client, created on first use like the other Google clients).
+ */
+const buildRebootsDeps = (config: Config): RebootsDeps => {
+  let port: FleetPort | null = null;
+  return {
+    now: () => new Date(),
+    defaultWindow: '24h',
+    projects: [
+      ...new Set([
+        ...(config.google.defaultProject ? [config.google.defaultProject] : []),
+        ...config.google.projects,
+      ]),
+    ],
+    collect: async (request, signal) => {
+      port ??= createFleetRestClient({
+        loggingEndpoint: config.google.endpoints.logging,
+        computeEndpoint: config.google.endpoints.compute,
+        timeoutMs: config.google.timeouts.auditLogsMs,
+        ...gceAuthOptions(config.secrets),
+      });
+      return collectFleetReboots(port, request, signal);
+    },
   };
 };
 

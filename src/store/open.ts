@@ -25,6 +25,7 @@ import type {
   Store,
   StoreTx,
 } from './types.js';
+import { KyselyWatchRepository } from './watch-repository.js';
 
 export const SQLITE_FILE_NAME = 'opsbot.sqlite';
 // Generous: a CLI run next to the server, or a checkpoint on a loaded machine, must make a writer wait, not fail.
@@ -72,6 +73,7 @@ class KyselyStore implements Store {
   readonly locks: LockRepository;
   readonly pipelines: PipelineRepository;
   readonly deliveries: DeliveryRepository;
+  readonly watch: KyselyWatchRepository;
   readonly #ctx: RepoContext;
   #closing: Promise<void> | null = null;
 
@@ -85,6 +87,7 @@ class KyselyStore implements Store {
     this.locks = repos.locks;
     this.pipelines = new KyselyPipelineRepository(ctx);
     this.deliveries = new KyselyDeliveryRepository(ctx);
+    this.watch = new KyselyWatchRepository(ctx);
   }
 
   /**

@@ -1,6 +1,7 @@
 import type { Generated } from 'kysely';
 import type { EpochMs } from './column-types.js';
 import type { PipelineTables } from './pipeline-schema.js';
+import type { WatchTables } from './watch-schema.js';
 
 /** Table shapes as Kysely sees them (times: see EpochMs in column-types.ts). */
 export type { EpochMs } from './column-types.js';
@@ -85,7 +86,7 @@ export interface LocksTable {
   expires_at: EpochMs;
 }
 
-export interface Database extends PipelineTables {
+export interface Database extends PipelineTables, WatchTables {
   audit_log: AuditLogTable;
   change_requests: ChangeRequestsTable;
   change_notes: ChangeNotesTable;
