@@ -6,6 +6,7 @@ import type { Logger } from '../core/logger.js';
 import type { SlackMessage, SlackPort } from '../integrations/slack/port.js';
 import type { Metrics } from '../server/metrics.js';
 import type { AuditOutcome, AuditRecord, AuditRepository } from '../store/types.js';
+import { escapeText, SLACK_LIMITS, splitForCodeBlocks, truncate } from './blocks/text.js';
 
 /**
  * The pipeline every slash command goes through: ack at once -> authorize -> parse -> run -> answer ->
@@ -224,7 +225,9 @@ export const newCorrelationId = (): string => {
 
 /** Appends the correlation id so a user can quote it and an operator can grep the logs for it. */
 const safeErrorText = (err: unknown, correlationId: string): string => {
-  const base = isAppError(err) ? err.userMessage : "Something went wrong on opsbot's side.";
+  const base = isAppError(err)
+    ? escapeText(truncate(err.userMessage, 2_000))
+    : "Something went wrong on opsbot's side.";
   return `:warning: ${base} (ref \`${correlationId}\`)`;
 };
 
@@ -490,14 +493,20 @@ export const createCommandPipeline = (deps: CommandPipelineDeps): CommandPipelin
   }
 };
 
+/** The problem quotes what the user typed (any length, any characters): escaped and cut to fit. */
 const usageMessage = (problem: string, usage: string): SlackMessage => ({
-  text: `${problem}\n${usage}`,
+  text: truncate(`${escapeText(problem)}\n${escapeText(usage)}`, SLACK_LIMITS.sectionText),
   blocks: [
-    { type: 'section', text: { type: 'mrkdwn', text: `:grey_question: ${escapeMrkdwn(problem)}` } },
-    { type: 'section', text: { type: 'mrkdwn', text: `\`\`\`${usage.slice(0, 2900)}\`\`\`` } },
+    {
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: truncate(`:grey_question: ${escapeText(problem)}`, SLACK_LIMITS.sectionText),
+      },
+    },
+    ...splitForCodeBlocks(usage, { maxParts: 1 }).parts.map((part) => ({
+      type: 'section',
+      text: { type: 'mrkdwn', text: part },
+    })),
   ],
 });
-
-/** Slack mrkdwn control characters, so user text cannot inject mentions or links. */
-export const escapeMrkdwn = (text: string): string =>
-  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
