@@ -296,6 +296,22 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
   let port: number;
   try {
     port = await http.listen(config.http.port, options.host);
+    // Google clients load now, between listen and taking Slack traffic: the modules a step at a time, then the
+    // Compute client, whose construction parses its 12 MB API description in one multi-second step. Loaded on
+    // the first /why-reboot instead, that step held every other ack (Slack gives up at 3 s); here /readyz says
+    // "google: loading" until it is done and Socket Mode is not connected yet. Only when a Google playbook is
+    // live and a project is configured.
+    const googleConfigured = Boolean(config.google.defaultProject) || config.google.projects.length > 0;
+    if ((options.whyReboot === undefined || options.diag === undefined) && googleConfigured) {
+      google.done = false;
+      google.warm = warmGoogle(
+        { getGce, getMonitoring: options.diag === undefined ? getMonitoring : null },
+        logger,
+      ).finally(() => {
+        google.done = true;
+      });
+      await google.warm;
+    }
     await slackApp.start();
   } catch (err) {
     // Close the listener too (closeAll only ends connections): a failed start must leave nothing that keeps
@@ -304,19 +320,6 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     http.closeAll();
     await store.close().catch(() => undefined);
     throw err;
-  }
-  // Google clients load now, a module at a time, so the first /why-reboot or /diag finds them ready instead of
-  // loading them on the event loop while other acks wait. Only when a Google playbook is live and configured.
-  const googleConfigured = Boolean(config.google.defaultProject) || config.google.projects.length > 0;
-  const googleLive = (options.whyReboot === undefined || options.diag === undefined) && googleConfigured;
-  if (googleLive) {
-    google.done = false;
-    google.warm = warmGoogle(
-      { getGce, getMonitoring: options.diag === undefined ? getMonitoring : null },
-      logger,
-    ).finally(() => {
-      google.done = true;
-    });
   }
   // Changes whose replica died are resumed here; change threads behind their state are brought up to date.
   const resumer = lifecycle.startResumer({ intervalMs: config.changes.resumeIntervalMs });
