@@ -418,7 +418,6 @@ describe('opsbot serve shutting down with work that outlasts the drain', () => {
       const code = await bot.exited;
       const took = performance.now() - t0;
       expect(code).toBe(0);
-      console.log("DRAIN", took, bot.lines.filter((l) => l.includes("time")).map((l) => { const j = JSON.parse(l); return `${j.time} ${j.msg} ${j.step ?? ""}`; }).slice(-14).join("\n"));
       expect(
         took,
         bot.lines.filter((l) => /stopping|interrupt|shutdown|stopped|step/.test(l)).join('\n'),

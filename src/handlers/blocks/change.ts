@@ -1,7 +1,7 @@
 import type { SlackBlock, SlackMessage } from '../../integrations/slack/port.js';
 import type { LockList } from '../../playbooks/change/flow.js';
 import type { ChangePlan } from '../../playbooks/change/types.js';
-import { type CodeBlocks, escapeText, splitForCodeBlocks } from './text.js';
+import { type CodeBlocks, escapeText, splitForCodeBlocks, truncate } from './text.js';
 
 /**
  * Block Kit for the change flow (pure): the plan preview with Approve / Cancel, its later states, and the
@@ -78,9 +78,9 @@ export const buildChangeMessage = (
       ? `*Dry run of ${command}* (nothing stored, nothing opened): ${escapeText(plan.summary)}`
       : `*${command}* requested by <@${view.requestedBy}>: ${escapeText(plan.summary)}`;
   const blocks: SlackBlock[] = [];
-  if (options.intro) blocks.push(section(options.intro.slice(0, SECTION_MAX)));
-  blocks.push(section(head.slice(0, SECTION_MAX)));
-  blocks.push(section(targetLines(plan).slice(0, SECTION_MAX)));
+  if (options.intro) blocks.push(section(truncate(options.intro, SECTION_MAX)));
+  blocks.push(section(truncate(head, SECTION_MAX)));
+  blocks.push(section(truncate(targetLines(plan), SECTION_MAX)));
   const diff = splitDiff(plan.diff);
   for (const part of diff.parts) blocks.push(section(part));
   if (diff.truncated) {
@@ -122,22 +122,22 @@ export const buildChangeMessage = (
       blocks.push(context('Dry run: run the command again without `--dry-run` to get Approve / Cancel.'));
       break;
     case 'status':
-      blocks.push(section(state.text.slice(0, SECTION_MAX)));
+      blocks.push(section(truncate(state.text, SECTION_MAX)));
       break;
   }
   const text =
     state.kind === 'status'
-      ? `${command} ${plan.title}: ${stripMrkdwn(state.text)}`
-      : `${command} ${plan.title} (requested by <@${view.requestedBy}>)`;
-  return { text: text.slice(0, 3000), blocks };
+      ? `${command} ${escapeText(plan.title)}: ${stripMrkdwn(state.text)}`
+      : `${command} ${escapeText(plan.title)} (requested by <@${view.requestedBy}>)`;
+  return { text: truncate(text, SECTION_MAX), blocks };
 };
 
-const stripMrkdwn = (text: string): string => text.replace(/<([^|>]+)\|([^>]+)>/g, '$2').slice(0, 500);
+const stripMrkdwn = (text: string): string => truncate(text.replace(/<([^|>]+)\|([^>]+)>/g, '$2'), 500);
 
 /** A one-line message in the change thread. */
 export const buildThreadNote = (text: string): SlackMessage => ({
   text: stripMrkdwn(text),
-  blocks: [section(text.slice(0, SECTION_MAX))],
+  blocks: [section(truncate(text, SECTION_MAX))],
 });
 
 /** `/versionlock list`: the lock entries of the target's file at the base head. */
