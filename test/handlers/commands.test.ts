@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseWords } from '../../src/handlers/args.js';
+import { splitForCodeBlocks } from '../../src/handlers/blocks/text.js';
 import { buildCommandHelpMessage, buildHelpMessage, parseOpsbotArgs } from '../../src/handlers/opsbot.js';
 import { COMMAND_ORDER, USAGE } from '../../src/handlers/usage.js';
-import { splitForCodeBlocks } from '../../src/handlers/blocks/text.js';
 import { parseWhyRebootArgs } from '../../src/handlers/why-reboot.js';
 import { validateBlocks } from '../fakes/slack.js';
 
@@ -83,7 +83,11 @@ describe('splitForCodeBlocks', () => {
       expect(p.startsWith('```') && p.endsWith('```')).toBe(true);
       expect(p.slice(3, -3)).not.toContain('```');
     }
-    expect(bodies(parts).join('\n').replace(/\u200b/g, '')).toBe(text);
+    expect(
+      bodies(parts)
+        .join('\n')
+        .replace(/\u200b/g, ''),
+    ).toBe(text);
   });
 
   it('cuts a single overlong line, keeping every character', () => {
