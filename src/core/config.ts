@@ -441,9 +441,25 @@ export const configSchema = z
           .max(20)
           .default(5)
           .describe('apply attempts on retryable forge errors before a change is marked failed'),
+        gitAuthor: z
+          .object({
+            name: z.string().min(1).default('opsbot'),
+            email: z.string().min(3).default('opsbot@localhost'),
+          })
+          .strict()
+          .default({ name: 'opsbot', email: 'opsbot@localhost' })
+          .describe(
+            'who commits when /amend changes an MR branch with git (committer, and author of added commits)',
+          ),
       })
       .strict()
-      .default({ leaseMs: 20_000, resumeIntervalMs: 2_000, slackSyncIntervalMs: 2_000, maxApplyAttempts: 5 }),
+      .default({
+        leaseMs: 20_000,
+        resumeIntervalMs: 2_000,
+        slackSyncIntervalMs: 2_000,
+        maxApplyAttempts: 5,
+        gitAuthor: { name: 'opsbot', email: 'opsbot@localhost' },
+      }),
     store: z
       .object({
         dataDir: z.string().default('./data').describe('SQLite file location when DATABASE_URL is not set'),

@@ -1,3 +1,4 @@
+import type { GitCredential } from '../git/credential.js';
 import type { CiJobState, CiRunState, CiStatus } from './events.js';
 
 /**
@@ -39,6 +40,21 @@ export interface MergeRequestDetails extends MergeRequest {
   /** Who merged it (merged), or closed it (closed); null while open or when the forge does not say. */
   readonly actor: string | null;
   readonly updatedAt: Date;
+}
+
+/** An MR with where its commits live, for changing its branch with git (`/amend`). */
+export interface MergeRequestSource extends MergeRequest {
+  /** The repository holding the source branch: the MR's own, or a fork. */
+  readonly sourceRepo: string;
+  /** https clone URL of `sourceRepo`, without credentials. */
+  readonly cloneUrl: string | null;
+  readonly fork: boolean;
+  /** Whether the bot may push to the source branch of a fork (GitLab allow_collaboration, GitHub
+   * maintainer_can_modify); true for a branch of the MR's own repository. */
+  readonly collaborationAllowed: boolean;
+  readonly branchProtected: boolean;
+  /** The MR author's forge user name. */
+  readonly author: string | null;
 }
 
 /** One pipeline of an MR (GitLab: a pipeline; GitHub: every run for the head commit). */
@@ -113,4 +129,14 @@ export interface ForgePort {
     repo: string,
     pipeline: { readonly key: string; readonly runIds: readonly string[] },
   ): Promise<void>;
+
+  // Git over HTTPS (`/amend` changes an MR's branch with real git)
+
+  /** The MR with its source repository, fork permission and branch protection, or null when not found. */
+  getMergeRequestSource(repo: string, number: number): Promise<MergeRequestSource | null>;
+  /**
+   * The credential git uses over HTTPS (GitLab `oauth2:<token>`, GitHub `x-access-token:<token>`; a GitHub
+   * App's installation token, fetched or renewed on the way).
+   */
+  getGitCredential(): Promise<GitCredential>;
 }

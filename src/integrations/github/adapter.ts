@@ -12,6 +12,7 @@ import type {
   ForgePort,
   MergeRequest,
   MergeRequestDetails,
+  MergeRequestSource,
 } from '../forge/port.js';
 import {
   type RetryPolicy,
@@ -21,6 +22,7 @@ import {
   writeWithRecheck,
 } from '../forge/retry.js';
 import { num, obj, optStr, str } from '../forge/shape.js';
+import { GitCredential } from '../git/credential.js';
 
 /**
  * GitHub and GitHub Enterprise Server through octokit, with a personal/fine-grained token or as a GitHub App
@@ -530,5 +532,56 @@ export const createGithubForge = (opts: GithubForgeOptions): ForgePort => {
           await o.rest.actions.reRunWorkflowFailedJobs({ ...splitRepo(repo), run_id: Number(m[1]) });
         }
       }),
+
+    getMergeRequestSource: (repo, number) =>
+      call(ctx(repo, 'read', `pull request #${number}`), async (o): Promise<MergeRequestSource | null> => {
+        let raw: unknown;
+        try {
+          raw = (await o.rest.pulls.get({ ...splitRepo(repo), pull_number: number })).data;
+        } catch (err) {
+          return nullIfRepoExists(o, repo, err);
+        }
+        const mr = toMergeRequest(raw);
+        const p = obj(SERVICE, raw, 'pull request');
+        const head = obj(SERVICE, p.head, 'pull request head');
+        // head.repo is null when the fork was deleted: the commits are then out of reach.
+        const headRepo = typeof head.repo === 'object' && head.repo !== null ? (head.repo as Json) : null;
+        const sourceRepo = headRepo ? str(SERVICE, headRepo.full_name, 'head repo full_name') : repo;
+        const fork = sourceRepo.toLowerCase() !== repo.toLowerCase();
+        let branchProtected = false;
+        if (headRepo) {
+          try {
+            const b = (await o.rest.repos.getBranch({ ...splitRepo(sourceRepo), branch: mr.sourceBranch }))
+              .data;
+            branchProtected = b.protected === true;
+          } catch (err) {
+            if (!is404(err) && describeFailure(err).status !== 403) throw err;
+          }
+        }
+        const user = typeof p.user === 'object' && p.user !== null ? optStr((p.user as Json).login) : null;
+        return {
+          ...mr,
+          sourceRepo,
+          cloneUrl: headRepo ? optStr(headRepo.clone_url) : null,
+          fork,
+          collaborationAllowed: !fork || p.maintainer_can_modify === true,
+          branchProtected,
+          author: user,
+        };
+      }),
+
+    getGitCredential: async () => {
+      if (opts.token) return new GitCredential('x-access-token', opts.token);
+      // The App's installation token (cached and renewed by @octokit/auth-app).
+      return call(ctx('', 'read', 'installation token'), async (o) => {
+        const auth = (await o.auth({ type: 'installation' })) as { token?: unknown };
+        if (typeof auth.token !== 'string') {
+          throw new IntegrationError(SERVICE, 'the GitHub App installation token could not be read', {
+            code: 'upstream',
+          });
+        }
+        return new GitCredential('x-access-token', auth.token);
+      });
+    },
   };
 };

@@ -20,6 +20,7 @@ import type {
   ForgePort,
   MergeRequest,
   MergeRequestDetails,
+  MergeRequestSource,
 } from '../forge/port.js';
 import {
   type RetryPolicy,
@@ -29,6 +30,7 @@ import {
   writeWithRecheck,
 } from '../forge/retry.js';
 import { arr, type Json, num, obj, optStr, str } from '../forge/shape.js';
+import { GitCredential } from '../git/credential.js';
 
 /**
  * GitLab (gitlab.com or self-managed) through @gitbeaker/rest. gitbeaker's own request handler uses the
@@ -400,6 +402,59 @@ export const createGitlabForge = (opts: GitlabForgeOptions): ForgePort => {
       call(ctx(repo, 'write', `pipeline ${pipeline.key}`), async () => {
         await api.Pipelines.retry(repo, Number(pipeline.key));
       }),
+
+    getMergeRequestSource: (repo, number) =>
+      call(ctx(repo, 'read', `merge request !${number}`), async (): Promise<MergeRequestSource | null> => {
+        let raw: unknown;
+        try {
+          raw = await api.MergeRequests.show(repo, number);
+        } catch (err) {
+          if (is404(err) && !isProjectMissing(err)) return null;
+          throw err;
+        }
+        const mr = toMergeRequest(raw);
+        const m = obj(SERVICE, raw, 'merge request');
+        const fork =
+          typeof m.source_project_id === 'number' &&
+          typeof m.target_project_id === 'number' &&
+          m.source_project_id !== m.target_project_id;
+        let sourceRepo = repo;
+        let cloneUrl: string | null = null;
+        try {
+          const p = obj(
+            SERVICE,
+            await api.Projects.show(fork ? (m.source_project_id as number) : repo),
+            'project',
+          );
+          sourceRepo = str(SERVICE, p.path_with_namespace, 'project path_with_namespace');
+          cloneUrl = optStr(p.http_url_to_repo);
+        } catch (err) {
+          // A fork the token cannot see: the MR is still described, the push is refused for it.
+          if (!(fork && (is404(err) || describeFailure(err).status === 403))) throw err;
+        }
+        let branchProtected = false;
+        if (cloneUrl !== null) {
+          try {
+            const b = obj(SERVICE, await api.Branches.show(sourceRepo, mr.sourceBranch), 'branch');
+            branchProtected = b.protected === true;
+          } catch (err) {
+            if (!is404(err)) throw err;
+          }
+        }
+        const author =
+          typeof m.author === 'object' && m.author !== null ? optStr((m.author as Json).username) : null;
+        return {
+          ...mr,
+          sourceRepo,
+          cloneUrl,
+          fork,
+          collaborationAllowed: !fork || m.allow_collaboration === true,
+          branchProtected,
+          author,
+        };
+      }),
+
+    getGitCredential: async () => new GitCredential('oauth2', opts.token),
   };
 };
 
