@@ -95,6 +95,10 @@ export const runProcessCli = async (): Promise<void> => {
     cwd: process.cwd(),
     now: () => new Date(),
   });
+  // `serve` has shut down (drained, cut-off users told, audit written, store closed): work abandoned at the
+  // drain deadline (an upstream request still waiting for its own timeout) must not hold the exit. The timer
+  // is unref'd: it only fires if something is still keeping the process alive, after the last log lines flush.
+  if (process.argv[2] === 'serve') setTimeout(() => process.exit(), 250).unref();
 };
 
 // `tsx src/cli.ts ...` and `node dist/cli.js ...` run directly; bin/opsbot.js (whatever name the install gave

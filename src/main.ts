@@ -34,6 +34,7 @@ import type { FleetPort } from './integrations/gce/fleet-port.js';
 import { createFleetRestClient } from './integrations/gce/fleet-rest.js';
 import { createMonitoringAdapter, type MonitoringAdapter } from './integrations/gce/monitoring.js';
 import type { ComputePort } from './integrations/gce/port.js';
+import { warmGoogleModules } from './integrations/gce/warm.js';
 import { createSlackApp } from './integrations/slack/app.js';
 import { createSlackClient } from './integrations/slack/client.js';
 import type { SlackIdentity } from './integrations/slack/port.js';
@@ -151,12 +152,24 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
   });
 
   let identity: SlackIdentity | null = null;
+  // The Google client libraries load in the background after listen (see warmGoogle below); until they are
+  // in, /readyz says so, so traffic routed by readiness never waits on a multi-second module load.
+  const google: { warm: Promise<void>; done: boolean } = { warm: Promise.resolve(), done: true };
   const readiness = createReadiness(
     {
       store: () => store.ping(),
       slack: async () => {
         identity = await slack.authTest();
       },
+      google: () =>
+        google.done
+          ? Promise.resolve()
+          : Promise.race([
+              google.warm,
+              new Promise<never>((_, reject) =>
+                setTimeout(() => reject(new Error('Google client libraries still loading')), 1_000).unref(),
+              ),
+            ]),
     },
     { now },
   );
@@ -204,7 +217,9 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     });
     return gce;
   };
-  const whyReboot = options.whyReboot !== undefined ? options.whyReboot : buildWhyRebootDeps(config, getGce);
+  const googleReady = (): Promise<void> => google.warm;
+  const whyReboot =
+    options.whyReboot !== undefined ? options.whyReboot : buildWhyRebootDeps(config, getGce, googleReady);
   // The pipeline follower and the change lifecycle know each other: the lifecycle follows its MR with the
   // follower's ensureFollow, and the follower hands every state change of a followed MR to the lifecycle.
   let lifecycleRef: ChangeLifecycle | null = null;
@@ -228,7 +243,8 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     });
     return monitoring;
   };
-  const diag = options.diag !== undefined ? options.diag : buildDiagDeps(config, getGce, getMonitoring);
+  const diag =
+    options.diag !== undefined ? options.diag : buildDiagDeps(config, getGce, getMonitoring, googleReady);
   const {
     handlers: changes,
     lifecycle,
@@ -325,6 +341,22 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
   let port: number;
   try {
     port = await http.listen(config.http.port, options.host);
+    // Google clients load now, between listen and taking Slack traffic: the modules a step at a time, then the
+    // Compute client, whose construction parses its 12 MB API description in one multi-second step. Loaded on
+    // the first /why-reboot instead, that step held every other ack (Slack gives up at 3 s); here /readyz says
+    // "google: loading" until it is done and Socket Mode is not connected yet. Only when a Google playbook is
+    // live and a project is configured.
+    const googleConfigured = Boolean(config.google.defaultProject) || config.google.projects.length > 0;
+    if ((options.whyReboot === undefined || options.diag === undefined) && googleConfigured) {
+      google.done = false;
+      google.warm = warmGoogle(
+        { getGce, getMonitoring: options.diag === undefined ? getMonitoring : null },
+        logger,
+      ).finally(() => {
+        google.done = true;
+      });
+      await google.warm;
+    }
     await slackApp.start();
   } catch (err) {
     // Close the listener too (closeAll only ends connections): a failed start must leave nothing that keeps
@@ -342,6 +374,20 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
   watcher?.start();
 
   let stopping: Promise<void> | null = null;
+  /** Waits for `work` at most `ms`; a stop step that hangs must not hold the exit past the drain budget. */
+  const atMost = async (what: string, ms: number, work: Promise<unknown>): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), ms);
+    });
+    const r = await Promise.race([work.then(() => 'done' as const), late]).catch((err: unknown) => {
+      logger.warn({ err, step: what }, 'shutdown step failed');
+      return 'done' as const;
+    });
+    clearTimeout(timer);
+    if (r === 'late')
+      logger.warn({ step: what, waitedMs: ms }, 'shutdown step still running; not waiting for it');
+  };
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       logger.info({ inFlight: inFlight.size, drainTimeoutMs: config.http.drainTimeoutMs }, 'opsbot stopping');
@@ -350,20 +396,41 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
         slackApp.stop().catch((err: unknown) => logger.warn({ err }, 'slack stop failed')),
         http.stopAccepting(),
       ]);
-      if (!(await drained))
-        logger.warn({ inFlight: inFlight.size }, 'drain deadline passed; abandoning work in flight');
+      if (!(await drained)) {
+        // The users whose work is cut off hear it now (with the ref to quote), not never; their audit rows are
+        // queued before the store closes, and whatever that work does later is neither answered nor audited.
+        const cut = await pipeline.interruptAll();
+        logger.warn(
+          { inFlight: inFlight.size, interrupted: cut },
+          'drain deadline passed; work in flight interrupted',
+        );
+      }
+      // Each step below is bounded: the whole stop stays within drainTimeoutMs + 5 s even if one hangs.
       // Change work stops at its next step (its lease is released, so another replica resumes it at once).
-      await resumer.stop();
-      await lifecycle.stop();
-      await reconciler.stop();
-      await pipelines.follower.stop(); // background loops end before the store closes
-      await watcher?.stop();
-      await audit.flush();
+      await atMost(
+        'background loops',
+        2_500,
+        (async () => {
+          await resumer.stop();
+          await lifecycle.stop();
+          await reconciler.stop();
+          await pipelines.follower.stop(); // background loops end before the store closes
+          await watcher?.stop();
+        })(),
+      );
+      await atMost('audit flush', 1_000, audit.flush());
       http.closeAll();
+      await atMost(
+        'google clients',
+        500,
+        Promise.all([
+          whyReboot?.close?.().catch(() => undefined),
+          gce?.close().catch(() => undefined),
+          monitoring?.close().catch(() => undefined),
+        ]),
+      );
+      // The store closes last: every audit row (the interrupted ones included) was written through it.
       await store.close().catch((err: unknown) => logger.error({ err }, 'store close failed'));
-      await whyReboot?.close?.().catch(() => undefined);
-      await gce?.close().catch(() => undefined);
-      await monitoring?.close().catch(() => undefined);
       if (options.signals) for (const s of SIGNALS) options.signals.off(s, onSignal);
       logger.info('opsbot stopped');
     })();
@@ -397,6 +464,33 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     changes: lifecycle,
     stop,
   };
+};
+
+/**
+ * Loads the Google client libraries a module at a time (yielding between modules), then builds the adapters
+ * (the Compute clients parse their 12 MB proto description once, here) with a turn of the event loop between
+ * each. Never throws: a failure shows again, with its real error, on the command that needs the client.
+ */
+const warmGoogle = async (
+  clients: { readonly getGce: () => GceAdapters; readonly getMonitoring: (() => MonitoringAdapter) | null },
+  logger: Logger,
+): Promise<void> => {
+  const log = logger.child({ component: 'google' });
+  const started = performance.now();
+  const step = () => new Promise<void>((resolve) => setImmediate(resolve));
+  await warmGoogleModules({
+    onError: (err) => log.warn({ err }, 'a Google client module could not be preloaded'),
+  });
+  for (const build of [clients.getGce, clients.getMonitoring]) {
+    if (!build) continue;
+    await step();
+    try {
+      build();
+    } catch (err) {
+      log.warn({ err }, 'a Google client could not be built ahead of use');
+    }
+  }
+  log.info({ ms: Math.round(performance.now() - started) }, 'google clients ready');
 };
 
 /**
@@ -496,11 +590,16 @@ const buildPipelineFollower = (
  * The real /why-reboot playbook: the collector over the GCE adapters (created on first use, so starting
  * opsbot never touches Google credentials), the pure analysis, and the Block Kit renderers.
  */
-const buildWhyRebootDeps = (config: Config, getAdapters: () => GceAdapters): WhyRebootDeps => {
+const buildWhyRebootDeps = (
+  config: Config,
+  getAdapters: () => GceAdapters,
+  ready: () => Promise<void>,
+): WhyRebootDeps => {
   return {
     now: () => new Date(),
     defaultWindow: config.google.defaultWindow,
-    collectEvidence: (request) => {
+    collectEvidence: async (request) => {
+      await ready(); // a command during the warm-up waits for it rather than loading everything in one go
       const { compute, logging } = getAdapters();
       return collectEvidence(
         {
@@ -579,11 +678,13 @@ const buildDiagDeps = (
   config: Config,
   getAdapters: () => GceAdapters,
   getMonitoring: () => MonitoringAdapter,
+  ready: () => Promise<void>,
 ): DiagDeps => ({
   now: () => new Date(),
   defaultWindow: config.diag.defaultWindow,
   around: config.diag.around,
   investigate: async (request) => {
+    await ready();
     const { investigateDiag } = await import('./playbooks/diag/investigate.js');
     const { compute, logging } = getAdapters();
     return investigateDiag(

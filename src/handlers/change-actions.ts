@@ -1,6 +1,6 @@
 import type { App, BlockAction, ButtonAction } from '@slack/bolt';
-import { IntegrationError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { isNotInChannel } from '../integrations/slack/errors.js';
 import type { SlackPort } from '../integrations/slack/port.js';
 import {
   type ChangeCommand,
@@ -48,10 +48,6 @@ const viewOf = (deps: ChangeHandlerDeps, plan: ChangePlan, requestedBy: string) 
   buttonValue: null,
   approvers: describeApprovers(listApprovers(deps.flow, commandOfPlan(plan))),
 });
-
-const isNotInChannel = (err: unknown): boolean =>
-  err instanceof IntegrationError &&
-  ['not_in_channel', 'channel_not_found', 'is_archived'].includes(String(err.details.slackError));
 
 /** A link to the change thread: chat.getPermalink, else built from the workspace URL, else null. */
 export const threadLink = async (

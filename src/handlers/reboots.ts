@@ -15,7 +15,7 @@ import {
   decodeWhyValue,
   FLEET_WHY_ACTION,
 } from './blocks/reboots.js';
-import { escapeText } from './blocks/text.js';
+import { escapeText, splitForCodeBlocks } from './blocks/text.js';
 import type {
   CommandContext,
   CommandPipeline,
@@ -24,7 +24,7 @@ import type {
   ParseOutcome,
 } from './pipeline.js';
 import { formatUsage } from './usage.js';
-import { parseDuration, splitForCodeBlocks, type WhyRebootDeps } from './why-reboot.js';
+import { parseDuration, type WhyRebootDeps } from './why-reboot.js';
 
 /**
  * /reboots: the fleet view in Slack. The summary (biggest groups, a /why-reboot button per VM shown, upcoming
@@ -281,15 +281,14 @@ export const createRebootsActionHandler = (deps: RebootsActionDeps) => ({
           text: rendered.text,
           ...(rendered.blocks ? { blocks: rendered.blocks } : {}),
         });
-        const parts = splitForCodeBlocks(rendered.fullReport).slice(0, 8);
+        // The report quotes guest log lines: the splitter escapes them and fences each part.
+        const { parts } = splitForCodeBlocks(rendered.fullReport, { maxParts: 8 });
         for (const [i, part] of parts.entries()) {
           const label =
             parts.length > 1
               ? `Full report of ${vm.name} (${i + 1}/${parts.length})`
               : `Full report of ${vm.name}`;
-          const blocks: SlackBlock[] = [
-            { type: 'section', text: { type: 'mrkdwn', text: `\`\`\`${part}\`\`\`` } },
-          ];
+          const blocks: SlackBlock[] = [{ type: 'section', text: { type: 'mrkdwn', text: part } }];
           await deps.slack.postMessage(progress.channel, {
             text: label,
             blocks,

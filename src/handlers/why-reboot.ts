@@ -1,9 +1,12 @@
-import { AppError, IntegrationError, isAppError } from '../core/errors.js';
+import { AppError, isAppError } from '../core/errors.js';
 import type { InstanceRef } from '../integrations/gce/port.js';
+import { isNotInChannel } from '../integrations/slack/errors.js';
 import type { SlackBlock, SlackMessage } from '../integrations/slack/port.js';
 import { formatRef, mergeSpec, parseInstanceSpec } from '../playbooks/why-reboot/resolve-instance.js';
 import type { Evidence, WhyRebootReport } from '../playbooks/why-reboot/types.js';
 import { parseWords } from './args.js';
+import { escapeText, SLACK_LIMITS, splitForCodeBlocks, truncate } from './blocks/text.js';
+import { noWhyRebootEvidence } from './blocks/why-reboot.js';
 import type { CommandContext, CommandResult, CommandSpec, ParseOutcome } from './pipeline.js';
 import { formatUsage } from './usage.js';
 
@@ -93,40 +96,6 @@ export const parseWhyRebootArgs = (text: string, defaultWindow = '7d'): ParseOut
   return { ok: true, args: { vm, project, zone, since, sinceMs } };
 };
 
-/** A Block Kit section holds at most 3,000 chars: split a long report at line breaks into code blocks. */
-export const splitForCodeBlocks = (text: string, max = 2_900): string[] => {
-  const budget = max - 6; // the ``` fences
-  const parts: string[] = [];
-  let current = '';
-  const push = () => {
-    if (current !== '') parts.push(current);
-    current = '';
-  };
-  // Triple backticks inside a part would end the code block early: break them first, then measure.
-  const escaped = text.replace(/```/g, '`\u200b``');
-  for (const rawLine of escaped.split('\n')) {
-    let line = rawLine;
-    while (line.length > budget) {
-      push();
-      parts.push(line.slice(0, budget));
-      line = line.slice(budget);
-    }
-    const next = current === '' ? line : `${current}\n${line}`;
-    if (next.length > budget) {
-      push();
-      current = line;
-    } else {
-      current = next;
-    }
-  }
-  push();
-  return parts;
-};
-
-const isNotInChannel = (err: unknown): boolean =>
-  err instanceof IntegrationError &&
-  ['not_in_channel', 'channel_not_found', 'is_archived'].includes(String(err.details.slackError));
-
 export const whyRebootCommand = (deps: WhyRebootDeps | null): CommandSpec<WhyRebootArgs> => ({
   name: 'why-reboot',
   parse: (text) => parseWhyRebootArgs(text, deps?.defaultWindow ?? '7d'),
@@ -152,34 +121,40 @@ export const whyRebootCommand = (deps: WhyRebootDeps | null): CommandSpec<WhyReb
  * where opsbot looked (not found). This is an answer to the question asked, not a failure.
  */
 const unresolvedAnswer = (err: AppError, args: WhyRebootArgs): SlackMessage => {
-  const since = args.since !== '7d' ? ` --since ${args.since}` : '';
+  const since = args.since !== '7d' ? ` --since ${escapeText(args.since)}` : '';
   if (err.code === 'ambiguous') {
     const candidates = (Array.isArray(err.details.candidates) ? err.details.candidates : []) as InstanceRef[];
     const lines = candidates
       .slice(0, 20)
       .map(
         (c) =>
-          `• \`${formatRef(c)}\`: \`/why-reboot ${c.name} --project ${c.project} --zone ${c.zone}${since}\``,
+          `• \`${escapeText(formatRef(c))}\`: \`/why-reboot ${escapeText(c.name)} --project ${escapeText(c.project)} --zone ${escapeText(c.zone)}${since}\``,
       );
     const more = candidates.length > 20 ? `\n_… and ${candidates.length - 20} more_` : '';
-    const head = `:question: ${candidates.length} instances are named *${escapeMrkdwn(args.vm)}*. Which one?`;
+    const head = `:question: ${candidates.length} instances are named *${escapeText(args.vm)}*. Which one?`;
     return {
-      text: `${candidates.length} instances are named ${args.vm}: ${candidates.map(formatRef).join(', ')}. Which one?`,
+      text: truncate(
+        escapeText(
+          `${candidates.length} instances are named ${args.vm}: ${candidates.map(formatRef).join(', ')}. Which one?`,
+        ),
+        SLACK_LIMITS.sectionText,
+      ),
       blocks: [
         {
           type: 'section',
-          text: { type: 'mrkdwn', text: `${head}\n${lines.join('\n')}${more}`.slice(0, 2900) },
+          text: {
+            type: 'mrkdwn',
+            text: truncate(`${head}\n${lines.join('\n')}${more}`, SLACK_LIMITS.sectionText),
+          },
         },
       ],
     };
   }
+  const text = truncate(`:mag: ${escapeText(err.userMessage)}`, SLACK_LIMITS.sectionText);
   return {
-    text: `:mag: ${err.userMessage}`,
+    text,
     blocks: [
-      {
-        type: 'section',
-        text: { type: 'mrkdwn', text: `:mag: ${escapeMrkdwn(err.userMessage).slice(0, 2800)}` },
-      },
+      { type: 'section', text: { type: 'mrkdwn', text } },
       {
         type: 'context',
         elements: [{ type: 'mrkdwn', text: 'Check the name, or give `--project` and `--zone`.' }],
@@ -187,9 +162,6 @@ const unresolvedAnswer = (err: AppError, args: WhyRebootArgs): SlackMessage => {
     ],
   };
 };
-
-const escapeMrkdwn = (text: string): string =>
-  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 const investigate = async (
   ctx: CommandContext,
@@ -206,7 +178,7 @@ const investigate = async (
     if (!isNotInChannel(err)) throw err;
     logger.info('bot cannot post in this channel; answering privately');
     await ctx.reply({
-      text: `I cannot post in this channel (invite me with \`/invite @opsbot\`). Investigating ${request.vm} for you only…`,
+      text: `I cannot post in this channel (invite me with \`/invite @opsbot\`). Investigating ${escapeText(request.vm)} for you only…`,
     });
   }
 
@@ -226,7 +198,7 @@ const investigate = async (
     if (root) {
       await slack
         .updateMessage(root.channel, root.ts, {
-          text: `Could not investigate ${request.vm} (ref ${ctx.correlationId}).`,
+          text: `Could not investigate ${escapeText(request.vm)} (ref ${ctx.correlationId}).`,
         })
         .catch(() => undefined);
     }
@@ -241,20 +213,26 @@ const investigate = async (
     .filter(Boolean)
     .join('/');
 
+  // Every source failed: the answer says so (the builder renders it), and the run is audited failed.
+  const result: CommandResult = noWhyRebootEvidence(report)
+    ? { outcome: 'failed', target, detail: 'no evidence could be read: every source failed' }
+    : { outcome: 'ok', target, detail: report.verdict.cause };
+
   // 3. The verdict replaces the progress message; the full report goes in the thread.
   if (!root) {
     await ctx.reply({ text: rendered.text, blocks: rendered.blocks ?? [] });
-    return { outcome: 'ok', target, detail: report.verdict.cause };
+    return result;
   }
   await slack.updateMessage(root.channel, root.ts, {
     text: rendered.text,
     ...(rendered.blocks ? { blocks: rendered.blocks } : {}),
   });
-  const parts = splitForCodeBlocks(rendered.fullReport);
+  // The report quotes guest log lines (anyone with a shell on the VM writes them): the splitter escapes them.
+  const { parts } = splitForCodeBlocks(rendered.fullReport);
   for (const [i, part] of parts.entries()) {
     const label = parts.length > 1 ? `Full report (${i + 1}/${parts.length})` : 'Full report';
-    const blocks: SlackBlock[] = [{ type: 'section', text: { type: 'mrkdwn', text: `\`\`\`${part}\`\`\`` } }];
+    const blocks: SlackBlock[] = [{ type: 'section', text: { type: 'mrkdwn', text: part } }];
     await slack.postMessage(root.channel, { text: label, blocks, threadTs: root.ts });
   }
-  return { outcome: 'ok', target, detail: report.verdict.cause };
+  return result;
 };

@@ -411,7 +411,7 @@ access:
     const { ack } = await slash('/versionlock', 'add "a b" 1');
     expect(ack?.text).toContain('package name "a b" is refused');
     expect(ack?.text).toContain('^[A-Za-z0-9][A-Za-z0-9._+-]*$');
-    expect(ack?.text).toContain('/versionlock add <package>');
+    expect(ack?.text).toContain('/versionlock add &lt;package&gt;');
     const { id } = await slash('/versionlock', 'add zookeeper 3.4.14'); // yum without a release: locks nothing
     const answer = await slack.waitFor(() => slack.responses.find((r) => r.id === id));
     expect(String(answer.body.text)).toContain('yum versionlock needs the release');
