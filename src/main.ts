@@ -29,6 +29,7 @@ import { createGceAdapters, type GceAdapters } from './integrations/gce/adapter.
 import { gceAuthOptions } from './integrations/gce/auth.js';
 import { createMonitoringAdapter, type MonitoringAdapter } from './integrations/gce/monitoring.js';
 import type { ComputePort } from './integrations/gce/port.js';
+import { gceAdapterAuth } from './integrations/gce/token.js';
 import { createSlackApp } from './integrations/slack/app.js';
 import { createSlackClient } from './integrations/slack/client.js';
 import type { SlackIdentity } from './integrations/slack/port.js';
@@ -193,7 +194,7 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     gce ??= createGceAdapters({
       logging: { apiEndpoint: config.google.endpoints.logging },
       compute: { apiEndpoint: config.google.endpoints.compute },
-      ...gceAuthOptions(config.secrets), // GOOGLE_OAUTH_ACCESS_TOKEN, else ADC
+      ...gceAdapterAuth(config.secrets), // GOOGLE_OAUTH_ACCESS_TOKEN, else ADC
     });
     return gce;
   };

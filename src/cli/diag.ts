@@ -153,21 +153,24 @@ const offlineReport = async (vm: string, flags: Flags, io: CliIo): Promise<DiagR
 const liveReport = async (vm: string, flags: Flags, io: CliIo): Promise<DiagReport> => {
   const config = configOf(flags, io);
   const window = buildWindow(flags.since, flags.until, io.now(), config.diag.defaultWindow);
-  const [{ investigateDiag }, { createGceAdapters }, { createMonitoringAdapter }, { gceAuthOptions }] =
+  const [{ investigateDiag }, { createGceAdapters }, { createMonitoringAdapter }, { gceAuthOptions }, token] =
     await Promise.all([
       import('../playbooks/diag/investigate.js'),
       import('../integrations/gce/adapter.js'),
       import('../integrations/gce/monitoring.js'),
       import('../integrations/gce/auth.js'),
+      import('../integrations/gce/token.js'),
     ]);
-  const auth = gceAuthOptions(config.secrets);
   const google = config.google;
   const adapters = createGceAdapters({
     logging: { apiEndpoint: google.endpoints.logging },
     compute: { apiEndpoint: google.endpoints.compute },
-    ...auth,
+    ...token.gceAdapterAuth(config.secrets),
   });
-  const monitoring = createMonitoringAdapter({ apiEndpoint: google.endpoints.monitoring, ...auth });
+  const monitoring = createMonitoringAdapter({
+    apiEndpoint: google.endpoints.monitoring,
+    ...gceAuthOptions(config.secrets),
+  });
   try {
     return await investigateDiag(
       { compute: adapters.compute, logging: adapters.logging, monitoring },

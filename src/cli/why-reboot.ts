@@ -346,11 +346,11 @@ const buildLiveEvidence = async (vm: string, flags: Flags, io: CliIo): Promise<E
   const window = buildWindow(flags.since, flags.until, io.now(), google.defaultWindow);
   const { collectEvidence } = await import('../playbooks/why-reboot/collect.js');
   const { createGceAdapters } = await import('../integrations/gce/adapter.js');
-  const { gceAuthOptions } = await import('../integrations/gce/auth.js');
+  const { gceAdapterAuth } = await import('../integrations/gce/token.js');
   const adapters = createGceAdapters({
     logging: { apiEndpoint: google.endpoints.logging },
     compute: { apiEndpoint: google.endpoints.compute },
-    ...gceAuthOptions(config.secrets), // GOOGLE_OAUTH_ACCESS_TOKEN(_FILE), else ADC
+    ...gceAdapterAuth(config.secrets), // GOOGLE_OAUTH_ACCESS_TOKEN(_FILE), else ADC
   });
   try {
     return await collectEvidence(
