@@ -103,6 +103,7 @@ const STAYS_DOWN = new Set<EpisodeCause>([
 const t = (d: Date): number => d.getTime();
 const iso = (d: Date): string => d.toISOString();
 
+const GUEST_SOURCES = new Set<SourceName>(['guest-logs', 'syslog-file', 'serial-console']);
 const SHUTDOWNISH = new Set(['shutdown', 'reboot-request', 'poweroff-request']);
 const CRASHISH = new Set(['kernel-panic', 'oom', 'lockup']);
 
@@ -480,12 +481,16 @@ const explainEpisode = (e: Episode, ctx: Ctx): Restart => {
         ? '; the VM is still down'
         : '; no start was seen in the window';
   const guestTail = (): string => {
-    if (!ctx.guestUsable) return 'guest logs were not available';
+    const guestFailed = ctx.failed.some((f) => f.name === 'guest-logs' || f.name === 'syslog-file');
+    if (!ctx.guestUsable) {
+      return guestFailed
+        ? 'the guest logs could not be read, so the guest side is unchecked'
+        : 'guest logs were not available';
+    }
     if (crashesBefore.length > 0)
       return `the guest logged ${crashPhrase(crashDetail(crashesBefore))} signs before it`;
     // The serial console alone rarely reaches back before a host move: do not vouch for the guest then.
-    if (ctx.failed.some((f) => f.name === 'guest-logs' || f.name === 'syslog-file'))
-      return 'the guest logs could not be read, so the guest side is unchecked';
+    if (guestFailed) return 'the guest logs could not be read, so the guest side is unchecked';
     return 'nothing wrong in the guest';
   };
   switch (e.cause) {
@@ -600,7 +605,15 @@ const explainEpisode = (e: Episode, ctx: Ctx): Restart => {
   ];
   const detail = { ...crashDetail([...crashesBefore, ...afterBoot]), stillDown };
   summary = notingEmergencyShell(summary, afterBoot);
+  // A failed source lowers the confidence when it could have changed the answer. The platform's own record
+  // (a host error, a preemption, a stop by a named caller) stands without the guest; a reset does not: a
+  // panic or hang inside the guest is often why someone reset the VM, and only the guest would show it.
+  const guestFailed = ctx.failed.filter((f) => GUEST_SOURCES.has(f.name));
   if (ctx.failed.some((f) => f.name === 'audit-logs')) confidence = lower(confidence);
+  else if (cause === 'user-reset' && guestFailed.length > 0) {
+    confidence = lower(confidence);
+    summary += ` (confidence lowered: ${guestFailed.map((f) => f.name).join(', ')} failed, and a crash inside the guest may have prompted the reset)`;
+  }
   return {
     at: iso(downAt),
     bootAt: bootAt ? iso(bootAt) : null,

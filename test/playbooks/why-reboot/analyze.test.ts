@@ -358,6 +358,26 @@ describe('analyze: negatives and traps', () => {
     expect(quiet.verdict.confidence).not.toBe('high');
   });
 
+  it('a failed source lowers the confidence only where it could change the answer', () => {
+    // The host error is the platform's own record: guest logs denied (403) leave it high, and say so.
+    const hostError = one('HostErrorEvent.json');
+    const guestDenied = [ok('instance'), ok('audit-logs'), failed('guest-logs', 'permission denied (403)')];
+    const host = verdict(
+      analyze(evidence('2019-12-14T01:50:00Z', { auditEntries: [hostError], sources: guestDenied }), {
+        now: NOW,
+      }),
+    );
+    expect(host).toMatchObject({ cause: 'host-error', confidence: 'high' });
+    expect(host.summary).toContain('the guest logs could not be read, so the guest side is unchecked');
+    // A reset is different: a panic in the guest (which only the guest shows) is often why it was reset.
+    const reset = by(one('ResetInstanceEvent.json'), 'alice@example.com');
+    const r = verdict(
+      analyze(evidence(reset.timestamp, { auditEntries: [reset], sources: guestDenied }), { now: NOW }),
+    );
+    expect(r).toMatchObject({ cause: 'user-reset', confidence: 'medium' });
+    expect(r.summary).toMatch(/confidence lowered: guest-logs failed/);
+  });
+
   it('shutdown-like lines printed during boot are noise: the next boot is not a guest-reboot', () => {
     const noise = (ts: string) => ({
       at: new Date(ts),
