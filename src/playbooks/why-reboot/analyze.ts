@@ -15,7 +15,7 @@ import {
   selectInstanceSignals,
   toAuditSignals,
 } from './rules-audit.js';
-import { formatDuration, formatWhen, nextStepsFor } from './rules-text.js';
+import { formatDuration, formatRange, formatWhen, nextStepsFor } from './rules-text.js';
 import type {
   Cause,
   Confidence,
@@ -771,7 +771,7 @@ const noRestartVerdict = (ctx: Ctx, signals: readonly AuditSignal[], lastStart: 
   return {
     cause: 'no-restart',
     confidence,
-    summary: `No restart of ${evidence.instance?.name ?? evidence.instanceName} between ${formatWhen(evidence.window.from, now)} and ${formatWhen(evidence.window.to, now)}${checked}${upSince}.${mig}`,
+    summary: `No restart of ${evidence.instance?.name ?? evidence.instanceName} between ${formatRange(evidence.window.from, evidence.window.to, now)}${checked}${upSince}.${mig}`,
   };
 };
 

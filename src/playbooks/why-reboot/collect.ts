@@ -463,18 +463,18 @@ export const collectEvidence = async <S extends string = GuestSignal>(
     );
   }
 
+  /** Why a source that needed the instance did not run: the lookup failed, or there is no such instance. */
+  const withoutInstance = (): string =>
+    !instanceOutcome.ok
+      ? `the instance lookup failed (${instanceOutcome.reason})`
+      : instance
+        ? 'the instance id is unknown'
+        : 'the instance was not found';
+
   // --- guest logs ---
   let guestEvents: GuestEvent<S>[] = [];
   if (!guestOutcome) {
-    sources.push(
-      report(
-        'guest-logs',
-        'skipped',
-        instance ? 'the instance id is unknown' : 'the instance id is unknown (the instance was not found)',
-        0,
-        null,
-      ),
-    );
+    sources.push(report('guest-logs', 'skipped', withoutInstance(), 0, null));
   } else if (!guestOutcome.ok) {
     sources.push(
       report(
@@ -519,7 +519,7 @@ export const collectEvidence = async <S extends string = GuestSignal>(
   // --- serial console ---
   let serialEvents: GuestEvent<S>[] = [];
   if (!serialOutcome) {
-    sources.push(report('serial-console', 'skipped', 'the instance was not found', 0, null));
+    sources.push(report('serial-console', 'skipped', withoutInstance(), 0, null));
   } else if (!serialOutcome.ok) {
     const gone = isAppError(serialOutcome.error) && serialOutcome.error.code === 'not_found';
     sources.push(

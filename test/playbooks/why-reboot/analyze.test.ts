@@ -306,6 +306,16 @@ describe('analyze: negatives and traps', () => {
     expect(report.restarts).toEqual([]);
   });
 
+  it('no-restart dates both ends of a window that spans days (the end is "now", not a bare clock)', () => {
+    const to = new Date('2026-11-08T19:47:43Z');
+    const window = { from: new Date('2026-11-01T19:47:43Z'), to };
+    const spanning = analyze({ ...evidence('2026-11-05T00:00:00Z'), window }, { now: to });
+    expect(spanning.verdict.summary).toContain('between Nov 1 19:47:43 UTC and Nov 8 19:47:43 UTC');
+    const hour = { from: new Date('2026-11-08T18:47:43Z'), to };
+    const today = analyze({ ...evidence('2026-11-08T00:00:00Z'), window: hour }, { now: to });
+    expect(today.verdict.summary).toContain('between 18:47:43 UTC and 19:47:43 UTC');
+  });
+
   it("logrotate's syslog restart alone -> no-restart", () => {
     const guest = guestLines([
       ['2026-05-03T00:00:01Z', 'May  3 00:00:01 web-1 syslogd 1.5.0: restart.'],
