@@ -48,8 +48,7 @@ import {
   type PipelineFollower,
 } from './playbooks/pipelines/follower.js';
 import { githubWebOf } from './playbooks/pipelines/mr-ref.js';
-import { analyze } from './playbooks/why-reboot/analyze.js';
-import { collectEvidence } from './playbooks/why-reboot/collect.js';
+import { investigateWhyReboot } from './playbooks/why-reboot/investigate.js';
 import { createInFlight, type SignalSource } from './server/drain.js';
 import { createReadiness } from './server/health.js';
 import { createHttpServer } from './server/http-server.js';
@@ -454,27 +453,18 @@ const buildWhyRebootDeps = (config: Config, getAdapters: () => GceAdapters): Why
   return {
     now: () => new Date(),
     defaultWindow: config.google.defaultWindow,
-    collectEvidence: (request) => {
-      const { compute, logging } = getAdapters();
-      return collectEvidence(
+    investigate: (request) =>
+      investigateWhyReboot(
+        getAdapters(),
         {
-          compute,
-          logging,
-          now: () => new Date(),
+          defaultProject: config.google.defaultProject,
+          projects: config.google.projects,
           timeouts: config.google.timeouts,
           journaldLog: config.google.journaldLog,
         },
-        {
-          vm: request.vm,
-          project: request.project ?? undefined,
-          zone: request.zone ?? undefined,
-          window: request.window,
-          defaultProject: config.google.defaultProject,
-          projects: config.google.projects,
-        },
-      );
-    },
-    analyze: (evidence) => analyze(evidence, { now: new Date() }),
+        request,
+        () => new Date(),
+      ),
     buildProgress: (request) => buildWhyRebootProgressBlocks(request.vm),
     buildReport: (report) => buildWhyRebootBlocks(report),
   };

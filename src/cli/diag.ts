@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../core/config.js';
+import { parseDuration } from '../core/duration.js';
 import { AppError, isAppError } from '../core/errors.js';
 import type { TimeSeries } from '../integrations/gce/monitoring-port.js';
 import { analyzeDiag } from '../playbooks/diag/analyze.js';
@@ -13,7 +14,7 @@ import type { DiagReport, DiagSourceReport } from '../playbooks/diag/types.js';
 import type { AuditOutcome } from '../store/types.js';
 import { recordCliRun } from './audit.js';
 import { type CliCommand, type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './io.js';
-import { buildOfflineEvidence, buildWindow, type OfflineFlags, parseDuration } from './why-reboot.js';
+import { buildOfflineEvidence, buildWindow, type OfflineFlags } from './why-reboot.js';
 
 /**
  * `opsbot diag <vm>`: host diagnostics (USE) of a VM, live (Application Default Credentials) or offline from

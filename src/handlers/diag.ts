@@ -1,3 +1,4 @@
+import { parseDuration } from '../core/duration.js';
 import { type AppError, IntegrationError, isAppError } from '../core/errors.js';
 import type { InstanceRef } from '../integrations/gce/port.js';
 import type { SlackBlock, SlackMessage } from '../integrations/slack/port.js';
@@ -9,7 +10,7 @@ import { buildDiagBlocks, buildDiagChartUpload, buildDiagProgressBlocks } from '
 import { escapeText } from './blocks/text.js';
 import type { CommandContext, CommandResult, CommandSpec, ParseOutcome } from './pipeline.js';
 import { formatUsage } from './usage.js';
-import { parseDuration, parseWhyRebootArgs, splitForCodeBlocks } from './why-reboot.js';
+import { parseWhyRebootArgs, splitForCodeBlocks } from './why-reboot.js';
 
 export interface DiagArgs {
   readonly vm: string;

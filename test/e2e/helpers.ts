@@ -95,16 +95,14 @@ export const standInWhyReboot = (
     requests,
     now: () => new Date('2026-05-04T10:00:00Z'),
     defaultWindow: '7d',
-    async collectEvidence(request) {
+    async investigate(request) {
       requests.push(request);
       if (options.hold) await options.hold(); // the test decides when the "slow" collection ends
-      return { instanceName: request.vm } as unknown as Evidence;
-    },
-    analyze: (e) =>
-      ({
-        instance: { name: e.instanceName, project: 'shop-prod', zone: 'europe-west1-b' },
+      return {
+        instance: { name: request.vm, project: 'shop-prod', zone: 'europe-west1-b' },
         verdict: { cause: 'host-error', summary: 'host error', confidence: 'high' },
-      }) as unknown as WhyRebootReport,
+      } as unknown as WhyRebootReport;
+    },
     buildProgress: (r) => ({ text: `Investigating ${r.vm} ...` }),
     buildReport: (report) => ({
       text: `${report.instance.name} was restarted by Google after a host error`,
