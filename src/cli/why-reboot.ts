@@ -303,7 +303,7 @@ export const buildOfflineEvidence = async <S extends string = GuestSignal>(
 
 /**
  * The live report: the same investigateWhyReboot as the Slack command, over the REST adapters. The requests
- * leave first; then the audit store starts opening, so its loading overlaps the network wait.
+ * leave first; the audit store starts opening once they are all in flight, so its loading overlaps the wait.
  */
 const buildLiveReport = async (
   vm: string,
@@ -327,16 +327,14 @@ const buildLiveReport = async (
     ...gceAdapterAuth(config.secrets), // GOOGLE_OAUTH_ACCESS_TOKEN(_FILE), else ADC
   });
   try {
-    const report = investigateWhyReboot(
+    // The audit store opens once the instance is known and every query has left: loading it is CPU work
+    // that would otherwise delay handling the instance answer, which the id-based queries wait for.
+    return await investigateWhyReboot(
       adapters,
       google,
-      { vm: spec.name, project: spec.project, zone: spec.zone, window },
+      { vm: spec.name, project: spec.project, zone: spec.zone, window, onInstance: () => void startAudit() },
       io.now,
     );
-    report.catch(() => undefined); // awaited below; the audit store starts opening meanwhile
-    await new Promise<void>((r) => setImmediate(r));
-    startAudit();
-    return await report;
   } finally {
     await adapters.close();
   }

@@ -56,7 +56,7 @@ export interface CollectRequest {
   readonly window: TimeWindow;
   readonly defaultProject?: string | undefined;
   readonly projects?: readonly string[] | undefined;
-  /** Called once the instance is known (before the guest-log query), so a caller can start its own queries. */
+  /** Called once the instance is known and the queries needing its id have started, so a caller can start its own work. */
   readonly onInstance?: ((instance: InstanceInfo) => void) | undefined;
 }
 
@@ -367,7 +367,6 @@ export const collectEvidence = async <S extends string = GuestSignal>(
     return report('instance', 'ok', null, 1, instanceOutcome.durationMs, formatRef(instanceOutcome.value));
   };
   sources.push(instanceReport());
-  if (instance) req.onInstance?.(instance);
   if (!instanceOutcome.ok && auditPromise) {
     notes.push(
       'audit logs: the instance lookup failed, so they were searched by name only; entries that carry only the instance id (an instance schedule firing, ScheduledVMs) may be missing',
@@ -401,6 +400,8 @@ export const collectEvidence = async <S extends string = GuestSignal>(
           ),
         )
       : null;
+
+  if (instance) req.onInstance?.(instance);
 
   const [auditOutcome, guestOutcome, serialOutcome] = await Promise.all([
     auditPromise as Promise<Outcome<LogEntry[]>> | null,

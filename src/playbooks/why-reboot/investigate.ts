@@ -25,6 +25,8 @@ export interface WhyRebootQuestion {
   readonly project?: string | null | undefined;
   readonly zone?: string | null | undefined;
   readonly window: TimeWindow;
+  /** Called once the instance is known and its id-based queries have left (the CLI then opens its store). */
+  readonly onInstance?: (() => void) | undefined;
 }
 
 export const investigateWhyReboot = async (
@@ -48,6 +50,7 @@ export const investigateWhyReboot = async (
       window: question.window,
       defaultProject: settings.defaultProject,
       projects: settings.projects,
+      onInstance: question.onInstance,
     },
   );
   return analyze(evidence, { now: now() });
