@@ -24,10 +24,11 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
-# 3. Runtime: dist/, bin/, production node_modules, tini as PID 1 so SIGTERM reaches Node and zombies are reaped.
+# 3. Runtime: dist/, bin/, production node_modules, tini as PID 1 so SIGTERM reaches Node and zombies are reaped,
+# git (with CA certificates for HTTPS) for /amend, which changes MR branches with real git.
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 RUN apt-get update \
-  && apt-get install -y --no-install-recommends tini \
+  && apt-get install -y --no-install-recommends tini git ca-certificates \
   && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production \
     OPSBOT_CONFIG=/etc/opsbot/opsbot.yaml \

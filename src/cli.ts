@@ -32,6 +32,11 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
     summary: "print an MR's newest pipeline: stages, jobs, durations, failed jobs' log tails",
     load: async () => (await import('./cli/pipeline.js')).runPipeline,
   },
+  amend: {
+    summary:
+      "apply a diff to someone's open MR / PR branch with git (a commit, or --amend) and push it safely",
+    load: async () => (await import('./cli/amend.js')).runAmend,
+  },
   'config-schema': {
     summary: 'print the JSON Schema of the config file',
     load: async () => (await import('./cli/config-schema.js')).runConfigSchema,

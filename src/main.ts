@@ -12,6 +12,7 @@ import {
   createChangeActionHandler,
   registerChangeActions,
 } from './handlers/change-actions.js';
+import { describeApprovers } from './handlers/change-approvers.js';
 import { type ChangeSlackReconciler, createChangeSlackReconciler } from './handlers/change-slack.js';
 import type { DiagDeps } from './handlers/diag.js';
 import { type CommandPipeline, createAuditWriter, createCommandPipeline } from './handlers/pipeline.js';
@@ -20,7 +21,7 @@ import { registerCommands } from './handlers/register.js';
 import { buildCommandRegistry, type HandlerDeps } from './handlers/registry.js';
 import { createDeliveryRunner, createWebhookHandler } from './handlers/webhooks.js';
 import type { WhyRebootDeps } from './handlers/why-reboot.js';
-import { createForge, createForges } from './integrations/forge/create.js';
+import { createForge, createForgeCache } from './integrations/forge/create.js';
 import type { ParsedDelivery } from './integrations/forge/events.js';
 import { parseGithubWebhook } from './integrations/forge/github-events.js';
 import { parseGitlabWebhook } from './integrations/forge/gitlab-events.js';
@@ -34,7 +35,7 @@ import { createSlackApp } from './integrations/slack/app.js';
 import { createSlackClient } from './integrations/slack/client.js';
 import type { SlackIdentity } from './integrations/slack/port.js';
 import { createUserGroupResolver } from './integrations/slack/usergroups.js';
-import { describeApprovers } from './playbooks/change/flow.js';
+import { listApprovers } from './playbooks/change/flow.js';
 import {
   type ChangeLifecycle,
   createChangeLifecycle,
@@ -525,12 +526,13 @@ const buildChanges = (
     readonly follow: ((f: FollowRequest) => Promise<void>) | undefined;
   },
 ): { handlers: ChangeHandlerDeps; lifecycle: ChangeLifecycle; reconciler: ChangeSlackReconciler } => {
-  let forges: Partial<Record<ForgeKind, ForgePort>> | null = null;
+  // Only the forge a change uses is built: GitHub configured without a token must not fail GitLab changes.
+  const forgeCache = createForgeCache(config.forges, config.secrets);
   const forgeFor = (kind: ForgeKind): ForgePort => {
-    forges ??= createForges(config.forges, config.secrets);
-    const forge = forges[kind];
-    if (!forge) throw new AppError('config_invalid', `forges.${kind} is not configured in this opsbot.`);
-    return forge;
+    if (!config.forges[kind]) {
+      throw new AppError('config_invalid', `forges.${kind} is not configured in this opsbot.`);
+    }
+    return forgeCache(kind);
   };
   const logger = d.logger.child({ component: 'change' });
   const replicaId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -548,7 +550,7 @@ const buildChanges = (
     slack: d.slack,
     logger,
     replicaId,
-    approvers: (command) => describeApprovers(flow, command),
+    approvers: (command) => describeApprovers(listApprovers(flow, command)),
     leaseMs: config.changes.leaseMs,
   });
   const lifecycle = createChangeLifecycle({

@@ -4,7 +4,7 @@ import { loadConfig } from '../core/config.js';
 import type { AuditOutcome } from '../store/types.js';
 import type { CliIo } from './io.js';
 
-const cliActor = (): string => {
+export const cliActor = (): string => {
   try {
     return `cli:${userInfo().username}`;
   } catch {

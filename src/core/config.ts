@@ -441,9 +441,25 @@ export const configSchema = z
           .max(20)
           .default(5)
           .describe('apply attempts on retryable forge errors before a change is marked failed'),
+        gitAuthor: z
+          .object({
+            name: z.string().min(1).default('opsbot'),
+            email: z.string().min(3).default('opsbot@localhost'),
+          })
+          .strict()
+          .default({ name: 'opsbot', email: 'opsbot@localhost' })
+          .describe(
+            'who commits when /amend changes an MR branch with git (committer, and author of added commits)',
+          ),
       })
       .strict()
-      .default({ leaseMs: 20_000, resumeIntervalMs: 2_000, slackSyncIntervalMs: 2_000, maxApplyAttempts: 5 }),
+      .default({
+        leaseMs: 20_000,
+        resumeIntervalMs: 2_000,
+        slackSyncIntervalMs: 2_000,
+        maxApplyAttempts: 5,
+        gitAuthor: { name: 'opsbot', email: 'opsbot@localhost' },
+      }),
     store: z
       .object({
         dataDir: z.string().default('./data').describe('SQLite file location when DATABASE_URL is not set'),
@@ -614,15 +630,20 @@ export const loadConfig = (
     if (options.requireSlack && t.forge === 'gitlab' && !secrets.GITLAB_TOKEN) {
       throw new AppError('config_invalid', `GITLAB_TOKEN is not set: target "${t.name}" uses GitLab.`);
     }
+    // The same rule createForge applies: the App when both ids are configured and its key is set, else the token.
+    const gh = cfg.forges.github;
+    const githubApp = gh?.appId !== undefined && gh.installationId !== undefined;
     if (
       options.requireSlack &&
       t.forge === 'github' &&
       !secrets.GITHUB_TOKEN &&
-      !secrets.GITHUB_APP_PRIVATE_KEY
+      !(githubApp && secrets.GITHUB_APP_PRIVATE_KEY)
     ) {
       throw new AppError(
         'config_invalid',
-        `GITHUB_TOKEN (or GITHUB_APP_PRIVATE_KEY) is not set: target "${t.name}" uses GitHub.`,
+        githubApp
+          ? `GITHUB_APP_PRIVATE_KEY (or GITHUB_TOKEN) is not set: target "${t.name}" uses GitHub through the App of forges.github.`
+          : `GITHUB_TOKEN is not set: target "${t.name}" uses GitHub (or set forges.github.appId, installationId and GITHUB_APP_PRIVATE_KEY for a GitHub App).`,
       );
     }
   }

@@ -5,7 +5,7 @@ import type { SlackPort } from '../integrations/slack/port.js';
 import {
   type ChangeCommand,
   type ChangeFlowDeps,
-  describeApprovers,
+  listApprovers,
   parseChangeButtonValue,
 } from '../playbooks/change/flow.js';
 import { type ChangeLifecycle, changeTarget } from '../playbooks/change/lifecycle.js';
@@ -13,6 +13,7 @@ import type { ChangePlan } from '../playbooks/change/types.js';
 import type { ChangeRequest } from '../store/types.js';
 import { APPROVE_ACTION, buildChangeMessage, CANCEL_ACTION } from './blocks/change.js';
 import { buildChangeStateText } from './blocks/change-state.js';
+import { describeApprovers, describeRefusal } from './change-approvers.js';
 import type {
   CommandContext,
   CommandPipeline,
@@ -45,7 +46,7 @@ const viewOf = (deps: ChangeHandlerDeps, plan: ChangePlan, requestedBy: string) 
   plan,
   requestedBy,
   buttonValue: null,
-  approvers: describeApprovers(deps.flow, commandOfPlan(plan)),
+  approvers: describeApprovers(listApprovers(deps.flow, commandOfPlan(plan))),
 });
 
 const isNotInChannel = (err: unknown): boolean =>
@@ -227,13 +228,11 @@ export const createChangeActionHandler = (deps: ChangeHandlerDeps): ChangeAction
           await say(text);
           return { ...about, outcome: 'nothing_to_do', detail: text };
         }
-        case 'refused':
-          await say(`:no_entry: ${outcome.decision.message}`);
-          return {
-            ...about,
-            outcome: 'refused',
-            detail: `${outcome.decision.reason}: ${outcome.decision.message}`,
-          };
+        case 'refused': {
+          const text = describeRefusal(outcome.decision);
+          await say(`:no_entry: ${text}`);
+          return { ...about, outcome: 'refused', detail: `${outcome.decision.reason}: ${text}` };
+        }
       }
     };
 

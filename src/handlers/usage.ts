@@ -93,10 +93,28 @@ export const USAGE: Readonly<Record<CommandName, CommandUsage>> = {
   amend: {
     name: 'amend',
     slash: '/amend',
-    summary: "Change an open opsbot merge request (run it in the change's thread).",
-    synopsis: ['<change-id> <new arguments>'],
-    options: [],
-    examples: ['/amend 42 elasticsearch-7.10.3'],
+    summary:
+      "Change someone's open merge / pull request with a diff applied to its branch with git (a new commit, or the last one amended), never over a push made since the preview. Not wired to Slack yet: `opsbot amend <mr> --patch FILE` does it from a terminal.",
+    synopsis: ['<mr> --diff [--amend] [--message M]   (the unified diff on the following lines)'],
+    options: [
+      {
+        flag: '<mr>',
+        text: 'group/project!42 (GitLab), owner/repo#42 (GitHub), or the merge / pull request URL',
+      },
+      { flag: '--diff', text: 'the unified diff follows the arguments, on the next lines' },
+      {
+        flag: '--amend',
+        text: 'amend the last commit instead of adding one (pushed with --force-with-lease)',
+      },
+      {
+        flag: '--message M',
+        text: 'commit message (default: "Change by opsbot"; with --amend, the commit\'s own)',
+      },
+    ],
+    examples: [
+      '/amend infra/ansible!42 --diff',
+      '/amend acme/infra#7 --diff --amend --message "Lock kibana too"',
+    ],
   },
   pipeline: {
     name: 'pipeline',

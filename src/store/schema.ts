@@ -1,12 +1,9 @@
-import type { ColumnType, Generated } from 'kysely';
+import type { Generated } from 'kysely';
+import type { EpochMs } from './column-types.js';
 import type { PipelineTables } from './pipeline-schema.js';
 
-/**
- * Table shapes as Kysely sees them. Times are epoch milliseconds in a 64-bit integer column (SQLite
- * INTEGER, PostgreSQL BIGINT): both engines round-trip them exactly and compare them cheaply. `pg`
- * returns BIGINT as a string, so reads are typed `number | string` and go through `Number()`.
- */
-export type EpochMs = ColumnType<number | string, number, number>;
+/** Table shapes as Kysely sees them (times: see EpochMs in column-types.ts). */
+export type { EpochMs } from './column-types.js';
 
 export interface AuditLogTable {
   id: string;

@@ -80,6 +80,8 @@ export const startFakeHttpServer = async (
   prefix: string,
   handle: (req: FakeRequest) => Promise<FakeResponse>,
   decorate: (res: FakeResponse, req: FakeRequest) => Readonly<Record<string, string>> = () => ({}),
+  /** Streams a request outside `prefix` itself (git smart HTTP); returns false to leave it to the router. */
+  raw?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>,
 ): Promise<FakeHttpServer> => {
   const requests: RecordedRequest[] = [];
   const faults: Array<{ matcher: FaultMatcher; fault: Fault; remaining: number }> = [];
@@ -105,6 +107,24 @@ export const startFakeHttpServer = async (
   };
 
   const onRequest = async (req: IncomingMessage, res: ServerResponse) => {
+    if (raw && !(req.url ?? '/').startsWith(prefix)) {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
+      const rawUrl = req.url ?? '/';
+      const q = rawUrl.indexOf('?');
+      const recorded: RecordedRequest = {
+        method: req.method ?? 'GET',
+        path: q === -1 ? rawUrl : rawUrl.slice(0, q),
+        query: new URLSearchParams(q === -1 ? '' : rawUrl.slice(q + 1)),
+        headers,
+        body: '',
+        at: Date.now(),
+      };
+      if (await raw(req, res)) {
+        requests.push(recorded);
+        return;
+      }
+    }
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');

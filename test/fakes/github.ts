@@ -1,6 +1,7 @@
 import { createPublicKey, type KeyObject, randomBytes, verify } from 'node:crypto';
 import type { FakeHttpServer, FakeRequest, FakeResponse, Fault, RecordedRequest } from './forge-http.js';
 import { HttpFail, pageLinks, paginate, startFakeHttpServer } from './forge-http.js';
+import { serveGitHttp } from './git-http.js';
 import type { GitRepo, TreeEdit } from './git-repo.js';
 import { createGithubActions, type GithubActions } from './github-actions.js';
 import { createWebhookSender, type WebhookSender } from './webhook-sender.js';
@@ -42,6 +43,10 @@ export interface FakePullRequest {
   mergedBy?: string | null;
   closedAt?: string | null;
   updatedAt?: string;
+  /** The repo holding `head` when the PR comes from a fork (else the PR's own repo). */
+  headRepo?: string;
+  /** "Allow edits by maintainers" (maintainer_can_modify) of a fork PR. */
+  maintainerCanModify?: boolean;
 }
 
 export interface FakeGithub {
@@ -62,7 +67,24 @@ export interface FakeGithub {
   /** The repository webhook: payload URL and secret (X-Hub-Signature-256). */
   setWebhook(hook: { url: string; secret: string | null; timeoutMs?: number } | null): void;
   /** A pull request someone opened by hand, from an existing branch. */
-  addPull(repo: string, pr: { head: string; base?: string; title?: string; user?: string }): FakePullRequest;
+  addPull(
+    repo: string,
+    pr: {
+      head: string;
+      base?: string;
+      title?: string;
+      user?: string;
+      /** A fork ("owner/name", one of the fake's repos) holding `head`. */
+      headRepo?: string;
+      maintainerCanModify?: boolean;
+    },
+  ): FakePullRequest;
+  /** Branches reported as protected (GET /repos/:o/:r/branches/:b), besides the default branch. */
+  protectBranch(repo: string, branch: string): void;
+  /** Basic-auth passwords git clients sent to the smart HTTP endpoints. */
+  readonly gitPasswords: string[];
+  /** Runs `fn` when the next git push arrives, before it is received (someone else's push racing it). */
+  beforeNextPush(fn: () => Promise<void>): void;
   /** Merges (or closes without merging) a pull request as `user`, sending pull_request "closed". */
   setPullState(
     repo: string,
@@ -91,6 +113,9 @@ export const startFakeGithub = async (opts: {
   /** Size above which contents returns no content (GitHub: 1 MB). */
   contentsLimit?: number;
 }): Promise<FakeGithub> => {
+  const protectedBranches = new Set<string>();
+  const gitPasswords: string[] = [];
+  const beforePush: Array<() => Promise<void>> = [];
   const prefix = opts.prefix ?? '/api/v3';
   const tokens = new Map<string, FakeGithubToken>(Object.entries(opts.tokens ?? {}));
   const pulls: FakePullRequest[] = [];
@@ -161,8 +186,23 @@ export const startFakeGithub = async (opts: {
       body: p.body,
       html_url: `${web}/${p.repo}/pull/${p.number}`,
       url: `${api}/repos/${p.repo}/pulls/${p.number}`,
-      head: { ref: p.head, sha: headSha, label: `${owner}:${p.head}`, repo: { full_name: p.repo } },
-      base: { ref: p.base, sha: baseSha, label: `${owner}:${p.base}`, repo: { full_name: p.repo } },
+      head: {
+        ref: p.head,
+        sha: headSha,
+        label: `${(p.headRepo ?? p.repo).split('/')[0]}:${p.head}`,
+        repo: {
+          full_name: p.headRepo ?? p.repo,
+          clone_url: `${web}/${p.headRepo ?? p.repo}.git`,
+          fork: p.headRepo !== undefined && p.headRepo !== p.repo,
+        },
+      },
+      base: {
+        ref: p.base,
+        sha: baseSha,
+        label: `${owner}:${p.base}`,
+        repo: { full_name: p.repo, clone_url: `${web}/${p.repo}.git`, fork: false },
+      },
+      maintainer_can_modify: p.maintainerCanModify ?? false,
       merged_at: p.merged ? (p.closedAt ?? null) : null,
       merged: p.merged === true,
       merged_by: p.merged && p.mergedBy ? { login: p.mergedBy } : null,
@@ -174,6 +214,9 @@ export const startFakeGithub = async (opts: {
       user: { login: p.user },
     };
   };
+
+  const headShaOf = async (p: FakePullRequest) =>
+    (await opts.repos[p.headRepo ?? p.repo]?.revParse(`refs/heads/${p.head}`)) ?? null;
 
   const commitJson = async (name: string, repo: GitRepo, sha: string) => {
     const info = await repo.commitInfo(sha);
@@ -235,6 +278,21 @@ export const startFakeGithub = async (opts: {
       return {
         status: 200,
         json: { id: 1, name: s[2], full_name: name, default_branch: repo.defaultBranch, private: true },
+      };
+    }
+
+    if (req.method === 'GET' && r0 === 'branches' && rest.length >= 2) {
+      const branch = rest.slice(1).join('/');
+      const sha = await repo.revParse(`refs/heads/${branch}`);
+      if (!sha) return fail(404, 'Branch not found');
+      return {
+        status: 200,
+        json: {
+          name: branch,
+          commit: { sha, url: `${api}/repos/${name}/commits/${sha}` },
+          protected: branch === repo.defaultBranch || protectedBranches.has(`${name}:${branch}`),
+          _links: { html: `${web}/${name}/tree/${branch}` },
+        },
       };
     }
 
@@ -401,13 +459,7 @@ export const startFakeGithub = async (opts: {
         const pg = paginate(filtered, req.query, 30, maxPerPage);
         const items = [];
         for (const p of pg.items) {
-          items.push(
-            prJson(
-              p,
-              await repo.revParse(`refs/heads/${p.head}`),
-              await repo.revParse(`refs/heads/${p.base}`),
-            ),
-          );
+          items.push(prJson(p, await headShaOf(p), await repo.revParse(`refs/heads/${p.base}`)));
         }
         const headers: Record<string, string> = {};
         if (pg.totalPages > 1) {
@@ -470,11 +522,7 @@ export const startFakeGithub = async (opts: {
       if (req.method === 'GET' && pr && rest.length === 2) {
         return {
           status: 200,
-          json: prJson(
-            pr,
-            await repo.revParse(`refs/heads/${pr.head}`),
-            await repo.revParse(`refs/heads/${pr.base}`),
-          ),
+          json: prJson(pr, await headShaOf(pr), await repo.revParse(`refs/heads/${pr.base}`)),
         };
       }
     }
@@ -515,17 +563,33 @@ export const startFakeGithub = async (opts: {
     return fail(404, 'Not Found');
   };
 
-  const server: FakeHttpServer = await startFakeHttpServer(prefix, handle, () => {
-    used += 1;
-    return {
-      'x-ratelimit-limit': '5000',
-      'x-ratelimit-remaining': String(Math.max(5000 - used, 0)),
-      'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + 3600),
-      'x-ratelimit-used': String(used),
-      'x-ratelimit-resource': 'core',
-      'x-github-request-id': randomBytes(6).toString('hex').toUpperCase(),
-    };
-  });
+  // Git over smart HTTP (https://<host>/<owner>/<repo>.git), basic auth with any token the API accepts.
+  const gitRoute = {
+    beforePush,
+    repos: opts.repos,
+    seenPasswords: gitPasswords,
+    access: (password: string, name: string) => {
+      const t = tokens.get(password);
+      if (!t || (t.repos && !t.repos.includes(name))) return null;
+      return { write: t.access === 'write' };
+    },
+  };
+  const server: FakeHttpServer = await startFakeHttpServer(
+    prefix,
+    handle,
+    () => {
+      used += 1;
+      return {
+        'x-ratelimit-limit': '5000',
+        'x-ratelimit-remaining': String(Math.max(5000 - used, 0)),
+        'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + 3600),
+        'x-ratelimit-used': String(used),
+        'x-ratelimit-resource': 'core',
+        'x-github-request-id': randomBytes(6).toString('hex').toUpperCase(),
+      };
+    },
+    (req, res) => serveGitHttp(req, res, gitRoute),
+  );
   web = server.url;
   api = `${server.url}${prefix}`;
   return {
@@ -560,9 +624,18 @@ export const startFakeGithub = async (opts: {
         comments: [],
         user: p.user ?? 'carol',
         updatedAt: new Date().toISOString(),
+        ...(p.headRepo !== undefined ? { headRepo: p.headRepo } : {}),
+        ...(p.maintainerCanModify !== undefined ? { maintainerCanModify: p.maintainerCanModify } : {}),
       };
       pulls.push(pr);
       return pr;
+    },
+    protectBranch(repo, branch) {
+      protectedBranches.add(`${repo}:${branch}`);
+    },
+    gitPasswords,
+    beforeNextPush(fn) {
+      beforePush.push(fn);
     },
     async setPullState(repo, number, state, user) {
       const pr = pulls.find((p) => p.repo === repo && p.number === number);
@@ -574,11 +647,7 @@ export const startFakeGithub = async (opts: {
       pr.closedAt = at;
       pr.updatedAt = at;
       const git = opts.repos[repo];
-      const json = prJson(
-        pr,
-        (await git?.revParse(`refs/heads/${pr.head}`)) ?? null,
-        (await git?.revParse(`refs/heads/${pr.base}`)) ?? null,
-      );
+      const json = prJson(pr, await headShaOf(pr), (await git?.revParse(`refs/heads/${pr.base}`)) ?? null);
       actions.pullRequestHook('closed', json, repo, user);
       return pr;
     },

@@ -8,6 +8,7 @@ import type {
   RecordedRequest,
 } from './forge-http.js';
 import { HttpFail, pageLinks, paginate, startFakeHttpServer } from './forge-http.js';
+import { serveGitHttp } from './git-http.js';
 import type { GitRepo, TreeEdit } from './git-repo.js';
 import { createGitlabCi, type GitlabCi } from './gitlab-ci.js';
 import { createWebhookSender, type WebhookSender } from './webhook-sender.js';
@@ -42,6 +43,10 @@ export interface FakeMergeRequest {
   mergedBy?: string | null;
   closedBy?: string | null;
   updatedAt?: string;
+  /** The fork holding source_branch (a project of the fake); the MR's own project when absent. */
+  sourceProject?: string;
+  /** "Allow commits from members who can merge to the target branch" of a fork MR. */
+  allowCollaboration?: boolean;
 }
 
 export interface FakeGitlab {
@@ -73,8 +78,22 @@ export interface FakeGitlab {
   /** An MR someone opened by hand (not through opsbot), from an existing branch. */
   addMergeRequest(
     project: string,
-    mr: { sourceBranch: string; targetBranch?: string; title?: string; author?: string },
+    mr: {
+      sourceBranch: string;
+      targetBranch?: string;
+      title?: string;
+      author?: string;
+      /** A fork (another project of the fake) holding the source branch. */
+      sourceProject?: string;
+      allowCollaboration?: boolean;
+    },
   ): Promise<FakeMergeRequest>;
+  /** Marks a branch protected (the default branch always is). */
+  protectBranch(project: string, branch: string): void;
+  /** Basic-auth passwords git clients sent to the smart HTTP endpoints. */
+  readonly gitPasswords: string[];
+  /** Runs `fn` when the next git push arrives, before it is received (someone else's push racing it). */
+  beforeNextPush(fn: () => Promise<void>): void;
   /** Merges (or closes) an MR as `user` would in the UI, sending the Merge Request Hook. */
   setMergeRequestState(
     project: string,
@@ -130,6 +149,11 @@ export const startFakeGitlab = async (opts: {
   });
   let nextId = 1000;
   let host = '';
+  const protectedBranches = new Set<string>();
+  const gitPasswords: string[] = [];
+  const beforePush: Array<() => Promise<void>> = [];
+  const projectById = (id: string): string =>
+    /^\d+$/.test(id) ? ([...projectIds.entries()].find(([, n]) => String(n) === id)?.[0] ?? id) : id;
 
   const authenticate = (req: FakeRequest): [string, FakeGitlabToken] => {
     const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
@@ -148,7 +172,11 @@ export const startFakeGitlab = async (opts: {
   const mrJson = (mr: FakeMergeRequest) => ({
     id: mr.id,
     iid: mr.iid,
-    project_id: 1,
+    project_id: projectIds.get(mr.project) ?? 1,
+    source_project_id: projectIds.get(mr.sourceProject ?? mr.project) ?? 1,
+    target_project_id: projectIds.get(mr.project) ?? 1,
+    allow_collaboration: mr.allowCollaboration ?? false,
+    allow_maintainer_to_push: mr.allowCollaboration ?? false,
     title: mr.title,
     description: mr.description,
     state: mr.state,
@@ -171,13 +199,27 @@ export const startFakeGitlab = async (opts: {
     const [user, token] = authenticate(req);
     const s = req.segments;
     if (s[0] !== 'projects' || s[1] === undefined) return fail(404, '404 Not Found');
-    const projectId = s[1];
+    const projectId = projectById(s[1]);
     const repo = project(projectId, token);
     const write = req.method !== 'GET' && req.method !== 'HEAD';
     if (write && token.access !== 'write') return fail(403, '403 Forbidden');
     const rest = s.slice(2);
     const ciAnswer = await ci.route(req, projectId, rest);
     if (ciAnswer) return ciAnswer;
+
+    if (req.method === 'GET' && rest.length === 0) {
+      return {
+        status: 200,
+        json: {
+          id: projectIds.get(projectId) ?? 1,
+          path_with_namespace: projectId,
+          default_branch: repo.defaultBranch,
+          web_url: `${host}/${projectId}`,
+          http_url_to_repo: `${host}/${projectId}.git`,
+          forked_from_project: null,
+        },
+      };
+    }
 
     // GET repository/branches/:branch
     if (req.method === 'GET' && rest[0] === 'repository' && rest[1] === 'branches' && rest.length === 3) {
@@ -190,7 +232,7 @@ export const startFakeGitlab = async (opts: {
           name,
           commit: await commitJson(host, projectId, repo, sha),
           merged: false,
-          protected: name === repo.defaultBranch,
+          protected: name === repo.defaultBranch || protectedBranches.has(`${projectId}:${name}`),
           default: name === repo.defaultBranch,
           web_url: `${host}/${projectId}/-/tree/${name}`,
         },
@@ -402,7 +444,39 @@ export const startFakeGitlab = async (opts: {
     return fail(404, '404 Not Found');
   };
 
-  const server: FakeHttpServer = await startFakeHttpServer(API, handle);
+  // Git over smart HTTP (<host>/<group>/<project>.git), basic auth `oauth2:<token>` (any user name). A push
+  // moves the head of every open MR from that branch (Merge Request Hook "update"), as GitLab does.
+  const gitRoute = {
+    beforePush,
+    repos: opts.projects,
+    seenPasswords: gitPasswords,
+    access: (password: string, name: string) => {
+      const t = opts.tokens[password];
+      if (!t || (t.projects && !t.projects.includes(name))) return null;
+      return { write: t.access === 'write' };
+    },
+    onPush: (name: string, updates: readonly { ref: string; newSha: string | null }[]) => {
+      for (const u of updates) {
+        if (!u.ref.startsWith('refs/heads/') || u.newSha === null) continue;
+        const branch = u.ref.slice('refs/heads/'.length);
+        for (const mr of mergeRequests) {
+          if (
+            mr.state === 'opened' &&
+            (mr.sourceProject ?? mr.project) === name &&
+            mr.source_branch === branch
+          ) {
+            const oldrev = mr.sha;
+            mr.sha = u.newSha;
+            mr.updatedAt = new Date().toISOString();
+            ci.mergeRequestHook(mr, 'update', mr.author, { oldrev });
+          }
+        }
+      }
+    },
+  };
+  const server: FakeHttpServer = await startFakeHttpServer(API, handle, undefined, (req, res) =>
+    serveGitHttp(req, res, gitRoute),
+  );
   host = server.url;
   return {
     host,
@@ -430,9 +504,16 @@ export const startFakeGitlab = async (opts: {
           : null,
       );
     },
+    protectBranch(project, branch) {
+      protectedBranches.add(`${project}:${branch}`);
+    },
+    gitPasswords,
+    beforeNextPush(fn) {
+      beforePush.push(fn);
+    },
     async addMergeRequest(project, m) {
-      const repo = opts.projects[project];
-      if (!repo) throw new Error(`fake gitlab: no project ${project}`);
+      const repo = opts.projects[m.sourceProject ?? project];
+      if (!repo) throw new Error(`fake gitlab: no project ${m.sourceProject ?? project}`);
       const ofProject = mergeRequests.filter((x) => x.project === project);
       const mr: FakeMergeRequest = {
         id: nextId++,
@@ -449,6 +530,8 @@ export const startFakeGitlab = async (opts: {
         author: m.author ?? 'carol',
         notes: [],
         updatedAt: new Date().toISOString(),
+        ...(m.sourceProject !== undefined ? { sourceProject: m.sourceProject } : {}),
+        ...(m.allowCollaboration !== undefined ? { allowCollaboration: m.allowCollaboration } : {}),
       };
       mergeRequests.push(mr);
       ci.mergeRequestHook(mr, 'open', mr.author);

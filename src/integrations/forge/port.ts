@@ -1,4 +1,5 @@
-import type { CiJobState, CiRunState, CiStatus } from './events.js';
+import type { CiJobState, CiRunState, CiStatus } from '../../core/ci.js';
+import type { GitCredential } from '../git/credential.js';
 
 /**
  * One forge port for GitLab (gitbeaker) and GitHub (octokit). "MR" means a GitLab merge request or a GitHub
@@ -41,6 +42,21 @@ export interface MergeRequestDetails extends MergeRequest {
   readonly updatedAt: Date;
 }
 
+/** An MR with where its commits live, for changing its branch with git (`/amend`). */
+export interface MergeRequestSource extends MergeRequest {
+  /** The repository holding the source branch: the MR's own, or a fork. */
+  readonly sourceRepo: string;
+  /** https clone URL of `sourceRepo`, without credentials. */
+  readonly cloneUrl: string | null;
+  readonly fork: boolean;
+  /** Whether the bot may push to the source branch of a fork (GitLab allow_collaboration, GitHub
+   * maintainer_can_modify); true for a branch of the MR's own repository. */
+  readonly collaborationAllowed: boolean;
+  readonly branchProtected: boolean;
+  /** The MR author's forge user name. */
+  readonly author: string | null;
+}
+
 /** One pipeline of an MR (GitLab: a pipeline; GitHub: every run for the head commit). */
 export interface CiPipelineSummary {
   readonly key: string;
@@ -71,11 +87,15 @@ export interface ForgePort {
   readonly kind: ForgeKind;
   /** The head commit sha of a branch, or null when the branch does not exist. */
   getBranchHead(repo: string, branch: string): Promise<string | null>;
-  /** A file's content at a ref (branch or sha), or null when the file does not exist there. */
+  /**
+   * A file's content at a ref (branch or sha), or null when the file does not exist there (a ref that does
+   * not exist is a not_found error, not null).
+   */
   getFile(repo: string, path: string, ref: string): Promise<FileAtRef | null>;
   /**
    * Creates `branch` from `startSha` with one commit carrying all `actions`. Fails with a conflict
-   * IntegrationError if the branch already exists.
+   * IntegrationError whose `forgeConflictOf` is 'branch-exists' if the branch already exists, and
+   * 'file-state' (naming the paths) if a file to create exists or one to update or delete does not.
    */
   createBranchWithCommit(input: {
     readonly repo: string;
@@ -113,4 +133,14 @@ export interface ForgePort {
     repo: string,
     pipeline: { readonly key: string; readonly runIds: readonly string[] },
   ): Promise<void>;
+
+  // Git over HTTPS (`/amend` changes an MR's branch with real git)
+
+  /** The MR with its source repository, fork permission and branch protection, or null when not found. */
+  getMergeRequestSource(repo: string, number: number): Promise<MergeRequestSource | null>;
+  /**
+   * The credential git uses over HTTPS (GitLab `oauth2:<token>`, GitHub `x-access-token:<token>`; a GitHub
+   * App's installation token, fetched or renewed on the way).
+   */
+  getGitCredential(): Promise<GitCredential>;
 }

@@ -1,6 +1,12 @@
 import { App, Octokit } from 'octokit';
 import { AppError, IntegrationError } from '../../core/errors.js';
-import { describeFailure, type ForgeErrorContext, toForgeError } from '../forge/errors.js';
+import {
+  branchExistsError,
+  describeFailure,
+  type ForgeErrorContext,
+  fileStateError,
+  toForgeError,
+} from '../forge/errors.js';
 import { aggregateStatus, type CiJobState, type CiRunState, type CiStatus } from '../forge/events.js';
 import { githubCiStatus } from '../forge/github-events.js';
 import { readTail } from '../forge/log-tail.js';
@@ -12,6 +18,7 @@ import type {
   ForgePort,
   MergeRequest,
   MergeRequestDetails,
+  MergeRequestSource,
 } from '../forge/port.js';
 import {
   type RetryPolicy,
@@ -21,6 +28,7 @@ import {
   writeWithRecheck,
 } from '../forge/retry.js';
 import { num, obj, optStr, str } from '../forge/shape.js';
+import { GitCredential } from '../git/credential.js';
 
 /**
  * GitHub and GitHub Enterprise Server through octokit, with a personal/fine-grained token or as a GitHub App
@@ -339,11 +347,7 @@ export const createGithubForge = (opts: GithubForgeOptions): ForgePort => {
   };
 
   const branchExists = (repo: string, branch: string, cause?: unknown) =>
-    new IntegrationError(SERVICE, `branch ${branch} already exists in ${repo}`, {
-      code: 'conflict',
-      status: 422,
-      ...(cause !== undefined ? { cause } : {}),
-    });
+    branchExistsError(SERVICE, repo, branch, 422, cause);
 
   return {
     kind: 'github',
@@ -355,16 +359,12 @@ export const createGithubForge = (opts: GithubForgeOptions): ForgePort => {
         const r = splitRepo(input.repo);
         const start = (await o.rest.git.getCommit({ ...r, commit_sha: input.startSha })).data;
         // Same semantics as GitLab's commit actions: create must be new, update/delete must exist.
+        const problems: { path: string; exists: boolean }[] = [];
         for (const a of input.actions) {
           const present = (await readFile(o, input.repo, a.path, input.startSha)) !== null;
-          if (a.action === 'create' ? present : !present) {
-            throw new IntegrationError(
-              SERVICE,
-              `the change no longer applies to ${input.repo} at ${input.startSha.slice(0, 12)} (${a.path} ${present ? 'already exists' : 'does not exist'}); plan it again`,
-              { code: 'conflict' },
-            );
-          }
+          if (a.action === 'create' ? present : !present) problems.push({ path: a.path, exists: present });
         }
+        if (problems.length > 0) throw fileStateError(SERVICE, input, problems, null);
         const tree: Array<{ path: string; mode: '100644'; type: 'blob'; sha: string | null }> = [];
         for (const a of input.actions) {
           if (a.action === 'delete') {
@@ -530,5 +530,56 @@ export const createGithubForge = (opts: GithubForgeOptions): ForgePort => {
           await o.rest.actions.reRunWorkflowFailedJobs({ ...splitRepo(repo), run_id: Number(m[1]) });
         }
       }),
+
+    getMergeRequestSource: (repo, number) =>
+      call(ctx(repo, 'read', `pull request #${number}`), async (o): Promise<MergeRequestSource | null> => {
+        let raw: unknown;
+        try {
+          raw = (await o.rest.pulls.get({ ...splitRepo(repo), pull_number: number })).data;
+        } catch (err) {
+          return nullIfRepoExists(o, repo, err);
+        }
+        const mr = toMergeRequest(raw);
+        const p = obj(SERVICE, raw, 'pull request');
+        const head = obj(SERVICE, p.head, 'pull request head');
+        // head.repo is null when the fork was deleted: the commits are then out of reach.
+        const headRepo = typeof head.repo === 'object' && head.repo !== null ? (head.repo as Json) : null;
+        const sourceRepo = headRepo ? str(SERVICE, headRepo.full_name, 'head repo full_name') : repo;
+        const fork = sourceRepo.toLowerCase() !== repo.toLowerCase();
+        let branchProtected = false;
+        if (headRepo) {
+          try {
+            const b = (await o.rest.repos.getBranch({ ...splitRepo(sourceRepo), branch: mr.sourceBranch }))
+              .data;
+            branchProtected = b.protected === true;
+          } catch (err) {
+            if (!is404(err) && describeFailure(err).status !== 403) throw err;
+          }
+        }
+        const user = typeof p.user === 'object' && p.user !== null ? optStr((p.user as Json).login) : null;
+        return {
+          ...mr,
+          sourceRepo,
+          cloneUrl: headRepo ? optStr(headRepo.clone_url) : null,
+          fork,
+          collaborationAllowed: !fork || p.maintainer_can_modify === true,
+          branchProtected,
+          author: user,
+        };
+      }),
+
+    getGitCredential: async () => {
+      if (opts.token) return new GitCredential('x-access-token', opts.token);
+      // The App's installation token (cached and renewed by @octokit/auth-app).
+      return call(ctx('', 'read', 'installation token'), async (o) => {
+        const auth = (await o.auth({ type: 'installation' })) as { token?: unknown };
+        if (typeof auth.token !== 'string') {
+          throw new IntegrationError(SERVICE, 'the GitHub App installation token could not be read', {
+            code: 'upstream',
+          });
+        }
+        return new GitCredential('x-access-token', auth.token);
+      });
+    },
   };
 };

@@ -1,0 +1,267 @@
+import { execFile } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBareRepo, type GitRepo } from '../fakes/git-repo.js';
+import { type FakeGithub, startFakeGithub } from '../fakes/github.js';
+import { type FakeGitlab, startFakeGitlab } from '../fakes/gitlab.js';
+
+/**
+ * `opsbot amend` as users run it (bin/opsbot.js in a child process) against the forge fakes, which serve
+ * real bare repositories over git's smart HTTP. The token test wraps `git` on the PATH (every git the CLI
+ * starts records its argument list) and reads /proc/<pid>/cmdline of every process while the CLI runs, so
+ * git's own helpers (git-remote-http) are checked too; afterwards every file left under the temp and data
+ * directories is read.
+ */
+
+const GL_TOKEN = 'glpat-AMENDcliSECRET-7f3a9c';
+const root = resolve(fileURLToPath(import.meta.url), '../../..');
+const PATCH = `--- a/app.conf
++++ b/app.conf
+@@ -1,2 +1,2 @@
+ name = app
+-workers = 2
++workers = 4
+`;
+
+let gitlab: FakeGitlab;
+let github: FakeGithub;
+let glRepo: GitRepo;
+let ghRepo: GitRepo;
+let dir: string;
+let cfg: string;
+let binDir: string;
+let argvLog: string;
+let appKey: string;
+
+beforeAll(async () => {
+  glRepo = await createBareRepo({ 'app.conf': 'name = app\nworkers = 2\n' });
+  ghRepo = await createBareRepo({ 'app.conf': 'name = app\nworkers = 2\n' });
+  gitlab = await startFakeGitlab({
+    projects: { 'ops/app': glRepo },
+    tokens: { [GL_TOKEN]: { access: 'write' } },
+  });
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  appKey = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  github = await startFakeGithub({
+    repos: { 'acme/web': ghRepo },
+    apps: [
+      {
+        appId: 77,
+        installationId: 88,
+        publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      },
+    ],
+  });
+  dir = mkdtempSync(join(tmpdir(), 'opsbot-cli-amend-'));
+  cfg = join(dir, 'opsbot.yaml');
+  writeFileSync(
+    cfg,
+    `forges:\n  gitlab:\n    host: ${gitlab.host}\n  github:\n    baseUrl: ${github.baseUrl}\n    appId: 77\n    installationId: 88\nstore:\n  dataDir: ${join(dir, 'data')}\nchanges:\n  gitAuthor:\n    name: opsbot\n    email: opsbot@example.test\n`,
+  );
+  writeFileSync(join(dir, 'change.patch'), PATCH);
+  // `git` on the PATH records every argument list it is started with, then runs the real git.
+  binDir = join(dir, 'bin');
+  mkdirSync(binDir);
+  argvLog = join(dir, 'git-argv.log');
+  const realGit = await new Promise<string>((res, rej) =>
+    execFile('sh', ['-c', 'command -v git'], (e, out) => (e ? rej(e) : res(out.trim()))),
+  );
+  writeFileSync(
+    join(binDir, 'git'),
+    `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a" >> '${argvLog}'; done\necho '--' >> '${argvLog}'\nexec '${realGit}' "$@"\n`,
+  );
+  chmodSync(join(binDir, 'git'), 0o755);
+});
+
+afterAll(async () => {
+  await Promise.all([gitlab?.close(), github?.close(), glRepo?.cleanup(), ghRepo?.cleanup()]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** Every process command line seen while the CLI ran (NUL-separated argv joined by spaces). */
+  cmdlines: string[];
+  tmp: string;
+}
+
+/** Every command line in /proc, now. */
+const scanProc = (): string[] => {
+  const out: string[] = [];
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      out.push(readFileSync(`/proc/${pid}/cmdline`).toString('utf8').split('\0').join(' '));
+    } catch {
+      /* exited */
+    }
+  }
+  return out;
+};
+
+const runCli = async (args: string[], env: Record<string, string>): Promise<Run> => {
+  const tmp = mkdtempSync(join(dir, 'tmp-'));
+  const cmdlines: string[] = [];
+  let done = false;
+  const child = execFile(process.execPath, [join(root, 'bin/opsbot.js'), 'amend', ...args, '--config', cfg], {
+    cwd: dir,
+    env: { PATH: `${binDir}:${process.env.PATH ?? ''}`, HOME: dir, TMPDIR: tmp, ...env },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<number | null>((res) => child.on('close', (c) => res(c)));
+  // Watch every process while the CLI runs (git children come and go: scan often, without starving the
+  // machine; the git wrapper above records every direct spawn regardless).
+  const watch = (async () => {
+    while (!done) {
+      for (const c of scanProc()) if (c.includes('git')) cmdlines.push(c);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  })();
+  const code = await exited;
+  done = true;
+  await watch;
+  return { code, stdout, stderr, cmdlines, tmp };
+};
+
+/** Every file below `d`, with its content. */
+const filesBelow = (d: string): Array<{ path: string; content: Buffer }> => {
+  const out: Array<{ path: string; content: Buffer }> = [];
+  for (const name of readdirSync(d)) {
+    const p = join(d, name);
+    const st = statSync(p);
+    if (st.isDirectory()) out.push(...filesBelow(p));
+    else out.push({ path: p, content: readFileSync(p) });
+  }
+  return out;
+};
+
+const forms = (token: string) => [
+  token,
+  Buffer.from(`oauth2:${token}`).toString('base64'),
+  Buffer.from(`x-access-token:${token}`).toString('base64'),
+];
+
+const expectNoToken = (run: Run, token: string) => {
+  const argv = readFileSync(argvLog, 'utf8');
+  for (const t of forms(token)) {
+    expect(run.stdout).not.toContain(t);
+    expect(run.stderr).not.toContain(t);
+    expect(argv).not.toContain(t);
+    for (const c of run.cmdlines) expect(c).not.toContain(t);
+    for (const f of filesBelow(dir)) expect(f.content.includes(t), f.path).toBe(false);
+  }
+  // The temporary workspace is gone (tsx keeps its own cache there when run from a source checkout).
+  expect(readdirSync(run.tmp).filter((n) => !n.startsWith('tsx-'))).toEqual([]);
+};
+
+describe('opsbot amend', () => {
+  it('--help prints the usage and exits 0', async () => {
+    const r = await runCli(['--help'], {});
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Usage: opsbot amend <mr> --patch FILE');
+    expect(r.stdout).toContain('--force-with-lease');
+  });
+
+  it('pushes a commit onto a GitLab MR (exit 0) without the token in argv, /proc, logs or files left behind', async () => {
+    writeFileSync(argvLog, '');
+    await glRepo.git(['branch', 'tune', 'main']);
+    const head = await glRepo.commitToBranch('tune', { 'tune.md': 'tuning notes\n' }, 'Tune');
+    const mr = await gitlab.addMergeRequest('ops/app', { sourceBranch: 'tune' });
+    const r = await runCli([`ops/app!${mr.iid}`, '--patch', 'change.patch', '--message', 'More workers'], {
+      GITLAB_TOKEN: GL_TOKEN,
+    });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`at ${head}`);
+    expect(r.stdout).toContain('+workers = 4');
+    const now = (await glRepo.revParse('refs/heads/tune')) as string;
+    expect(r.stdout).toContain(`Pushed ${now}`);
+    expect((await glRepo.commitInfo(now))?.parents).toEqual([head]);
+    expect(mr.notes).toHaveLength(1);
+    // The token did reach the server, as basic auth: the checks below can fail.
+    expect(gitlab.gitPasswords).toContain(GL_TOKEN);
+    expect(readFileSync(argvLog, 'utf8')).toContain('push');
+    expect(r.cmdlines.some((c) => c.includes('remote-http') || c.includes('git'))).toBe(true);
+    expectNoToken(r, GL_TOKEN);
+  });
+
+  it('--dry-run shows the preview and pushes nothing (exit 0)', async () => {
+    await ghRepo.git(['branch', 'gh-dry', 'main']);
+    const head = await ghRepo.commitToBranch('gh-dry', { README: 'x\n' }, 'Readme');
+    const pr = github.addPull('acme/web', { head: 'gh-dry' });
+    const dry = await runCli([`acme/web#${pr.number}`, '--patch', 'change.patch', '--dry-run'], {
+      GITHUB_APP_PRIVATE_KEY: appKey,
+    });
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain(`at ${head}`);
+    expect(dry.stdout).toContain('dry run: nothing pushed');
+    expect(await ghRepo.revParse('refs/heads/gh-dry')).toBe(head);
+  });
+
+  it('amends a GitHub PR with the App installation token, which never shows', async () => {
+    writeFileSync(argvLog, '');
+    await ghRepo.git(['branch', 'gh-tune', 'main']);
+    const head = await ghRepo.commitToBranch('gh-tune', { README: 'x\n' }, 'Readme');
+    const pr = github.addPull('acme/web', { head: 'gh-tune' });
+    const r = await runCli([`acme/web#${pr.number}`, '--patch', 'change.patch', '--amend'], {
+      GITHUB_APP_PRIVATE_KEY: appKey,
+    });
+    expect(r.code).toBe(0);
+    const now = (await ghRepo.revParse('refs/heads/gh-tune')) as string;
+    expect(now).not.toBe(head);
+    expect((await ghRepo.commitInfo(now))?.parents).toEqual((await ghRepo.commitInfo(head))?.parents);
+    expect(github.issuedTokens.length).toBeGreaterThan(0);
+    expect(github.gitPasswords.some((p) => github.issuedTokens.includes(p))).toBe(true);
+    for (const t of github.issuedTokens) expectNoToken(r, t);
+  });
+
+  /** An MR whose branch set workers to 8: the test patch (2 -> 4) does not apply to it. */
+  const conflictingMr = async (branch: string) => {
+    await glRepo.git(['branch', branch, 'main']);
+    await glRepo.commitToBranch(branch, { 'app.conf': 'name = app\nworkers = 8\n' }, 'Eight');
+    return gitlab.addMergeRequest('ops/app', { sourceBranch: branch });
+  };
+
+  it('exit 2 for a diff that does not apply, with the hunk', async () => {
+    const mr = await conflictingMr('other');
+    const bad = await runCli([`ops/app!${mr.iid}`, '--patch', 'change.patch'], { GITLAB_TOKEN: GL_TOKEN });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('does not apply');
+    expect(bad.stderr).toContain('-workers = 2');
+  });
+
+  it('exit 1 for a token the forge refuses, and the token shows nowhere', async () => {
+    const mr = await conflictingMr('denied');
+    const wrong = 'glpat-WRONG-token-0000';
+    writeFileSync(argvLog, '');
+    const denied = await runCli([`ops/app!${mr.iid}`, '--patch', 'change.patch'], { GITLAB_TOKEN: wrong });
+    expect(denied.code).toBe(1);
+    expectNoToken(denied, wrong);
+  });
+
+  it('exit 2 for a merged MR', async () => {
+    const mr = await conflictingMr('merged');
+    gitlab.setMergeRequestState('ops/app', mr.iid, 'merged', 'dave');
+    const merged = await runCli([`ops/app!${mr.iid}`, '--patch', 'change.patch'], { GITLAB_TOKEN: GL_TOKEN });
+    expect(merged.code).toBe(2);
+    expect(merged.stderr).toContain('is merged');
+  });
+});
