@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WhyRebootDeps } from '../../src/handlers/why-reboot.js';
 import { signSlackRequest } from '../../src/integrations/slack/verify.js';
-import type { Evidence, WhyRebootReport } from '../../src/playbooks/why-reboot/types.js';
+import type { WhyRebootReport } from '../../src/playbooks/why-reboot/types.js';
 import type { PostedFakeMessage } from '../fakes/slack.js';
 
 export const SIGNING_SECRET = 'e2e-signing-secret-5f1c9a';
