@@ -34,6 +34,7 @@ import type { FleetPort } from './integrations/gce/fleet-port.js';
 import { createFleetRestClient } from './integrations/gce/fleet-rest.js';
 import { createMonitoringAdapter, type MonitoringAdapter } from './integrations/gce/monitoring.js';
 import type { ComputePort } from './integrations/gce/port.js';
+import { gceAdapterAuth } from './integrations/gce/token.js';
 import { warmGoogleModules } from './integrations/gce/warm.js';
 import { createSlackApp } from './integrations/slack/app.js';
 import { createSlackClient } from './integrations/slack/client.js';
@@ -55,8 +56,7 @@ import {
   type PipelineFollower,
 } from './playbooks/pipelines/follower.js';
 import { githubWebOf } from './playbooks/pipelines/mr-ref.js';
-import { analyze } from './playbooks/why-reboot/analyze.js';
-import { collectEvidence } from './playbooks/why-reboot/collect.js';
+import { investigateWhyReboot } from './playbooks/why-reboot/investigate.js';
 import { createInFlight, type SignalSource } from './server/drain.js';
 import { createReadiness } from './server/health.js';
 import { createHttpServer } from './server/http-server.js';
@@ -213,7 +213,7 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     gce ??= createGceAdapters({
       logging: { apiEndpoint: config.google.endpoints.logging },
       compute: { apiEndpoint: config.google.endpoints.compute },
-      ...gceAuthOptions(config.secrets), // GOOGLE_OAUTH_ACCESS_TOKEN, else ADC
+      ...gceAdapterAuth(config.secrets), // GOOGLE_OAUTH_ACCESS_TOKEN, else ADC
     });
     return gce;
   };
@@ -342,8 +342,8 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
   try {
     port = await http.listen(config.http.port, options.host);
     // Google clients load now, between listen and taking Slack traffic: the modules a step at a time, then the
-    // Compute client, whose construction parses its 12 MB API description in one multi-second step. Loaded on
-    // the first /why-reboot instead, that step held every other ack (Slack gives up at 3 s); here /readyz says
+    // Monitoring client, whose construction parses its API description in one step. Loaded on the first
+    // command instead, that held every other ack for seconds (Slack gives up at 3 s); here /readyz says
     // "google: loading" until it is done and Socket Mode is not connected yet. Only when a Google playbook is
     // live and a project is configured.
     const googleConfigured = Boolean(config.google.defaultProject) || config.google.projects.length > 0;
@@ -468,8 +468,7 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
 
 /**
  * Loads the Google client libraries a module at a time (yielding between modules), then builds the adapters
- * (the Compute clients parse their 12 MB proto description once, here) with a turn of the event loop between
- * each. Never throws: a failure shows again, with its real error, on the command that needs the client.
+ * (the Monitoring client parses its API description once, here) with a turn of the event loop between each. Never throws: a failure shows again, with its real error, on the command that needs the client.
  */
 const warmGoogle = async (
   clients: { readonly getGce: () => GceAdapters; readonly getMonitoring: (() => MonitoringAdapter) | null },
@@ -598,28 +597,20 @@ const buildWhyRebootDeps = (
   return {
     now: () => new Date(),
     defaultWindow: config.google.defaultWindow,
-    collectEvidence: async (request) => {
+    investigate: async (request) => {
       await ready(); // a command during the warm-up waits for it rather than loading everything in one go
-      const { compute, logging } = getAdapters();
-      return collectEvidence(
+      return investigateWhyReboot(
+        getAdapters(),
         {
-          compute,
-          logging,
-          now: () => new Date(),
+          defaultProject: config.google.defaultProject,
+          projects: config.google.projects,
           timeouts: config.google.timeouts,
           journaldLog: config.google.journaldLog,
         },
-        {
-          vm: request.vm,
-          project: request.project ?? undefined,
-          zone: request.zone ?? undefined,
-          window: request.window,
-          defaultProject: config.google.defaultProject,
-          projects: config.google.projects,
-        },
+        request,
+        () => new Date(),
       );
     },
-    analyze: (evidence) => analyze(evidence, { now: new Date() }),
     buildProgress: (request) => buildWhyRebootProgressBlocks(request.vm),
     buildReport: (report) => buildWhyRebootBlocks(report),
   };

@@ -117,7 +117,7 @@ export const runReboots: CliCommand = async (args, io) => {
     const window = buildWindow(flags.since, flags.until, io.now(), '24h');
     const labels = parseLabels(flags.label ?? []);
     const cause = parseCause(flags.cause);
-    const { parseDuration } = await import('./why-reboot.js');
+    const { parseDuration } = await import('../core/duration.js');
     const gapMs = flags.gap === undefined ? 5 * 60_000 : parseDuration(flags.gap);
     if (gapMs === null) throw usage(`--gap "${flags.gap}": a duration such as 2m or 10m`);
     const projects = flags.project?.length ? [...new Set(flags.project)] : defaultProjects(config);

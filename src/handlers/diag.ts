@@ -1,4 +1,5 @@
-import { type AppError, isAppError } from '../core/errors.js';
+import { parseDuration } from '../core/duration.js';
+import { type AppError, IntegrationError, isAppError } from '../core/errors.js';
 import type { InstanceRef } from '../integrations/gce/port.js';
 import { isNotInChannel } from '../integrations/slack/errors.js';
 import type { SlackBlock, SlackMessage } from '../integrations/slack/port.js';
@@ -10,7 +11,7 @@ import { buildDiagBlocks, buildDiagChartUpload, buildDiagProgressBlocks } from '
 import { escapeText, SLACK_LIMITS, splitForCodeBlocks, truncate } from './blocks/text.js';
 import type { CommandContext, CommandResult, CommandSpec, ParseOutcome } from './pipeline.js';
 import { formatUsage } from './usage.js';
-import { parseDuration, parseWhyRebootArgs } from './why-reboot.js';
+import { parseWhyRebootArgs } from './why-reboot.js';
 
 export interface DiagArgs {
   readonly vm: string;

@@ -1,6 +1,7 @@
 import type { App, BlockAction, ButtonAction } from '@slack/bolt';
 import { checkAccess, type GroupMembership } from '../core/access.js';
 import type { Config } from '../core/config.js';
+import { parseDuration } from '../core/duration.js';
 import { AppError, IntegrationError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { SlackBlock, SlackPort } from '../integrations/slack/port.js';
@@ -24,7 +25,7 @@ import type {
   ParseOutcome,
 } from './pipeline.js';
 import { formatUsage } from './usage.js';
-import { parseDuration, type WhyRebootDeps } from './why-reboot.js';
+import type { WhyRebootDeps } from './why-reboot.js';
 
 /**
  * /reboots: the fleet view in Slack. The summary (biggest groups, a /why-reboot button per VM shown, upcoming
@@ -263,7 +264,7 @@ export const createRebootsActionHandler = (deps: RebootsActionDeps) => ({
         });
         let report: WhyRebootReport;
         try {
-          report = w.analyze(await w.collectEvidence(request, AbortSignal.timeout(w.timeoutMs ?? 120_000)));
+          report = await w.investigate(request, AbortSignal.timeout(w.timeoutMs ?? 120_000));
         } catch (err) {
           const known = err instanceof AppError && (err.code === 'not_found' || err.code === 'ambiguous');
           await deps.slack

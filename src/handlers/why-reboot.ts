@@ -2,8 +2,9 @@ import { AppError, isAppError } from '../core/errors.js';
 import type { InstanceRef } from '../integrations/gce/port.js';
 import { isNotInChannel } from '../integrations/slack/errors.js';
 import type { SlackBlock, SlackMessage } from '../integrations/slack/port.js';
-import { formatRef, mergeSpec, parseInstanceSpec } from '../playbooks/why-reboot/resolve-instance.js';
-import type { Evidence, WhyRebootReport } from '../playbooks/why-reboot/types.js';
+import { buildWindow, parseVmReference } from '../playbooks/why-reboot/request.js';
+import { formatRef } from '../playbooks/why-reboot/resolve-instance.js';
+import type { WhyRebootReport } from '../playbooks/why-reboot/types.js';
 import { parseWords } from './args.js';
 import { escapeText, SLACK_LIMITS, splitForCodeBlocks, truncate } from './blocks/text.js';
 import { noWhyRebootEvidence } from './blocks/why-reboot.js';
@@ -28,11 +29,10 @@ export interface WhyRebootRequest {
 
 /**
  * The /why-reboot playbook and its renderers, injected by main.ts (tests inject the real ones over fake GCE
- * servers, or small stand-ins). `collectEvidence` reads the cloud, `analyze` is pure.
+ * servers, or small stand-ins). `investigate` is the playbook's investigateWhyReboot, the same as the CLI's.
  */
 export interface WhyRebootDeps {
-  collectEvidence(request: WhyRebootRequest, signal?: AbortSignal): Promise<Evidence>;
-  analyze(evidence: Evidence): WhyRebootReport;
+  investigate(request: WhyRebootRequest, signal?: AbortSignal): Promise<WhyRebootReport>;
   buildProgress(request: WhyRebootRequest): SlackMessage;
   buildReport(report: WhyRebootReport): SlackMessage & { readonly fullReport: string };
   readonly now: () => Date;
@@ -43,57 +43,34 @@ export interface WhyRebootDeps {
   close?(): Promise<void>;
 }
 
-const VM_NAME = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const PROJECT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$|^[a-z0-9.-]+:[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
-const ZONE = /^[a-z]+-[a-z]+[0-9]+-[a-z]$/;
-const MAX_WINDOW_MS = 400 * 24 * 3600_000; // admin activity audit logs are kept 400 days
-
-export const parseDuration = (text: string): number | null => {
-  const m = /^(\d{1,5})(m|h|d|w)$/.exec(text.trim());
-  if (!m) return null;
-  const n = Number(m[1]);
-  const unit = { m: 60_000, h: 3600_000, d: 86_400_000, w: 7 * 86_400_000 }[m[2] as 'm' | 'h' | 'd' | 'w'];
-  return n > 0 ? n * unit : null;
-};
-
+/**
+ * `/why-reboot <vm> [--project P] [--zone Z] [--since 7d]`: the words are split here, the values read by
+ * the playbook's request parser, exactly as the command line reads them (one grammar for both).
+ */
 export const parseWhyRebootArgs = (text: string, defaultWindow = '7d'): ParseOutcome<WhyRebootArgs> => {
   const words = parseWords(text, ['project', 'zone', 'since']);
   if (!words.ok) return words;
   const { positional, flags } = words.args;
   if (positional.length === 0) return { ok: false, problem: 'which VM? Give its name.' };
   if (positional.length > 1) return { ok: false, problem: `one VM at a time (got ${positional.join(', ')})` };
-  // Slack may wrap a pasted link as <url> or <url|label>.
-  const typed = (positional[0] as string).replace(/^<([^|>]+)(\|[^>]*)?>$/, '$1');
-  let vm = typed.toLowerCase();
-  let project = flags.project ?? null;
-  if (project !== null && !PROJECT_ID.test(project)) {
-    return { ok: false, problem: `"${project}" is not a Google Cloud project id` };
-  }
-  let zone = flags.zone ?? null;
-  if (zone !== null && !ZONE.test(zone))
-    return { ok: false, problem: `"${zone}" is not a zone (e.g. europe-west1-b)` };
-  if (typed.includes('/')) {
-    // zone/name, project/zone/name or an instance URL (as listed when a name is ambiguous).
-    try {
-      const spec = mergeSpec(parseInstanceSpec(/^https?:/i.test(typed) ? typed : vm), {
-        project: project ?? undefined,
-        zone: zone ?? undefined,
-      });
-      vm = spec.name;
-      project = spec.project;
-      zone = spec.zone;
-    } catch (err) {
-      return { ok: false, problem: isAppError(err) ? err.userMessage : 'that VM reference cannot be read' };
-    }
-  } else if (!VM_NAME.test(vm)) {
-    return { ok: false, problem: `"${positional[0]}" is not a Compute Engine instance name` };
-  }
   const since = flags.since ?? defaultWindow;
-  const sinceMs = parseDuration(since);
-  if (sinceMs === null)
-    return { ok: false, problem: `--since takes a duration such as 30m, 12h or 7d, not "${since}"` };
-  if (sinceMs > MAX_WINDOW_MS) return { ok: false, problem: '--since can look back at most 400d' };
-  return { ok: true, args: { vm, project, zone, since, sinceMs } };
+  try {
+    const spec = parseVmReference(positional[0] as string, { project: flags.project, zone: flags.zone });
+    const now = new Date();
+    const window = buildWindow(since, null, now);
+    return {
+      ok: true,
+      args: {
+        vm: spec.name,
+        project: spec.project,
+        zone: spec.zone,
+        since,
+        sinceMs: now.getTime() - window.from.getTime(),
+      },
+    };
+  } catch (err) {
+    return { ok: false, problem: isAppError(err) ? err.userMessage : 'those arguments cannot be read' };
+  }
 };
 
 export const whyRebootCommand = (deps: WhyRebootDeps | null): CommandSpec<WhyRebootArgs> => ({
@@ -186,8 +163,7 @@ const investigate = async (
   const signal = AbortSignal.timeout(deps.timeoutMs ?? 120_000);
   let report: WhyRebootReport;
   try {
-    const evidence = await deps.collectEvidence(request, signal);
-    report = deps.analyze(evidence);
+    report = await deps.investigate(request, signal);
   } catch (err) {
     if (err instanceof AppError && (err.code === 'ambiguous' || err.code === 'not_found')) {
       const answer = unresolvedAnswer(err, args);

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { Migrator } from 'kysely/migration';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import type { Logger } from '../core/logger.js';
 import { KyselyAuditRepository } from './audit-repository.js';
 import { KyselyChangeNoteRepository } from './change-note-repository.js';
@@ -192,6 +192,8 @@ async function openSqlite(opts: OpenStoreOptions, now: () => Date): Promise<Stor
 async function openPostgres(url: string, opts: OpenStoreOptions, now: () => Date): Promise<Store> {
   const scrub = buildScrubber(url);
   const errors: ErrorContext = { engine: 'postgres', scrub };
+  // pg is loaded only for PostgreSQL: a SQLite store (the CLI's audit row, say) does not pay for it.
+  const { Pool } = await import('pg');
   let pool: Pool;
   try {
     pool = new Pool({

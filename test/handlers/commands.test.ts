@@ -64,6 +64,27 @@ describe('/why-reboot arguments', () => {
     expect(r.ok ? '' : r.problem).toContain(problem);
   });
 
+  it('reads durations with the same grammar as the command line (90s is as good in Slack as in a terminal)', () => {
+    expect(parseWhyRebootArgs('web-1 --since 90s')).toMatchObject({ ok: true, args: { sinceMs: 90_000 } });
+    expect(parseWhyRebootArgs('web-1 --since 2w')).toMatchObject({
+      ok: true,
+      args: { sinceMs: 14 * 86_400_000 },
+    });
+    expect(parseWhyRebootArgs('web-1 --since 401d')).toMatchObject({
+      ok: false,
+      problem: expect.stringContaining('400d'),
+    });
+    // the same VM reference forms as the CLI, Slack's <url|label> wrapping removed
+    expect(
+      parseWhyRebootArgs(
+        '<https://console.cloud.google.com/compute/instancesDetail/zones/us-central1-a/instances/web-1?project=shop-prod|web-1>',
+      ),
+    ).toMatchObject({
+      ok: true,
+      args: { vm: 'web-1', project: 'shop-prod', zone: 'us-central1-a' },
+    });
+  });
+
   it('quotes group words', () => {
     expect(parseWords('a "b c" \u201cd e\u201d', [])).toEqual({
       ok: true,
