@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import type * as MonitoringSdk from '@google-cloud/monitoring';
 import { GoogleAuth } from 'google-auth-library';
 import { AppError } from '../../core/errors.js';
-import { CLOUD_PLATFORM_SCOPE, parseEndpoint } from './adapter.js';
+import { CLOUD_PLATFORM_SCOPE } from './adapter.js';
 import {
   DEFAULT_RETRY,
   type GceErrorContext,
@@ -23,9 +23,11 @@ import {
   toIntegrationError,
   withRetry,
 } from './errors.js';
+import { parseMonitoringEndpoint } from './monitoring-endpoint.js';
 import type { MonitoringPort, TimeSeries, TimeSeriesPoint, TimeSeriesQuery } from './monitoring-port.js';
 
-export const DEFAULT_MONITORING_ENDPOINT = 'https://monitoring.googleapis.com';
+export { DEFAULT_MONITORING_ENDPOINT } from './monitoring-endpoint.js';
+
 /** The API's page size ceiling for timeSeries.list. */
 const PAGE_SIZE = 10_000;
 const MAX_PAGES = 1_000;
@@ -147,11 +149,7 @@ const raceSignal = <T>(promise: Promise<T>, signal: AbortSignal): Promise<T> =>
 export const createMonitoringAdapter = (opts: MonitoringAdapterOptions = {}): MonitoringAdapter => {
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const policy = opts.retry ?? DEFAULT_RETRY;
-  const endpoint = parseEndpoint(opts.apiEndpoint ?? DEFAULT_MONITORING_ENDPOINT, 'Cloud Monitoring');
-  if (endpoint.path !== '') {
-    // The client builds `/v3/projects/...` itself; it cannot take a path prefix.
-    throw new AppError('config_invalid', 'the Cloud Monitoring endpoint must be a bare origin (no path)');
-  }
+  const endpoint = parseMonitoringEndpoint(opts.apiEndpoint);
   const auth: unknown = opts.authClient ?? new GoogleAuth({ scopes: [CLOUD_PLATFORM_SCOPE] });
   let client: MetricServiceClient | null = null;
   const getClient = (): MetricServiceClient => {
