@@ -168,8 +168,7 @@ const expectNoToken = (run: Run, token: string) => {
     for (const c of run.cmdlines) expect(c).not.toContain(t);
     for (const f of filesBelow(dir)) expect(f.content.includes(t), f.path).toBe(false);
   }
-  // The temporary workspace is gone (tsx keeps its own cache there when run from a source checkout, and
-  // Node its module compile cache, bin/opsbot.js, when it runs the build).
+  // The temporary workspace is gone (tsx and Node's compile cache keep their own caches there; compiled code only).
   expect(readdirSync(run.tmp).filter((n) => !n.startsWith('tsx-') && n !== 'node-compile-cache')).toEqual([]);
 };
 
