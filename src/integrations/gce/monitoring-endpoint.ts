@@ -1,6 +1,9 @@
 import { AppError } from '../../core/errors.js';
 import { parseEndpoint } from './adapter.js';
 
+/** The module of @google-cloud/monitoring that holds MetricServiceClient (monitoring.ts and warm.ts load it). */
+export const METRIC_SERVICE_CLIENT_MODULE = '@google-cloud/monitoring/build/src/v3/metric_service_client.js';
+
 export const DEFAULT_MONITORING_ENDPOINT = 'https://monitoring.googleapis.com';
 
 /**
