@@ -5,6 +5,7 @@ import type { SlackPort } from '../integrations/slack/port.js';
 import {
   type ChangeCommand,
   type ChangeFlowDeps,
+  commandOfKind,
   describeApprovers,
   parseChangeButtonValue,
 } from '../playbooks/change/flow.js';
@@ -39,7 +40,7 @@ export interface ChangeHandlerDeps {
 }
 
 export const commandOfPlan = (plan: Pick<ChangePlan, 'kind'>): ChangeCommand =>
-  plan.kind === 'tf-import' ? 'tf-import' : 'versionlock';
+  commandOfKind(plan.kind);
 
 const viewOf = (deps: ChangeHandlerDeps, plan: ChangePlan, requestedBy: string) => ({
   plan,
@@ -165,7 +166,7 @@ export interface ChangeActionHandler {
   handle(click: ChangeClick): Promise<void>;
 }
 
-const commandOf = (c: ChangeRequest): ChangeCommand => (c.kind === 'tf-import' ? 'tf-import' : 'versionlock');
+const commandOf = (c: ChangeRequest): ChangeCommand => commandOfKind(c.kind);
 
 export const createChangeActionHandler = (deps: ChangeHandlerDeps): ChangeActionHandler => {
   const { slack, lifecycle } = deps;

@@ -22,7 +22,11 @@ import type { ChangePlan, PlanOutcome } from './types.js';
  * or cancel. Nothing here knows about Slack blocks or HTTP.
  */
 
-export type ChangeCommand = Extract<CommandName, 'versionlock' | 'tf-import'>;
+export type ChangeCommand = Extract<CommandName, 'versionlock' | 'tf-import' | 'amend'>;
+
+/** The command whose approval rules govern a change of this kind. */
+export const commandOfKind = (kind: string): ChangeCommand =>
+  kind === 'tf-import' ? 'tf-import' : kind === 'amend' ? 'amend' : 'versionlock';
 
 export interface ChangeFlowDeps {
   /** The forge adapter for a kind; throws AppError('config_invalid') when that forge is not configured. */
@@ -154,8 +158,7 @@ export type ActorDecision =
       readonly message: string;
     };
 
-const commandOf = (change: ChangeRequest): ChangeCommand =>
-  change.kind === 'tf-import' ? 'tf-import' : 'versionlock';
+const commandOf = (change: ChangeRequest): ChangeCommand => commandOfKind(change.kind);
 
 /** "<@U1> or members of <!subteam^S1>", or who may run the command when the approval rule names nobody. */
 export const describeApprovers = (

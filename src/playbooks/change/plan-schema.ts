@@ -24,11 +24,14 @@ export const changePlanSchema = z.object({
   title: z.string(),
   commitMessage: z.string(),
   summary: z.string(),
-  files: z.array(plannedFile).min(1),
+  files: z.array(plannedFile),
   diff: z.string(),
   labels: z.array(z.string()),
   request: z.record(z.string(), z.unknown()),
-});
+})
+  // An amend changes someone's MR branch with git (its files are in its request); every other change
+  // writes at least one planned file.
+  .refine((p) => p.kind === 'amend' || p.files.length > 0, { path: ['files'], message: 'no files' });
 
 export const versionlockRequestSchema = z.discriminatedUnion('op', [
   z.object({
