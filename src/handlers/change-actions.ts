@@ -20,6 +20,7 @@ import type {
   CommandResult,
   RequestContext,
   RequestResult,
+  SlashInvocation,
 } from './pipeline.js';
 
 /**
@@ -39,8 +40,7 @@ export interface ChangeHandlerDeps {
   readonly workspaceUrl?: () => string | null;
 }
 
-export const commandOfPlan = (plan: Pick<ChangePlan, 'kind'>): ChangeCommand =>
-  commandOfKind(plan.kind);
+export const commandOfPlan = (plan: Pick<ChangePlan, 'kind'>): ChangeCommand => commandOfKind(plan.kind);
 
 const viewOf = (deps: ChangeHandlerDeps, plan: ChangePlan, requestedBy: string) => ({
   plan,
@@ -74,9 +74,14 @@ export const threadLink = async (
  * first (no buttons), then the change is recorded against it; the reconciler then gives it its buttons. So a
  * stored change always points at a message, and no button ever carries an id with no row.
  */
+/** What presenting a plan needs of its request: a slash command, or a click (/amend's "Preview again"). */
+export type PresentContext = Pick<CommandContext, 'reply' | 'correlationId' | 'logger'> & {
+  readonly invocation: Pick<SlashInvocation, 'userId' | 'userName' | 'channelId'>;
+};
+
 export const presentPlan = async (
   deps: ChangeHandlerDeps,
-  ctx: CommandContext,
+  ctx: PresentContext,
   plan: ChangePlan,
   options: { readonly dryRun: boolean },
 ): Promise<CommandResult> => {

@@ -1,4 +1,5 @@
 import type { CommandName } from '../core/config.js';
+import { type AmendHandlerDeps, amendCommand } from './amend.js';
 import type { ChangeHandlerDeps } from './change-actions.js';
 import { type DiagDeps, diagCommand } from './diag.js';
 import { opsbotCommand } from './opsbot.js';
@@ -16,6 +17,8 @@ export interface HandlerDeps {
   readonly diag?: DiagDeps | null;
   /** The change flow (/versionlock, /tf-import); null or no targets: they answer "not configured". */
   readonly changes?: ChangeHandlerDeps | null;
+  /** /amend: the change flow plus git and the forges; null or absent: it answers "not configured". */
+  readonly amend?: AmendHandlerDeps | null;
   /** /pipeline: the pipeline follower and the forges; null: it answers "not set up". */
   readonly pipelines?: PipelineCommandDeps | null;
   /** Real implementations of commands that are pending here (versionlock, tf-import, amend). */
@@ -34,6 +37,6 @@ export const buildCommandRegistry = (deps: HandlerDeps): readonly CommandSpec<an
   deps.commands?.diag ?? diagCommand(deps.diag ?? null),
   deps.commands?.versionlock ?? versionlockCommand(deps.changes ?? null),
   deps.commands?.['tf-import'] ?? tfImportCommand(deps.changes ?? null),
-  deps.commands?.amend ?? pendingCommand('amend'),
+  deps.commands?.amend ?? amendCommand(deps.amend ?? null),
   deps.commands?.pipeline ?? pipelineCommand(deps.pipelines ?? null),
 ];

@@ -94,8 +94,10 @@ export const USAGE: Readonly<Record<CommandName, CommandUsage>> = {
     name: 'amend',
     slash: '/amend',
     summary:
-      "Change someone's open merge / pull request with a diff applied to its branch with git (a new commit, or the last one amended), never over a push made since the preview. Not wired to Slack yet: `opsbot amend <mr> --patch FILE` does it from a terminal.",
-    synopsis: ['<mr> --diff [--amend] [--message M]   (the unified diff on the following lines)'],
+      "Change someone's open merge / pull request with a diff applied to its branch with git (a new commit, or the last one amended), never over a push made since the preview. The preview in a thread shows the exact diff, the branch and the head it was computed on; Approve pushes, leaves a note on the MR and follows its pipeline in the thread.",
+    synopsis: [
+      '<mr> --diff [--amend] [--message M] [--reason R] [--dry-run]   (the unified diff on the following lines)',
+    ],
     options: [
       {
         flag: '<mr>',
@@ -110,6 +112,8 @@ export const USAGE: Readonly<Record<CommandName, CommandUsage>> = {
         flag: '--message M',
         text: 'commit message (default: "Change by opsbot"; with --amend, the commit\'s own)',
       },
+      { flag: '--reason R', text: 'why, for the note opsbot leaves on the merge request' },
+      { flag: '--dry-run', text: 'show the preview only (nothing stored, no buttons)' },
     ],
     examples: [
       '/amend infra/ansible!42 --diff',

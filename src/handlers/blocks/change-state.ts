@@ -111,7 +111,8 @@ export const buildChangeNote = (
             ? `Amended the last commit of ${branch}: \`${(note.oldSha ?? '').slice(0, 12)}\` -> \`${note.newSha.slice(0, 12)}\` (force-pushed with a lease on the previewed head)`
             : `Pushed commit \`${note.newSha.slice(0, 12)}\` onto ${branch} (on \`${(note.oldSha ?? '').slice(0, 12)}\`)`;
         text = `:white_check_mark: ${what} of ${mr}. Following its pipeline here.`;
-        if (note.noteProblem) text += ` The note on the MR could not be left: ${escapeText(truncate(note.noteProblem, 300))}.`;
+        if (note.noteProblem)
+          text += ` The note on the MR could not be left: ${escapeText(truncate(note.noteProblem, 300))}.`;
       }
       break;
     }

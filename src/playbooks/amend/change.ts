@@ -78,7 +78,8 @@ export const buildAmendPlan = (
     baseSha: preview.headSha,
     branch: amendKey(req.ref, req.patch, req.mode, req.message),
     title: `${t.label}: ${t.title}`,
-    commitMessage: req.message ?? (req.mode === 'amend' ? '(the amended commit keeps its message)' : 'Change by opsbot'),
+    commitMessage:
+      req.message ?? (req.mode === 'amend' ? '(the amended commit keeps its message)' : 'Change by opsbot'),
     summary: `${what} ${t.label} (${preview.files.join(', ')})`,
     files: [],
     diff: preview.diff,
