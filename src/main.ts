@@ -57,7 +57,7 @@ import { createReadiness } from './server/health.js';
 import { createHttpServer } from './server/http-server.js';
 import { createMetrics, type Metrics } from './server/metrics.js';
 import { openStore } from './store/open.js';
-import type { AuditRecord, Store } from './store/types.js';
+import type { Store } from './store/types.js';
 
 export interface StartOpsbotOptions {
   readonly env: Env;

@@ -3,7 +3,6 @@ import { type AmendHandlerDeps, amendCommand } from './amend.js';
 import type { ChangeHandlerDeps } from './change-actions.js';
 import { type DiagDeps, diagCommand } from './diag.js';
 import { opsbotCommand } from './opsbot.js';
-import { pendingCommand } from './pending.js';
 import type { CommandSpec } from './pipeline.js';
 import { type PipelineCommandDeps, pipelineCommand } from './pipeline-command.js';
 import { tfImportCommand } from './tf-import.js';

@@ -3,7 +3,7 @@ import { AppError, IntegrationError, isAppError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { MergeRequestRef, MergeRequestStateEvent } from '../../integrations/forge/events.js';
 import type { ForgeKind, ForgePort } from '../../integrations/forge/port.js';
-import type { AuditOutcome, AuditRecord, ChangeRequest, Store, StoreTx } from '../../store/types.js';
+import type { AuditOutcome, AuditRecord, ChangeRequest, Store } from '../../store/types.js';
 import { type AmendDeps, applyAmend } from '../amend/amend.js';
 import { AMEND_KIND, amendRequestOf } from '../amend/change.js';
 import { buildMrDescription, ensureBranch, ensureMergeRequest, samePlannedContent } from './ensure.js';
