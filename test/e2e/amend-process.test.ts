@@ -90,10 +90,6 @@ access:
   }, 60_000);
 
   afterAll(async () => {
-    if (process.env.AMEND_E2E_DEBUG) {
-      console.log(bot?.lines.slice(-40).join('\n'));
-      console.log(JSON.stringify(slack.responses.map((r) => r.body)).slice(0, 3000));
-    }
     await bot?.kill();
     await Promise.all([gitlab?.close(), slack?.close()]);
     await repo?.cleanup();
@@ -132,17 +128,17 @@ access:
   };
 
   const previewOf = (mr: string, exclude: readonly PostedFakeMessage[] = []) =>
-    slack.waitFor(
-      () =>
-        slack.messages.find(
-          (m) =>
-            m.threadTs === null &&
-            !exclude.includes(m) &&
-            m.text.includes(`/amend ${mr}`) &&
-            buttonsOf(m).length === 2,
-        ),
-      60_000,
-    );
+    slack.waitFor(() => {
+      const refused = slack.responses.find((r) => JSON.stringify(r.body).includes(':no_entry:'));
+      if (refused) throw new Error(`refused: ${JSON.stringify(refused.body)}`);
+      return slack.messages.find(
+        (m) =>
+          m.threadTs === null &&
+          !exclude.includes(m) &&
+          m.text.includes(`/amend ${mr}`) &&
+          buttonsOf(m).length === 2,
+      );
+    }, 60_000);
 
   const click = async (message: PostedFakeMessage, button: Button, user: string) => {
     const r = await postSigned(
@@ -157,8 +153,8 @@ access:
   it('preview, Approve: the commit is on the MR branch, the MR has a note, the thread says pushed and follows the pipeline', async () => {
     const mr = await openMr('feat/workers');
     const head = (await repo.revParse('refs/heads/feat/workers')) as string;
-    await amend('ops/app!1', ' --reason "4 workers for the sale"');
-    const root = await previewOf('ops/app!1');
+    await amend(`ops/app!${mr.iid}`, ' --reason "4 workers for the sale"');
+    const root = await previewOf(`ops/app!${mr.iid}`);
     const preview = blockText(root);
     // The exact diff that will be pushed, the branch and the head it was computed on.
     expect(preview).toContain('+workers = 4');
@@ -196,15 +192,16 @@ access:
   }, 180_000);
 
   it('someone pushes between preview and approval: nothing pushed, both commits intact, Preview again on the new head', async () => {
-    await openMr('feat/race');
+    const mr = await openMr('feat/race');
     const head = (await repo.revParse('refs/heads/feat/race')) as string;
-    await amend('ops/app!2');
-    const root = await previewOf('ops/app!2');
+    await amend(`ops/app!${mr.iid}`);
+    const root = await previewOf(`ops/app!${mr.iid}`);
     expect(blockText(root)).toContain(head.slice(0, 12));
     const theirs = await repo.commitToBranch('feat/race', { 'notes.txt': 'mine\n' }, 'Dave was here', {
       name: 'Dave',
       email: 'dave@example.test',
     });
+    gitlab.pushToMergeRequest('ops/app', mr.iid, theirs); // GitLab sees the push (MR head, hook)
 
     await click(root, buttonsOf(root).find((b) => b.action_id === 'change_approve') as Button, BOB);
     const moved = await slack.waitFor(
@@ -222,7 +219,7 @@ access:
     const again = buttonsOf(moved).find((b) => b.action_id === 'amend_repreview') as Button;
     expect(again).toBeDefined();
     await click(moved, again, ALICE);
-    const second = await previewOf('ops/app!2', [root]);
+    const second = await previewOf(`ops/app!${mr.iid}`, [root]);
     expect(blockText(second)).toContain(theirs.slice(0, 12));
     expect(blockText(second)).toContain('+workers = 4');
     expect(await repo.revParse('refs/heads/feat/race')).toBe(theirs); // still nothing pushed
