@@ -33,6 +33,14 @@ module.exports = {
       to: { path: [upper, top] },
     },
     {
+      name: 'no-circular',
+      comment:
+        'Two modules that import each other (even for types) are one module in two files: split out what both need.',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { circular: true },
+    },
+    {
       name: 'handlers-and-cli-below-main',
       comment: 'Only the composition root (src/main.ts) and the process entry (src/cli.ts) wire everything.',
       severity: 'error',

@@ -14,6 +14,17 @@ const BENCHES: readonly BenchEntry[] = [
   { name: 'why-reboot', load: async () => (await import('./why-reboot-e2e.js')).runWhyRebootE2eBench },
   { name: 'diag', load: async () => (await import('./diag.js')).runDiagBench },
   {
+    name: 'reboots',
+    load: async () => {
+      const m = await import('./reboots.js');
+      return async () => {
+        const r = await m.runRebootsBench();
+        m.printRebootsBench(r);
+        return r;
+      };
+    },
+  },
+  {
     name: 'webhooks',
     load: async () => {
       const m = await import('./webhooks.js');

@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process';
-import { pathToFileURL } from 'node:url';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseSyslogTimestamp } from '../src/playbooks/why-reboot/guest-log.js';
 import { defaultScanThreads, scanSyslogFile } from '../src/playbooks/why-reboot/syslog-file.js';
 import type { TimeWindow } from '../src/playbooks/why-reboot/types.js';
@@ -88,7 +91,16 @@ export interface SyslogBenchRow {
   readonly informational?: boolean;
 }
 
+export interface SyslogProcessRow {
+  readonly name: string;
+  readonly ms: number;
+  readonly target: string;
+  readonly pass: boolean;
+  readonly ratio: number;
+}
+
 export interface SyslogBenchResult {
+  readonly processRows: readonly SyslogProcessRow[];
   readonly file: SyslogGenResult;
   readonly rows: readonly SyslogBenchRow[];
   readonly grepLocale: string;
@@ -177,6 +189,33 @@ const trim500 = (l: string): string => {
 
 const mib = (kib: number): number => Math.round((kib / 1024) * 10) / 10;
 
+const BIN = fileURLToPath(new URL('../bin/opsbot.js', import.meta.url));
+
+/** A node child process, spawn to exit; a non-zero exit fails the bench. */
+const runNode = (cwd: string, args: readonly string[]): Promise<{ lines: string[] }> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, {
+      cwd,
+      env: { PATH: process.env.PATH ?? '', HOME: cwd },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve({ lines: out.split('\n') })
+        : reject(new Error(`exit ${code}: ${out.slice(0, 1000)}`)),
+    );
+  });
+
+const runProcess = (cwd: string, args: readonly string[]) => runNode(cwd, [BIN, ...args]);
+
 export const runSyslogBench = async (opts: SyslogBenchOptions = {}): Promise<SyslogBenchResult> => {
   const bytes = opts.bytes ?? 1024 ** 3;
   const runs = Math.max(1, opts.runs ?? 3);
@@ -229,6 +268,27 @@ export const runSyslogBench = async (opts: SyslogBenchOptions = {}): Promise<Sys
     print,
   );
 
+  // (d) the same two questions asked the way a user does: `opsbot why-reboot` as a whole process, spawn to
+  // exit (config-less, the audit row written to a throwaway store), next to an empty `node -e 0` (the floor).
+  const cwd = mkdtempSync(join(tmpdir(), 'opsbot-bench-syslog-'));
+  const until = new Date(file.lastAt.getTime() + 1000).toISOString();
+  const cli = (args: readonly string[]) => () =>
+    runProcess(cwd, ['why-reboot', 'web-1', '--syslog', file.path, '--json', ...args]);
+  let procWhole: { ms: number; value: { lines: string[] } };
+  let procWin: { ms: number; value: { lines: string[] } };
+  let nodeFloor: { ms: number; value: { lines: string[] } };
+  try {
+    await cli(['--since', '30d', '--until', until])(); // warm-up: the compile cache, the page cache
+    procWhole = await best(runs, cli(['--since', '30d', '--until', until]));
+    procWin = await best(
+      runs,
+      cli(['--since', window.from.toISOString(), '--until', window.to.toISOString()]),
+    );
+    nodeFloor = await best(runs, () => runNode(cwd, ['-e', '0']));
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
+  }
+
   const row = (
     name: string,
     g: { ms: number; value: { lines: string[] } },
@@ -258,6 +318,24 @@ export const runSyslogBench = async (opts: SyslogBenchOptions = {}): Promise<Sys
     row('one-hour window', grepWin, scanWin, 20, winSame, inWindow.length),
     row('whole, LC_ALL=C', grepC, scanWhole, 1.5, wholeSame && cSame, grepC.value.lines.length, true),
   ];
+  // Whole process: at least 3x the grep pipeline on the whole file; under 300 ms with a one-hour window.
+  const processRows = [
+    {
+      name: 'whole file, opsbot process',
+      ms: procWhole.ms,
+      target: `>= 3x grep (${(grepWhole.ms / 3).toFixed(0)} ms)`,
+      pass: grepWhole.ms / procWhole.ms >= 3,
+      ratio: grepWhole.ms / procWhole.ms,
+    },
+    {
+      name: 'one-hour, opsbot process',
+      ms: procWin.ms,
+      target: '< 300 ms',
+      pass: procWin.ms < 300,
+      ratio: grepWin.ms / procWin.ms,
+    },
+    { name: 'node -e 0 (floor)', ms: nodeFloor.ms, target: '-', pass: true, ratio: Number.NaN },
+  ];
   const peakRssMiB = mib(process.resourceUsage().maxRSS);
   const grepLocale =
     grepEnv.LC_ALL || process.env.LC_ALL || process.env.LC_CTYPE || process.env.LANG || 'C (unset)';
@@ -278,6 +356,15 @@ export const runSyslogBench = async (opts: SyslogBenchOptions = {}): Promise<Sys
       `\ngrep pipeline in the default locale (${grepLocale}, as typed): ${grepWhole.ms.toFixed(0)} ms; with LC_ALL=C: ${grepC.ms.toFixed(0)} ms. ` +
         `Scan ${scanWhole.ms.toFixed(0)} ms on ${scanThreads} thread(s): ${(grepWhole.ms / scanWhole.ms).toFixed(1)}x / ${(grepC.ms / scanWhole.ms).toFixed(1)}x faster.`,
     );
+    console.log(
+      `\n${pad('whole process (spawn to exit)', 30)}${padL('ms', 8)}${padL('vs grep', 9)}  ${pad('target', 24)}result    baseline (issue 8)`,
+    );
+    const baselines = ['2400-2600 ms (1.5x grep)', '480 ms', ''];
+    for (const [i, r] of processRows.entries()) {
+      console.log(
+        `${pad(r.name, 30)}${padL(r.ms.toFixed(0), 8)}${padL(Number.isNaN(r.ratio) ? '-' : `${r.ratio.toFixed(1)}x`, 9)}  ${pad(r.target, 24)}${pad(r.pass ? 'PASS' : 'FAIL', 10)}${baselines[i]}`,
+      );
+    }
     console.log(`window: ${window.from.toISOString()} .. ${window.to.toISOString()}; best of ${runs} runs`);
     console.log(
       `peak RSS ${peakRssMiB} MiB (before scans ${rssBeforeScanMiB} MiB), heap used ${mib(process.memoryUsage().heapUsed / 1024)} MiB`,
@@ -292,7 +379,8 @@ export const runSyslogBench = async (opts: SyslogBenchOptions = {}): Promise<Sys
     window: { from: window.from.toISOString(), to: window.to.toISOString() },
     peakRssMiB,
     rssBeforeScanMiB,
-    pass: rows.every((r) => r.pass || r.informational === true),
+    processRows,
+    pass: rows.every((r) => r.pass || r.informational === true) && processRows.every((r) => r.pass),
   };
 };
 

@@ -1,9 +1,13 @@
-import { pathToFileURL } from 'node:url';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { analyze } from '../src/playbooks/why-reboot/analyze.js';
 import { buildGuestQuery, collectEvidence } from '../src/playbooks/why-reboot/collect.js';
 import { buildAuditLogFilter } from '../src/playbooks/why-reboot/links.js';
 import { loadCorpusSerial, loadIapDesktopEntries } from '../test/fakes/gce-corpus.js';
-import { type GceTestEnv, startGceEnv } from '../test/fakes/gce-env.js';
+import { type GceTestEnv, startGceEnv, TEST_TOKEN } from '../test/fakes/gce-env.js';
 
 /**
  * End-to-end /why-reboot latency against the loopback fakes with upstream latency injected per source,
@@ -11,12 +15,16 @@ import { type GceTestEnv, startGceEnv } from '../test/fakes/gce-env.js';
  *
  *   instance (instances.get / aggregatedList) 300 ms, audit logs 1500 ms, guest logs 1000 ms, serial 800 ms
  *
- * Target (issue 3): end to end (collect + analyze) <= 1.2 x the slowest single source. The instance lookup
- * must precede the guest-log query (it needs the instance id), so the honest critical path is
- * max(audit, serial, instance + guest) = 1500 ms when the zone is known. With a bare name the id-based audit
- * filter of FACTS.md needs the lookup first (300 + 1500): that variant is printed too, for information.
+ * Targets. In process (collect + analyze): the honest critical path is max(serial, instance + max(audit,
+ * guest)), because the audit log is completed by instance id once the lookup answers (instance-schedule
+ * entries carry only the id: issue 8, defect 9) and the guest logs need the id too; target <= 1.1 x that
+ * critical path (300 + 1500 = 1800 ms), printed as a ratio to the slowest single source as well.
+ * Whole process (issue 8, "Speed"): `node bin/opsbot.js why-reboot project/zone/vm --json` from spawn to
+ * exit, config file, static token, audit row written; target <= 2 x the slowest single source. The baseline
+ * is the figure the issue measured before the change: 6.2 s (4.1 x).
  *
- * Run: `npx tsx bench/why-reboot-e2e.ts` (env WHY_REBOOT_BENCH_RUNS, default 5; medians are reported).
+ * Run: `npm run build && npx tsx bench/why-reboot-e2e.ts` (env WHY_REBOOT_BENCH_RUNS, default 5; medians
+ * are reported). Without a current build, bin/opsbot.js runs the source through tsx, which is slower.
  */
 
 const LATENCY = { instance: 300, audit: 1500, guest: 1000, serial: 800 } as const;
@@ -68,6 +76,34 @@ const seed = (env: GceTestEnv): void => {
   env.logging.latencyByFilter['/logs/syslog'] = LATENCY.guest;
 };
 
+const BASELINE = { processMs: 6200, ratio: 4.1 } as const;
+
+/** One `opsbot why-reboot` child process against the fakes, spawn to exit, in ms. */
+const runProcess = (cwd: string, args: readonly string[]): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const bin = fileURLToPath(new URL('../bin/opsbot.js', import.meta.url));
+    const t0 = performance.now();
+    const child = spawn(process.execPath, [bin, 'why-reboot', ...args], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '', HOME: cwd, GOOGLE_OAUTH_ACCESS_TOKEN: TEST_TOKEN },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const ms = performance.now() - t0;
+      if (code !== 0) reject(new Error(`opsbot why-reboot exited ${code}: ${out.slice(0, 2000)}`));
+      else if (!out.includes('"cause"')) reject(new Error(`no verdict in the output: ${out.slice(0, 2000)}`));
+      else resolve(ms);
+    });
+  });
+
 export interface WhyRebootE2eResult {
   readonly runs: number;
   readonly alone: { instance: number; audit: number; guest: number; serial: number };
@@ -76,7 +112,11 @@ export interface WhyRebootE2eResult {
   readonly endToEndBareNameMs: number; // name only: resolution first
   readonly ratio: number;
   readonly ratioBareName: number;
-  readonly target: number;
+  readonly criticalPathMs: number;
+  readonly target: number; // in process, x the critical path
+  readonly processMs: number; // whole process, spawn to exit
+  readonly processRatio: number; // x the slowest single source
+  readonly processTarget: number;
   readonly pass: boolean;
 }
 
@@ -119,6 +159,30 @@ export const runWhyRebootE2eBench = async (
         }),
       );
     }
+    // Whole process: a config file pointing at the fakes, the static token, a throwaway store.
+    const dir = mkdtempSync(join(tmpdir(), 'opsbot-bench-why-'));
+    const cfg = join(dir, 'opsbot.yaml');
+    writeFileSync(
+      cfg,
+      `google:\n  endpoints:\n    logging: ${env.logging.url}\n    compute: ${env.compute.url}\nstore:\n  dataDir: ${join(dir, 'data')}\n`,
+    );
+    const args = [
+      `${P}/${Z}/${NAME}`,
+      '--since',
+      window.from.toISOString(),
+      '--until',
+      window.to.toISOString(),
+      '--json',
+      '--config',
+      cfg,
+    ];
+    const processSamples: number[] = [];
+    try {
+      await runProcess(dir, args); // warm-up: the compile cache, the file system cache
+      for (let i = 0; i < runs; i++) processSamples.push(await runProcess(dir, args));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     const alone = {
       instance: median(samples.instance),
       audit: median(samples.audit),
@@ -128,8 +192,12 @@ export const runWhyRebootE2eBench = async (
     const slowestSingleMs = Math.max(alone.instance, alone.audit, alone.guest, alone.serial);
     const endToEndMs = median(samples.e2e);
     const endToEndBareNameMs = median(samples.bare);
-    const target = 1.2;
+    const criticalPathMs = Math.max(alone.serial, alone.instance + Math.max(alone.audit, alone.guest));
+    const target = 1.1;
+    const processTarget = 2;
     const ratio = endToEndMs / slowestSingleMs;
+    const processMs = median(processSamples);
+    const processRatio = processMs / slowestSingleMs;
     return {
       runs,
       alone,
@@ -138,8 +206,12 @@ export const runWhyRebootE2eBench = async (
       endToEndBareNameMs,
       ratio,
       ratioBareName: endToEndBareNameMs / slowestSingleMs,
+      criticalPathMs,
       target,
-      pass: ratio <= target,
+      processMs,
+      processRatio,
+      processTarget,
+      pass: endToEndMs <= target * criticalPathMs && processRatio <= processTarget,
     };
   } finally {
     await env.close();
@@ -157,11 +229,20 @@ const main = async (): Promise<void> => {
     `  alone: instance ${f(r.alone.instance)}, audit logs ${f(r.alone.audit)}, guest logs ${f(r.alone.guest)}, serial ${f(r.alone.serial)}`,
   );
   console.log(`  slowest single source:                 ${f(r.slowestSingleMs)}`);
-  console.log(`  end to end, project/zone/name:         ${f(r.endToEndMs)}  ratio ${r.ratio.toFixed(3)}`);
+  console.log(`  critical path (instance + audit by id): ${f(r.criticalPathMs)}`);
   console.log(
-    `  end to end, bare name (info):          ${f(r.endToEndBareNameMs)}  ratio ${r.ratioBareName.toFixed(3)}`,
+    '                                  measured              target                 baseline (issue 8)',
   );
-  console.log(`  target: <= ${r.target} x  ${r.pass ? 'PASS' : 'FAIL'}`);
+  console.log(
+    `  in process, project/zone/name:  ${`${f(r.endToEndMs)} (${r.ratio.toFixed(2)} x)`.padEnd(21)} ${`<= ${r.target} x critical path`.padEnd(22)} -`,
+  );
+  console.log(
+    `  whole process (spawn to exit):  ${`${f(r.processMs)} (${r.processRatio.toFixed(2)} x)`.padEnd(21)} ${`<= ${r.processTarget} x slowest`.padEnd(22)} ${f(BASELINE.processMs)} (${BASELINE.ratio} x)`,
+  );
+  console.log(
+    `  in process, bare name (info):   ${f(r.endToEndBareNameMs)} (${r.ratioBareName.toFixed(2)} x)`,
+  );
+  console.log(`  ${r.pass ? 'PASS' : 'FAIL'}`);
   if (!r.pass) process.exitCode = 1;
 };
 

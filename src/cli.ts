@@ -16,6 +16,10 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
     summary: 'explain why a Compute Engine VM restarted (live, or offline from exported logs)',
     load: async () => (await import('./cli/why-reboot.js')).runWhyReboot,
   },
+  reboots: {
+    summary: 'every VM restart in a window across projects, grouped by cause and time; upcoming maintenance',
+    load: async () => (await import('./cli/reboots.js')).runReboots,
+  },
   diag: {
     summary: 'host diagnostics of a Compute Engine VM (USE: CPU, memory, disks, network), live or from files',
     load: async () => (await import('./cli/diag.js')).runDiag,
@@ -91,6 +95,10 @@ export const runProcessCli = async (): Promise<void> => {
     cwd: process.cwd(),
     now: () => new Date(),
   });
+  // `serve` has shut down (drained, cut-off users told, audit written, store closed): work abandoned at the
+  // drain deadline (an upstream request still waiting for its own timeout) must not hold the exit. The timer
+  // is unref'd: it only fires if something is still keeping the process alive, after the last log lines flush.
+  if (process.argv[2] === 'serve') setTimeout(() => process.exit(), 250).unref();
 };
 
 // `tsx src/cli.ts ...` and `node dist/cli.js ...` run directly; bin/opsbot.js (whatever name the install gave

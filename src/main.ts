@@ -13,36 +13,45 @@ import {
   createChangeActionHandler,
   registerChangeActions,
 } from './handlers/change-actions.js';
+import { describeApprovers } from './handlers/change-approvers.js';
 import { type ChangeSlackReconciler, createChangeSlackReconciler } from './handlers/change-slack.js';
 import type { DiagDeps } from './handlers/diag.js';
 import { type CommandPipeline, createAuditWriter, createCommandPipeline } from './handlers/pipeline.js';
 import { createPipelineActionHandler, registerPipelineActions } from './handlers/pipeline-actions.js';
+import { createRebootsActionHandler, type RebootsDeps, registerRebootsActions } from './handlers/reboots.js';
 import { registerCommands } from './handlers/register.js';
 import { buildCommandRegistry, type HandlerDeps } from './handlers/registry.js';
+import { buildWatchStatusMessage, createWatchPoster } from './handlers/watch.js';
 import { createDeliveryRunner, createWebhookHandler } from './handlers/webhooks.js';
 import type { WhyRebootDeps } from './handlers/why-reboot.js';
-import { createForge, createForges } from './integrations/forge/create.js';
+import { createForge, createForgeCache } from './integrations/forge/create.js';
 import type { ParsedDelivery } from './integrations/forge/events.js';
 import { parseGithubWebhook } from './integrations/forge/github-events.js';
 import { parseGitlabWebhook } from './integrations/forge/gitlab-events.js';
 import type { ForgeKind, ForgePort } from './integrations/forge/port.js';
 import { createGceAdapters, type GceAdapters } from './integrations/gce/adapter.js';
 import { gceAuthOptions } from './integrations/gce/auth.js';
+import type { FleetPort } from './integrations/gce/fleet-port.js';
+import { createFleetRestClient } from './integrations/gce/fleet-rest.js';
 import { createMonitoringAdapter, type MonitoringAdapter } from './integrations/gce/monitoring.js';
 import type { ComputePort } from './integrations/gce/port.js';
+import { gceAdapterAuth } from './integrations/gce/token.js';
+import { warmGoogleModules } from './integrations/gce/warm.js';
 import { changeBranch } from './integrations/git/workspace.js';
 import { createSlackApp } from './integrations/slack/app.js';
 import { createSlackClient } from './integrations/slack/client.js';
 import type { SlackIdentity } from './integrations/slack/port.js';
 import { createUserGroupResolver } from './integrations/slack/usergroups.js';
 import type { AmendDeps } from './playbooks/amend/amend.js';
-import { describeApprovers } from './playbooks/change/flow.js';
+import { listApprovers } from './playbooks/change/flow.js';
 import {
   type ChangeLifecycle,
   createChangeLifecycle,
   type FollowRequest,
 } from './playbooks/change/lifecycle.js';
 import { replanStoredPlan } from './playbooks/change/plan-requests.js';
+import { collectFleetReboots } from './playbooks/fleet/collect.js';
+import { createWatcher, type WatchSettings } from './playbooks/fleet/watch.js';
 import {
   createPipelineFollower,
   type EnsureFollow,
@@ -50,8 +59,7 @@ import {
   type PipelineFollower,
 } from './playbooks/pipelines/follower.js';
 import { githubWebOf } from './playbooks/pipelines/mr-ref.js';
-import { analyze } from './playbooks/why-reboot/analyze.js';
-import { collectEvidence } from './playbooks/why-reboot/collect.js';
+import { investigateWhyReboot } from './playbooks/why-reboot/investigate.js';
 import { createInFlight, type SignalSource } from './server/drain.js';
 import { createReadiness } from './server/health.js';
 import { createHttpServer } from './server/http-server.js';
@@ -147,12 +155,24 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
   });
 
   let identity: SlackIdentity | null = null;
+  // The Google client libraries load in the background after listen (see warmGoogle below); until they are
+  // in, /readyz says so, so traffic routed by readiness never waits on a multi-second module load.
+  const google: { warm: Promise<void>; done: boolean } = { warm: Promise.resolve(), done: true };
   const readiness = createReadiness(
     {
       store: () => store.ping(),
       slack: async () => {
         identity = await slack.authTest();
       },
+      google: () =>
+        google.done
+          ? Promise.resolve()
+          : Promise.race([
+              google.warm,
+              new Promise<never>((_, reject) =>
+                setTimeout(() => reject(new Error('Google client libraries still loading')), 1_000).unref(),
+              ),
+            ]),
     },
     { now },
   );
@@ -196,11 +216,13 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     gce ??= createGceAdapters({
       logging: { apiEndpoint: config.google.endpoints.logging },
       compute: { apiEndpoint: config.google.endpoints.compute },
-      ...gceAuthOptions(config.secrets), // GOOGLE_OAUTH_ACCESS_TOKEN, else ADC
+      ...gceAdapterAuth(config.secrets), // GOOGLE_OAUTH_ACCESS_TOKEN, else ADC
     });
     return gce;
   };
-  const whyReboot = options.whyReboot !== undefined ? options.whyReboot : buildWhyRebootDeps(config, getGce);
+  const googleReady = (): Promise<void> => google.warm;
+  const whyReboot =
+    options.whyReboot !== undefined ? options.whyReboot : buildWhyRebootDeps(config, getGce, googleReady);
   // The pipeline follower and the change lifecycle know each other: the lifecycle follows its MR with the
   // follower's ensureFollow, and the follower hands every state change of a followed MR to the lifecycle.
   let lifecycleRef: ChangeLifecycle | null = null;
@@ -224,7 +246,8 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     });
     return monitoring;
   };
-  const diag = options.diag !== undefined ? options.diag : buildDiagDeps(config, getGce, getMonitoring);
+  const diag =
+    options.diag !== undefined ? options.diag : buildDiagDeps(config, getGce, getMonitoring, googleReady);
   const {
     handlers: changes,
     amendFor,
@@ -254,9 +277,36 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     config.forges.gitlab || config.forges.github
       ? { changes, amendFor, hosts: forgeHosts, getChange: (id) => store.changes.get(id) }
       : null;
+  const reboots = buildRebootsDeps(config);
+  const watchSettings = resolveWatchSettings(config);
+  const watcher = watchSettings
+    ? createWatcher({
+        fleet: createFleetRestClient({
+          loggingEndpoint: config.google.endpoints.logging,
+          computeEndpoint: config.google.endpoints.compute,
+          timeoutMs: config.google.timeouts.auditLogsMs,
+          ...gceAuthOptions(config.secrets),
+        }),
+        repo: store.watch,
+        locks: store.locks,
+        poster: createWatchPoster(slack),
+        settings: watchSettings,
+        holder: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+        now: () => new Date(now()),
+        logger: logger.child({ component: 'watch' }),
+      })
+    : null;
   const registry = buildCommandRegistry({
     whyReboot,
     diag,
+    reboots,
+    watchStatus: async () =>
+      buildWatchStatusMessage(
+        watchSettings,
+        await store.watch.getState(),
+        await store.watch.countGroups(),
+        new Date(now()),
+      ),
     changes,
     amend,
     pipelines: {
@@ -269,6 +319,17 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
   registerCommands(slackApp.app, registry, pipeline, logger);
   registerChangeActions(slackApp.app, createChangeActionHandler(changes), logger);
   if (amend) registerAmendActions(slackApp.app, createAmendActionHandler(amend), logger);
+  registerRebootsActions(
+    slackApp.app,
+    createRebootsActionHandler({
+      config,
+      slack,
+      isMember: (g, u) => groups.isMember(g, u),
+      pipeline,
+      whyReboot,
+    }),
+    logger,
+  );
   registerPipelineActions(
     slackApp.app,
     createPipelineActionHandler({
@@ -292,6 +353,22 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
   let port: number;
   try {
     port = await http.listen(config.http.port, options.host);
+    // Google clients load now, between listen and taking Slack traffic: the modules a step at a time, then the
+    // Monitoring client, whose construction parses its API description in one step. Loaded on the first
+    // command instead, that held every other ack for seconds (Slack gives up at 3 s); here /readyz says
+    // "google: loading" until it is done and Socket Mode is not connected yet. Only when a Google playbook is
+    // live and a project is configured.
+    const googleConfigured = Boolean(config.google.defaultProject) || config.google.projects.length > 0;
+    if ((options.whyReboot === undefined || options.diag === undefined) && googleConfigured) {
+      google.done = false;
+      google.warm = warmGoogle(
+        { getGce, getMonitoring: options.diag === undefined ? getMonitoring : null },
+        logger,
+      ).finally(() => {
+        google.done = true;
+      });
+      await google.warm;
+    }
     await slackApp.start();
   } catch (err) {
     // Close the listener too (closeAll only ends connections): a failed start must leave nothing that keeps
@@ -306,8 +383,23 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
   reconciler.start({ intervalMs: config.changes.slackSyncIntervalMs });
   reconciler.kick();
   pipelines.follower.start();
+  watcher?.start();
 
   let stopping: Promise<void> | null = null;
+  /** Waits for `work` at most `ms`; a stop step that hangs must not hold the exit past the drain budget. */
+  const atMost = async (what: string, ms: number, work: Promise<unknown>): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), ms);
+    });
+    const r = await Promise.race([work.then(() => 'done' as const), late]).catch((err: unknown) => {
+      logger.warn({ err, step: what }, 'shutdown step failed');
+      return 'done' as const;
+    });
+    clearTimeout(timer);
+    if (r === 'late')
+      logger.warn({ step: what, waitedMs: ms }, 'shutdown step still running; not waiting for it');
+  };
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       logger.info({ inFlight: inFlight.size, drainTimeoutMs: config.http.drainTimeoutMs }, 'opsbot stopping');
@@ -316,19 +408,41 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
         slackApp.stop().catch((err: unknown) => logger.warn({ err }, 'slack stop failed')),
         http.stopAccepting(),
       ]);
-      if (!(await drained))
-        logger.warn({ inFlight: inFlight.size }, 'drain deadline passed; abandoning work in flight');
+      if (!(await drained)) {
+        // The users whose work is cut off hear it now (with the ref to quote), not never; their audit rows are
+        // queued before the store closes, and whatever that work does later is neither answered nor audited.
+        const cut = await pipeline.interruptAll();
+        logger.warn(
+          { inFlight: inFlight.size, interrupted: cut },
+          'drain deadline passed; work in flight interrupted',
+        );
+      }
+      // Each step below is bounded: the whole stop stays within drainTimeoutMs + 5 s even if one hangs.
       // Change work stops at its next step (its lease is released, so another replica resumes it at once).
-      await resumer.stop();
-      await lifecycle.stop();
-      await reconciler.stop();
-      await pipelines.follower.stop(); // background loops end before the store closes
-      await audit.flush();
+      await atMost(
+        'background loops',
+        2_500,
+        (async () => {
+          await resumer.stop();
+          await lifecycle.stop();
+          await reconciler.stop();
+          await pipelines.follower.stop(); // background loops end before the store closes
+          await watcher?.stop();
+        })(),
+      );
+      await atMost('audit flush', 1_000, audit.flush());
       http.closeAll();
+      await atMost(
+        'google clients',
+        500,
+        Promise.all([
+          whyReboot?.close?.().catch(() => undefined),
+          gce?.close().catch(() => undefined),
+          monitoring?.close().catch(() => undefined),
+        ]),
+      );
+      // The store closes last: every audit row (the interrupted ones included) was written through it.
       await store.close().catch((err: unknown) => logger.error({ err }, 'store close failed'));
-      await whyReboot?.close?.().catch(() => undefined);
-      await gce?.close().catch(() => undefined);
-      await monitoring?.close().catch(() => undefined);
       if (options.signals) for (const s of SIGNALS) options.signals.off(s, onSignal);
       logger.info('opsbot stopped');
     })();
@@ -362,6 +476,32 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     changes: lifecycle,
     stop,
   };
+};
+
+/**
+ * Loads the Google client libraries a module at a time (yielding between modules), then builds the adapters
+ * (the Monitoring client parses its API description once, here) with a turn of the event loop between each. Never throws: a failure shows again, with its real error, on the command that needs the client.
+ */
+const warmGoogle = async (
+  clients: { readonly getGce: () => GceAdapters; readonly getMonitoring: (() => MonitoringAdapter) | null },
+  logger: Logger,
+): Promise<void> => {
+  const log = logger.child({ component: 'google' });
+  const started = performance.now();
+  const step = () => new Promise<void>((resolve) => setImmediate(resolve));
+  await warmGoogleModules({
+    onError: (err) => log.warn({ err }, 'a Google client module could not be preloaded'),
+  });
+  for (const build of [clients.getGce, clients.getMonitoring]) {
+    if (!build) continue;
+    await step();
+    try {
+      build();
+    } catch (err) {
+      log.warn({ err }, 'a Google client could not be built ahead of use');
+    }
+  }
+  log.info({ ms: Math.round(performance.now() - started) }, 'google clients ready');
 };
 
 /**
@@ -461,33 +601,75 @@ const buildPipelineFollower = (
  * The real /why-reboot playbook: the collector over the GCE adapters (created on first use, so starting
  * opsbot never touches Google credentials), the pure analysis, and the Block Kit renderers.
  */
-const buildWhyRebootDeps = (config: Config, getAdapters: () => GceAdapters): WhyRebootDeps => {
+const buildWhyRebootDeps = (
+  config: Config,
+  getAdapters: () => GceAdapters,
+  ready: () => Promise<void>,
+): WhyRebootDeps => {
   return {
     now: () => new Date(),
     defaultWindow: config.google.defaultWindow,
-    collectEvidence: (request) => {
-      const { compute, logging } = getAdapters();
-      return collectEvidence(
+    investigate: async (request) => {
+      await ready(); // a command during the warm-up waits for it rather than loading everything in one go
+      return investigateWhyReboot(
+        getAdapters(),
         {
-          compute,
-          logging,
-          now: () => new Date(),
+          defaultProject: config.google.defaultProject,
+          projects: config.google.projects,
           timeouts: config.google.timeouts,
           journaldLog: config.google.journaldLog,
         },
-        {
-          vm: request.vm,
-          project: request.project ?? undefined,
-          zone: request.zone ?? undefined,
-          window: request.window,
-          defaultProject: config.google.defaultProject,
-          projects: config.google.projects,
-        },
+        request,
+        () => new Date(),
       );
     },
-    analyze: (evidence) => analyze(evidence, { now: new Date() }),
     buildProgress: (request) => buildWhyRebootProgressBlocks(request.vm),
     buildReport: (report) => buildWhyRebootBlocks(report),
+  };
+};
+
+/** The watch section with its defaults resolved (projects default to the Google projects), or null. */
+const resolveWatchSettings = (config: Config): WatchSettings | null => {
+  const w = config.watch;
+  if (!w) return null;
+  return {
+    ...w,
+    projects:
+      w.projects.length > 0
+        ? w.projects
+        : [
+            ...new Set([
+              ...(config.google.defaultProject ? [config.google.defaultProject] : []),
+              ...config.google.projects,
+            ]),
+          ],
+  };
+};
+
+/**
+ * The real /reboots playbook: one audit-log query and one instance listing per project over plain REST
+ * (the fleet client, created on first use like the other Google clients).
+ */
+const buildRebootsDeps = (config: Config): RebootsDeps => {
+  let port: FleetPort | null = null;
+  return {
+    now: () => new Date(),
+    defaultWindow: '24h',
+    projects: [
+      ...new Set([
+        ...(config.google.defaultProject ? [config.google.defaultProject] : []),
+        ...config.google.projects,
+      ]),
+    ],
+    collect: async (request, signal) => {
+      port ??= createFleetRestClient({
+        loggingEndpoint: config.google.endpoints.logging,
+        computeEndpoint: config.google.endpoints.compute,
+        timeoutMs: config.google.timeouts.auditLogsMs,
+        ...gceAuthOptions(config.secrets),
+      });
+      return collectFleetReboots(port, request, signal);
+    },
   };
 };
 
@@ -499,11 +681,13 @@ const buildDiagDeps = (
   config: Config,
   getAdapters: () => GceAdapters,
   getMonitoring: () => MonitoringAdapter,
+  ready: () => Promise<void>,
 ): DiagDeps => ({
   now: () => new Date(),
   defaultWindow: config.diag.defaultWindow,
   around: config.diag.around,
   investigate: async (request) => {
+    await ready();
     const { investigateDiag } = await import('./playbooks/diag/investigate.js');
     const { compute, logging } = getAdapters();
     return investigateDiag(
@@ -551,12 +735,13 @@ const buildChanges = (
   lifecycle: ChangeLifecycle;
   reconciler: ChangeSlackReconciler;
 } => {
-  let forges: Partial<Record<ForgeKind, ForgePort>> | null = null;
+  // Only the forge a change uses is built: GitHub configured without a token must not fail GitLab changes.
+  const forgeCache = createForgeCache(config.forges, config.secrets);
   const forgeFor = (kind: ForgeKind): ForgePort => {
-    forges ??= createForges(config.forges, config.secrets);
-    const forge = forges[kind];
-    if (!forge) throw new AppError('config_invalid', `forges.${kind} is not configured in this opsbot.`);
-    return forge;
+    if (!config.forges[kind]) {
+      throw new AppError('config_invalid', `forges.${kind} is not configured in this opsbot.`);
+    }
+    return forgeCache(kind);
   };
   const logger = d.logger.child({ component: 'change' });
   // /amend changes an MR's branch with real git (a temporary clone per preview and per apply).
@@ -580,7 +765,7 @@ const buildChanges = (
     slack: d.slack,
     logger,
     replicaId,
-    approvers: (command) => describeApprovers(flow, command),
+    approvers: (command) => describeApprovers(listApprovers(flow, command)),
     leaseMs: config.changes.leaseMs,
   });
   const lifecycle = createChangeLifecycle({

@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../core/config.js';
+import { parseDuration } from '../core/duration.js';
 import { AppError, isAppError } from '../core/errors.js';
 import type { TimeSeries } from '../integrations/gce/monitoring-port.js';
 import { analyzeDiag } from '../playbooks/diag/analyze.js';
@@ -13,7 +14,7 @@ import type { DiagReport, DiagSourceReport } from '../playbooks/diag/types.js';
 import type { AuditOutcome } from '../store/types.js';
 import { recordCliRun } from './audit.js';
 import { type CliCommand, type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './io.js';
-import { buildOfflineEvidence, buildWindow, type OfflineFlags, parseDuration } from './why-reboot.js';
+import { buildOfflineEvidence, buildWindow, type OfflineFlags } from './why-reboot.js';
 
 /**
  * `opsbot diag <vm>`: host diagnostics (USE) of a VM, live (Application Default Credentials) or offline from
@@ -153,21 +154,24 @@ const offlineReport = async (vm: string, flags: Flags, io: CliIo): Promise<DiagR
 const liveReport = async (vm: string, flags: Flags, io: CliIo): Promise<DiagReport> => {
   const config = configOf(flags, io);
   const window = buildWindow(flags.since, flags.until, io.now(), config.diag.defaultWindow);
-  const [{ investigateDiag }, { createGceAdapters }, { createMonitoringAdapter }, { gceAuthOptions }] =
+  const [{ investigateDiag }, { createGceAdapters }, { createMonitoringAdapter }, { gceAuthOptions }, token] =
     await Promise.all([
       import('../playbooks/diag/investigate.js'),
       import('../integrations/gce/adapter.js'),
       import('../integrations/gce/monitoring.js'),
       import('../integrations/gce/auth.js'),
+      import('../integrations/gce/token.js'),
     ]);
-  const auth = gceAuthOptions(config.secrets);
   const google = config.google;
   const adapters = createGceAdapters({
     logging: { apiEndpoint: google.endpoints.logging },
     compute: { apiEndpoint: google.endpoints.compute },
-    ...auth,
+    ...token.gceAdapterAuth(config.secrets),
   });
-  const monitoring = createMonitoringAdapter({ apiEndpoint: google.endpoints.monitoring, ...auth });
+  const monitoring = createMonitoringAdapter({
+    apiEndpoint: google.endpoints.monitoring,
+    ...gceAuthOptions(config.secrets),
+  });
   try {
     return await investigateDiag(
       { compute: adapters.compute, logging: adapters.logging, monitoring },

@@ -6,23 +6,20 @@ import { AppError, isAppError } from '../core/errors.js';
 import type { InstanceInfo, LogEntry } from '../integrations/gce/port.js';
 import { analyze } from '../playbooks/why-reboot/analyze.js';
 import type { GuestLineClassifier } from '../playbooks/why-reboot/guest-log.js';
-import { isJournalExport, scanJournalFile } from '../playbooks/why-reboot/journal.js';
-import { loadInstanceFile, loadLogEntriesFile, loadSerialFile } from '../playbooks/why-reboot/load-files.js';
 import { renderWhyRebootText } from '../playbooks/why-reboot/render-text.js';
-import { parseInstanceSpec } from '../playbooks/why-reboot/resolve-instance.js';
-import { parseSerialOutput } from '../playbooks/why-reboot/serial.js';
-import { scanSyslogFile } from '../playbooks/why-reboot/syslog-file.js';
+import { buildWindow, parseVmReference } from '../playbooks/why-reboot/request.js';
 import type {
   Evidence,
   GuestEvent,
   GuestSignal,
   SourceReport,
-  TimeWindow,
   WhyRebootReport,
 } from '../playbooks/why-reboot/types.js';
 import type { AuditOutcome } from '../store/types.js';
-import { recordCliRun } from './audit.js';
+import { type CliAudit, startCliAudit } from './audit.js';
 import { type CliCommand, type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './io.js';
+
+export { buildWindow } from '../playbooks/why-reboot/request.js';
 
 /**
  * `opsbot why-reboot <vm>`: live (Application Default Credentials) or offline from exported files.
@@ -37,7 +34,7 @@ Explain why a Compute Engine VM restarted: platform audit logs, guest logs and t
 Live (Application Default Credentials, or a static token in GOOGLE_OAUTH_ACCESS_TOKEN[_FILE]):
   --project P        project of the VM (default: google.defaultProject of the config)
   --zone Z           zone of the VM (default: searched with aggregatedList)
-  --since 7d|ISO     start of the window: a duration (30m, 12h, 7d, 2w) or a timestamp (default 7d)
+  --since 7d|ISO     start of the window: a duration (90s, 30m, 12h, 7d, 2w) or a timestamp (default 7d)
   --until ISO        end of the window (default: now)
   --config FILE      config file (default: $OPSBOT_CONFIG)
 
@@ -90,51 +87,8 @@ type Flags = {
 };
 
 const DAY_MS = 86_400_000;
-const DURATION_RE = /^(\d+)\s*(s|m|min|h|d|w)$/i;
-const UNIT_MS: Readonly<Record<string, number>> = {
-  s: 1000,
-  m: 60_000,
-  min: 60_000,
-  h: 3_600_000,
-  d: DAY_MS,
-  w: 7 * DAY_MS,
-};
 
 const usageError = (message: string): AppError => new AppError('bad_input', message);
-
-/** "7d" -> ms, or null when the value is not a duration. */
-export const parseDuration = (value: string): number | null => {
-  const m = DURATION_RE.exec(value.trim());
-  if (!m?.[1] || !m[2]) return null;
-  const ms = Number(m[1]) * (UNIT_MS[m[2].toLowerCase()] ?? 0);
-  return ms > 0 ? ms : null;
-};
-
-const parseInstant = (value: string, flag: string): Date => {
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value.trim())) {
-    throw usageError(
-      `--${flag} "${value}": expected a duration like 7d or an ISO timestamp like 2026-05-03T23:00:00Z`,
-    );
-  }
-  const d = new Date(value);
-  if (Number.isNaN(d.getTime())) throw usageError(`--${flag} "${value}" is not a valid timestamp`);
-  return d;
-};
-
-/** The window from --since/--until, ending at `end` when --until is absent. */
-export const buildWindow = (
-  since: string | undefined,
-  until: string | undefined,
-  end: Date,
-  fallback = '7d',
-): TimeWindow => {
-  const to = until ? parseInstant(until, 'until') : end;
-  const sinceValue = since ?? fallback;
-  const duration = parseDuration(sinceValue);
-  const from = duration !== null ? new Date(to.getTime() - duration) : parseInstant(sinceValue, 'since');
-  if (from.getTime() >= to.getTime()) throw usageError('the window is empty: --since must be before --until');
-  return { from, to };
-};
 
 const source = (
   name: SourceReport['name'],
@@ -168,7 +122,16 @@ export const buildOfflineEvidence = async <S extends string = GuestSignal>(
   io: CliIo,
   classifier?: GuestLineClassifier<S>,
 ): Promise<Evidence<S>> => {
-  const spec = parseInstanceSpec(vm);
+  const spec = parseVmReference(vm);
+  // The file readers load only for an offline run.
+  const [{ isJournalExport, scanJournalFile }, files, { parseSerialOutput }, { scanSyslogFile }] =
+    await Promise.all([
+      import('../playbooks/why-reboot/journal.js'),
+      import('../playbooks/why-reboot/load-files.js'),
+      import('../playbooks/why-reboot/serial.js'),
+      import('../playbooks/why-reboot/syslog-file.js'),
+    ]);
+  const { loadInstanceFile, loadLogEntriesFile, loadSerialFile } = files;
   // Flags first: a typo in --since should not wait for (or be hidden by) file errors.
   const explicitWindow = flags.since !== undefined || flags.until !== undefined;
   const preWindow = explicitWindow ? buildWindow(flags.since, flags.until, io.now()) : undefined;
@@ -338,37 +301,39 @@ export const buildOfflineEvidence = async <S extends string = GuestSignal>(
   };
 };
 
-/** Evidence from the live APIs, through the collector and the GCE adapters. */
-const buildLiveEvidence = async (vm: string, flags: Flags, io: CliIo): Promise<Evidence> => {
+/**
+ * The live report: the same investigateWhyReboot as the Slack command, over the REST adapters. The requests
+ * leave first; the audit store starts opening once they are all in flight, so its loading overlaps the wait.
+ */
+const buildLiveReport = async (
+  vm: string,
+  flags: Flags,
+  io: CliIo,
+  startAudit: () => CliAudit,
+): Promise<WhyRebootReport> => {
   const configPath = flags.config ?? io.env.OPSBOT_CONFIG ?? null;
   const config = loadConfig(io.env, configPath ? resolve(io.cwd, configPath) : null, { requireSlack: false });
   const google = config.google;
   const window = buildWindow(flags.since, flags.until, io.now(), google.defaultWindow);
-  const { collectEvidence } = await import('../playbooks/why-reboot/collect.js');
-  const { createGceAdapters } = await import('../integrations/gce/adapter.js');
-  const { gceAuthOptions } = await import('../integrations/gce/auth.js');
+  const spec = parseVmReference(vm, { project: flags.project, zone: flags.zone });
+  const [{ investigateWhyReboot }, { createGceAdapters }, { gceAdapterAuth }] = await Promise.all([
+    import('../playbooks/why-reboot/investigate.js'),
+    import('../integrations/gce/adapter.js'),
+    import('../integrations/gce/token.js'),
+  ]);
   const adapters = createGceAdapters({
     logging: { apiEndpoint: google.endpoints.logging },
     compute: { apiEndpoint: google.endpoints.compute },
-    ...gceAuthOptions(config.secrets), // GOOGLE_OAUTH_ACCESS_TOKEN(_FILE), else ADC
+    ...gceAdapterAuth(config.secrets), // GOOGLE_OAUTH_ACCESS_TOKEN(_FILE), else ADC
   });
   try {
-    return await collectEvidence(
-      {
-        compute: adapters.compute,
-        logging: adapters.logging,
-        now: io.now,
-        timeouts: google.timeouts,
-        journaldLog: google.journaldLog,
-      },
-      {
-        vm,
-        project: flags.project,
-        zone: flags.zone,
-        window,
-        defaultProject: google.defaultProject,
-        projects: google.projects,
-      },
+    // The audit store opens once the instance is known and every query has left: loading it is CPU work
+    // that would otherwise delay handling the instance answer, which the id-based queries wait for.
+    return await investigateWhyReboot(
+      adapters,
+      google,
+      { vm: spec.name, project: spec.project, zone: spec.zone, window, onInstance: () => void startAudit() },
+      io.now,
     );
   } finally {
     await adapters.close();
@@ -418,24 +383,24 @@ export const runWhyReboot: CliCommand = async (args, io) => {
   const vm = positionals[0];
   const offline = Boolean(flags.logs?.length || flags.syslog?.length || flags.serial || flags.instance);
   const startedAt = io.now();
+  let auditor: CliAudit | null = null;
+  const startAudit = (): CliAudit => {
+    auditor ??= startCliAudit(io, flags.config);
+    return auditor;
+  };
   const audit = (outcome: AuditOutcome, detail: string | null) =>
-    recordCliRun(io, {
-      command: 'why-reboot',
-      args,
-      target: vm,
-      outcome,
-      detail,
-      startedAt,
-      configPath: flags.config,
-    });
+    startAudit().record({ command: 'why-reboot', args, target: vm, outcome, detail, startedAt });
   try {
     if (!offline && (flags.year || flags.tz)) {
       throw usageError('--year and --tz only apply to files (--syslog, --serial)');
     }
-    const evidence = offline
-      ? await buildOfflineEvidence(vm, flags, io)
-      : await buildLiveEvidence(vm, flags, io);
-    const report = analyze(evidence, { now: io.now() });
+    let report: WhyRebootReport;
+    if (offline) {
+      startAudit();
+      report = analyze(await buildOfflineEvidence(vm, flags, io), { now: io.now() });
+    } else {
+      report = await buildLiveReport(vm, flags, io, startAudit);
+    }
     io.stdout.write(flags.json ? reportToJson(report) : renderWhyRebootText(report));
     // A verdict built from nothing must not look like an answer to a script: every source failed -> exit 1.
     const tried = report.sources.filter((s) => s.status !== 'skipped');

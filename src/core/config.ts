@@ -78,6 +78,7 @@ export const COMMAND_NAMES = [
   'tf-import',
   'amend',
   'pipeline',
+  'reboots',
   'opsbot',
 ] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
@@ -288,6 +289,66 @@ const diagThresholds = z
 
 export type DiagThresholds = z.infer<typeof diagThresholds>;
 
+export const WATCH_EVENTS = [
+  'host-error',
+  'preemption',
+  'host-maintenance',
+  'automatic-restart',
+  'guest-shutdown',
+  'mig-recreate',
+] as const;
+export type WatchEvent = (typeof WATCH_EVENTS)[number];
+
+const watchSection = z
+  .object({
+    channel: slackId.describe('the channel the watch posts to (invite the bot there)'),
+    projects: z
+      .array(z.string())
+      .default([])
+      .describe(
+        'projects whose audit logs are followed (default: google.defaultProject and google.projects)',
+      ),
+    events: z
+      .array(z.enum(WATCH_EVENTS))
+      .min(1)
+      .default([...WATCH_EVENTS])
+      .describe('platform events posted (default: all)'),
+    labels: z
+      .record(z.string(), z.string())
+      .default({})
+      .describe('only VMs with all these labels (read from one instance listing per project and poll)'),
+    namePattern: z
+      .string()
+      .optional()
+      .describe('only VMs whose name matches this regular expression, e.g. "^(web|db)-"'),
+    periodMs: z.number().int().min(200).default(60_000).describe('how often the audit logs are polled'),
+    lookbackMs: z
+      .number()
+      .int()
+      .min(1000)
+      .default(3_600_000)
+      .describe('on the very first poll (no stored cursor), how far back to start'),
+    settleMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(600_000)
+      .describe('each poll re-reads this far before the cursor: audit entries can arrive late'),
+    groupGapMs: z
+      .number()
+      .int()
+      .min(1000)
+      .default(300_000)
+      .describe('restarts of one cause in one zone this close together form one group (one message)'),
+    leaseMs: z
+      .number()
+      .int()
+      .min(500)
+      .default(30_000)
+      .describe('one replica polls at a time; another takes over this long after it stops renewing'),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     slack: z
@@ -460,6 +521,9 @@ export const configSchema = z
         maxApplyAttempts: 5,
         gitAuthor: { name: 'opsbot', email: 'opsbot@localhost' },
       }),
+    watch: watchSection
+      .optional()
+      .describe('post platform events (host errors, preemptions, ...) to a channel as they happen; polling'),
     store: z
       .object({
         dataDir: z.string().default('./data').describe('SQLite file location when DATABASE_URL is not set'),
@@ -630,15 +694,20 @@ export const loadConfig = (
     if (options.requireSlack && t.forge === 'gitlab' && !secrets.GITLAB_TOKEN) {
       throw new AppError('config_invalid', `GITLAB_TOKEN is not set: target "${t.name}" uses GitLab.`);
     }
+    // The same rule createForge applies: the App when both ids are configured and its key is set, else the token.
+    const gh = cfg.forges.github;
+    const githubApp = gh?.appId !== undefined && gh.installationId !== undefined;
     if (
       options.requireSlack &&
       t.forge === 'github' &&
       !secrets.GITHUB_TOKEN &&
-      !secrets.GITHUB_APP_PRIVATE_KEY
+      !(githubApp && secrets.GITHUB_APP_PRIVATE_KEY)
     ) {
       throw new AppError(
         'config_invalid',
-        `GITHUB_TOKEN (or GITHUB_APP_PRIVATE_KEY) is not set: target "${t.name}" uses GitHub.`,
+        githubApp
+          ? `GITHUB_APP_PRIVATE_KEY (or GITHUB_TOKEN) is not set: target "${t.name}" uses GitHub through the App of forges.github.`
+          : `GITHUB_TOKEN is not set: target "${t.name}" uses GitHub (or set forges.github.appId, installationId and GITHUB_APP_PRIVATE_KEY for a GitHub App).`,
       );
     }
   }

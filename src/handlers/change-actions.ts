@@ -1,12 +1,12 @@
 import type { App, BlockAction, ButtonAction } from '@slack/bolt';
-import { IntegrationError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { isNotInChannel } from '../integrations/slack/errors.js';
 import type { SlackPort } from '../integrations/slack/port.js';
 import {
   type ChangeCommand,
   type ChangeFlowDeps,
   commandOfKind,
-  describeApprovers,
+  listApprovers,
   parseChangeButtonValue,
 } from '../playbooks/change/flow.js';
 import { type ChangeLifecycle, changeTarget } from '../playbooks/change/lifecycle.js';
@@ -14,6 +14,7 @@ import type { ChangePlan } from '../playbooks/change/types.js';
 import type { ChangeRequest } from '../store/types.js';
 import { APPROVE_ACTION, buildChangeMessage, CANCEL_ACTION } from './blocks/change.js';
 import { buildChangeStateText } from './blocks/change-state.js';
+import { describeApprovers, describeRefusal } from './change-approvers.js';
 import type {
   CommandContext,
   CommandPipeline,
@@ -46,12 +47,8 @@ const viewOf = (deps: ChangeHandlerDeps, plan: ChangePlan, requestedBy: string) 
   plan,
   requestedBy,
   buttonValue: null,
-  approvers: describeApprovers(deps.flow, commandOfPlan(plan)),
+  approvers: describeApprovers(listApprovers(deps.flow, commandOfPlan(plan))),
 });
-
-const isNotInChannel = (err: unknown): boolean =>
-  err instanceof IntegrationError &&
-  ['not_in_channel', 'channel_not_found', 'is_archived'].includes(String(err.details.slackError));
 
 /** A link to the change thread: chat.getPermalink, else built from the workspace URL, else null. */
 export const threadLink = async (
@@ -233,13 +230,11 @@ export const createChangeActionHandler = (deps: ChangeHandlerDeps): ChangeAction
           await say(text);
           return { ...about, outcome: 'nothing_to_do', detail: text };
         }
-        case 'refused':
-          await say(`:no_entry: ${outcome.decision.message}`);
-          return {
-            ...about,
-            outcome: 'refused',
-            detail: `${outcome.decision.reason}: ${outcome.decision.message}`,
-          };
+        case 'refused': {
+          const text = describeRefusal(outcome.decision);
+          await say(`:no_entry: ${text}`);
+          return { ...about, outcome: 'refused', detail: `${outcome.decision.reason}: ${text}` };
+        }
       }
     };
 

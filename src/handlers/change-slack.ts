@@ -1,5 +1,6 @@
 import { IntegrationError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { slackErrorOf } from '../integrations/slack/errors.js';
 import type { SlackPort } from '../integrations/slack/port.js';
 import { buildChangeButtonValue, type ChangeCommand, commandOfKind } from '../playbooks/change/flow.js';
 import { parseNote } from '../playbooks/change/notes.js';
@@ -56,9 +57,6 @@ const PERMANENT = new Set([
   'no_text',
   'restricted_action',
 ]);
-
-const slackErrorOf = (err: unknown): string | null =>
-  err instanceof IntegrationError && err.service === 'slack' ? String(err.details.slackError ?? '') : null;
 
 const isPermanent = (err: unknown): boolean => PERMANENT.has(slackErrorOf(err) ?? '');
 

@@ -1,15 +1,17 @@
+import { parseDuration } from '../core/duration.js';
 import { type AppError, IntegrationError, isAppError } from '../core/errors.js';
 import type { InstanceRef } from '../integrations/gce/port.js';
+import { isNotInChannel } from '../integrations/slack/errors.js';
 import type { SlackBlock, SlackMessage } from '../integrations/slack/port.js';
 import { noDiagEvidence } from '../playbooks/diag/investigate.js';
 import type { DiagReport } from '../playbooks/diag/types.js';
 import { formatRef } from '../playbooks/why-reboot/resolve-instance.js';
 import { parseWords } from './args.js';
 import { buildDiagBlocks, buildDiagChartUpload, buildDiagProgressBlocks } from './blocks/diag.js';
-import { escapeText } from './blocks/text.js';
+import { escapeText, SLACK_LIMITS, splitForCodeBlocks, truncate } from './blocks/text.js';
 import type { CommandContext, CommandResult, CommandSpec, ParseOutcome } from './pipeline.js';
 import { formatUsage } from './usage.js';
-import { parseDuration, parseWhyRebootArgs, splitForCodeBlocks } from './why-reboot.js';
+import { parseWhyRebootArgs } from './why-reboot.js';
 
 export interface DiagArgs {
   readonly vm: string;
@@ -96,10 +98,6 @@ export const parseDiagArgs = (
   return { ok: true, args: { vm, project, zone, asked: `--since ${since}`, window: { sinceMs } } };
 };
 
-const isNotInChannel = (err: unknown): boolean =>
-  err instanceof IntegrationError &&
-  ['not_in_channel', 'channel_not_found', 'is_archived'].includes(String(err.details.slackError));
-
 /** Not found / ambiguous: where opsbot looked, or the candidates as ready-to-run commands. */
 const unresolvedMessage = (err: AppError, args: DiagArgs): SlackMessage => {
   if (err.code === 'ambiguous') {
@@ -113,11 +111,14 @@ const unresolvedMessage = (err: AppError, args: DiagArgs): SlackMessage => {
     const text = `:question: ${candidates.length} instances are named *${escapeText(args.vm)}*. Which one?\n${lines.join('\n')}`;
     return {
       text: `${candidates.length} instances are named ${escapeText(args.vm)}: ${escapeText(candidates.map(formatRef).join(', '))}`,
-      blocks: [{ type: 'section', text: { type: 'mrkdwn', text: text.slice(0, 2900) } }],
+      blocks: [{ type: 'section', text: { type: 'mrkdwn', text: truncate(text, SLACK_LIMITS.sectionText) } }],
     };
   }
   const text = `:mag: ${escapeText(err.userMessage)}`;
-  return { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: text.slice(0, 2900) } }] };
+  return {
+    text,
+    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: truncate(text, SLACK_LIMITS.sectionText) } }],
+  };
 };
 
 export const diagCommand = (deps: DiagDeps | null): CommandSpec<DiagArgs> => ({
@@ -225,10 +226,10 @@ const runDiag = async (
       .catch(() => undefined);
   }
   // The report quotes guest log lines (anyone with a shell on the VM writes them): escaped before splitting.
-  const parts = splitForCodeBlocks(escapeText(rendered.fullReport)).slice(0, 8);
+  const { parts } = splitForCodeBlocks(rendered.fullReport, { maxParts: 8 });
   for (const [i, part] of parts.entries()) {
     const label = parts.length > 1 ? `Full report (${i + 1}/${parts.length})` : 'Full report';
-    const blocks: SlackBlock[] = [{ type: 'section', text: { type: 'mrkdwn', text: `\`\`\`${part}\`\`\`` } }];
+    const blocks: SlackBlock[] = [{ type: 'section', text: { type: 'mrkdwn', text: part } }];
     await slack.postMessage(root.channel, { text: label, blocks, threadTs: root.ts });
   }
   return result;

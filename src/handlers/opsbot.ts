@@ -5,11 +5,14 @@ import { COMMAND_ORDER, findCommandName, formatUsage, USAGE } from './usage.js';
 
 export type OpsbotArgs =
   | { readonly topic: 'all' }
+  | { readonly topic: 'watch' }
   | { readonly topic: 'command'; readonly command: CommandName };
 
 export const parseOpsbotArgs = (text: string): ParseOutcome<OpsbotArgs> => {
   const words = text.trim().split(/\s+/).filter(Boolean);
   if (words.length === 0) return { ok: true, args: { topic: 'all' } };
+  if (words[0]?.toLowerCase() === 'watch' && words.length === 1)
+    return { ok: true, args: { topic: 'watch' } };
   if (words[0]?.toLowerCase() !== 'help') return { ok: false, problem: `unknown subcommand "${words[0]}"` };
   if (words.length === 1) return { ok: true, args: { topic: 'all' } };
   if (words.length > 2) return { ok: false, problem: 'help takes at most one command name' };
@@ -59,17 +62,35 @@ const cachedHelp = (): SlackMessage => {
   return helpMessage;
 };
 
-export const opsbotCommand: CommandSpec<OpsbotArgs> = {
+/** `/opsbot watch` reads the watch's stored state; null: it answers that there is no watch. */
+export type WatchStatusSource = () => Promise<SlackMessage>;
+
+export const createOpsbotCommand = (
+  watchStatus: WatchStatusSource | null = null,
+): CommandSpec<OpsbotArgs> => ({
   name: 'opsbot',
   parse: parseOpsbotArgs,
   usage: () => formatUsage('opsbot'),
   // Help is static: it rides on the ack, with no Web API call and no second round trip.
-  immediate: (args) => ({
-    message: args.topic === 'all' ? cachedHelp() : buildCommandHelpMessage(args.command),
-    result: { outcome: 'ok', target: args.topic === 'command' ? args.command : null },
-  }),
+  immediate: (args) =>
+    args.topic === 'watch'
+      ? null
+      : {
+          message: args.topic === 'all' ? cachedHelp() : buildCommandHelpMessage(args.command),
+          result: { outcome: 'ok', target: args.topic === 'command' ? args.command : null },
+        },
   async run(ctx, args) {
+    if (args.topic === 'watch') {
+      await ctx.reply(
+        watchStatus
+          ? await watchStatus()
+          : { text: 'The watch is not configured (add a `watch:` section to the config).' },
+      );
+      return { outcome: 'ok', target: 'watch' };
+    }
     await ctx.reply(args.topic === 'all' ? cachedHelp() : buildCommandHelpMessage(args.command));
     return { outcome: 'ok', target: args.topic === 'command' ? args.command : null };
   },
-};
+});
+
+export const opsbotCommand: CommandSpec<OpsbotArgs> = createOpsbotCommand();

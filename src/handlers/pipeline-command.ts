@@ -1,6 +1,6 @@
-import { IntegrationError } from '../core/errors.js';
 import type { MergeRequestRef } from '../integrations/forge/events.js';
 import type { ForgeKind, ForgePort } from '../integrations/forge/port.js';
+import { isNotInChannel } from '../integrations/slack/errors.js';
 import type { SlackMessage } from '../integrations/slack/port.js';
 import type { PipelineFollower } from '../playbooks/pipelines/follower.js';
 import { type ForgeHosts, parseMrRef } from '../playbooks/pipelines/mr-ref.js';
@@ -45,10 +45,6 @@ export const parsePipelineArgs = (text: string, hosts: ForgeHosts): ParseOutcome
 
 const permalinkOf = async (ctx: CommandContext, channel: string, ts: string): Promise<string | null> =>
   ctx.slack.getPermalink(channel, ts).catch(() => null);
-
-const isNotInChannel = (err: unknown): boolean =>
-  err instanceof IntegrationError &&
-  ['not_in_channel', 'channel_not_found', 'is_archived'].includes(String(err.details.slackError));
 
 export const pipelineCommand = (deps: PipelineCommandDeps | null): CommandSpec<PipelineArgs> => ({
   name: 'pipeline',

@@ -6,6 +6,7 @@ import type { Logger } from '../core/logger.js';
 import type { SlackMessage, SlackPort } from '../integrations/slack/port.js';
 import type { Metrics } from '../server/metrics.js';
 import type { AuditOutcome, AuditRecord, AuditRepository } from '../store/types.js';
+import { escapeText, SLACK_LIMITS, splitForCodeBlocks, truncate } from './blocks/text.js';
 
 /**
  * The pipeline every slash command goes through: ack at once -> authorize -> parse -> run -> answer ->
@@ -224,7 +225,9 @@ export const newCorrelationId = (): string => {
 
 /** Appends the correlation id so a user can quote it and an operator can grep the logs for it. */
 const safeErrorText = (err: unknown, correlationId: string): string => {
-  const base = isAppError(err) ? err.userMessage : "Something went wrong on opsbot's side.";
+  const base = isAppError(err)
+    ? escapeText(truncate(err.userMessage, 2_000))
+    : "Something went wrong on opsbot's side.";
   return `:warning: ${base} (ref \`${correlationId}\`)`;
 };
 
@@ -260,6 +263,13 @@ export interface RequestContext {
 
 export interface CommandPipeline {
   handle<A>(spec: CommandSpec<A>, invocation: SlashInvocation, ack: Ack): Promise<void>;
+  /**
+   * Shutdown, after the drain deadline: every command, click or delivery still running is cut off. Each user
+   * is told (ephemeral, with the correlation id) and each gets its audit row (outcome failed, "interrupted by
+   * shutdown"), queued on the audit writer; whatever the work does later is neither answered nor audited.
+   * Returns how many were cut off.
+   */
+  interruptAll(): Promise<number>;
   /**
    * Runs any other request (a click, a webhook) the way commands run: a correlation id and a child logger,
    * then `work`; an unexpected error is logged once with the id, counted, and told to the user (if `tell`
@@ -304,10 +314,36 @@ class PipelineContext implements CommandContext {
   }
 }
 
+/** Work still running, for the shutdown to cut off (`interruptAll`). */
+interface RunningWork {
+  interrupted: boolean;
+  interrupt(): Promise<void>;
+}
+
+/** What a user cut off by a shutdown is told. */
+export const interruptedText = (what: string, correlationId: string): string =>
+  `:warning: ${what} was interrupted: opsbot is restarting and could not finish it. Nothing more will happen for it; run it again in a minute (ref \`${correlationId}\`).`;
+
+export const INTERRUPTED_DETAIL = 'interrupted by shutdown';
+
 export const createCommandPipeline = (deps: CommandPipelineDeps): CommandPipeline => {
   const now = deps.now ?? (() => new Date());
   const newId = deps.newCorrelationId ?? newCorrelationId;
   const { metrics, slack } = deps;
+  const running = new Set<RunningWork>();
+  const track = (interrupt: () => Promise<void>): RunningWork => {
+    const entry: RunningWork = {
+      interrupted: false,
+      async interrupt() {
+        if (entry.interrupted) return;
+        entry.interrupted = true;
+        running.delete(entry);
+        await interrupt();
+      },
+    };
+    running.add(entry);
+    return entry;
+  };
 
   /** The one error sink: every failure of a command, click or webhook is logged and counted here. */
   const sinkError = (logger: Logger, err: unknown, what: string): void => {
@@ -345,16 +381,32 @@ export const createCommandPipeline = (deps: CommandPipelineDeps): CommandPipelin
       correlationId,
       durationMs: now().getTime() - startedAt.getTime(),
     });
+    const entry = track(async () => {
+      logger.warn('request interrupted by shutdown');
+      await tell?.(interruptedText(`Your ${info.action ?? info.name} request`, correlationId)).catch(
+        (e: unknown) => logger.warn({ err: e }, 'could not tell the user about the interruption'),
+      );
+      metrics.commandsTotal.inc({
+        command: info.action ? `${info.name}:${info.action}` : info.name,
+        outcome: 'failed',
+      });
+      deps.audit.enqueue(auditRow('failed', INTERRUPTED_DETAIL, null));
+    });
     let result: RequestResult;
     try {
       result = await work({ correlationId, logger, auditRow });
     } catch (err) {
+      if (entry.interrupted) return { outcome: 'failed', detail: INTERRUPTED_DETAIL, audited: true };
       sinkError(logger, err, 'request failed');
       await tell?.(safeErrorText(err, correlationId)).catch((e: unknown) => {
         logger.warn({ err: e }, 'could not tell the user about the failure');
       });
       result = { outcome: 'failed', detail: isAppError(err) ? err.code : 'internal' };
+    } finally {
+      running.delete(entry);
     }
+    // Cut off by the shutdown: the user was told and the row written then; the late result is dropped.
+    if (entry.interrupted) return { ...result, audited: true };
     const name = result.name ?? info.name;
     const durationMs = now().getTime() - startedAt.getTime();
     metrics.commandsTotal.inc({
@@ -370,6 +422,11 @@ export const createCommandPipeline = (deps: CommandPipelineDeps): CommandPipelin
 
   return {
     run,
+    async interruptAll() {
+      const cut = [...running];
+      await Promise.all(cut.map((w) => w.interrupt()));
+      return cut.length;
+    },
     async handle<A>(spec: CommandSpec<A>, inv: SlashInvocation, ack: Ack): Promise<void> {
       const startedAt = now();
       const t0 = inv.receivedAt ?? performance.now();
@@ -409,6 +466,29 @@ export const createCommandPipeline = (deps: CommandPipelineDeps): CommandPipelin
       const syncDecision = checkAccessSync(spec.name, rule, access);
       let result: CommandResult | undefined;
       let work: (() => Promise<CommandResult>) | null = null;
+      let entry: RunningWork | undefined;
+      /** Metrics, the log line and the audit row of the command, once. */
+      const finish = (r: CommandResult): void => {
+        const durationMs = now().getTime() - startedAt.getTime();
+        metrics.commandsTotal.inc({ command: spec.name, outcome: r.outcome });
+        metrics.commandDuration.observe({ command: spec.name }, durationMs / 1000);
+        if (built.child) built.child.info({ outcome: r.outcome, durationMs }, 'command done');
+        else deps.logger.info({ ...bindings, outcome: r.outcome, durationMs }, 'command done');
+        deps.audit.enqueue({
+          at: startedAt,
+          actorId: inv.userId,
+          actorName: inv.userName,
+          source: 'slack',
+          command: spec.name,
+          args: inv.text,
+          channelId: inv.channelId,
+          target: r.target ?? null,
+          outcome: r.outcome,
+          detail: r.detail ?? null,
+          correlationId,
+          durationMs,
+        });
+      };
       try {
         const afterAccess = (
           decision: AccessDecision,
@@ -443,31 +523,24 @@ export const createCommandPipeline = (deps: CommandPipelineDeps): CommandPipelin
           if (step.run) work = step.run;
           else result = step.result;
         }
-        if (work) result = await work();
+        if (work) {
+          entry = track(async () => {
+            logger().warn('command interrupted by shutdown');
+            await reply({ text: interruptedText(`\`/${spec.name}\``, correlationId) }).catch((e: unknown) =>
+              logger().warn({ err: e }, 'could not tell the user about the interruption'),
+            );
+            finish({ outcome: 'failed', detail: INTERRUPTED_DETAIL });
+          });
+          result = await work();
+        }
       } catch (err) {
-        result = await answerFailure(ctx, spec, err);
+        if (!entry?.interrupted) result = await answerFailure(ctx, spec, err);
+      } finally {
+        if (entry) running.delete(entry);
       }
-      result ??= { outcome: 'failed', detail: 'no result' };
-
-      const durationMs = now().getTime() - startedAt.getTime();
-      metrics.commandsTotal.inc({ command: spec.name, outcome: result.outcome });
-      metrics.commandDuration.observe({ command: spec.name }, durationMs / 1000);
-      if (built.child) built.child.info({ outcome: result.outcome, durationMs }, 'command done');
-      else deps.logger.info({ ...bindings, outcome: result.outcome, durationMs }, 'command done');
-      deps.audit.enqueue({
-        at: startedAt,
-        actorId: inv.userId,
-        actorName: inv.userName,
-        source: 'slack',
-        command: spec.name,
-        args: inv.text,
-        channelId: inv.channelId,
-        target: result.target ?? null,
-        outcome: result.outcome,
-        detail: result.detail ?? null,
-        correlationId,
-        durationMs,
-      });
+      // Cut off by the shutdown: the user was told and the row written then; the late result is dropped.
+      if (entry?.interrupted) return;
+      finish(result ?? { outcome: 'failed', detail: 'no result' });
     },
   };
 
@@ -490,14 +563,20 @@ export const createCommandPipeline = (deps: CommandPipelineDeps): CommandPipelin
   }
 };
 
+/** The problem quotes what the user typed (any length, any characters): escaped and cut to fit. */
 const usageMessage = (problem: string, usage: string): SlackMessage => ({
-  text: `${problem}\n${usage}`,
+  text: truncate(`${escapeText(problem)}\n${escapeText(usage)}`, SLACK_LIMITS.sectionText),
   blocks: [
-    { type: 'section', text: { type: 'mrkdwn', text: `:grey_question: ${escapeMrkdwn(problem)}` } },
-    { type: 'section', text: { type: 'mrkdwn', text: `\`\`\`${usage.slice(0, 2900)}\`\`\`` } },
+    {
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: truncate(`:grey_question: ${escapeText(problem)}`, SLACK_LIMITS.sectionText),
+      },
+    },
+    ...splitForCodeBlocks(usage, { maxParts: 1 }).parts.map((part) => ({
+      type: 'section',
+      text: { type: 'mrkdwn', text: part },
+    })),
   ],
 });
-
-/** Slack mrkdwn control characters, so user text cannot inject mentions or links. */
-export const escapeMrkdwn = (text: string): string =>
-  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

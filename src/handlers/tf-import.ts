@@ -3,7 +3,7 @@ import { planChange, resolveVm, selectTarget } from '../playbooks/change/flow.js
 import type { TfImportRequest } from '../playbooks/change/plan-requests.js';
 import { parseResourceAddress } from '../playbooks/tf-import/index.js';
 import { formatRef } from '../playbooks/why-reboot/resolve-instance.js';
-import { escapeText } from './blocks/change.js';
+import { escapeText } from './blocks/text.js';
 import { type ChangeHandlerDeps, presentPlan } from './change-actions.js';
 import { pendingCommand } from './pending.js';
 import type { CommandResult, CommandSpec, ParseOutcome } from './pipeline.js';

@@ -140,13 +140,30 @@ export const USAGE: Readonly<Record<CommandName, CommandUsage>> = {
       '/pipeline --stop infra/ansible!42',
     ],
   },
+  reboots: {
+    name: 'reboots',
+    slash: '/reboots',
+    summary:
+      'Every VM restart in a window across the configured projects, grouped by cause and time ("14 VMs in us-central1-a, host errors between 23:31 and 23:36"), each with its actor and downtime, a button to run /why-reboot on one, the full table as a file, and the VMs with upcoming maintenance.',
+    synopsis: ['[--project P ...] [--since 24h] [--label k=v ...] [--cause C]'],
+    options: [
+      { flag: '--project P', text: 'a project to read (repeatable; default: the configured projects)' },
+      { flag: '--since 24h', text: 'how far back to look: 30m, 12h, 7d (default 24h)' },
+      { flag: '--label k=v', text: 'only VMs with this label (repeatable: all must match)' },
+      {
+        flag: '--cause C',
+        text: 'only one cause: host-error, preemption, guest-shutdown, host-maintenance, mig-recreate, stop, reset, ...',
+      },
+    ],
+    examples: ['/reboots', '/reboots --since 6h --label env=prod --cause host-error'],
+  },
   opsbot: {
     name: 'opsbot',
     slash: '/opsbot',
-    summary: 'Help on opsbot and its commands.',
-    synopsis: ['help [command]'],
-    options: [],
-    examples: ['/opsbot help', '/opsbot help why-reboot'],
+    summary: 'Help on opsbot and its commands; the state of the platform-event watch.',
+    synopsis: ['help [command]', 'watch'],
+    options: [{ flag: 'watch', text: "what is watched, the cursor's age and the last error" }],
+    examples: ['/opsbot help', '/opsbot help why-reboot', '/opsbot watch'],
   },
 };
 
@@ -157,6 +174,7 @@ export const COMMAND_ORDER: readonly CommandName[] = [
   'tf-import',
   'amend',
   'pipeline',
+  'reboots',
   'opsbot',
 ];
 

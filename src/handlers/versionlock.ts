@@ -6,7 +6,8 @@ import {
   type VersionlockRequest,
 } from '../playbooks/versionlock/index.js';
 import { tokenize } from './args.js';
-import { buildLockListMessage, escapeText } from './blocks/change.js';
+import { buildLockListMessage } from './blocks/change.js';
+import { escapeText } from './blocks/text.js';
 import { type ChangeHandlerDeps, presentPlan } from './change-actions.js';
 import { pendingCommand } from './pending.js';
 import type { CommandResult, CommandSpec, ParseOutcome } from './pipeline.js';

@@ -1,9 +1,13 @@
-import { AppError, IntegrationError, isAppError } from '../core/errors.js';
+import { AppError, isAppError } from '../core/errors.js';
 import type { InstanceRef } from '../integrations/gce/port.js';
+import { isNotInChannel } from '../integrations/slack/errors.js';
 import type { SlackBlock, SlackMessage } from '../integrations/slack/port.js';
-import { formatRef, mergeSpec, parseInstanceSpec } from '../playbooks/why-reboot/resolve-instance.js';
-import type { Evidence, WhyRebootReport } from '../playbooks/why-reboot/types.js';
+import { buildWindow, parseVmReference } from '../playbooks/why-reboot/request.js';
+import { formatRef } from '../playbooks/why-reboot/resolve-instance.js';
+import type { WhyRebootReport } from '../playbooks/why-reboot/types.js';
 import { parseWords } from './args.js';
+import { escapeText, SLACK_LIMITS, splitForCodeBlocks, truncate } from './blocks/text.js';
+import { noWhyRebootEvidence } from './blocks/why-reboot.js';
 import type { CommandContext, CommandResult, CommandSpec, ParseOutcome } from './pipeline.js';
 import { formatUsage } from './usage.js';
 
@@ -25,11 +29,10 @@ export interface WhyRebootRequest {
 
 /**
  * The /why-reboot playbook and its renderers, injected by main.ts (tests inject the real ones over fake GCE
- * servers, or small stand-ins). `collectEvidence` reads the cloud, `analyze` is pure.
+ * servers, or small stand-ins). `investigate` is the playbook's investigateWhyReboot, the same as the CLI's.
  */
 export interface WhyRebootDeps {
-  collectEvidence(request: WhyRebootRequest, signal?: AbortSignal): Promise<Evidence>;
-  analyze(evidence: Evidence): WhyRebootReport;
+  investigate(request: WhyRebootRequest, signal?: AbortSignal): Promise<WhyRebootReport>;
   buildProgress(request: WhyRebootRequest): SlackMessage;
   buildReport(report: WhyRebootReport): SlackMessage & { readonly fullReport: string };
   readonly now: () => Date;
@@ -40,92 +43,35 @@ export interface WhyRebootDeps {
   close?(): Promise<void>;
 }
 
-const VM_NAME = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const PROJECT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$|^[a-z0-9.-]+:[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
-const ZONE = /^[a-z]+-[a-z]+[0-9]+-[a-z]$/;
-const MAX_WINDOW_MS = 400 * 24 * 3600_000; // admin activity audit logs are kept 400 days
-
-export const parseDuration = (text: string): number | null => {
-  const m = /^(\d{1,5})(m|h|d|w)$/.exec(text.trim());
-  if (!m) return null;
-  const n = Number(m[1]);
-  const unit = { m: 60_000, h: 3600_000, d: 86_400_000, w: 7 * 86_400_000 }[m[2] as 'm' | 'h' | 'd' | 'w'];
-  return n > 0 ? n * unit : null;
-};
-
+/**
+ * `/why-reboot <vm> [--project P] [--zone Z] [--since 7d]`: the words are split here, the values read by
+ * the playbook's request parser, exactly as the command line reads them (one grammar for both).
+ */
 export const parseWhyRebootArgs = (text: string, defaultWindow = '7d'): ParseOutcome<WhyRebootArgs> => {
   const words = parseWords(text, ['project', 'zone', 'since']);
   if (!words.ok) return words;
   const { positional, flags } = words.args;
   if (positional.length === 0) return { ok: false, problem: 'which VM? Give its name.' };
   if (positional.length > 1) return { ok: false, problem: `one VM at a time (got ${positional.join(', ')})` };
-  // Slack may wrap a pasted link as <url> or <url|label>.
-  const typed = (positional[0] as string).replace(/^<([^|>]+)(\|[^>]*)?>$/, '$1');
-  let vm = typed.toLowerCase();
-  let project = flags.project ?? null;
-  if (project !== null && !PROJECT_ID.test(project)) {
-    return { ok: false, problem: `"${project}" is not a Google Cloud project id` };
-  }
-  let zone = flags.zone ?? null;
-  if (zone !== null && !ZONE.test(zone))
-    return { ok: false, problem: `"${zone}" is not a zone (e.g. europe-west1-b)` };
-  if (typed.includes('/')) {
-    // zone/name, project/zone/name or an instance URL (as listed when a name is ambiguous).
-    try {
-      const spec = mergeSpec(parseInstanceSpec(/^https?:/i.test(typed) ? typed : vm), {
-        project: project ?? undefined,
-        zone: zone ?? undefined,
-      });
-      vm = spec.name;
-      project = spec.project;
-      zone = spec.zone;
-    } catch (err) {
-      return { ok: false, problem: isAppError(err) ? err.userMessage : 'that VM reference cannot be read' };
-    }
-  } else if (!VM_NAME.test(vm)) {
-    return { ok: false, problem: `"${positional[0]}" is not a Compute Engine instance name` };
-  }
   const since = flags.since ?? defaultWindow;
-  const sinceMs = parseDuration(since);
-  if (sinceMs === null)
-    return { ok: false, problem: `--since takes a duration such as 30m, 12h or 7d, not "${since}"` };
-  if (sinceMs > MAX_WINDOW_MS) return { ok: false, problem: '--since can look back at most 400d' };
-  return { ok: true, args: { vm, project, zone, since, sinceMs } };
-};
-
-/** A Block Kit section holds at most 3,000 chars: split a long report at line breaks into code blocks. */
-export const splitForCodeBlocks = (text: string, max = 2_900): string[] => {
-  const budget = max - 6; // the ``` fences
-  const parts: string[] = [];
-  let current = '';
-  const push = () => {
-    if (current !== '') parts.push(current);
-    current = '';
-  };
-  // Triple backticks inside a part would end the code block early: break them first, then measure.
-  const escaped = text.replace(/```/g, '`\u200b``');
-  for (const rawLine of escaped.split('\n')) {
-    let line = rawLine;
-    while (line.length > budget) {
-      push();
-      parts.push(line.slice(0, budget));
-      line = line.slice(budget);
-    }
-    const next = current === '' ? line : `${current}\n${line}`;
-    if (next.length > budget) {
-      push();
-      current = line;
-    } else {
-      current = next;
-    }
+  try {
+    const spec = parseVmReference(positional[0] as string, { project: flags.project, zone: flags.zone });
+    const now = new Date();
+    const window = buildWindow(since, null, now);
+    return {
+      ok: true,
+      args: {
+        vm: spec.name,
+        project: spec.project,
+        zone: spec.zone,
+        since,
+        sinceMs: now.getTime() - window.from.getTime(),
+      },
+    };
+  } catch (err) {
+    return { ok: false, problem: isAppError(err) ? err.userMessage : 'those arguments cannot be read' };
   }
-  push();
-  return parts;
 };
-
-const isNotInChannel = (err: unknown): boolean =>
-  err instanceof IntegrationError &&
-  ['not_in_channel', 'channel_not_found', 'is_archived'].includes(String(err.details.slackError));
 
 export const whyRebootCommand = (deps: WhyRebootDeps | null): CommandSpec<WhyRebootArgs> => ({
   name: 'why-reboot',
@@ -152,34 +98,40 @@ export const whyRebootCommand = (deps: WhyRebootDeps | null): CommandSpec<WhyReb
  * where opsbot looked (not found). This is an answer to the question asked, not a failure.
  */
 const unresolvedAnswer = (err: AppError, args: WhyRebootArgs): SlackMessage => {
-  const since = args.since !== '7d' ? ` --since ${args.since}` : '';
+  const since = args.since !== '7d' ? ` --since ${escapeText(args.since)}` : '';
   if (err.code === 'ambiguous') {
     const candidates = (Array.isArray(err.details.candidates) ? err.details.candidates : []) as InstanceRef[];
     const lines = candidates
       .slice(0, 20)
       .map(
         (c) =>
-          `• \`${formatRef(c)}\`: \`/why-reboot ${c.name} --project ${c.project} --zone ${c.zone}${since}\``,
+          `• \`${escapeText(formatRef(c))}\`: \`/why-reboot ${escapeText(c.name)} --project ${escapeText(c.project)} --zone ${escapeText(c.zone)}${since}\``,
       );
     const more = candidates.length > 20 ? `\n_… and ${candidates.length - 20} more_` : '';
-    const head = `:question: ${candidates.length} instances are named *${escapeMrkdwn(args.vm)}*. Which one?`;
+    const head = `:question: ${candidates.length} instances are named *${escapeText(args.vm)}*. Which one?`;
     return {
-      text: `${candidates.length} instances are named ${args.vm}: ${candidates.map(formatRef).join(', ')}. Which one?`,
+      text: truncate(
+        escapeText(
+          `${candidates.length} instances are named ${args.vm}: ${candidates.map(formatRef).join(', ')}. Which one?`,
+        ),
+        SLACK_LIMITS.sectionText,
+      ),
       blocks: [
         {
           type: 'section',
-          text: { type: 'mrkdwn', text: `${head}\n${lines.join('\n')}${more}`.slice(0, 2900) },
+          text: {
+            type: 'mrkdwn',
+            text: truncate(`${head}\n${lines.join('\n')}${more}`, SLACK_LIMITS.sectionText),
+          },
         },
       ],
     };
   }
+  const text = truncate(`:mag: ${escapeText(err.userMessage)}`, SLACK_LIMITS.sectionText);
   return {
-    text: `:mag: ${err.userMessage}`,
+    text,
     blocks: [
-      {
-        type: 'section',
-        text: { type: 'mrkdwn', text: `:mag: ${escapeMrkdwn(err.userMessage).slice(0, 2800)}` },
-      },
+      { type: 'section', text: { type: 'mrkdwn', text } },
       {
         type: 'context',
         elements: [{ type: 'mrkdwn', text: 'Check the name, or give `--project` and `--zone`.' }],
@@ -187,9 +139,6 @@ const unresolvedAnswer = (err: AppError, args: WhyRebootArgs): SlackMessage => {
     ],
   };
 };
-
-const escapeMrkdwn = (text: string): string =>
-  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 const investigate = async (
   ctx: CommandContext,
@@ -206,7 +155,7 @@ const investigate = async (
     if (!isNotInChannel(err)) throw err;
     logger.info('bot cannot post in this channel; answering privately');
     await ctx.reply({
-      text: `I cannot post in this channel (invite me with \`/invite @opsbot\`). Investigating ${request.vm} for you only…`,
+      text: `I cannot post in this channel (invite me with \`/invite @opsbot\`). Investigating ${escapeText(request.vm)} for you only…`,
     });
   }
 
@@ -214,8 +163,7 @@ const investigate = async (
   const signal = AbortSignal.timeout(deps.timeoutMs ?? 120_000);
   let report: WhyRebootReport;
   try {
-    const evidence = await deps.collectEvidence(request, signal);
-    report = deps.analyze(evidence);
+    report = await deps.investigate(request, signal);
   } catch (err) {
     if (err instanceof AppError && (err.code === 'ambiguous' || err.code === 'not_found')) {
       const answer = unresolvedAnswer(err, args);
@@ -226,7 +174,7 @@ const investigate = async (
     if (root) {
       await slack
         .updateMessage(root.channel, root.ts, {
-          text: `Could not investigate ${request.vm} (ref ${ctx.correlationId}).`,
+          text: `Could not investigate ${escapeText(request.vm)} (ref ${ctx.correlationId}).`,
         })
         .catch(() => undefined);
     }
@@ -241,20 +189,26 @@ const investigate = async (
     .filter(Boolean)
     .join('/');
 
+  // Every source failed: the answer says so (the builder renders it), and the run is audited failed.
+  const result: CommandResult = noWhyRebootEvidence(report)
+    ? { outcome: 'failed', target, detail: 'no evidence could be read: every source failed' }
+    : { outcome: 'ok', target, detail: report.verdict.cause };
+
   // 3. The verdict replaces the progress message; the full report goes in the thread.
   if (!root) {
     await ctx.reply({ text: rendered.text, blocks: rendered.blocks ?? [] });
-    return { outcome: 'ok', target, detail: report.verdict.cause };
+    return result;
   }
   await slack.updateMessage(root.channel, root.ts, {
     text: rendered.text,
     ...(rendered.blocks ? { blocks: rendered.blocks } : {}),
   });
-  const parts = splitForCodeBlocks(rendered.fullReport);
+  // The report quotes guest log lines (anyone with a shell on the VM writes them): the splitter escapes them.
+  const { parts } = splitForCodeBlocks(rendered.fullReport);
   for (const [i, part] of parts.entries()) {
     const label = parts.length > 1 ? `Full report (${i + 1}/${parts.length})` : 'Full report';
-    const blocks: SlackBlock[] = [{ type: 'section', text: { type: 'mrkdwn', text: `\`\`\`${part}\`\`\`` } }];
+    const blocks: SlackBlock[] = [{ type: 'section', text: { type: 'mrkdwn', text: part } }];
     await slack.postMessage(root.channel, { text: label, blocks, threadTs: root.ts });
   }
-  return { outcome: 'ok', target, detail: report.verdict.cause };
+  return result;
 };

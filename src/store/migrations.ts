@@ -377,6 +377,41 @@ export const migrations: readonly NamedMigration[] = [
         .execute();
     },
   },
+  {
+    // The platform-event watch: its cursor and the groups it posted (src/store/watch-repository.ts).
+    name: '0005_watch',
+    async up(db, engine) {
+      const i64 = int64(engine);
+      await db.schema
+        .createTable('watch_state')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('cursor_ms', i64, (c) => c.notNull())
+        .addColumn('committed_at', i64, (c) => c.notNull())
+        .addColumn('last_run_at', i64)
+        .addColumn('last_error', 'text')
+        .addColumn('last_error_at', i64)
+        .execute();
+      await db.schema
+        .createTable('watch_groups')
+        .addColumn('group_key', 'text', (c) => c.primaryKey())
+        .addColumn('cause', 'text', (c) => c.notNull())
+        .addColumn('zone', 'text', (c) => c.notNull())
+        .addColumn('from_ms', i64, (c) => c.notNull())
+        .addColumn('to_ms', i64, (c) => c.notNull())
+        .addColumn('vms', 'integer', (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('channel', 'text', (c) => c.notNull())
+        .addColumn('ts', 'text')
+        .addColumn('created_at', i64, (c) => c.notNull())
+        .addColumn('updated_at', i64, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('watch_groups_span')
+        .on('watch_groups')
+        .columns(['cause', 'zone', 'from_ms'])
+        .execute();
+    },
+  },
 ];
 
 /** Kysely's provider over the in-code list, bound to one engine for the few type differences. */

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { Migrator } from 'kysely/migration';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import type { Logger } from '../core/logger.js';
 import { KyselyAuditRepository } from './audit-repository.js';
 import { KyselyChangeNoteRepository } from './change-note-repository.js';
@@ -25,6 +25,7 @@ import type {
   Store,
   StoreTx,
 } from './types.js';
+import { KyselyWatchRepository } from './watch-repository.js';
 
 export const SQLITE_FILE_NAME = 'opsbot.sqlite';
 // Generous: a CLI run next to the server, or a checkpoint on a loaded machine, must make a writer wait, not fail.
@@ -72,6 +73,7 @@ class KyselyStore implements Store {
   readonly locks: LockRepository;
   readonly pipelines: PipelineRepository;
   readonly deliveries: DeliveryRepository;
+  readonly watch: KyselyWatchRepository;
   readonly #ctx: RepoContext;
   #closing: Promise<void> | null = null;
 
@@ -85,6 +87,7 @@ class KyselyStore implements Store {
     this.locks = repos.locks;
     this.pipelines = new KyselyPipelineRepository(ctx);
     this.deliveries = new KyselyDeliveryRepository(ctx);
+    this.watch = new KyselyWatchRepository(ctx);
   }
 
   /**
@@ -189,6 +192,8 @@ async function openSqlite(opts: OpenStoreOptions, now: () => Date): Promise<Stor
 async function openPostgres(url: string, opts: OpenStoreOptions, now: () => Date): Promise<Store> {
   const scrub = buildScrubber(url);
   const errors: ErrorContext = { engine: 'postgres', scrub };
+  // pg is loaded only for PostgreSQL: a SQLite store (the CLI's audit row, say) does not pay for it.
+  const { Pool } = await import('pg');
   let pool: Pool;
   try {
     pool = new Pool({

@@ -1,4 +1,4 @@
-import type { EpochMs } from './schema.js';
+import type { EpochMs } from './column-types.js';
 
 /**
  * Tables of migration 0004_pipelines: forge webhook deliveries, followed merge requests, the latest known state

@@ -1,12 +1,10 @@
-import type { ColumnType, Generated } from 'kysely';
+import type { Generated } from 'kysely';
+import type { EpochMs } from './column-types.js';
 import type { PipelineTables } from './pipeline-schema.js';
+import type { WatchTables } from './watch-schema.js';
 
-/**
- * Table shapes as Kysely sees them. Times are epoch milliseconds in a 64-bit integer column (SQLite
- * INTEGER, PostgreSQL BIGINT): both engines round-trip them exactly and compare them cheaply. `pg`
- * returns BIGINT as a string, so reads are typed `number | string` and go through `Number()`.
- */
-export type EpochMs = ColumnType<number | string, number, number>;
+/** Table shapes as Kysely sees them (times: see EpochMs in column-types.ts). */
+export type { EpochMs } from './column-types.js';
 
 export interface AuditLogTable {
   id: string;
@@ -88,7 +86,7 @@ export interface LocksTable {
   expires_at: EpochMs;
 }
 
-export interface Database extends PipelineTables {
+export interface Database extends PipelineTables, WatchTables {
   audit_log: AuditLogTable;
   change_requests: ChangeRequestsTable;
   change_notes: ChangeNotesTable;

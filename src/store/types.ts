@@ -1,4 +1,5 @@
 import type { DeliveryRepository, PipelineRepository } from './pipeline-types.js';
+import type { KyselyWatchRepository } from './watch-repository.js';
 
 /**
  * The store's repositories, in domain terms. One implementation (Kysely) serves both engines:
@@ -219,6 +220,8 @@ export interface StoreTx {
 
 export interface Store extends StoreTx {
   readonly engine: 'sqlite' | 'postgres';
+  /** The platform-event watch: cursor and posted groups (src/store/watch-repository.ts). */
+  readonly watch: KyselyWatchRepository;
   /** Followed MRs, their CI state and the Slack messages showing it (src/store/pipeline-types.ts). */
   readonly pipelines: PipelineRepository;
   /** Forge webhook deliveries (duplicates, crash recovery). */

@@ -7,6 +7,7 @@ import { runWhyReboot } from '../../src/cli/why-reboot.js';
 import { buildAuditLogFilter } from '../../src/playbooks/why-reboot/links.js';
 import { openStore } from '../../src/store/open.js';
 import { type FakeCompute, startFakeCompute } from '../fakes/gce-compute.js';
+import { loadCorpusInstances, loadGcpdiagAuditEntries } from '../fakes/gce-corpus.js';
 import { TEST_TOKEN } from '../fakes/gce-env.js';
 import { type HostErrorIncident, seedHostErrorIncident } from '../fakes/gce-incident.js';
 import { type FakeLogging, startFakeLogging } from '../fakes/gce-logging.js';
@@ -170,7 +171,7 @@ describe('opsbot why-reboot, live against the GCE fakes', () => {
     expect(out.verdict).toMatchObject({ cause: 'no-restart', confidence: 'low' });
   });
 
-  it('with --zone, the Logs Explorer link is still exactly the audit query that was run', async () => {
+  it('with --zone, the Logs Explorer link is exactly the union of the audit queries that were run', async () => {
     const before = logging.requests.length;
     const { code, stdout } = await run([
       'web-1',
@@ -185,11 +186,54 @@ describe('opsbot why-reboot, live against the GCE fakes', () => {
     expect(code).toBe(0);
     const out = JSON.parse(stdout);
     expect(out.verdict.cause).toBe('host-error');
-    const audit = logging.requests
+    const audits = logging.requests
       .slice(before)
       .map((r) => String((r.body as { filter: string }).filter))
-      .find((f) => f.includes('cloudaudit'));
+      .filter((f) => f.includes('cloudaudit'));
+    // By name at once (no id needed), then by id once the instance is known: the link is their union.
+    const bounds = { project: P, from: out.window.from, to: out.window.to };
+    expect([...new Set(audits)]).toEqual([
+      buildAuditLogFilter({ ...bounds, instanceId: null, instanceName: 'web-1' }),
+      buildAuditLogFilter({ ...bounds, instanceId: incident.id, instanceName: null }),
+    ]);
     const explorer = out.links.find((l: { label: string }) => l.label.includes('Logs Explorer'));
-    expect(decodeURIComponent(/;query=([^;]+);/.exec(explorer.url)?.[1] ?? '')).toBe(audit);
+    expect(decodeURIComponent(/;query=([^;]+);/.exec(explorer.url)?.[1] ?? '')).toBe(
+      buildAuditLogFilter({ ...bounds, instanceId: incident.id, instanceName: 'web-1' }),
+    );
+  });
+
+  it('with a zone, finds the instance schedule (ScheduledVMs carries only the instance id) and says so with high confidence', async () => {
+    // gcpdiag's real capture: an instance schedule stops start-and-stop-vm every hour; its ScheduledVMs entry
+    // has no resourceName, only resource.labels.instance_id.
+    const G = 'gcpdiag-gce5-aaaa';
+    const vm = loadCorpusInstances().find((i) => i.instance.name === 'start-and-stop-vm');
+    if (!vm) throw new Error('corpus instance missing');
+    compute.addInstance(vm.project, vm.zone, vm.instance);
+    logging.addEntries(loadGcpdiagAuditEntries());
+    const window = ['--since', '2025-03-17T16:30:00Z', '--until', '2025-03-17T23:30:00Z'];
+    const ask = async (ref: string[]) => {
+      const before = logging.requests.length;
+      const { code, stdout, stderr } = await run([...ref, ...window, '--json', '--config', cfg]);
+      expect(stderr).toBe('');
+      expect(code).toBe(0);
+      const filters = logging.requests
+        .slice(before)
+        .map((r) => String((r.body as { filter: string }).filter))
+        .filter((f) => f.includes('cloudaudit'));
+      return { out: JSON.parse(stdout), filters };
+    };
+    for (const ref of [[`${G}/${vm.zone}/start-and-stop-vm`], ['start-and-stop-vm', '--project', G]]) {
+      const { out, filters } = await ask(ref);
+      expect(out.verdict).toMatchObject({ cause: 'scheduled-stop', confidence: 'high' });
+      expect(out.verdict.at).toBe('2025-03-17T23:05:00.419Z');
+      expect(out.verdict.evidence.map((e: { text: string }) => e.text).join('\n')).toContain('ScheduledVMs');
+      // On the wire, the id is part of the audit query on every path.
+      expect(filters.some((f) => f.includes(`resource.labels.instance_id="${vm.instance.id}"`))).toBe(true);
+      const explorer = out.links.find((l: { label: string }) => l.label.includes('Logs Explorer'));
+      const linked = decodeURIComponent(/;query=([^;]+);/.exec(explorer.url)?.[1] ?? '');
+      expect(linked).toContain(
+        `resource.labels.instance_id="${vm.instance.id}" OR protoPayload.resourceName:`,
+      );
+    }
   });
 });

@@ -129,10 +129,13 @@ describe('opsbot why-reboot: bad input exits 2 with a clear message and no stack
     [['web-1', '--logs', bad], /broken\.json: entry 1 has no valid "timestamp"/],
     [['web-1', '--instance', notJson], /instance\.json: not valid JSON/],
     [['web-1', '--logs', join(dir, 'nope.json')], /nope\.json: no such file/],
-    [['web-1', '--logs', bad, '--since', 'last tuesday'], /--since "last tuesday": expected a duration/],
+    [
+      ['web-1', '--logs', bad, '--since', 'last tuesday'],
+      /--since takes a duration such as 90s, 30m, 12h or 7d, or an ISO timestamp .*not "last tuesday"/,
+    ],
     [['web-1', '--bogus'], /Unknown option '--bogus'[\s\S]*Usage: opsbot why-reboot/],
     [[], /which VM\?[\s\S]*Usage: opsbot why-reboot/],
-    [['Web_1!', '--logs', bad], /not a valid instance name/],
+    [['Web_1!', '--logs', bad], /not a Compute Engine instance name/],
   ])('%j', async (args, message) => {
     const { code, stdout, stderr } = await run(args as string[]);
     expect(code).toBe(2);

@@ -47,6 +47,36 @@ describe('loadConfig', () => {
     ).toThrow(/SLACK_APP_TOKEN/);
   });
 
+  it('needs a forge credential only for forges that targets use, and names the missing variable', () => {
+    const slackEnv = { SLACK_BOT_TOKEN: 'xoxb-1-2-abc', SLACK_SIGNING_SECRET: 'abcdef123' };
+    const forges =
+      'forges:\n  gitlab:\n    host: https://gitlab.example.com\n  github:\n    baseUrl: https://api.github.com\n';
+    const gitlabTarget = '  - { name: el7, forge: gitlab, repo: infra/ansible, path: v.list, format: yum }\n';
+    const githubTarget = '  - { name: el9, forge: github, repo: acme/infra, path: v.list, format: dnf }\n';
+    // GitHub configured, used by no target, no GITHUB_TOKEN: starts.
+    const onlyGitlab = files({ 'c.yaml': `${forges}targets:\n  versionlock:\n${gitlabTarget}` });
+    expect(
+      loadConfig({ ...slackEnv, GITLAB_TOKEN: 'glpat-x' }, 'c.yaml', {
+        requireSlack: true,
+        readFile: onlyGitlab,
+      }).forges.github,
+    ).toBeDefined();
+    const both = files({ 'c.yaml': `${forges}targets:\n  versionlock:\n${gitlabTarget}${githubTarget}` });
+    expect(() =>
+      loadConfig({ ...slackEnv, GITLAB_TOKEN: 'glpat-x' }, 'c.yaml', { requireSlack: true, readFile: both }),
+    ).toThrow(/GITHUB_TOKEN is not set: target "el9" uses GitHub/);
+    // A GitHub App key alone is not a credential: without appId/installationId the adapter would need the token.
+    expect(() =>
+      loadConfig({ ...slackEnv, GITLAB_TOKEN: 'glpat-x', GITHUB_APP_PRIVATE_KEY: 'pem' }, 'c.yaml', {
+        requireSlack: true,
+        readFile: both,
+      }),
+    ).toThrow(/GITHUB_TOKEN is not set/);
+    expect(() =>
+      loadConfig({ ...slackEnv, GITHUB_TOKEN: 'ghp_x' }, 'c.yaml', { requireSlack: true, readFile: both }),
+    ).toThrow(/GITLAB_TOKEN is not set: target "el7" uses GitLab/);
+  });
+
   it('reads a secret from NAME_FILE and refuses NAME and NAME_FILE together', () => {
     const read = files({ '/run/secrets/bot': 'xoxb-from-file\n' });
     const cfg = loadConfig({ SLACK_BOT_TOKEN_FILE: '/run/secrets/bot' }, null, { readFile: read });

@@ -209,7 +209,7 @@ access:
     expect(shown).toContain('infra/ansible');
     expect(shown).toContain('GitLab');
     expect(shown).toContain(LOCKS);
-    expect(shown).toContain('opsbot/versionlock-elasticsearch-7.10.2-1');
+    expect(shown).toContain('opsbot/versionlock/el7/elasticsearch-7.10.2-1');
     expect(shown).toContain('-0:elasticsearch-7.10.1-1.*');
     expect(shown).toContain('+0:elasticsearch-7.10.2-1.*');
     expect(shown).toContain('```');
@@ -226,9 +226,9 @@ access:
     expect(writes(gitlab.requests)).toHaveLength(0); // a plan writes nothing
 
     await click(root, 'change_approve', BOB);
-    const mr = await slack.waitFor(() => mrsFor('opsbot/versionlock-elasticsearch-7.10.2-1')[0], 10_000);
+    const mr = await slack.waitFor(() => mrsFor('opsbot/versionlock/el7/elasticsearch-7.10.2-1')[0], 10_000);
     expect(mr.target_branch).toBe('main');
-    expect(await ansible.readFile('opsbot/versionlock-elasticsearch-7.10.2-1', LOCKS)).toBe(
+    expect(await ansible.readFile('opsbot/versionlock/el7/elasticsearch-7.10.2-1', LOCKS)).toBe(
       '# managed by opsbot\n0:elasticsearch-7.10.2-1.*\n0:nginx-1.20.1-1.*\n',
     );
     expect(await ansible.readFile('main', LOCKS)).toBe(INITIAL_LOCKS);
@@ -262,12 +262,12 @@ access:
       click(root, 'change_approve', BOB),
       click(root, 'change_approve', CAROL),
     ]);
-    await slack.waitFor(() => mrsFor('opsbot/versionlock-kibana-7.10.2-1').length === 1, 10_000);
+    await slack.waitFor(() => mrsFor('opsbot/versionlock/el7/kibana-7.10.2-1').length === 1, 10_000);
     await slack.waitFor(() => buttonsOf(root).length === 0);
     // A Slack retry of the same click, long after: nothing new.
     await click(asDelivered, 'change_approve', BOB);
     await slack.waitFor(() => ephemeralTo(BOB).some((t) => t.includes('already open')) || null);
-    expect(mrsFor('opsbot/versionlock-kibana-7.10.2-1')).toHaveLength(1);
+    expect(mrsFor('opsbot/versionlock/el7/kibana-7.10.2-1')).toHaveLength(1);
     expect(gitlab.requestsTo('POST', /\/merge_requests$/).length - before).toBe(1);
     const losers = [...ephemeralTo(BOB), ...ephemeralTo(CAROL)].filter((t) => t.includes('already'));
     expect(losers.length).toBeGreaterThanOrEqual(3);
@@ -287,7 +287,7 @@ access:
     );
     expect(self).toContain('someone else must approve');
     expect(writes(gitlab.requests).length).toBe(writesBefore);
-    expect(mrsFor('opsbot/versionlock-logstash-7.10.2-1')).toHaveLength(0);
+    expect(mrsFor('opsbot/versionlock/el7/logstash-7.10.2-1')).toHaveLength(0);
     expect(buttonsOf(root)).toHaveLength(2); // still awaiting a real approver
     expect(thread(root)).toHaveLength(0); // refusals are private
     await expect
@@ -300,7 +300,7 @@ access:
       .toEqual([ALICE, DAVE]);
     // A member of the approver group may approve.
     await click(root, 'change_approve', CAROL);
-    await slack.waitFor(() => mrsFor('opsbot/versionlock-logstash-7.10.2-1').length === 1, 10_000);
+    await slack.waitFor(() => mrsFor('opsbot/versionlock/el7/logstash-7.10.2-1').length === 1, 10_000);
   });
 
   it('Cancel by the requester closes the change: the root says so, no MR, a later Approve is refused', async () => {
@@ -314,7 +314,7 @@ access:
     await click(stale, 'change_approve', BOB); // an old client still showing the buttons
     await slack.waitFor(() => ephemeralTo(BOB).find((t) => t.includes('cancelled')));
     expect(writes(gitlab.requests).length).toBe(writesBefore);
-    expect(mrsFor('opsbot/versionlock-remove-nginx')).toHaveLength(0);
+    expect(mrsFor('opsbot/versionlock/el7/remove-nginx')).toHaveLength(0);
     await expect
       .poll(async () => (await audit('versionlock')).some((a) => a.outcome === 'cancelled'))
       .toBe(true);
@@ -331,7 +331,11 @@ access:
     expect(text).not.toContain('change_approve');
     expect(slack.callsOf('chat.postMessage').length).toBe(postsBefore);
     expect(
-      await bot.store.changes.findByBranch('gitlab', 'infra/ansible', 'opsbot/versionlock-filebeat-7.10.2-1'),
+      await bot.store.changes.findByBranch(
+        'gitlab',
+        'infra/ansible',
+        'opsbot/versionlock/el7/filebeat-7.10.2-1',
+      ),
     ).toBeNull();
     await expect
       .poll(async () => (await audit('versionlock')).some((a) => a.outcome === 'dry_run'))
@@ -356,10 +360,10 @@ access:
       () => buttonsOf(root).length === 2 && buttonsOf(root)[0]?.value !== firstValue && root,
     );
     expect(blockText(root)).toContain(' 0:auditbeat-7.9.0-1.*'); // context line of the new base
-    expect(mrsFor('opsbot/versionlock-metricbeat-7.10.2-1')).toHaveLength(0);
-    expect(await ansible.revParse('opsbot/versionlock-metricbeat-7.10.2-1')).toBeNull();
+    expect(mrsFor('opsbot/versionlock/el7/metricbeat-7.10.2-1')).toHaveLength(0);
+    expect(await ansible.revParse('opsbot/versionlock/el7/metricbeat-7.10.2-1')).toBeNull();
     await click(root, 'change_approve', BOB);
-    const mr = await slack.waitFor(() => mrsFor('opsbot/versionlock-metricbeat-7.10.2-1')[0], 10_000);
+    const mr = await slack.waitFor(() => mrsFor('opsbot/versionlock/el7/metricbeat-7.10.2-1')[0], 10_000);
     expect(await ansible.readFile(mr.source_branch, LOCKS)).toBe(
       `${INITIAL_LOCKS}0:auditbeat-7.9.0-1.*\n0:metricbeat-7.10.2-1.*\n`,
     );
@@ -381,7 +385,7 @@ access:
     await click(copy, 'change_approve', CAROL, oldValue);
     const answer = await slack.waitFor(() => ephemeralTo(CAROL).find((t) => t.includes('out of date')));
     expect(answer).toContain('latest preview');
-    expect(mrsFor('opsbot/versionlock-heartbeat-7.10.2-1')).toHaveLength(0);
+    expect(mrsFor('opsbot/versionlock/el7/heartbeat-7.10.2-1')).toHaveLength(0);
   });
 
   it('/versionlock list answers privately with the locks at the base branch', async () => {
@@ -407,7 +411,7 @@ access:
     const { ack } = await slash('/versionlock', 'add "a b" 1');
     expect(ack?.text).toContain('package name "a b" is refused');
     expect(ack?.text).toContain('^[A-Za-z0-9][A-Za-z0-9._+-]*$');
-    expect(ack?.text).toContain('/versionlock add <package>');
+    expect(ack?.text).toContain('/versionlock add &lt;package&gt;');
     const { id } = await slash('/versionlock', 'add zookeeper 3.4.14'); // yum without a release: locks nothing
     const answer = await slack.waitFor(() => slack.responses.find((r) => r.id === id));
     expect(String(answer.body.text)).toContain('yum versionlock needs the release');
@@ -420,7 +424,7 @@ access:
     await slash('/versionlock', 'apm-server 7.10.2-1');
     const root = await rootWithButtons('apm-server');
     await click(root, 'change_approve', BOB);
-    const mr = await slack.waitFor(() => mrsFor('opsbot/versionlock-apm-server-7.10.2-1')[0], 10_000);
+    const mr = await slack.waitFor(() => mrsFor('opsbot/versionlock/el7/apm-server-7.10.2-1')[0], 10_000);
     const mrUrl = `${gitlab.host}/infra/ansible/-/merge_requests/${mr.iid}`;
     await slack.waitFor(() =>
       thread(root).some((m) => m.text.includes(mrUrl) || blockText(m).includes(mrUrl)),
@@ -471,14 +475,14 @@ access:
     const failure = await slack.waitFor(() => thread(root).find((m) => m.text.includes('Could not apply')));
     expect(failure.text).toMatch(/\(ref `[0-9a-f]{12}`\)/);
     expect(failure.text).not.toMatch(/\bat .*\.(ts|js):\d+/);
-    expect(mrsFor('opsbot/versionlock-journalbeat-7.10.2-1')).toHaveLength(0);
+    expect(mrsFor('opsbot/versionlock/el7/journalbeat-7.10.2-1')).toHaveLength(0);
     await slack.waitFor(() => buttonsOf(root).length === 2 && blockText(root).includes('Could not apply')); // still actionable
     await expect
       .poll(async () => (await audit('versionlock')).some((a) => a.outcome === 'failed' && a.actor === BOB))
       .toBe(true);
     const commitsBefore = gitlab.requestsTo('POST', /\/repository\/commits$/).length;
     await click(root, 'change_approve', CAROL);
-    const mr = await slack.waitFor(() => mrsFor('opsbot/versionlock-journalbeat-7.10.2-1')[0], 10_000);
+    const mr = await slack.waitFor(() => mrsFor('opsbot/versionlock/el7/journalbeat-7.10.2-1')[0], 10_000);
     expect(mr.description).toContain(`approved by @${CAROL.toLowerCase()}`);
     expect(gitlab.requestsTo('POST', /\/repository\/commits$/).length).toBe(commitsBefore); // branch reused
   });
@@ -502,7 +506,7 @@ access:
       await bot.store.changes.findByBranch(
         'gitlab',
         'infra/ansible',
-        'opsbot/versionlock-packetbeat-7.10.2-1',
+        'opsbot/versionlock/el7/packetbeat-7.10.2-1',
       ),
     ).toBeNull();
   });

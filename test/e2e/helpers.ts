@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WhyRebootDeps } from '../../src/handlers/why-reboot.js';
 import { signSlackRequest } from '../../src/integrations/slack/verify.js';
-import type { Evidence, WhyRebootReport } from '../../src/playbooks/why-reboot/types.js';
+import type { WhyRebootReport } from '../../src/playbooks/why-reboot/types.js';
 import type { PostedFakeMessage } from '../fakes/slack.js';
 
 export const SIGNING_SECRET = 'e2e-signing-secret-5f1c9a';
@@ -95,16 +95,14 @@ export const standInWhyReboot = (
     requests,
     now: () => new Date('2026-05-04T10:00:00Z'),
     defaultWindow: '7d',
-    async collectEvidence(request) {
+    async investigate(request) {
       requests.push(request);
       if (options.hold) await options.hold(); // the test decides when the "slow" collection ends
-      return { instanceName: request.vm } as unknown as Evidence;
-    },
-    analyze: (e) =>
-      ({
-        instance: { name: e.instanceName, project: 'shop-prod', zone: 'europe-west1-b' },
+      return {
+        instance: { name: request.vm, project: 'shop-prod', zone: 'europe-west1-b' },
         verdict: { cause: 'host-error', summary: 'host error', confidence: 'high' },
-      }) as unknown as WhyRebootReport,
+      } as unknown as WhyRebootReport;
+    },
     buildProgress: (r) => ({ text: `Investigating ${r.vm} ...` }),
     buildReport: (report) => ({
       text: `${report.instance.name} was restarted by Google after a host error`,

@@ -273,7 +273,8 @@ access:
       blockActionBody({ user: BOB, message: root, button: approve, responseUrl: slack.responseUrl() }),
     );
     const mr = await slack.waitFor(
-      () => gitlab.mergeRequests.find((m) => m.source_branch === 'opsbot/versionlock-elasticsearch-7.10.2-1'),
+      () =>
+        gitlab.mergeRequests.find((m) => m.source_branch === 'opsbot/versionlock/el7/elasticsearch-7.10.2-1'),
       15_000,
     );
     const changeId = approve.value.split(':')[0] as string;

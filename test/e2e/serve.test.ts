@@ -91,7 +91,7 @@ describe('opsbot serve in HTTP mode, over the wire', () => {
     );
     const text = String((JSON.parse(r.text) as { text: string }).text);
     expect(text).toContain('not a Compute Engine instance name');
-    expect(text).toContain('/why-reboot <vm> [--project P]');
+    expect(text).toContain('/why-reboot &lt;vm&gt; [--project P]');
     expect(text).not.toMatch(/\bat .*\.(ts|js):\d+/);
     expect(fake.callsOf('chat.postMessage')).toHaveLength(0);
     await expect

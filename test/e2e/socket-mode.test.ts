@@ -159,7 +159,7 @@ describe('opsbot serve in Socket Mode, over the wire', () => {
     }).acked;
     const text = String(ack.payload.text);
     expect(text).toContain('not a Compute Engine instance name');
-    expect(text).toContain('/why-reboot <vm> [--project P]');
+    expect(text).toContain('/why-reboot &lt;vm&gt; [--project P]');
     expect(text).not.toMatch(/\bat .*\.(ts|js):\d+/);
   });
 

@@ -308,7 +308,7 @@ describe('/why-reboot over Slack with the real collector and analysis', () => {
     const body = JSON.parse(r.text) as { response_type: string; text: string };
     expect(body.response_type).toBe('ephemeral');
     expect(body.text).toContain('--since takes a duration');
-    expect(body.text).toContain('/why-reboot <vm> [--project P]');
+    expect(body.text).toContain('/why-reboot &lt;vm&gt; [--project P]');
     // Barrier: the audit row is the pipeline's last step, so once it exists the command has done all it does.
     await expect
       .poll(async () => (await bot.store.audit.list({ actorId: 'U0BADARGS' })).map((a) => a.outcome))

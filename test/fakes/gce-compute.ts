@@ -1,7 +1,8 @@
 /**
- * A protocol-faithful fake of the Compute Engine REST API on loopback, for the real `@google-cloud/compute`
- * client in REST (fallback) mode: instances.get, aggregated instances list (filter `name = "x"`, paging,
- * NO_RESULTS_ON_PAGE warnings), serialPort (start/next as int64 strings, negative start = last N bytes,
+ * A protocol-faithful fake of the Compute Engine v1 REST API on loopback: instances.get, aggregated instances
+ * list (filter `name = "x"`, paging, NO_RESULTS_ON_PAGE warnings; an unreachable zone fails the whole list
+ * unless `returnPartialSuccess=true`, which lists the other zones and names it in `unreachables` with an
+ * UNREACHABLE scope warning, as the real API does), serialPort (start/next as int64 strings, negative start = last N bytes,
  * a 1 MB ring buffer) and disks.get. Bearer auth, Google error bodies, recorded requests, latency per route,
  * injected failures.
  */
@@ -38,6 +39,8 @@ export interface FakeCompute extends FakeServerCore {
   failNext(route: ComputeRoute, failure: InjectedFailure): void;
   /** aggregatedList page size (instances per page). */
   aggregatedPageSize: number;
+  /** Zones ("us-east1-b") whose backend does not answer aggregatedList (an outage). */
+  readonly unreachableZones: Set<string>;
 }
 
 const ZONE_URL = (project: string, zone: string): string =>
@@ -52,6 +55,7 @@ export const startFakeCompute = async (
   const disks = new Map<string, Record<string, unknown>>(); // project/zone/name
   const serial = new Map<string, SerialBuffer>(); // project/zone/name
   let aggregatedPageSize = 500;
+  const unreachableZones = new Set<string>();
 
   const zonesOf = (project: string): Map<string, Map<string, Record<string, unknown>>> => {
     let z = instances.get(project);
@@ -133,8 +137,19 @@ export const startFakeCompute = async (
             }
             nameFilter = m[2] as string;
           }
+          const unreachable = [...zonesOf(project).keys()].filter((z) => unreachableZones.has(z)).sort();
+          const partial = query.returnPartialSuccess === 'true';
+          if (unreachable.length > 0 && !partial) {
+            sendGoogleError(
+              res,
+              503,
+              `The zone 'projects/${project}/zones/${unreachable[0]}' is currently unavailable. Retry with returnPartialSuccess=true to list the reachable zones.`,
+            );
+            return;
+          }
           const all: { zone: string; inst: Record<string, unknown> }[] = [];
           for (const [zone, byName] of [...zonesOf(project)].sort(([a], [b]) => a.localeCompare(b))) {
+            if (unreachableZones.has(zone)) continue;
             for (const inst of byName.values()) {
               if (nameFilter === null || inst.name === nameFilter) all.push({ zone, inst });
             }
@@ -152,6 +167,15 @@ export const startFakeCompute = async (
               },
             };
           }
+          for (const zone of unreachable) {
+            items[`zones/${zone}`] = {
+              warning: {
+                code: 'UNREACHABLE',
+                message: `Scope 'zones/${zone}' is unreachable.`,
+                data: [{ key: 'scope', value: `zones/${zone}` }],
+              },
+            };
+          }
           for (const { zone, inst } of page) {
             const scope = items[`zones/${zone}`] as { instances?: unknown[] };
             if (!scope.instances) items[`zones/${zone}`] = { instances: [inst] };
@@ -163,6 +187,7 @@ export const startFakeCompute = async (
             items,
             selfLink: `https://www.googleapis.com/compute/v1/projects/${project}/aggregated/instances`,
           };
+          if (unreachable.length > 0) out.unreachables = unreachable.map((z) => `zones/${z}`);
           if (offset + max < all.length)
             out.nextPageToken = Buffer.from(String(offset + max)).toString('base64url');
           sendJson(res, 200, out);
@@ -218,6 +243,7 @@ export const startFakeCompute = async (
       aggregatedPageSize = v;
     },
   });
+  Object.defineProperty(fake, 'unreachableZones', { value: unreachableZones });
   fake.addInstance = (project, zone, instance) => {
     const name = String(instance.name);
     let byName = zonesOf(project).get(zone);

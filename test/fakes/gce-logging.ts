@@ -77,6 +77,7 @@ export const startFakeLogging = async (options: FakeLoggingOptions = {}): Promis
     trailingEmptyPage: options.trailingEmptyPage ?? false,
   };
   const latencyByFilter: Record<string, number> = {};
+  const resultCache = new Map<string, FakeLogEntry[]>();
   const core = await startFakeServer({
     latencyOf: (_routed, body) => {
       const filter = String((body as { filter?: unknown } | undefined)?.filter ?? '');
@@ -131,12 +132,22 @@ export const startFakeLogging = async (options: FakeLoggingOptions = {}): Promis
         page = decoded;
       }
       const projects = resourceNames.map((r) => /^projects\/([^/]+)/.exec(r)?.[1]).filter(Boolean);
-      const matching = state.entries
-        .filter((e) => projects.some((p) => e.logName.startsWith(`projects/${p}/logs/`)) && match(e))
-        .sort((x, y) =>
-          tsKey(x.timestamp) < tsKey(y.timestamp) ? -1 : tsKey(x.timestamp) > tsKey(y.timestamp) ? 1 : 0,
-        );
-      if (orderBy === 'timestamp desc') matching.reverse();
+      // The result of a query is kept while the entries do not change, so paging through a large result
+      // costs the fake one evaluation, not one per page (the real API keeps a cursor too).
+      const cacheKey = `${JSON.stringify([resourceNames, filter, orderBy])}|${state.entries.length}`;
+      const cached = resultCache.get(cacheKey);
+      const matching =
+        cached ??
+        state.entries
+          .filter((e) => projects.some((p) => e.logName.startsWith(`projects/${p}/logs/`)) && match(e))
+          .sort((x, y) =>
+            tsKey(x.timestamp) < tsKey(y.timestamp) ? -1 : tsKey(x.timestamp) > tsKey(y.timestamp) ? 1 : 0,
+          );
+      if (!cached) {
+        if (orderBy === 'timestamp desc') matching.reverse();
+        if (resultCache.size > 200) resultCache.clear();
+        resultCache.set(cacheKey, matching);
+      }
       if (page.t) {
         sendJson(res, 200, {});
         return;

@@ -66,6 +66,11 @@ export interface FakeSlack {
   responseUrl(id?: string): string;
   /** The next `times` calls of `method` fail with 429 + Retry-After, an HTTP 5xx, or `{ok:false,error}`. */
   failNext(method: string, failure: Failure, times?: number): void;
+  /**
+   * The next call of `method` is carried out (a message is posted) but its answer is held until released:
+   * `reached` resolves once it was carried out (kill the caller there to test a crash after the effect).
+   */
+  holdNext(method: string): { readonly reached: Promise<void>; release(): void };
   /** For `ms` from now every request's connection is reset without an answer (Slack unreachable). */
   outage(ms: number): void;
   /** auth.test answers `{ok:false,error}` while set (e.g. 'invalid_auth', 'account_inactive'). */
@@ -299,6 +304,31 @@ export const startFakeSlack = async (
       }
       return { ok: true, files: done.map((u) => ({ id: u.fileId, title: u.title })) };
     },
+    // Real shape: top-level messages newest first, `oldest` inclusive bound, cursor paging with has_more.
+    'conversations.history': (a) => {
+      const channel = String(a.channel ?? '');
+      if (!channel || hidden.has(channel)) return { ok: false, error: 'channel_not_found' };
+      const oldest = Number(a.oldest ?? 0);
+      const all = messages
+        .filter((m) => m.channel === channel && m.threadTs === null && Number(m.ts) >= oldest)
+        .sort((x, y) => Number(y.ts) - Number(x.ts));
+      const limit = Math.min(Math.max(Number(a.limit ?? 100) || 100, 1), 999);
+      const start = a.cursor ? Number(Buffer.from(String(a.cursor), 'base64').toString('utf8')) : 0;
+      const page = all.slice(start, start + limit);
+      const more = start + limit < all.length;
+      return {
+        ok: true,
+        messages: page.map((m) => ({
+          type: 'message',
+          user: botUserId,
+          text: m.text,
+          ts: m.ts,
+          ...(m.blocks ? { blocks: m.blocks } : {}),
+        })),
+        has_more: more,
+        response_metadata: { next_cursor: more ? Buffer.from(String(start + limit)).toString('base64') : '' },
+      };
+    },
     // Real shape: the parent first, then the replies, oldest first; cursor paging with has_more.
     'conversations.replies': (a) => {
       const channel = String(a.channel ?? '');
@@ -339,6 +369,7 @@ export const startFakeSlack = async (
     },
   };
 
+  const holds = new Map<string, { reach: () => void; released: Promise<void> }>();
   const server: Server = createServer((req, res) => {
     if (Date.now() < outageUntil) {
       req.socket.destroy();
@@ -424,7 +455,16 @@ export const startFakeSlack = async (
         return send(200, { ok: true, url: socketMode.issueUrl() });
       const impl = methods[method];
       if (!impl) return send(200, { ok: false, error: 'unknown_method' });
-      return send(200, impl(args));
+      const result = impl(args);
+      const hold = holds.get(method);
+      if (hold) {
+        // Done (the message exists) but not answered yet: the caller is "between the post and its commit".
+        holds.delete(method);
+        hold.reach();
+        void hold.released.then(() => send(200, result));
+        return;
+      }
+      return send(200, result);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -442,6 +482,18 @@ export const startFakeSlack = async (
     responseUrl(id) {
       responseCounter += 1;
       return `${origin}/response/${encodeURIComponent(id ?? `r${responseCounter}`)}`;
+    },
+    holdNext(method) {
+      let reach = (): void => undefined;
+      let release = (): void => undefined;
+      const reached = new Promise<void>((r) => {
+        reach = r;
+      });
+      const released = new Promise<void>((r) => {
+        release = r;
+      });
+      holds.set(method, { reach, released });
+      return { reached, release };
     },
     failNext(method, failure, times = 1) {
       const q = failures.get(method) ?? [];

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseWords } from '../../src/handlers/args.js';
+import { splitForCodeBlocks } from '../../src/handlers/blocks/text.js';
 import { buildCommandHelpMessage, buildHelpMessage, parseOpsbotArgs } from '../../src/handlers/opsbot.js';
 import { COMMAND_ORDER, USAGE } from '../../src/handlers/usage.js';
-import { parseWhyRebootArgs, splitForCodeBlocks } from '../../src/handlers/why-reboot.js';
+import { parseWhyRebootArgs } from '../../src/handlers/why-reboot.js';
 import { validateBlocks } from '../fakes/slack.js';
 
 describe('/opsbot help', () => {
@@ -63,6 +64,27 @@ describe('/why-reboot arguments', () => {
     expect(r.ok ? '' : r.problem).toContain(problem);
   });
 
+  it('reads durations with the same grammar as the command line (90s is as good in Slack as in a terminal)', () => {
+    expect(parseWhyRebootArgs('web-1 --since 90s')).toMatchObject({ ok: true, args: { sinceMs: 90_000 } });
+    expect(parseWhyRebootArgs('web-1 --since 2w')).toMatchObject({
+      ok: true,
+      args: { sinceMs: 14 * 86_400_000 },
+    });
+    expect(parseWhyRebootArgs('web-1 --since 401d')).toMatchObject({
+      ok: false,
+      problem: expect.stringContaining('400d'),
+    });
+    // the same VM reference forms as the CLI, Slack's <url|label> wrapping removed
+    expect(
+      parseWhyRebootArgs(
+        '<https://console.cloud.google.com/compute/instancesDetail/zones/us-central1-a/instances/web-1?project=shop-prod|web-1>',
+      ),
+    ).toMatchObject({
+      ok: true,
+      args: { vm: 'web-1', project: 'shop-prod', zone: 'us-central1-a' },
+    });
+  });
+
   it('quotes group words', () => {
     expect(parseWords('a "b c" \u201cd e\u201d', [])).toEqual({
       ok: true,
@@ -72,20 +94,37 @@ describe('/why-reboot arguments', () => {
 });
 
 describe('splitForCodeBlocks', () => {
+  const bodies = (parts: readonly string[]) => parts.map((p) => p.slice(3, -3));
   it('keeps every line, splits under the section limit and never breaks the code fence', () => {
     const text = Array.from({ length: 500 }, (_, i) => `line ${i} \`\`\` ${'x'.repeat(i % 50)}`).join('\n');
-    const parts = splitForCodeBlocks(text);
+    const { parts } = splitForCodeBlocks(text);
     expect(parts.length).toBeGreaterThan(5);
     for (const p of parts) {
-      expect(p.length + 6).toBeLessThanOrEqual(2900);
-      expect(p).not.toContain('```');
+      expect(p.length).toBeLessThanOrEqual(2900);
+      expect(p.startsWith('```') && p.endsWith('```')).toBe(true);
+      expect(p.slice(3, -3)).not.toContain('```');
     }
-    expect(parts.join('\n').replace(/\u200b/g, '')).toBe(text);
+    expect(
+      bodies(parts)
+        .join('\n')
+        .replace(/\u200b/g, ''),
+    ).toBe(text);
   });
 
-  it('cuts a single overlong line', () => {
-    const parts = splitForCodeBlocks('y'.repeat(7000));
-    expect(parts.join('')).toBe('y'.repeat(7000));
-    expect(Math.max(...parts.map((p) => p.length))).toBeLessThanOrEqual(2894);
+  it('cuts a single overlong line, keeping every character', () => {
+    const { parts } = splitForCodeBlocks('y'.repeat(7000));
+    expect(bodies(parts).join('')).toBe('y'.repeat(7000));
+    expect(Math.max(...parts.map((p) => p.length))).toBeLessThanOrEqual(2900);
+  });
+
+  it('escapes text from outside, so a log line cannot mention anyone, and never cuts an escape in half', () => {
+    const line = `${'a'.repeat(2888)}<!channel> & <@U0BOSS> <http://evil.example|click>`;
+    const { parts } = splitForCodeBlocks(`${line}\n${line}`);
+    const all = parts.join('');
+    expect(all).not.toMatch(/<[!@#]|<http/);
+    for (const p of parts) expect(p).not.toMatch(/&(a|am|l|g)?$|&(amp|lt|gt)(?!;)/);
+    expect(bodies(parts).join('').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&')).toBe(
+      `${line}${line}`,
+    );
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildDiagBlocks, buildDiagChartUpload } from '../../src/handlers/blocks/diag.js';
+import { splitForCodeBlocks } from '../../src/handlers/blocks/text.js';
 import { parseDiagArgs } from '../../src/handlers/diag.js';
 import { buildHelpMessage } from '../../src/handlers/opsbot.js';
 import { analyzeDiag } from '../../src/playbooks/diag/analyze.js';
@@ -92,5 +93,10 @@ describe('/diag Block Kit', () => {
     const sent = JSON.stringify([message.text, message.blocks, buildDiagChartUpload(report)]);
     expect(sent).not.toMatch(/<!channel>|<@U123>|<https:\/\/evil/);
     expect(sent).toContain('&lt;!channel&gt;');
+    // The full report the handler threads under the answer, cut the way the handler cuts it.
+    const thread = splitForCodeBlocks(message.fullReport, { maxParts: 8 }).parts.join('');
+    expect(message.fullReport).toContain('<!channel>');
+    expect(thread).not.toMatch(/<!channel>|<@U123>|<https:\/\/evil/);
+    expect(thread).toContain('&lt;!channel&gt;');
   });
 });

@@ -1,6 +1,7 @@
 import type { SlackBlock, SlackMessage } from '../../integrations/slack/port.js';
 import type { LockList } from '../../playbooks/change/flow.js';
 import type { ChangePlan } from '../../playbooks/change/types.js';
+import { type CodeBlocks, escapeText, splitForCodeBlocks, truncate } from './text.js';
 
 /**
  * Block Kit for the change flow (pure): the plan preview with Approve / Cancel, its later states, and the
@@ -18,10 +19,6 @@ const SECTION_MAX = 3000;
 /** Code-block parts of a diff preview; 4 x ~2,900 chars is a lot of diff to read in a channel. */
 const DIFF_PARTS = 4;
 
-/** Slack mrkdwn needs &, < and > escaped everywhere, code blocks included. */
-export const escapeText = (text: string): string =>
-  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-
 const forgeName = (kind: ChangePlan['forge']): string => (kind === 'gitlab' ? 'GitLab' : 'GitHub');
 
 /** "merge request !12" on GitLab, "pull request #12" on GitHub. */
@@ -36,56 +33,14 @@ export const mrLink = (kind: ChangePlan['forge'], url: string | null, number: nu
 const section = (text: string): SlackBlock => ({ type: 'section', text: { type: 'mrkdwn', text } });
 const context = (text: string): SlackBlock => ({ type: 'context', elements: [{ type: 'mrkdwn', text }] });
 
-/** A code block body that cannot close its fence early: break ``` runs, pad backticks at the edges. */
-const fenceSafe = (chunk: string): string => {
-  let s = chunk.replace(/```/g, '`\u200b``');
-  if (s.startsWith('`')) s = `\u200b${s}`;
-  if (s.endsWith('`')) s = `${s}\u200b`;
-  return s;
-};
-
-export interface DiffParts {
-  readonly parts: readonly string[]; // each a complete ```...``` section text
-  readonly shownLines: number;
-  readonly totalLines: number;
-  readonly truncated: boolean;
-}
+export type DiffParts = CodeBlocks;
 
 /**
- * Splits a unified diff into at most `maxParts` code blocks of at most `max` chars each (fences included),
- * at line boundaries; a single line longer than a block is cut. Whatever does not fit is counted, not shown.
+ * A unified diff as at most `maxParts` code blocks of at most `max` chars each (fences included), cut at line
+ * boundaries; a single line longer than a block is cut. Whatever does not fit is counted, not shown.
  */
-export const splitDiff = (diff: string, maxParts = DIFF_PARTS, max = SECTION_MAX - 100): DiffParts => {
-  const lines = diff.replace(/\n$/, '').split('\n');
-  const budget = max - 8; // fences and edge padding
-  const parts: string[] = [];
-  let current: string[] = [];
-  let size = 0;
-  let shown = 0;
-  let truncated = false;
-  const flush = (): void => {
-    if (current.length > 0) parts.push(`\`\`\`${fenceSafe(current.join('\n'))}\`\`\``);
-    current = [];
-    size = 0;
-  };
-  for (const raw of lines) {
-    let line = escapeText(raw);
-    if (line.length > budget) line = `${line.slice(0, budget - 1)}…`;
-    const add = (current.length > 0 ? 1 : 0) + line.length;
-    if (size + add > budget) {
-      flush();
-      if (parts.length >= maxParts) {
-        truncated = true;
-        break;
-      }
-    }
-    current.push(line);
-    size += (current.length > 1 ? 1 : 0) + line.length;
-    shown += 1;
-  }
-  if (!truncated) flush();
-  return { parts, shownLines: shown, totalLines: lines.length, truncated };
-};
+export const splitDiff = (diff: string, maxParts = DIFF_PARTS, max = SECTION_MAX - 100): DiffParts =>
+  splitForCodeBlocks(diff, { maxParts, max, longLines: 'cut' });
 
 /** What a preview of a change shows. */
 export interface ChangeView {
@@ -143,9 +98,9 @@ export const buildChangeMessage = (
       ? `*Dry run of ${command}* (nothing stored, nothing opened): ${escapeText(plan.summary)}`
       : `*${command}* requested by <@${view.requestedBy}>: ${escapeText(plan.summary)}`;
   const blocks: SlackBlock[] = [];
-  if (options.intro) blocks.push(section(options.intro.slice(0, SECTION_MAX)));
-  blocks.push(section(head.slice(0, SECTION_MAX)));
-  blocks.push(section(targetLines(plan).slice(0, SECTION_MAX)));
+  if (options.intro) blocks.push(section(truncate(options.intro, SECTION_MAX)));
+  blocks.push(section(truncate(head, SECTION_MAX)));
+  blocks.push(section(truncate(targetLines(plan), SECTION_MAX)));
   const diff = splitDiff(plan.diff);
   for (const part of diff.parts) blocks.push(section(part));
   if (diff.truncated) {
@@ -187,22 +142,22 @@ export const buildChangeMessage = (
       blocks.push(context('Dry run: run the command again without `--dry-run` to get Approve / Cancel.'));
       break;
     case 'status':
-      blocks.push(section(state.text.slice(0, SECTION_MAX)));
+      blocks.push(section(truncate(state.text, SECTION_MAX)));
       break;
   }
   const text =
     state.kind === 'status'
-      ? `${command} ${plan.title}: ${stripMrkdwn(state.text)}`
-      : `${command} ${plan.title} (requested by <@${view.requestedBy}>)`;
-  return { text: text.slice(0, 3000), blocks };
+      ? `${command} ${escapeText(plan.title)}: ${stripMrkdwn(state.text)}`
+      : `${command} ${escapeText(plan.title)} (requested by <@${view.requestedBy}>)`;
+  return { text: truncate(text, SECTION_MAX), blocks };
 };
 
-const stripMrkdwn = (text: string): string => text.replace(/<([^|>]+)\|([^>]+)>/g, '$2').slice(0, 500);
+const stripMrkdwn = (text: string): string => truncate(text.replace(/<([^|>]+)\|([^>]+)>/g, '$2'), 500);
 
 /** A one-line message in the change thread. */
 export const buildThreadNote = (text: string): SlackMessage => ({
   text: stripMrkdwn(text),
-  blocks: [section(text.slice(0, SECTION_MAX))],
+  blocks: [section(truncate(text, SECTION_MAX))],
 });
 
 /** `/versionlock list`: the lock entries of the target's file at the base head. */

@@ -8,7 +8,7 @@ import type {
   PipelineView,
   ResultView,
 } from '../../playbooks/pipelines/view.js';
-import { escapeText, SLACK_LIMITS, truncate } from './text.js';
+import { escapeText, SLACK_LIMITS, splitForCodeBlocks, truncate } from './text.js';
 
 /**
  * Block Kit for the pipeline follower (pure): the status message of a pipeline in the MR's thread, edited in
@@ -133,21 +133,29 @@ export const buildPipelineStatusMessage = (v: PipelineView): SlackMessage => {
   return { text: truncate(escapeText(fallback), SLACK_LIMITS.messageText), blocks };
 };
 
-/** A code block body that cannot close its fence early (``` runs broken, backticks at the edges padded). */
+/**
+ * The end of a job log (where the error is) as one code block within `max`: the last lines that fit, each cut
+ * at 500 characters, through the one code-block splitter (escaped, fence-safe).
+ */
 const fenced = (lines: readonly string[], max: number): string => {
-  const body: string[] = [];
+  const cut = lines.map((l) => truncate(l, 500));
+  let first = cut.length;
   let size = 8;
-  // Keep the end of the log (where the error is): add lines from the last one backwards.
-  for (let i = lines.length - 1; i >= 0; i--) {
-    const line = truncate(escapeText(lines[i] as string).replace(/```/g, '`\u200b``'), 500);
-    if (size + line.length + 1 > max) break;
-    body.unshift(line);
-    size += line.length + 1;
+  while (first > 0) {
+    const next = escapeText(cut[first - 1] as string).length + 1;
+    if (size + next > max) break;
+    size += next;
+    first -= 1;
   }
-  let s = body.join('\n');
-  if (s.startsWith('`')) s = `\u200b${s}`;
-  if (s.endsWith('`')) s = `${s}\u200b`;
-  return `\`\`\`${s || ' '}\`\`\``;
+  for (;;) {
+    const { parts, truncated } = splitForCodeBlocks(cut.slice(first).join('\n'), {
+      max,
+      maxParts: 1,
+      longLines: 'cut',
+    });
+    if (!truncated || first >= cut.length - 1) return parts[0] ?? '``` ```';
+    first += 1; // a ``` broken up made it longer than measured: drop one more line from the top
+  }
 };
 
 export const buildPipelineResultMessage = (r: ResultView): SlackMessage => {

@@ -1,5 +1,6 @@
 import { causeLabel, formatDowntime, renderWhyRebootText } from '../../playbooks/why-reboot/render-text.js';
 import type { Restart, WhyRebootReport } from '../../playbooks/why-reboot/types.js';
+import { escapeText, SLACK_LIMITS, truncate } from './text.js';
 
 /**
  * Block Kit for /why-reboot: pure builders. Slack limits (FACTS.md): 50 blocks, section text 3,000 chars,
@@ -18,13 +19,6 @@ const MAX_TIMELINE_SHOWN = 15;
 const MAX_LINE = 240;
 
 type Block = Record<string, unknown>;
-
-/** Escapes the three characters Slack's mrkdwn treats as control characters. */
-export const escapeMrkdwn = (text: string): string =>
-  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-
-const truncate = (text: string, max: number): string =>
-  text.length <= max ? text : `${text.slice(0, Math.max(0, max - 1))}…`;
 
 /** Joins lines without cutting one in half, within `max` characters, with a "more" marker. */
 const fitLines = (lines: readonly string[], max: number, more: (n: number) => string): string => {
@@ -50,7 +44,7 @@ const section = (text: string): Block => ({
 
 const context = (text: string): Block => ({
   type: 'context',
-  elements: [{ type: 'mrkdwn', text: truncate(text, MAX_SECTION_TEXT) }],
+  elements: [{ type: 'mrkdwn', text: truncate(text, SLACK_LIMITS.contextElementText) }],
 });
 
 const CONFIDENCE_EMOJI: Readonly<Record<string, string>> = {
@@ -62,13 +56,13 @@ const CONFIDENCE_EMOJI: Readonly<Record<string, string>> = {
 const shortIso = (iso: string): string => iso.replace(/\.\d{3}Z$/, 'Z').replace('T', ' ');
 
 const restartSection = (r: Restart, index: number): Block => {
-  const head = `*${index}. ${escapeMrkdwn(shortIso(r.at))}* · \`${r.cause}\` · ${r.confidence} confidence${r.actor ? ` · by ${escapeMrkdwn(r.actor)}` : ''}${r.downtimeSeconds !== null ? ` · down ${formatDowntime(r.downtimeSeconds)}` : ''}`;
-  const summary = escapeMrkdwn(r.summary);
+  const head = `*${index}. ${escapeText(shortIso(r.at))}* · \`${r.cause}\` · ${r.confidence} confidence${r.actor ? ` · by ${escapeText(r.actor)}` : ''}${r.downtimeSeconds !== null ? ` · down ${formatDowntime(r.downtimeSeconds)}` : ''}`;
+  const summary = escapeText(r.summary);
   const quotes = r.evidence
     .slice(0, MAX_EVIDENCE_SHOWN)
     .map(
       (e) =>
-        `> \`${e.source}\` ${e.at ? escapeMrkdwn(shortIso(e.at)) : ''} ${escapeMrkdwn(truncate(e.text, MAX_LINE))}`,
+        `> \`${e.source}\` ${e.at ? escapeText(shortIso(e.at)) : ''} ${escapeText(truncate(e.text, MAX_LINE))}`,
     );
   const hidden = r.evidence.length - Math.min(r.evidence.length, MAX_EVIDENCE_SHOWN);
   const header = `${head}\n${summary}\n`;
@@ -88,7 +82,51 @@ export interface WhyRebootBlocks {
   readonly fullReport: string;
 }
 
+/**
+ * True when every evidence source that ran failed (or timed out): the verdict rests on nothing, so Slack says
+ * that no evidence could be read instead of "No restart (low confidence)", and the command is audited failed
+ * (the CLI exits 1 on the same rule).
+ */
+export const noWhyRebootEvidence = (report: Pick<WhyRebootReport, 'sources'>): boolean => {
+  // A stand-in playbook (tests) may report no sources at all.
+  const tried = (report.sources ?? []).filter((s) => s.status !== 'skipped');
+  return tried.length > 0 && tried.every((s) => s.status === 'failed');
+};
+
+const sourcesLine = (report: WhyRebootReport): string =>
+  report.sources
+    .map(
+      (s) =>
+        `${s.status === 'ok' ? '✓' : s.status === 'failed' ? '✗' : '–'} ${s.name}: ${s.status}${s.reason ? ` (${escapeText(truncate(s.reason, 120))})` : ''}`,
+    )
+    .join(' · ');
+
+/** Every source failed: no verdict, what was tried and why each failed. */
+const buildNoEvidenceBlocks = (report: WhyRebootReport): WhyRebootBlocks => {
+  const name = report.instance.name;
+  const where = [report.instance.project, report.instance.zone].filter((x) => x).join(' / ');
+  const blocks: Block[] = [
+    {
+      type: 'header',
+      text: {
+        type: 'plain_text',
+        text: truncate(`why-reboot ${name}: no evidence could be read`, MAX_HEADER_TEXT),
+      },
+    },
+    section(
+      `:x: *No evidence could be read* for *${escapeText(name)}*${where ? ` in ${escapeText(where)}` : ''}: every source failed or timed out, so opsbot cannot say whether it restarted. Try again, or check opsbot's access to the project.`,
+    ),
+    context(`*Sources* ${sourcesLine(report)}`),
+  ];
+  return {
+    text: escapeText(`${truncate(name, 200)}: no evidence could be read (every source failed)`),
+    blocks,
+    fullReport: renderWhyRebootText(report, { maxTimeline: Number.POSITIVE_INFINITY }),
+  };
+};
+
 export const buildWhyRebootBlocks = (report: WhyRebootReport): WhyRebootBlocks => {
+  if (noWhyRebootEvidence(report)) return buildNoEvidenceBlocks(report);
   const v = report.verdict;
   const name = report.instance.name;
   const blocks: Block[] = [];
@@ -101,12 +139,12 @@ export const buildWhyRebootBlocks = (report: WhyRebootReport): WhyRebootBlocks =
   const where = [report.instance.project, report.instance.zone].filter((x) => x).join(' / ');
   blocks.push(
     section(
-      `${CONFIDENCE_EMOJI[v.confidence] ?? ''} *${v.cause === 'no-restart' ? 'No restart' : `\`${v.cause}\``}* (${v.confidence} confidence)\n${escapeMrkdwn(v.summary)}`,
+      `${CONFIDENCE_EMOJI[v.confidence] ?? ''} *${v.cause === 'no-restart' ? 'No restart' : `\`${v.cause}\``}* (${v.confidence} confidence)\n${escapeText(v.summary)}`,
     ),
   );
   blocks.push(
     context(
-      `*${escapeMrkdwn(name)}*${where ? ` in ${escapeMrkdwn(where)}` : ''} · window ${escapeMrkdwn(shortIso(report.window.from))} → ${escapeMrkdwn(shortIso(report.window.to))}${report.instance.status ? ` · now ${escapeMrkdwn(report.instance.status)}` : ''}`,
+      `*${escapeText(name)}*${where ? ` in ${escapeText(where)}` : ''} · window ${escapeText(shortIso(report.window.from))} → ${escapeText(shortIso(report.window.to))}${report.instance.status ? ` · now ${escapeText(report.instance.status)}` : ''}`,
     ),
   );
 
@@ -116,7 +154,7 @@ export const buildWhyRebootBlocks = (report: WhyRebootReport): WhyRebootBlocks =
     tail.push(
       section(
         `*Next steps*\n${fitLines(
-          v.nextSteps.map((s) => `• ${escapeMrkdwn(s)}`),
+          v.nextSteps.map((s) => `• ${escapeText(s)}`),
           MAX_SECTION_TEXT - 20,
           (n) => `_… ${n} more in the full report_`,
         )}`,
@@ -126,28 +164,28 @@ export const buildWhyRebootBlocks = (report: WhyRebootReport): WhyRebootBlocks =
   if (report.timeline.length > 0) {
     const lines = report.timeline
       .slice(0, MAX_TIMELINE_SHOWN)
-      .map((i) => `${shortIso(i.at)}  ${i.kind.padEnd(8)} ${truncate(i.text, 160)}`);
+      .map((i) =>
+        escapeText(`${shortIso(i.at)}  ${i.kind.padEnd(8)} ${truncate(i.text, 160)}`).replace(
+          /```/g,
+          '`\u200b``',
+        ),
+      );
     const more = report.timeline.length - Math.min(report.timeline.length, MAX_TIMELINE_SHOWN);
     const body = fitLines(lines, MAX_SECTION_TEXT - 80, (n) => `… ${n} more`);
     tail.push(
       section(
-        `*Timeline* (newest first)\n\`\`\`${escapeMrkdwn(body)}\`\`\`${more > 0 ? `\n_… ${more} older item(s) in the full report_` : ''}`,
+        `*Timeline* (newest first)\n\`\`\`${body}\`\`\`${more > 0 ? `\n_… ${more} older item(s) in the full report_` : ''}`,
       ),
     );
   }
-  const sourceLine = report.sources
-    .map(
-      (s) =>
-        `${s.status === 'ok' ? '✓' : s.status === 'failed' ? '✗' : '–'} ${s.name}: ${s.status}${s.reason ? ` (${escapeMrkdwn(truncate(s.reason, 120))})` : ''}`,
-    )
-    .join(' · ');
+  const sourceLine = sourcesLine(report);
   if (sourceLine) tail.push(context(`*Sources* ${sourceLine}`));
   if (report.notes.length > 0) {
     tail.push(
       context(
         fitLines(
-          report.notes.map((n) => `• ${escapeMrkdwn(truncate(n, 400))}`),
-          MAX_SECTION_TEXT - 20,
+          report.notes.map((n) => `• ${escapeText(truncate(n, 400))}`),
+          SLACK_LIMITS.contextElementText - 20,
           (n) => `… ${n} more note(s) in the full report`,
         ),
       ),
@@ -177,10 +215,11 @@ export const buildWhyRebootBlocks = (report: WhyRebootReport): WhyRebootBlocks =
   if (tail.length > 0) blocks.push({ type: 'divider' });
   blocks.push(...tail);
 
-  const text =
+  const text = escapeText(
     v.cause === 'no-restart'
-      ? `${name}: no restart in the window (${v.confidence} confidence)`
-      : `${name}: ${v.cause} — ${truncate(v.summary, 300)}`;
+      ? `${truncate(name, 200)}: no restart in the window (${v.confidence} confidence)`
+      : `${truncate(name, 200)}: ${v.cause} — ${truncate(v.summary, 300)}`,
+  );
   return {
     text,
     blocks: blocks.slice(0, MAX_BLOCKS),
@@ -192,9 +231,9 @@ export const buildWhyRebootBlocks = (report: WhyRebootReport): WhyRebootBlocks =
 export const buildWhyRebootProgressBlocks = (vm: string): { text: string; blocks: Block[] } => {
   const name = truncate(vm, 200);
   return {
-    text: `Investigating ${name}…`,
+    text: `Investigating ${escapeText(name)}…`,
     blocks: [
-      section(`:mag: Investigating *${escapeMrkdwn(name)}*…`),
+      section(`:mag: Investigating *${escapeText(name)}*…`),
       context(
         'Reading platform audit logs, guest logs and the serial console. This usually takes a few seconds.',
       ),

@@ -82,12 +82,18 @@ export const createForge = (
   });
 };
 
-/** Every configured forge, by kind (for main.ts). */
-export const createForges = (
+/**
+ * The forges as they are asked for: each kind is built (and cached) the first time a change needs it, so a
+ * configured forge whose credential is missing fails only the commands that use it, never the others.
+ */
+export const createForgeCache = (
   settings: ForgeSettings,
   secrets: Secrets,
   deps: ForgeDeps = {},
-): Partial<Record<ForgeKind, ForgePort>> => ({
-  ...(settings.gitlab ? { gitlab: createForge('gitlab', settings, secrets, deps) } : {}),
-  ...(settings.github ? { github: createForge('github', settings, secrets, deps) } : {}),
-});
+): ((kind: ForgeKind) => ForgePort) => {
+  const built: Partial<Record<ForgeKind, ForgePort>> = {};
+  return (kind) => {
+    built[kind] ??= createForge(kind, settings, secrets, deps);
+    return built[kind];
+  };
+};

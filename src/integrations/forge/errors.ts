@@ -264,3 +264,51 @@ export const toForgeError = (err: unknown, ctx: ForgeErrorContext): IntegrationE
   }
   return make('upstream', `${svc} answered ${status} for ${ctx.repo}${said}`, false);
 };
+
+/**
+ * Why a write conflicted, in `details.conflict` of a `conflict` IntegrationError: the branch to create exists
+ * already (an earlier attempt of ours, or someone else's), or the files are not as the plan says at its start
+ * commit (an update or delete of a file that is not there, a create of one that is).
+ */
+export type ForgeConflict = 'branch-exists' | 'file-state';
+
+export const forgeConflictOf = (err: unknown): ForgeConflict | null => {
+  if (!(err instanceof IntegrationError) || err.code !== 'conflict') return null;
+  const c = err.details.conflict;
+  return c === 'branch-exists' || c === 'file-state' ? c : null;
+};
+
+export const branchExistsError = (
+  service: ForgeService,
+  repo: string,
+  branch: string,
+  status: number,
+  cause?: unknown,
+): IntegrationError =>
+  new IntegrationError(service, `branch ${branch} already exists in ${repo}`, {
+    code: 'conflict',
+    status,
+    details: { conflict: 'branch-exists', repo, branch },
+    ...(cause !== undefined ? { cause } : {}),
+  });
+
+/** The planned files are not as the plan says at `startSha`: which ones, and what the forge found. */
+export const fileStateError = (
+  service: ForgeService,
+  input: { readonly repo: string; readonly startSha: string },
+  problems: readonly { readonly path: string; readonly exists: boolean }[],
+  status: number | null,
+  cause?: unknown,
+): IntegrationError => {
+  const what = problems.map((p) => `${p.path} ${p.exists ? 'already exists' : 'does not exist'}`).join(', ');
+  return new IntegrationError(
+    service,
+    `the change no longer applies to ${input.repo} at ${input.startSha.slice(0, 12)}: ${what || 'its files are not as planned'} there; request it again to plan it afresh`,
+    {
+      code: 'conflict',
+      status,
+      details: { conflict: 'file-state', repo: input.repo, paths: problems.map((p) => p.path) },
+      ...(cause !== undefined ? { cause } : {}),
+    },
+  );
+};

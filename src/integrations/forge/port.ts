@@ -1,5 +1,5 @@
+import type { CiJobState, CiRunState, CiStatus } from '../../core/ci.js';
 import type { GitCredential } from '../git/credential.js';
-import type { CiJobState, CiRunState, CiStatus } from './events.js';
 
 /**
  * One forge port for GitLab (gitbeaker) and GitHub (octokit). "MR" means a GitLab merge request or a GitHub
@@ -87,11 +87,15 @@ export interface ForgePort {
   readonly kind: ForgeKind;
   /** The head commit sha of a branch, or null when the branch does not exist. */
   getBranchHead(repo: string, branch: string): Promise<string | null>;
-  /** A file's content at a ref (branch or sha), or null when the file does not exist there. */
+  /**
+   * A file's content at a ref (branch or sha), or null when the file does not exist there (a ref that does
+   * not exist is a not_found error, not null).
+   */
   getFile(repo: string, path: string, ref: string): Promise<FileAtRef | null>;
   /**
    * Creates `branch` from `startSha` with one commit carrying all `actions`. Fails with a conflict
-   * IntegrationError if the branch already exists.
+   * IntegrationError whose `forgeConflictOf` is 'branch-exists' if the branch already exists, and
+   * 'file-state' (naming the paths) if a file to create exists or one to update or delete does not.
    */
   createBranchWithCommit(input: {
     readonly repo: string;

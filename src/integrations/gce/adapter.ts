@@ -1,22 +1,22 @@
 /**
- * Compute Engine and Cloud Logging adapters behind ComputePort / LoggingPort.
+ * Compute Engine and Cloud Logging adapters behind ComputePort / LoggingPort, as plain REST calls (fetch)
+ * against configurable base URLs (Private Service Connect, or a loopback fake in tests):
  *
- * - Compute: the real `@google-cloud/compute` clients in REST (fallback) mode, pointed at a configurable base
- *   URL (Private Service Connect, or a loopback fake in tests).
- * - Logging: `POST {endpoint}/v2/entries:list` through google-auth-library, because the Logging client
- *   cannot decode AuditLog `protoPayload` over REST and returns it as bytes over gRPC (FACTS.md). The REST
- *   API returns plain JSON, which is exactly the LogEntry shape of the port.
+ * - Compute v1: `GET /compute/v1/projects/P/zones/Z/instances/N` (instances.get),
+ *   `GET /compute/v1/projects/P/aggregated/instances` (instances.aggregatedList, with
+ *   `returnPartialSuccess=true`: one unreachable zone must not hide the instance in another),
+ *   `GET .../instances/N/serialPort` and `GET .../disks/D`. The request is exactly what is written here: no
+ *   client library drops a field its generated request type lacks (the `@google-cloud/compute` request type
+ *   of aggregatedList had no `returnPartialSuccess`, and the library silently left it out).
+ * - Logging v2: `POST /v2/entries:list`, because the Logging client cannot decode AuditLog `protoPayload`
+ *   over REST and returns it as bytes over gRPC (FACTS.md). The REST API returns plain JSON, which is exactly
+ *   the LogEntry shape of the port.
  *
+ * No Google client library is loaded: a static token (GOOGLE_OAUTH_ACCESS_TOKEN) is sent as is, and
+ * google-auth-library (Application Default Credentials) is imported on the first call that needs it.
  * Every call has a deadline, honours the caller's AbortSignal, and is retried on 429/5xx/UNAVAILABLE with
  * bounded backoff (Retry-After when the server gives one).
  */
-import { createRequire } from 'node:module';
-import type * as ComputeSdk from '@google-cloud/compute';
-
-const loadCompute = (): typeof ComputeSdk =>
-  createRequire(import.meta.url)('@google-cloud/compute') as typeof ComputeSdk;
-
-import { GoogleAuth } from 'google-auth-library';
 import { AppError } from '../../core/errors.js';
 import {
   DEFAULT_RETRY,
@@ -38,6 +38,7 @@ import type {
   LoggingPort,
   SerialPortChunk,
 } from './port.js';
+import { checkAccessToken } from './token.js';
 
 export const DEFAULT_LOGGING_ENDPOINT = 'https://logging.googleapis.com';
 export const DEFAULT_COMPUTE_ENDPOINT = 'https://compute.googleapis.com';
@@ -52,9 +53,11 @@ const MAX_PAGES = 10_000;
 export interface GceAdapterOptions {
   readonly logging?: { readonly apiEndpoint?: string | undefined } | undefined;
   readonly compute?: { readonly apiEndpoint?: string | undefined } | undefined;
+  /** A static OAuth 2.0 access token (GOOGLE_OAUTH_ACCESS_TOKEN), sent as is: no token host, no refresh. */
+  readonly accessToken?: string | undefined;
   /**
    * A google-auth-library client (`GoogleAuth`, `OAuth2Client`, ...): anything with `getRequestHeaders()`.
-   * Default: Application Default Credentials with the cloud-platform scope.
+   * Default (no accessToken either): Application Default Credentials with the cloud-platform scope.
    */
   readonly authClient?: unknown;
   /** Deadline of each HTTP call (default 30 s). */
@@ -80,7 +83,7 @@ interface ParsedEndpoint {
   readonly path: string; // path prefix without trailing slash ('' for none)
 }
 
-/** A full base URL (`http://127.0.0.1:8080`, `https://compute-xyz.p.googleapis.com`) -> client options. */
+/** A full base URL (`http://127.0.0.1:8080`, `https://compute-xyz.p.googleapis.com`) -> its parts. */
 export const parseEndpoint = (value: string, what: string): ParsedEndpoint => {
   let url: URL;
   try {
@@ -107,17 +110,11 @@ const isHeaderSource = (value: unknown): value is HeaderSource =>
   value !== null &&
   typeof (value as HeaderSource).getRequestHeaders === 'function';
 
-/** Rejects when the signal aborts; cancels the gax call (it has `cancel()`) so its socket is released. */
+/** Rejects when the signal aborts. */
 const raceSignal = <T>(promise: Promise<T>, signal: AbortSignal): Promise<T> => {
-  if (signal.aborted) {
-    (promise as { cancel?: () => void }).cancel?.();
-    return Promise.reject(signal.reason);
-  }
+  if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => {
-      (promise as { cancel?: () => void }).cancel?.();
-      reject(signal.reason);
-    };
+    const onAbort = (): void => reject(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(
       (v) => {
@@ -139,6 +136,34 @@ const deadline = (timeoutMs: number, signal?: AbortSignal): AbortSignal =>
 const isTimeoutReason = (signal: AbortSignal): boolean =>
   signal.aborted && signal.reason instanceof Error && signal.reason.name === 'TimeoutError';
 
+/** Application Default Credentials, loaded on first use (google-auth-library costs ~0.4 s to import). */
+const adcHeaderSource = (): HeaderSource => {
+  let auth: Promise<HeaderSource> | null = null;
+  return {
+    getRequestHeaders: async (url) => {
+      auth ??= import('google-auth-library').then(
+        ({ GoogleAuth }) => new GoogleAuth({ scopes: [CLOUD_PLATFORM_SCOPE] }),
+      );
+      return (await auth).getRequestHeaders(url);
+    },
+  };
+};
+
+const headerSourceOf = (opts: GceAdapterOptions): HeaderSource => {
+  if (opts.accessToken !== undefined) {
+    const header = `Bearer ${checkAccessToken(opts.accessToken)}`;
+    return { getRequestHeaders: async () => ({ authorization: header }) };
+  }
+  if (opts.authClient === undefined) return adcHeaderSource();
+  if (!isHeaderSource(opts.authClient)) {
+    throw new AppError('config_invalid', 'the Google auth client must be a google-auth-library client');
+  }
+  return opts.authClient;
+};
+
+/** One path segment of a REST URL (project, zone and resource names are checked upstream; encode anyway). */
+const seg = (value: string): string => encodeURIComponent(value);
+
 export const createGceAdapters = (opts: GceAdapterOptions = {}): GceAdapters => {
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const policy = opts.retry ?? DEFAULT_RETRY;
@@ -151,49 +176,58 @@ export const createGceAdapters = (opts: GceAdapterOptions = {}): GceAdapters => 
     opts.compute?.apiEndpoint ?? DEFAULT_COMPUTE_ENDPOINT,
     'Compute Engine',
   );
-  if (computeEndpoint.path !== '') {
-    // The Compute client builds `/compute/v1/...` itself; it cannot take a path prefix.
-    throw new AppError('config_invalid', 'the Compute Engine endpoint must be a bare origin (no path)');
-  }
-  const auth: unknown = opts.authClient ?? new GoogleAuth({ scopes: [CLOUD_PLATFORM_SCOPE] });
-  if (!isHeaderSource(auth)) {
-    throw new AppError('config_invalid', 'the Google auth client must be a google-auth-library client');
-  }
+  const auth = headerSourceOf(opts);
+  const retryOptions = { policy, ...(opts.sleep ? { sleep: opts.sleep } : {}) };
 
-  const clientOptions = {
-    apiEndpoint: computeEndpoint.host,
-    port: computeEndpoint.port,
-    protocol: computeEndpoint.protocol,
-    fallback: true,
-    // biome-ignore lint/suspicious/noExplicitAny: the SDK's option type names google-auth-library's classes
-    authClient: auth as any,
-  };
-  const { InstancesClient, DisksClient } = loadCompute();
-  const instances = new InstancesClient(clientOptions);
-  const disks = new DisksClient(clientOptions);
-  // Our own retry loop (bounded, Retry-After aware) replaces gax's; gax keeps the per-call deadline.
-  const gaxCall = (signal: AbortSignal) => ({ timeout: timeoutMs, retry: null, autoPaginate: false, signal });
-
-  /** One compute call: deadline + caller signal, mapped errors, retried when retryable. */
-  const computeCall = <T>(
+  /**
+   * One Google REST call returning JSON: auth headers, the per-attempt deadline and the caller's signal,
+   * Google errors mapped to IntegrationError, retried while retryable.
+   */
+  const callJson = (
     ctx: GceErrorContext,
+    url: string,
+    init: { readonly method: 'GET' | 'POST'; readonly body?: string },
     signal: AbortSignal | undefined,
-    run: (callSignal: AbortSignal) => Promise<T>,
-  ): Promise<T> =>
+  ): Promise<Record<string, unknown>> =>
     withRetry(
       async () => {
         const callSignal = deadline(timeoutMs, signal);
         try {
-          return await raceSignal(run(callSignal), callSignal);
+          const authHeaders = await raceSignal(Promise.resolve(auth.getRequestHeaders(url)), callSignal);
+          const headers = new Headers(authHeaders as ConstructorParameters<typeof Headers>[0]);
+          headers.set('accept', 'application/json');
+          if (init.body !== undefined) headers.set('content-type', 'application/json');
+          const res = await doFetch(url, { ...init, headers, signal: callSignal });
+          const text = await res.text();
+          let json: unknown = null;
+          try {
+            json = text ? JSON.parse(text) : {};
+          } catch {
+            json = null;
+          }
+          if (!res.ok) throw fromHttpResponse(res.status, json, res.headers, ctx);
+          if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+            throw fromHttpResponse(502, { error: { message: 'response was not JSON' } }, res.headers, ctx);
+          }
+          return json as Record<string, unknown>;
         } catch (err) {
-          if (callSignal.aborted) throw timeoutError({ ...ctx, timeoutMs }, err);
+          if (err instanceof AppError) throw err;
+          if (isTimeoutReason(callSignal) && !signal?.aborted) throw timeoutError({ ...ctx, timeoutMs }, err);
           throw toIntegrationError(err, ctx);
         }
       },
-      { policy, signal, ...(opts.sleep ? { sleep: opts.sleep } : {}) },
+      { ...retryOptions, signal },
     ).catch((err: unknown) => {
       throw toIntegrationError(err, ctx);
     });
+
+  const computeUrl = (path: string, query: Record<string, string | undefined> = {}): string => {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, v);
+    const q = params.toString();
+    return `${computeEndpoint.base}/compute/v1/${path}${q ? `?${q}` : ''}`;
+  };
+  const zonePath = (project: string, zone: string): string => `projects/${seg(project)}/zones/${seg(zone)}`;
 
   const compute: ComputePort = {
     async getInstance(ref: InstanceRef, signal?: AbortSignal): Promise<InstanceInfo | null> {
@@ -204,8 +238,11 @@ export const createGceAdapters = (opts: GceAdapterOptions = {}): GceAdapters => 
         resource: `${ref.zone}/${ref.name}`,
       };
       try {
-        const [raw] = await computeCall(ctx, signal, (s) =>
-          instances.get({ project: ref.project, zone: ref.zone, instance: ref.name }, gaxCall(s)),
+        const raw = await callJson(
+          ctx,
+          computeUrl(`${zonePath(ref.project, ref.zone)}/instances/${seg(ref.name)}`),
+          { method: 'GET' },
+          signal,
         );
         return toInstanceInfo(raw, { project: ref.project, zone: ref.zone });
       } catch (err) {
@@ -220,26 +257,34 @@ export const createGceAdapters = (opts: GceAdapterOptions = {}): GceAdapters => 
         operation: `listing instances named ${name}`,
         project,
       };
-      // aggregatedListAsync follows nextPageToken itself; a retryable failure restarts the listing.
-      return computeCall(ctx, signal, async (callSignal) => {
-        const found: InstanceInfo[] = [];
-        // returnPartialSuccess: one unreachable zone must not hide the instance in another. (Cast: some
-        // releases of the v1 request type omit the field although the API accepts it.)
-        const request = { project, filter: `name = "${name}"`, returnPartialSuccess: true, maxResults: 500 };
-        const iterable = instances.aggregatedListAsync(
-          request as Parameters<typeof instances.aggregatedListAsync>[0],
-          gaxCall(callSignal),
+      const found: InstanceInfo[] = [];
+      let pageToken: string | undefined;
+      for (let page = 0; page < MAX_PAGES; page++) {
+        const list = await callJson(
+          ctx,
+          computeUrl(`projects/${seg(project)}/aggregated/instances`, {
+            filter: `name = "${name}"`,
+            maxResults: '500',
+            // One unreachable zone must not hide the instance in another: the zones that answered are
+            // listed, the others named in `unreachables`.
+            returnPartialSuccess: 'true',
+            pageToken,
+          }),
+          { method: 'GET' },
+          signal,
         );
-        for await (const [scope, list] of iterable) {
-          if (callSignal.aborted) throw callSignal.reason;
+        for (const [scope, scoped] of Object.entries(obj(list.items))) {
           const zone = scope.startsWith('zones/') ? scope.slice('zones/'.length) : undefined;
-          for (const inst of list.instances ?? []) {
+          const instances = obj(scoped).instances;
+          for (const inst of Array.isArray(instances) ? instances : []) {
             const info = toInstanceInfo(inst, zone ? { project, zone } : { project });
             if (info.name === name) found.push(info);
           }
         }
-        return found;
-      });
+        pageToken = str(list.nextPageToken) ?? undefined;
+        if (!pageToken) break;
+      }
+      return found;
     },
 
     async getSerialPortOutput(
@@ -253,19 +298,15 @@ export const createGceAdapters = (opts: GceAdapterOptions = {}): GceAdapters => 
         project: ref.project,
         resource: `${ref.zone}/${ref.name}`,
       };
-      const [raw] = await computeCall(ctx, signal, (s) =>
-        instances.getSerialPortOutput(
-          {
-            project: ref.project,
-            zone: ref.zone,
-            instance: ref.name,
-            port: 1,
-            start: String(Math.trunc(start)),
-          },
-          gaxCall(s),
-        ),
+      const out = await callJson(
+        ctx,
+        computeUrl(`${zonePath(ref.project, ref.zone)}/instances/${seg(ref.name)}/serialPort`, {
+          port: '1',
+          start: String(Math.trunc(start)),
+        }),
+        { method: 'GET' },
+        signal,
       );
-      const out = obj(raw);
       return {
         contents: typeof out.contents === 'string' ? out.contents : '',
         start: num(out.start) ?? 0,
@@ -281,8 +322,13 @@ export const createGceAdapters = (opts: GceAdapterOptions = {}): GceAdapters => 
         resource: `${zone}/${disk}`,
       };
       try {
-        const [raw] = await computeCall(ctx, signal, (s) => disks.get({ project, zone, disk }, gaxCall(s)));
-        return str(obj(raw).sourceImage);
+        const raw = await callJson(
+          ctx,
+          computeUrl(`${zonePath(project, zone)}/disks/${seg(disk)}`),
+          { method: 'GET' },
+          signal,
+        );
+        return str(raw.sourceImage);
       } catch (err) {
         if (err instanceof AppError && err.code === 'not_found') return null;
         throw err;
@@ -309,46 +355,7 @@ export const createGceAdapters = (opts: GceAdapterOptions = {}): GceAdapters => 
           pageSize: Math.min(pageSize, Math.max(1, maxEntries - entries.length)),
           ...(pageToken ? { pageToken } : {}),
         });
-        const result = await withRetry(
-          async () => {
-            const callSignal = deadline(timeoutMs, signal);
-            try {
-              const authHeaders = await raceSignal(
-                Promise.resolve(auth.getRequestHeaders(entriesUrl)),
-                callSignal,
-              );
-              const headers = new Headers(authHeaders as ConstructorParameters<typeof Headers>[0]);
-              headers.set('content-type', 'application/json');
-              headers.set('accept', 'application/json');
-              const res = await doFetch(entriesUrl, { method: 'POST', headers, body, signal: callSignal });
-              const text = await res.text();
-              let json: unknown = null;
-              try {
-                json = text ? JSON.parse(text) : {};
-              } catch {
-                json = null;
-              }
-              if (!res.ok) throw fromHttpResponse(res.status, json, res.headers, ctx);
-              if (json === null || typeof json !== 'object') {
-                throw fromHttpResponse(
-                  502,
-                  { error: { message: 'response was not JSON' } },
-                  res.headers,
-                  ctx,
-                );
-              }
-              return json as { entries?: unknown; nextPageToken?: unknown };
-            } catch (err) {
-              if (err instanceof AppError) throw err;
-              if (isTimeoutReason(callSignal) && !signal?.aborted)
-                throw timeoutError({ ...ctx, timeoutMs }, err);
-              throw toIntegrationError(err, ctx);
-            }
-          },
-          { policy, signal, ...(opts.sleep ? { sleep: opts.sleep } : {}) },
-        ).catch((err: unknown) => {
-          throw toIntegrationError(err, ctx);
-        });
+        const result = await callJson(ctx, entriesUrl, { method: 'POST', body }, signal);
         if (Array.isArray(result.entries)) {
           for (const e of result.entries) {
             if (entries.length >= maxEntries) break;
@@ -366,9 +373,8 @@ export const createGceAdapters = (opts: GceAdapterOptions = {}): GceAdapters => 
   return {
     compute,
     logging,
-    async close() {
-      await Promise.allSettled([instances.close(), disks.close()]);
-    },
+    // fetch keeps no per-adapter connections to release.
+    async close() {},
   };
 };
 

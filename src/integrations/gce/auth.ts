@@ -10,19 +10,13 @@
  * (src/core/secrets.ts), scrubbed from every log line.
  */
 import { OAuth2Client } from 'google-auth-library';
-import { AppError } from '../../core/errors.js';
+import { checkAccessToken } from './token.js';
 
-export const ACCESS_TOKEN_ENV = 'GOOGLE_OAUTH_ACCESS_TOKEN';
+export { ACCESS_TOKEN_ENV } from './token.js';
 
 /** A google-auth-library client that only ever presents `token` (never refreshes, never calls a token host). */
 export const createStaticTokenAuthClient = (token: string): OAuth2Client => {
-  const value = token.trim();
-  if (value === '' || /\s/.test(value)) {
-    throw new AppError(
-      'config_invalid',
-      `${ACCESS_TOKEN_ENV}: expected one OAuth 2.0 access token (e.g. the output of \`gcloud auth print-access-token\`).`,
-    );
-  }
+  const value = checkAccessToken(token);
   const client = new OAuth2Client();
   // No expiry_date: google-auth-library then treats the token as valid and sends it as is.
   client.setCredentials({ access_token: value, token_type: 'Bearer' });
@@ -30,7 +24,7 @@ export const createStaticTokenAuthClient = (token: string): OAuth2Client => {
 };
 
 /**
- * Options for createGceAdapters from the secrets: `{ authClient }` holding the static token when
+ * Options for the Cloud Monitoring client (a google-auth-library client) from the secrets: `{ authClient }` holding the static token when
  * GOOGLE_OAUTH_ACCESS_TOKEN is set, else `{}` (Application Default Credentials).
  */
 export const gceAuthOptions = (secrets: {

@@ -1,6 +1,12 @@
 import { App, Octokit } from 'octokit';
 import { AppError, IntegrationError } from '../../core/errors.js';
-import { describeFailure, type ForgeErrorContext, toForgeError } from '../forge/errors.js';
+import {
+  branchExistsError,
+  describeFailure,
+  type ForgeErrorContext,
+  fileStateError,
+  toForgeError,
+} from '../forge/errors.js';
 import { aggregateStatus, type CiJobState, type CiRunState, type CiStatus } from '../forge/events.js';
 import { githubCiStatus } from '../forge/github-events.js';
 import { readTail } from '../forge/log-tail.js';
@@ -341,11 +347,7 @@ export const createGithubForge = (opts: GithubForgeOptions): ForgePort => {
   };
 
   const branchExists = (repo: string, branch: string, cause?: unknown) =>
-    new IntegrationError(SERVICE, `branch ${branch} already exists in ${repo}`, {
-      code: 'conflict',
-      status: 422,
-      ...(cause !== undefined ? { cause } : {}),
-    });
+    branchExistsError(SERVICE, repo, branch, 422, cause);
 
   return {
     kind: 'github',
@@ -357,16 +359,12 @@ export const createGithubForge = (opts: GithubForgeOptions): ForgePort => {
         const r = splitRepo(input.repo);
         const start = (await o.rest.git.getCommit({ ...r, commit_sha: input.startSha })).data;
         // Same semantics as GitLab's commit actions: create must be new, update/delete must exist.
+        const problems: { path: string; exists: boolean }[] = [];
         for (const a of input.actions) {
           const present = (await readFile(o, input.repo, a.path, input.startSha)) !== null;
-          if (a.action === 'create' ? present : !present) {
-            throw new IntegrationError(
-              SERVICE,
-              `the change no longer applies to ${input.repo} at ${input.startSha.slice(0, 12)} (${a.path} ${present ? 'already exists' : 'does not exist'}); plan it again`,
-              { code: 'conflict' },
-            );
-          }
+          if (a.action === 'create' ? present : !present) problems.push({ path: a.path, exists: present });
         }
+        if (problems.length > 0) throw fileStateError(SERVICE, input, problems, null);
         const tree: Array<{ path: string; mode: '100644'; type: 'blob'; sha: string | null }> = [];
         for (const a of input.actions) {
           if (a.action === 'delete') {

@@ -2,9 +2,11 @@ import { createRequesterFn, type FormattedResponse } from '@gitbeaker/requester-
 import { Gitlab } from '@gitbeaker/rest';
 import { IntegrationError } from '../../core/errors.js';
 import {
+  branchExistsError,
   describeFailure,
   type ForgeErrorContext,
   ForgeHttpError,
+  fileStateError,
   messageFromBody,
   toForgeError,
 } from '../forge/errors.js';
@@ -204,6 +206,30 @@ export const createGitlabForge = (opts: GitlabForgeOptions): ForgePort => {
       }
     });
 
+  const getFile = (repo: string, path: string, ref: string) =>
+    call(ctx(repo, 'read'), async (): Promise<FileAtRef | null> => {
+      let f: Json;
+      try {
+        f = obj(SERVICE, await api.RepositoryFiles.show(repo, path, ref), 'file');
+      } catch (err) {
+        // "404 File Not Found" is the answer for a missing file; "404 Commit Not Found" means the ref is
+        // missing, which is not "the file does not exist" (lib/api/files.rb, assign_file_vars!).
+        if (is404(err) && /file not found/i.test(describeFailure(err).forgeMessage)) return null;
+        if (is404(err) && /commit not found/i.test(describeFailure(err).forgeMessage)) {
+          throw new IntegrationError(SERVICE, `ref ${ref} not found in ${repo} on GitLab`, {
+            code: 'not_found',
+            status: 404,
+            cause: err,
+          });
+        }
+        throw err;
+      }
+      const raw = str(SERVICE, f.content, 'file content');
+      const content =
+        f.encoding === 'base64' ? Buffer.from(raw, 'base64').toString('utf8') : String(f.content ?? '');
+      return { path, content, blobSha: optStr(f.blob_id) };
+    });
+
   const findOpenMergeRequest = (repo: string, sourceBranch: string) =>
     call(ctx(repo, 'read'), async () => {
       const list = arr(
@@ -224,20 +250,7 @@ export const createGitlabForge = (opts: GitlabForgeOptions): ForgePort => {
     kind: 'gitlab',
     getBranchHead,
 
-    getFile: (repo, path, ref) =>
-      call(ctx(repo, 'read'), async (): Promise<FileAtRef | null> => {
-        let f: Json;
-        try {
-          f = obj(SERVICE, await api.RepositoryFiles.show(repo, path, ref), 'file');
-        } catch (err) {
-          if (is404(err) && !isProjectMissing(err)) return null;
-          throw err;
-        }
-        const raw = str(SERVICE, f.content, 'file content');
-        const content =
-          f.encoding === 'base64' ? Buffer.from(raw, 'base64').toString('utf8') : String(f.content ?? '');
-        return { path, content, blobSha: optStr(f.blob_id) };
-      }),
+    getFile,
 
     createBranchWithCommit: (input) => {
       const c = ctx(input.repo, 'write');
@@ -269,6 +282,19 @@ export const createGitlabForge = (opts: GitlabForgeOptions): ForgePort => {
         }
         throw branchExists(input.repo, input.branch);
       };
+      /** The planned paths that are not as the actions need them at the start commit (unreadable: left out). */
+      const fileProblems = async (): Promise<{ path: string; exists: boolean }[]> => {
+        const out: { path: string; exists: boolean }[] = [];
+        for (const a of input.actions) {
+          const exists = await getFile(input.repo, a.path, input.startSha).then(
+            (file) => file !== null,
+            () => null,
+          );
+          if (exists !== null && (a.action === 'create' ? exists : !exists))
+            out.push({ path: a.path, exists });
+        }
+        return out;
+      };
       return call(c, async () => {
         try {
           return await writeWithRecheck(post, recheck, policy);
@@ -277,12 +303,12 @@ export const createGitlabForge = (opts: GitlabForgeOptions): ForgePort => {
           if (f.status === 400 && /branch .* already exists/i.test(f.forgeMessage)) {
             throw branchExists(input.repo, input.branch, err);
           }
-          if (f.status === 400 && /file with this name|does not exist|doesn't exist/i.test(f.forgeMessage)) {
-            throw new IntegrationError(
-              SERVICE,
-              `the change no longer applies to ${input.repo} at ${input.startSha.slice(0, 12)} (GitLab said: "${f.forgeMessage.slice(0, 200)}"); plan it again`,
-              { code: 'conflict', status: 400, cause: err },
-            );
+          // Gitaly's index errors, as GitLab passes them on (400): "A file with this name doesn't exist"
+          // (update, delete, move, chmod of a missing path) and "A file with this name already exists"
+          // (create). The message names no path: read which of the planned paths are not as planned.
+          const missing = /file with this name (doesn't|does not) exist/i.test(f.forgeMessage);
+          if (f.status === 400 && (missing || /file with this name already exists/i.test(f.forgeMessage))) {
+            throw fileStateError(SERVICE, input, await fileProblems(), 400, err);
           }
           throw err;
         }
@@ -459,11 +485,7 @@ export const createGitlabForge = (opts: GitlabForgeOptions): ForgePort => {
 };
 
 const branchExists = (repo: string, branch: string, cause?: unknown) =>
-  new IntegrationError(SERVICE, `branch ${branch} already exists in ${repo}`, {
-    code: 'conflict',
-    status: 400,
-    ...(cause !== undefined ? { cause } : {}),
-  });
+  branchExistsError(SERVICE, repo, branch, 400, cause);
 
 const toGitlabAction = (a: FileAction) =>
   a.action === 'delete'

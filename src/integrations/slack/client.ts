@@ -244,6 +244,29 @@ export const createSlackClient = (s: SlackClientSettings): SlackPort => {
       }
       return out;
     },
+    async listChannelMessages(channel, oldestTs) {
+      const out: { ts: string; blockIds: string[] }[] = [];
+      let cursor: string | undefined;
+      for (let page = 0; page < 50; page++) {
+        const r = await call('conversations.history', () =>
+          web.conversations.history({
+            channel,
+            oldest: oldestTs,
+            inclusive: true,
+            limit: 200,
+            ...(cursor ? { cursor } : {}),
+          }),
+        );
+        for (const m of r.messages ?? []) {
+          if (!m.ts) continue;
+          const blocks = (m.blocks ?? []) as Array<{ block_id?: string }>;
+          out.push({ ts: m.ts, blockIds: blocks.map((b) => b.block_id ?? '').filter((id) => id !== '') });
+        }
+        cursor = r.response_metadata?.next_cursor || undefined;
+        if (!r.has_more || !cursor) break;
+      }
+      return out;
+    },
     async listUserGroupMembers(groupId): Promise<readonly string[]> {
       const r = await call('usergroups.users.list', () => web.usergroups.users.list({ usergroup: groupId }));
       return r.users ?? [];

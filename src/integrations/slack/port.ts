@@ -61,6 +61,14 @@ export interface SlackPort {
     channel: string,
     threadTs: string,
   ): Promise<readonly { readonly ts: string; readonly blockIds: readonly string[] }[]>;
+  /**
+   * conversations.history: top-level messages of a channel posted at or after `oldestTs`, newest first, as
+   * ts + the block_ids they carry (every page). Needs channels:history / groups:history.
+   */
+  listChannelMessages?(
+    channel: string,
+    oldestTs: string,
+  ): Promise<readonly { readonly ts: string; readonly blockIds: readonly string[] }[]>;
   /** usergroups.users.list: member user ids of a user group (S...). */
   listUserGroupMembers(groupId: string): Promise<readonly string[]>;
   /** POSTs to a slash command's response_url (works in DMs and channels the bot is not in). */

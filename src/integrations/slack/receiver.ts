@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { App, Receiver } from '@slack/bolt';
 import type { Logger } from '../../core/logger.js';
@@ -47,14 +48,19 @@ export class SlackHttpReceiver implements Receiver {
       res.end('{"error":"shutting_down"}');
       return;
     }
-    let raw: Buffer;
-    try {
-      raw = await readBody(req, MAX_BODY_BYTES);
-    } catch {
-      res.writeHead(413, { 'content-type': 'application/json' });
+    const read = await readBody(req, MAX_BODY_BYTES);
+    if (read === 'too_large') {
+      // The body was read to its end (discarded), so the client is listening when the answer goes out.
+      logger.warn(
+        { limit: MAX_BODY_BYTES, remote: req.socket.remoteAddress },
+        'slack request body too large',
+      );
+      res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
       res.end('{"error":"body_too_large"}');
       return;
     }
+    if (read === 'aborted') return;
+    const raw = read;
     const check = verifySlackSignature({
       signingSecrets: this.options.signingSecrets,
       rawBody: raw,
@@ -63,6 +69,13 @@ export class SlackHttpReceiver implements Receiver {
       nowMs: this.now(),
     });
     if (!check.ok) {
+      // Slack's SSL probe (ssl_check=1, sent when a slash command URL is saved) carries no signature: answer
+      // 200 as Bolt does; nothing else in that body is looked at, so it cannot smuggle an event in.
+      if (isSslCheck(raw, headerOf(req, 'content-type'))) {
+        res.writeHead(200, { 'content-length': '0' });
+        res.end();
+        return;
+      }
       logger.warn({ reason: check.reason, remote: req.socket.remoteAddress }, 'slack request refused');
       res.writeHead(401, { 'content-type': 'application/json' });
       res.end(`{"error":"${check.reason}"}`);
@@ -70,10 +83,23 @@ export class SlackHttpReceiver implements Receiver {
     }
     let body: Record<string, unknown>;
     try {
+      if (!isUtf8(raw)) throw new Error('not UTF-8');
       body = parseSlackBody(raw, headerOf(req, 'content-type') ?? '');
     } catch {
       res.writeHead(400, { 'content-type': 'application/json' });
       res.end('{"error":"unparseable_body"}');
+      return;
+    }
+    if (body.ssl_check === '1') {
+      res.writeHead(200, { 'content-length': '0' });
+      res.end();
+      return;
+    }
+    // Bolt acknowledges nothing it cannot classify (no listener runs): answer at once instead of after 3 s.
+    if (!isSlackPayload(body)) {
+      logger.warn({ remote: req.socket.remoteAddress }, 'slack request body is not a Slack payload');
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end('{"error":"unrecognized_body"}');
       return;
     }
     if (body.type === 'url_verification' && typeof body.challenge === 'string') {
@@ -140,22 +166,50 @@ const headerOf = (req: IncomingMessage, name: string): string | undefined => {
   return Array.isArray(v) ? v[0] : v;
 };
 
-const readBody = (req: IncomingMessage, limit: number): Promise<Buffer> =>
-  new Promise((resolve, reject) => {
+/** Past this much discarded body, the connection is cut rather than read to its end. */
+const MAX_DISCARD_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The whole body, or 'too_large' once it passed `limit` (the rest is read and discarded, so the 413 reaches
+ * a client that is still sending: answering mid-upload and closing made the client see a reset instead), or
+ * 'aborted' when the client went away.
+ */
+const readBody = (req: IncomingMessage, limit: number): Promise<Buffer | 'too_large' | 'aborted'> =>
+  new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
-        reject(new Error('body too large'));
+      if (size > MAX_DISCARD_BYTES) {
         req.destroy();
+        resolve('aborted');
+        return;
+      }
+      if (size > limit) {
+        chunks.length = 0;
         return;
       }
       chunks.push(chunk);
     });
-    req.on('end', () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)));
-    req.on('error', reject);
+    req.on('end', () => {
+      if (size > limit) resolve('too_large');
+      else resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
+    });
+    req.on('error', () => resolve('aborted'));
+    req.on('close', () => {
+      if (!req.complete) resolve('aborted');
+    });
   });
+
+/** `ssl_check=1` in a form body (Slack's unsigned probe). */
+const isSslCheck = (raw: Buffer, contentType: string | undefined): boolean =>
+  raw.length < 4096 &&
+  (contentType ?? '').includes('application/x-www-form-urlencoded') &&
+  parseForm(raw.toString('utf8')).fields.ssl_check === '1';
+
+/** What Bolt can route: a slash command, or a typed payload (events, interactivity, options). */
+const isSlackPayload = (body: Record<string, unknown>): boolean =>
+  (typeof body.command === 'string' && body.command.startsWith('/')) || typeof body.type === 'string';
 
 /** Slash commands are form fields; interactivity is a form field `payload` holding JSON; events are JSON. */
 export const parseSlackBody = (raw: Buffer, contentType: string): Record<string, unknown> => {

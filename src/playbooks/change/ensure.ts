@@ -1,4 +1,5 @@
 import { IntegrationError } from '../../core/errors.js';
+import { forgeConflictOf } from '../../integrations/forge/errors.js';
 import type { FileAction, ForgePort, MergeRequest } from '../../integrations/forge/port.js';
 import type { ChangePlan } from './types.js';
 
@@ -58,8 +59,10 @@ export const ensureBranch = async (forge: ForgePort, plan: ChangePlan): Promise<
     return { kind: 'ready', headSha: commit.sha, reused: false };
   } catch (err) {
     // Another attempt created it between our read and our write (or our own write landed and its answer
-    // was lost): verify and reuse.
+    // was lost): verify and reuse. Files not as planned (a file to update that is not there) are not a
+    // branch made concurrently: that error says which file, and goes to the user as it is.
     if (!(err instanceof IntegrationError && err.code === 'conflict')) throw err;
+    if (forgeConflictOf(err) === 'file-state') throw err;
     const again = await forge.getBranchHead(plan.repo, plan.branch);
     if (again !== null && (await branchCarriesPlan(forge, plan, again)))
       return { kind: 'ready', headSha: again, reused: true };

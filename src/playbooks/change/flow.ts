@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { checkAccess, describeRule, type GroupMembership } from '../../core/access.js';
+import { checkAccess, type GroupMembership } from '../../core/access.js';
 import type {
   AccessRule,
   ApprovalRule,
@@ -150,36 +150,51 @@ export const resolveVm = async (
 // ---------------------------------------------------------------------------------------------------------
 // Who may approve or cancel
 
+/**
+ * Who may approve a command's changes, as data: config.access.approvals, else (nobody named there) who may
+ * run the command. The handlers render it (Slack mentions); a playbook never writes Slack syntax.
+ */
+export interface Approvers {
+  readonly command: ChangeCommand;
+  readonly users: readonly string[];
+  readonly groups: readonly string[];
+  /** Neither rule names anyone: whoever may run the command. */
+  readonly anyone: boolean;
+  /** The requester may not approve their own change (requireSecondPerson, the default). */
+  readonly secondPerson: boolean;
+}
+
 export type ActorDecision =
   | { readonly allowed: true }
   | {
       readonly allowed: false;
       readonly reason: 'self' | 'not-approver' | 'channel';
-      readonly message: string;
+      readonly action: 'approve' | 'cancel';
+      readonly approvers: Approvers;
+      /** The command's own access rule when it refused (no approver list): what that rule allows. */
+      readonly rule: AccessRule | null;
+      /** cancel: the requester, who may always cancel. */
+      readonly requester: string | null;
     };
+
+export type ActorRefusal = Extract<ActorDecision, { allowed: false }>;
 
 const commandOf = (change: ChangeRequest): ChangeCommand => commandOfKind(change.kind);
 
-/** "<@U1> or members of <!subteam^S1>", or who may run the command when the approval rule names nobody. */
-export const describeApprovers = (
+export const listApprovers = (
   deps: Pick<ChangeFlowDeps, 'approvals' | 'commandRules'>,
   command: ChangeCommand,
-): string => {
+): Approvers => {
   const rule = deps.approvals[command];
-  const second = rule?.requireSecondPerson ?? true;
-  const who = [
-    ...(rule?.groups ?? []).map((g) => `<!subteam^${g}>`),
-    ...(rule?.users ?? []).map((u) => `<@${u}>`),
-  ];
+  const secondPerson = rule?.requireSecondPerson ?? true;
+  if (rule && (rule.users.length > 0 || rule.groups.length > 0)) {
+    return { command, users: rule.users, groups: rule.groups, anyone: false, secondPerson };
+  }
   const cmdRule = deps.commandRules[command];
-  let base: string;
-  if (who.length > 0) base = who.join(' or ');
-  else if (cmdRule && (cmdRule.users.length > 0 || cmdRule.groups.length > 0)) {
-    base = [...cmdRule.groups.map((g) => `<!subteam^${g}>`), ...cmdRule.users.map((u) => `<@${u}>`)].join(
-      ' or ',
-    );
-  } else base = `anyone who may run /${command}`;
-  return second ? `${base}, other than the requester` : base;
+  if (cmdRule && (cmdRule.users.length > 0 || cmdRule.groups.length > 0)) {
+    return { command, users: cmdRule.users, groups: cmdRule.groups, anyone: false, secondPerson };
+  }
+  return { command, users: [], groups: [], anyone: true, secondPerson };
 };
 
 const isApprover = async (
@@ -189,14 +204,18 @@ const isApprover = async (
   channelId: string,
 ): Promise<ActorDecision> => {
   const rule = deps.approvals[command];
+  const refused = (reason: ActorRefusal['reason'], cmdRule: AccessRule | null): ActorRefusal => ({
+    allowed: false,
+    reason,
+    action: 'approve',
+    approvers: listApprovers(deps, command),
+    rule: cmdRule,
+    requester: null,
+  });
   if (rule && (rule.users.length > 0 || rule.groups.length > 0)) {
     if (rule.users.includes(userId)) return { allowed: true };
     for (const g of rule.groups) if (await deps.isMember(g, userId)) return { allowed: true };
-    return {
-      allowed: false,
-      reason: 'not-approver',
-      message: `Only ${describeApprovers(deps, command)} can approve /${command} changes.`,
-    };
+    return refused('not-approver', null);
   }
   // No approver list: whoever may run the command may approve it (in the command's channels).
   const decision = await checkAccess(
@@ -206,11 +225,10 @@ const isApprover = async (
     deps.isMember,
   );
   if (decision.allowed) return decision;
-  return {
-    allowed: false,
-    reason: decision.reason === 'channel' ? 'channel' : 'not-approver',
-    message: `${describeRule(command, deps.commandRules[command] ?? { users: [], groups: [], channels: [] })} Approving its changes is too.`,
-  };
+  return refused(
+    decision.reason === 'channel' ? 'channel' : 'not-approver',
+    deps.commandRules[command] ?? { users: [], groups: [], channels: [] },
+  );
 };
 
 /** Approve: an approver, and not the requester when the rule requires a second person (the default). */
@@ -226,7 +244,10 @@ export const decideApproval = async (
     return {
       allowed: false,
       reason: 'self',
-      message: `You requested this change: someone else must approve it (${describeApprovers(deps, command)}).`,
+      action: 'approve',
+      approvers: listApprovers(deps, command),
+      rule: null,
+      requester: change.requestedBy,
     };
   }
   return isApprover(deps, command, userId, channelId);
@@ -240,14 +261,9 @@ export const decideCancel = async (
   channelId: string,
 ): Promise<ActorDecision> => {
   if (userId === change.requestedBy) return { allowed: true };
-  const command = commandOf(change);
-  const decision = await isApprover(deps, command, userId, channelId);
+  const decision = await isApprover(deps, commandOf(change), userId, channelId);
   if (decision.allowed) return decision;
-  return {
-    allowed: false,
-    reason: decision.reason,
-    message: `Only the requester <@${change.requestedBy}> or ${describeApprovers(deps, command).replace(/, other than the requester$/, '')} can cancel this change.`,
-  };
+  return { ...decision, action: 'cancel', rule: null, requester: change.requestedBy };
 };
 
 /** Parses a button value `<change id>:<plan digest>` (digest optional). */

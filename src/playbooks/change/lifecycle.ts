@@ -393,12 +393,27 @@ export const createChangeLifecycle = (deps: ChangeLifecycleDeps): ChangeLifecycl
     if (!claimed) return { kind: 'not-ours' };
     const ref = newRef();
     const plan = parseStoredPlan(claimed.plan, claimed.id);
-    // Changes to the same file take turns; amends of the same MR branch too.
-    const lockName =
+    // One lease per file (sorted, all or none): a change to two files waits for any change to either of them,
+    // not only for a change to exactly the same set of files. Amends of the same MR branch take turns.
+    const lockNames =
       plan.kind === AMEND_KIND
-        ? `amend:${plan.forge}:${plan.repo}:${plan.baseBranch}`
-        : `target:${plan.forge}:${plan.repo}:${plan.files.map((f) => f.path).join(',')}`;
+        ? [`amend:${plan.forge}:${plan.repo}:${plan.baseBranch}`]
+        : [...new Set(plan.files.map((f) => `target:${plan.forge}:${plan.repo}:${f.path}`))].sort();
     const lockHolder = `${changeId}@${holder}`;
+    const releaseLocks = async (names: readonly string[]): Promise<void> => {
+      for (const name of names) await store.locks.release(name, lockHolder).catch(() => undefined);
+    };
+    const acquireLocks = async (): Promise<boolean> => {
+      const got: string[] = [];
+      for (const name of lockNames) {
+        if (!(await store.locks.tryAcquire(name, lockHolder, deps.leaseMs))) {
+          await releaseLocks(got);
+          return false;
+        }
+        got.push(name);
+      }
+      return true;
+    };
     const runLog = log.child({ changeId, correlationId: ref, target: plan.target, branch: plan.branch });
     let lost = false;
     let locked = false;
@@ -408,7 +423,9 @@ export const createChangeLifecycle = (deps: ChangeLifecycleDeps): ChangeLifecycl
           .renewLease(changeId, holder, deps.leaseMs)
           .then(async (ok) => {
             if (!ok) lost = true;
-            if (locked) await store.locks.tryAcquire(lockName, lockHolder, deps.leaseMs);
+            if (locked) {
+              for (const name of lockNames) await store.locks.tryAcquire(name, lockHolder, deps.leaseMs);
+            }
           })
           .catch((err: unknown) => runLog.warn({ err }, 'lease renewal failed'));
       },
@@ -421,7 +438,7 @@ export const createChangeLifecycle = (deps: ChangeLifecycleDeps): ChangeLifecycl
     try {
       // Changes to the same file take turns: wait for the one in front (or for its lease to run out).
       let told = false;
-      while (!(await store.locks.tryAcquire(lockName, lockHolder, deps.leaseMs))) {
+      while (!(await acquireLocks())) {
         step();
         if (!told) {
           told = true;
@@ -448,7 +465,7 @@ export const createChangeLifecycle = (deps: ChangeLifecycleDeps): ChangeLifecycl
       return await failOrRetry(changeId, holder, err, runLog, ref);
     } finally {
       clearInterval(heartbeat);
-      if (locked) await store.locks.release(lockName, lockHolder).catch(() => undefined);
+      if (locked) await releaseLocks(lockNames);
       await store.changes.releaseLease(changeId, holder).catch(() => undefined);
     }
   };

@@ -2,7 +2,7 @@ import type { DiagThresholds } from '../../core/config.js';
 import type { MonitoringPort } from '../../integrations/gce/monitoring-port.js';
 import type { ComputePort, LoggingPort } from '../../integrations/gce/port.js';
 import { type CollectTimeouts, collectEvidence } from '../why-reboot/collect.js';
-import type { TimeWindow } from '../why-reboot/types.js';
+import type { SourceReport, TimeWindow } from '../why-reboot/types.js';
 import { analyzeDiag } from './analyze.js';
 import { HOST_LINES } from './host-lines.js';
 import { type CollectedMetrics, collectMetrics } from './metrics.js';
@@ -86,7 +86,11 @@ export const investigateDiag = async (
       metrics: collected?.metrics ?? new Map(),
       metricsReport:
         collected?.report ??
-        skippedMetrics(evidence.instance ? 'the instance id is unknown' : 'the instance was not found'),
+        skippedMetrics(
+          evidence.instance
+            ? 'the instance id is unknown'
+            : (lookupFailure(evidence.sources) ?? 'the instance was not found'),
+        ),
       metricFilters: collected?.filters ?? [],
     },
     { now: now(), thresholds: settings.thresholds, sustainMinutes: settings.sustainMinutes },
@@ -97,4 +101,12 @@ export const investigateDiag = async (
 export const noDiagEvidence = (sources: readonly DiagSourceReport[]): boolean => {
   const tried = sources.filter((s) => s.status !== 'skipped');
   return tried.length > 0 && tried.every((s) => s.status === 'failed');
+};
+
+/** "the instance lookup failed (<reason>)" when the lookup failed (a timeout, a 403), not when it found nothing. */
+const lookupFailure = (sources: readonly SourceReport[]): string | null => {
+  const lookup = sources.find((s) => s.name === 'instance');
+  return lookup?.status === 'failed'
+    ? `the instance lookup failed (${lookup.reason ?? 'unknown error'})`
+    : null;
 };

@@ -17,7 +17,7 @@ import type {
   PipelineSnapshot,
   StoredDelivery,
 } from '../../store/pipeline-types.js';
-import type { AuditRecord, Store } from '../../store/types.js';
+import type { Store } from '../../store/types.js';
 import { cleanLogTail } from './log-text.js';
 import { createWorkLoop, forEachLimit, type WorkLoop } from './loop.js';
 import { mergeRequestEventOf, pipelineEventsOf } from './poll.js';

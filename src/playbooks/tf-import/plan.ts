@@ -1,3 +1,4 @@
+import { buildChangeBranchName } from '../branch-name.js';
 import { unifiedDiff } from '../diff.js';
 import { parseResourceAddress } from './address.js';
 import { addImportBlock, type TfImportOutcome } from './imports-file.js';
@@ -40,16 +41,13 @@ export type TfImportPlan =
 export const tfPath = (dir: string, file: string): string =>
   dir === '.' || dir === '' ? file : `${dir.replace(/\/+$/, '')}/${file}`;
 
-export const buildTfImportBranchName = (address: string): string => {
+/** The branch of an import into one target, e.g. `opsbot/tf-import/prod/google_compute_instance-web-1`. */
+export const buildTfImportBranchName = (target: string, address: string): string => {
   const a = parseResourceAddress(address);
-  const raw = [...a.modules.map((m) => m.name), a.type, a.name, a.key === null ? '' : String(a.key)]
+  const what = [...a.modules.map((m) => m.name), a.type, a.name, a.key === null ? '' : String(a.key)]
     .filter(Boolean)
     .join('-');
-  const safe = raw
-    .replace(/[^A-Za-z0-9._-]+/g, '-')
-    .replace(/\.{2,}/g, '.')
-    .replace(/^[-.]+|[-.]+$/g, '');
-  return `opsbot/tf-import-${safe.slice(0, 90)}`;
+  return buildChangeBranchName('tf-import', target, what);
 };
 
 /**
@@ -108,7 +106,7 @@ export const planTfImportChange = (
     target: target.name,
     address: outcome.address,
     id,
-    branch: buildTfImportBranchName(address),
+    branch: buildTfImportBranchName(target.name, address),
     title: `tf-import: ${outcome.summary}`,
     files: changes,
   };

@@ -1,5 +1,6 @@
+import { buildChangeBranchName } from '../branch-name.js';
 import { unifiedDiff } from '../diff.js';
-import { buildVersionlockBranchName, editVersionlock } from './index.js';
+import { editVersionlock } from './edit.js';
 import type { VersionlockFileOptions, VersionlockOutcome, VersionlockRequest } from './types.js';
 
 /** The part of a config versionlock target the plan needs (a `VersionlockTarget` fits). */
@@ -29,6 +30,17 @@ export type VersionlockPlan =
     };
 
 /**
+ * The branch of a change to one target, e.g. `opsbot/versionlock/el7-prod/elasticsearch-7.10.2-1`: the
+ * target is part of it, so the same package locked in two targets of one repository gets two branches.
+ */
+export const buildVersionlockBranchName = (target: string, request: VersionlockRequest): string =>
+  buildChangeBranchName(
+    'versionlock',
+    target,
+    request.op === 'add' ? `${request.pkg}-${request.version}` : `remove-${request.pkg}`,
+  );
+
+/**
  * Plans a versionlock change against the file content read at the base branch (null: file absent).
  * Pure; throws AppError('bad_input') for refused input, like editVersionlock.
  */
@@ -45,7 +57,7 @@ export const planVersionlockChange = (
     kind: 'change',
     target: target.name,
     path: target.path,
-    branch: buildVersionlockBranchName(request),
+    branch: buildVersionlockBranchName(target.name, request),
     title: `versionlock: ${outcome.summary}`,
     diff: unifiedDiff(target.path, content, outcome.after),
     before: content,

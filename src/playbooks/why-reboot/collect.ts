@@ -3,9 +3,10 @@
  * the serial console, each with its own timeout. A failed source is reported (and lowers confidence in the
  * analysis); it never fails the command.
  *
- * Critical path: when project and zone are known, the instance get, the audit-log query (by resource name,
- * which needs no id) and the serial console start together; only the guest-log query waits for the instance
- * id. So the whole collection costs about max(audit, serial, instance + guest) rather than their sum.
+ * Critical path: when project and zone are known, the instance get, the audit-log query by resource name
+ * (which needs no id) and the serial console start together; the audit query by instance id (entries such as
+ * ScheduledVMs carry no resourceName, only the id) and the guest-log query wait for the id. So the whole
+ * collection costs about max(serial, instance + max(audit, guest)) rather than their sum.
  * Without a zone, the name is resolved first (aggregatedList), then the three queries run together with the
  * FACTS.md audit filter (instance id OR resource name).
  */
@@ -55,7 +56,7 @@ export interface CollectRequest {
   readonly window: TimeWindow;
   readonly defaultProject?: string | undefined;
   readonly projects?: readonly string[] | undefined;
-  /** Called once the instance is known (before the guest-log query), so a caller can start its own queries. */
+  /** Called once the instance is known and the queries needing its id have started, so a caller can start its own work. */
   readonly onInstance?: ((instance: InstanceInfo) => void) | undefined;
 }
 
@@ -207,6 +208,19 @@ export const keepEntriesOf = (
     return target.zone === null || zone === null || zone === target.zone;
   });
 
+/** Entries of two overlapping queries, each once (same log, insertId and timestamp), oldest first. */
+const mergeEntries = (a: readonly LogEntry[], b: readonly LogEntry[]): LogEntry[] => {
+  const seen = new Set<string>();
+  const out: LogEntry[] = [];
+  for (const e of [...a, ...b]) {
+    const key = `${e.logName}|${e.insertId ?? ''}|${e.timestamp}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(e);
+  }
+  return out.sort((x, y) => Date.parse(x.timestamp) - Date.parse(y.timestamp));
+};
+
 export const collectEvidence = async <S extends string = GuestSignal>(
   deps: CollectDeps<S>,
   req: CollectRequest,
@@ -233,9 +247,22 @@ export const collectEvidence = async <S extends string = GuestSignal>(
   const zoneKnown = spec.zone !== null && project !== null;
 
   // Queries that need only project (+ zone) + name start now when that is known; the rest wait for the id.
+  // The audit log is read by name early (a deleted VM has no id) and completed by id once it is known:
+  // entries without a resourceName (ScheduledVMs, the instance schedule's own record) carry only the id.
   let auditPromise: Promise<Outcome<LogEntry[]>> | null = null;
+  let auditStartedAt = performance.now();
   let auditFilter: string | null = null;
-  let serialPromise: Promise<Outcome<{ contents: string; start: number; next: number }>> | null = null;
+  const listAudit = (p: string, filter: string, signal: AbortSignal): Promise<LogEntry[]> =>
+    deps.logging.listEntries(
+      {
+        resourceNames: [`projects/${p}`],
+        filter,
+        orderBy: 'timestamp asc',
+        pageSize: 1000,
+        maxEntries: MAX_AUDIT_ENTRIES,
+      },
+      signal,
+    );
   const startAudit = (p: string, instanceId: string | null): void => {
     auditFilter = buildAuditLogFilter({
       project: p,
@@ -245,19 +272,42 @@ export const collectEvidence = async <S extends string = GuestSignal>(
       to: window.to,
     });
     const filter = auditFilter;
-    auditPromise = timed('audit-logs', deps.timeouts.auditLogsMs, (signal) =>
-      deps.logging.listEntries(
-        {
-          resourceNames: [`projects/${p}`],
-          filter,
-          orderBy: 'timestamp asc',
-          pageSize: 1000,
-          maxEntries: MAX_AUDIT_ENTRIES,
-        },
-        signal,
-      ),
-    );
+    auditPromise = timed('audit-logs', deps.timeouts.auditLogsMs, (signal) => listAudit(p, filter, signal));
   };
+  /**
+   * The name-only query is running (started before the id was known): add the id query under the same
+   * deadline, so the entries are those of the FACTS.md filter (id OR name), which the link then shows.
+   */
+  const completeAuditWithId = (p: string, instanceId: string): void => {
+    const byName = auditPromise;
+    if (!byName) {
+      startAudit(p, instanceId);
+      return;
+    }
+    const idFilter = buildAuditLogFilter({
+      project: p,
+      instanceId,
+      instanceName: null,
+      from: window.from,
+      to: window.to,
+    });
+    auditFilter = buildAuditLogFilter({
+      project: p,
+      instanceId,
+      instanceName: spec.name,
+      from: window.from,
+      to: window.to,
+    });
+    const remainingMs = Math.max(1, deps.timeouts.auditLogsMs - (performance.now() - auditStartedAt));
+    const byId = timed('audit-logs', remainingMs, (signal) => listAudit(p, idFilter, signal));
+    auditPromise = Promise.all([byName, byId]).then(([a, b]): Outcome<LogEntry[]> => {
+      const durationMs = Math.round(performance.now() - auditStartedAt);
+      if (!a.ok) return { ...a, durationMs };
+      if (!b.ok) return { ...b, durationMs };
+      return { ok: true, value: mergeEntries(a.value, b.value), durationMs };
+    });
+  };
+  let serialPromise: Promise<Outcome<{ contents: string; start: number; next: number }>> | null = null;
   const startSerial = (r: InstanceRef): void => {
     serialPromise = timed('serial-console', deps.timeouts.serialMs, (signal) =>
       deps.compute.getSerialPortOutput(r, -SERIAL_TAIL_BYTES, signal),
@@ -267,12 +317,14 @@ export const collectEvidence = async <S extends string = GuestSignal>(
   if (zoneKnown && project && spec.zone) {
     ref = { project, zone: spec.zone, name: spec.name };
     const r = ref;
+    auditStartedAt = performance.now();
     startAudit(project, null);
     startSerial(r);
     instanceOutcome = await timed('instance', deps.timeouts.instanceMs, (signal) =>
       deps.compute.getInstance(r, signal),
     );
     if (instanceOutcome.ok) instance = instanceOutcome.value;
+    if (instance?.id) completeAuditWithId(instance.project, instance.id);
   } else {
     instanceOutcome = await timed('instance', deps.timeouts.instanceMs, async (signal) => {
       const result = await resolveInstance(deps.compute, req.vm, {
@@ -315,7 +367,11 @@ export const collectEvidence = async <S extends string = GuestSignal>(
     return report('instance', 'ok', null, 1, instanceOutcome.durationMs, formatRef(instanceOutcome.value));
   };
   sources.push(instanceReport());
-  if (instance) req.onInstance?.(instance);
+  if (!instanceOutcome.ok && auditPromise) {
+    notes.push(
+      'audit logs: the instance lookup failed, so they were searched by name only; entries that carry only the instance id (an instance schedule firing, ScheduledVMs) may be missing',
+    );
+  }
 
   // --- guest logs: need the instance id ---
   const guestProject = instance?.project ?? null;
@@ -344,6 +400,8 @@ export const collectEvidence = async <S extends string = GuestSignal>(
           ),
         )
       : null;
+
+  if (instance) req.onInstance?.(instance);
 
   const [auditOutcome, guestOutcome, serialOutcome] = await Promise.all([
     auditPromise as Promise<Outcome<LogEntry[]>> | null,
@@ -406,18 +464,18 @@ export const collectEvidence = async <S extends string = GuestSignal>(
     );
   }
 
+  /** Why a source that needed the instance did not run: the lookup failed, or there is no such instance. */
+  const withoutInstance = (): string =>
+    !instanceOutcome.ok
+      ? `the instance lookup failed (${instanceOutcome.reason})`
+      : instance
+        ? 'the instance id is unknown'
+        : 'the instance was not found';
+
   // --- guest logs ---
   let guestEvents: GuestEvent<S>[] = [];
   if (!guestOutcome) {
-    sources.push(
-      report(
-        'guest-logs',
-        'skipped',
-        instance ? 'the instance id is unknown' : 'the instance id is unknown (the instance was not found)',
-        0,
-        null,
-      ),
-    );
+    sources.push(report('guest-logs', 'skipped', withoutInstance(), 0, null));
   } else if (!guestOutcome.ok) {
     sources.push(
       report(
@@ -462,7 +520,7 @@ export const collectEvidence = async <S extends string = GuestSignal>(
   // --- serial console ---
   let serialEvents: GuestEvent<S>[] = [];
   if (!serialOutcome) {
-    sources.push(report('serial-console', 'skipped', 'the instance was not found', 0, null));
+    sources.push(report('serial-console', 'skipped', withoutInstance(), 0, null));
   } else if (!serialOutcome.ok) {
     const gone = isAppError(serialOutcome.error) && serialOutcome.error.code === 'not_found';
     sources.push(

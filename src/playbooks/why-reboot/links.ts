@@ -7,7 +7,8 @@ export interface AuditLogFilterInput {
   readonly project: string;
   /** Numeric instance id; null when the instance no longer exists (only the name can be matched then). */
   readonly instanceId: string | null;
-  readonly instanceName: string;
+  /** Null: by id only (then instanceId is required). */
+  readonly instanceName: string | null;
   readonly from: Date | string;
   readonly to: Date | string;
 }
@@ -48,11 +49,13 @@ export const logNameOf = (project: string, logId: string): string =>
  * keeps only entries whose resource name ends with exactly `/instances/<name>`.
  */
 export const buildAuditLogFilter = (input: AuditLogFilterInput): string => {
-  const byName = `protoPayload.resourceName:${quote(`/instances/${input.instanceName}`)}`;
-  const target =
-    input.instanceId === null
-      ? byName
-      : `(resource.labels.instance_id=${quote(input.instanceId)} OR ${byName})`;
+  const byName =
+    input.instanceName === null
+      ? null
+      : `protoPayload.resourceName:${quote(`/instances/${input.instanceName}`)}`;
+  const byId = input.instanceId === null ? null : `resource.labels.instance_id=${quote(input.instanceId)}`;
+  if (byName === null && byId === null) throw new RangeError('an audit filter needs an instance id or name');
+  const target = byName === null ? byId : byId === null ? byName : `(${byId} OR ${byName})`;
   const logNames = AUDIT_LOG_IDS.map((id) => quote(logNameOf(input.project, id))).join(' OR ');
   return [
     'resource.type="gce_instance"',

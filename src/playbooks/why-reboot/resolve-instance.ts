@@ -37,7 +37,7 @@ const bad = (message: string): AppError => new AppError('bad_input', message);
 const checkName = (name: string): string => {
   if (!NAME_RE.test(name)) {
     throw bad(
-      `"${name.slice(0, 80)}" is not a valid instance name (lowercase letters, digits and hyphens, starting with a letter, at most 63 characters)`,
+      `"${name.slice(0, 80)}" is not a Compute Engine instance name (lowercase letters, digits and hyphens, starting with a letter, at most 63 characters)`,
     );
   }
   return name;

@@ -17,6 +17,21 @@ export const formatWhen = (at: Date, now: Date): string => {
   return `${MONTHS[at.getUTCMonth()]} ${at.getUTCDate()}${year} ${clockOf(at)}`;
 };
 
+const dayOf = (d: Date): string => d.toISOString().slice(0, 10);
+
+/**
+ * A time range: both ends dated whenever they fall on different UTC days ("Nov 1 19:47:43 UTC and Nov 8
+ * 19:47:43 UTC"); within one day, the day once ("Nov 1 10:00:00 UTC and 12:00:00 UTC", or clocks only today).
+ */
+export const formatRange = (from: Date, to: Date, now: Date): string => {
+  if (dayOf(from) === dayOf(to)) return `${formatWhen(from, now)} and ${clockOf(to)}`;
+  const dated = (d: Date): string => {
+    const year = d.getUTCFullYear() === now.getUTCFullYear() ? '' : ` ${d.getUTCFullYear()}`;
+    return `${MONTHS[d.getUTCMonth()]} ${d.getUTCDate()}${year} ${clockOf(d)}`;
+  };
+  return `${dated(from)} and ${dated(to)}`;
+};
+
 export const formatDuration = (seconds: number): string => {
   const s = Math.max(0, Math.round(seconds));
   if (s < 90) return `${s} s`;

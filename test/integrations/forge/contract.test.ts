@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IntegrationError } from '../../../src/core/errors.js';
+import { forgeConflictOf } from '../../../src/integrations/forge/errors.js';
 import type { ForgePort } from '../../../src/integrations/forge/port.js';
 import {
   type ForgeHarness,
@@ -107,19 +108,35 @@ describe.each([
     const theirs = await h.repo.commitToBranch('opsbot/taken', { 'x.txt': 'theirs\n' }, 'someone else');
     const err = await catchErr(forge.createBranchWithCommit(change('opsbot/taken')));
     expect(err.code).toBe('conflict');
+    expect(forgeConflictOf(err)).toBe('branch-exists');
     expect(err.userMessage).toBe('branch opsbot/taken already exists in infra/ansible');
     expect(await h.repo.revParse('refs/heads/opsbot/taken')).toBe(theirs);
   });
 
-  it('refuses actions that no longer apply to the start commit, creating nothing', async () => {
+  it('refuses actions that no longer apply to the start commit, naming the files, creating nothing', async () => {
     const err = await catchErr(
       forge.createBranchWithCommit({
         ...change('opsbot/stale'),
-        actions: [{ action: 'update', path: 'inventory/gone.list', content: 'x\n' }],
+        actions: [
+          { action: 'update', path: 'README.md', content: 'fine\n' },
+          { action: 'update', path: 'inventory/gone.list', content: 'x\n' },
+        ],
       }),
     );
     expect(err.code).toBe('conflict');
+    // A file-state conflict, not a branch that exists (which the apply would re-check as "concurrent").
+    expect(forgeConflictOf(err)).toBe('file-state');
     expect(err.userMessage).toContain('no longer applies to infra/ansible');
+    expect(err.userMessage).toContain('inventory/gone.list does not exist');
+    expect(err.userMessage).not.toContain('README.md');
+    const exists = await catchErr(
+      forge.createBranchWithCommit({
+        ...change('opsbot/stale'),
+        actions: [{ action: 'create', path: 'README.md', content: 'x\n' }],
+      }),
+    );
+    expect(forgeConflictOf(exists)).toBe('file-state');
+    expect(exists.userMessage).toContain('README.md already exists');
     expect(await h.repo.listBranches()).toEqual(['main']);
   });
 

@@ -1,7 +1,7 @@
 import type { ForgePort } from '../../../src/integrations/forge/port.js';
 import { createGithubForge } from '../../../src/integrations/github/adapter.js';
 import { createGitlabForge } from '../../../src/integrations/gitlab/adapter.js';
-import type { Fault, RecordedRequest } from '../../fakes/forge-http.js';
+import type { Fault, Hold, RecordedRequest } from '../../fakes/forge-http.js';
 import { createBareRepo, type GitRepo } from '../../fakes/git-repo.js';
 import { startFakeGithub } from '../../fakes/github.js';
 import { startFakeGitlab } from '../../fakes/gitlab.js';
@@ -28,6 +28,8 @@ export interface ForgeHarness {
   /** Path regex (after the API prefix) of the request each operation ends with. */
   route(r: Route): { method: string; path: RegExp };
   inject(r: Route, fault: Fault, times?: number): void;
+  /** Holds the next matching request (GitLab fake only), `before` handling it or `after`, until released. */
+  hold?(r: Route, when: 'before' | 'after'): Hold;
   requests(r: Route): RecordedRequest[];
   allRequests(): RecordedRequest[];
   stored(number: number): { labels: string[]; description: string; comments: string[] } | null;
@@ -72,6 +74,7 @@ export const startGitlabHarness = async (): Promise<ForgeHarness> => {
       }),
     route: (r) => routes[r],
     inject: (r, fault, times) => fake.inject(routes[r], fault, times),
+    hold: (r, when) => fake.hold(routes[r], when),
     requests: (r) => fake.requestsTo(routes[r].method, routes[r].path),
     allRequests: () => fake.requests,
     stored: (n) => {

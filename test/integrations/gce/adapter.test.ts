@@ -33,7 +33,7 @@ const catchErr = async (p: Promise<unknown>): Promise<unknown> => {
   throw new Error('expected a rejection');
 };
 
-describe('Compute adapter over the wire (real @google-cloud/compute in REST mode -> fake)', () => {
+describe('Compute adapter over the wire (REST through fetch -> fake)', () => {
   it('gets an instance and maps it to domain terms', async () => {
     env = await startGceEnv();
     seedInstances(env);
@@ -111,6 +111,31 @@ describe('Compute adapter over the wire (real @google-cloud/compute in REST mode
     expect(listCalls.length).toBe(2);
     expect(listCalls[0]?.query.filter).toBe('name = "spot-vm-termination"');
     expect(listCalls[1]?.query.pageToken).toBeTruthy();
+  });
+
+  it('asks aggregatedList for partial success: an unreachable zone does not hide the instance in another', async () => {
+    env = await startGceEnv({ adapter: { sleep: async () => {} } });
+    seedInstances(env);
+    env.compute.addInstance(P, 'us-east1-b', { name: 'other-vm', id: '7', status: 'RUNNING' });
+    env.compute.unreachableZones.add('us-east1-b');
+    const found = await env.adapters.compute.findInstancesByName(P, 'spot-vm-termination');
+    expect(found.map((i) => [i.zone, i.id])).toEqual([[Z, '2093000891450668968']]);
+    const call = env.compute.requests.find((r) => r.route === 'instances.aggregatedList');
+    expect(call?.query).toMatchObject({
+      returnPartialSuccess: 'true',
+      filter: 'name = "spot-vm-termination"',
+    });
+    // The fake is the real API here: without the flag, the whole list fails.
+    const url = `${env.compute.url}/compute/v1/projects/${P}/aggregated/instances`;
+    const headers = { authorization: `Bearer ${TEST_TOKEN}` };
+    const strict = await fetch(url, { headers });
+    expect(strict.status).toBe(503);
+    const partial = (await (await fetch(`${url}?returnPartialSuccess=true`, { headers })).json()) as {
+      unreachables: string[];
+      items: Record<string, { warning: { code: string } }>;
+    };
+    expect(partial.unreachables).toEqual(['zones/us-east1-b']);
+    expect(partial.items['zones/us-east1-b']?.warning.code).toBe('UNREACHABLE');
   });
 
   it('reads the tail of the serial console with a negative start (1 MB ring buffer)', async () => {
@@ -314,13 +339,24 @@ describe('Logging adapter over the wire (POST /v2/entries:list -> fake)', () => 
 });
 
 describe('endpoint parsing', () => {
-  it('refuses a compute endpoint with a path and a non-URL', () => {
-    expect(() =>
-      createGceAdapters({
-        compute: { apiEndpoint: 'https://x.example/prefix' },
-        authClient: staticTokenClient(),
-      }),
-    ).toThrow(/bare origin/);
+  it('keeps a path prefix of an endpoint (a proxy or Private Service Connect) and refuses a non-URL', async () => {
+    env = await startGceEnv();
+    seedInstances(env);
+    const seen: string[] = [];
+    const adapters = createGceAdapters({
+      compute: { apiEndpoint: `${env.compute.url}/prefix/` },
+      accessToken: TEST_TOKEN,
+      fetch: async (input, init) => {
+        seen.push(String(input));
+        return fetch(String(input).replace('/prefix', ''), init);
+      },
+    });
+    expect(
+      await adapters.compute.getInstance({ project: P, zone: Z, name: 'spot-vm-termination' }),
+    ).not.toBeNull();
+    expect(seen[0]).toBe(
+      `${env.compute.url}/prefix/compute/v1/projects/${P}/zones/${Z}/instances/spot-vm-termination`,
+    );
     expect(() =>
       createGceAdapters({ logging: { apiEndpoint: 'not a url' }, authClient: staticTokenClient() }),
     ).toThrow(/not a URL/);

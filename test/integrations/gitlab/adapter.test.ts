@@ -122,6 +122,10 @@ describe('GitLab adapter', () => {
     const err = await catchErr(scoped.getBranchHead('infra/ansible', 'main'));
     expect(err.code).toBe('not_found');
     expect(err.userMessage).toBe('repository infra/ansible not found on GitLab (or the token cannot see it)');
+    // "404 Commit Not Found" (the ref is missing) is not "the file does not exist".
+    const ref = await catchErr(scoped.getFile('infra/other', 'README.md', 'no-such-branch'));
+    expect(ref.code).toBe('not_found');
+    expect(ref.userMessage).toBe('ref no-such-branch not found in infra/other on GitLab');
   });
 
   it('passes on why GitLab refused a write (protected branch), without the token', async () => {

@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type {
   AccessRule,
@@ -9,13 +8,14 @@ import type {
   TerraformTarget,
   VersionlockTarget,
 } from '../../../src/core/config.js';
+import { describeApprovers, describeRefusal } from '../../../src/handlers/change-approvers.js';
 import type { ForgePort } from '../../../src/integrations/forge/port.js';
 import {
   buildChangeButtonValue,
   type ChangeFlowDeps,
   decideApproval,
   decideCancel,
-  describeApprovers,
+  listApprovers,
   listLocks,
   parseChangeButtonValue,
   planChange,
@@ -30,8 +30,6 @@ import {
   startGithubHarness,
   startGitlabHarness,
 } from '../../integrations/forge/harness.js';
-
-const logger = pino({ level: 'silent' });
 
 const el7 = (over: Partial<VersionlockTarget> = {}): VersionlockTarget => ({
   name: 'el7',
@@ -127,9 +125,15 @@ describe('who may approve and cancel', () => {
     expect(await decideApproval(d, change(), 'U0BOB', 'C1')).toEqual({ allowed: true });
     expect(await decideApproval(d, change(), 'U0CAROL', 'C1')).toEqual({ allowed: true });
     const dave = await decideApproval(d, change(), 'U0DAVE', 'C1');
-    expect(dave).toMatchObject({ allowed: false, reason: 'not-approver' });
+    // The decision is data (who may approve); the Slack handler renders it with mentions.
+    expect(dave).toMatchObject({
+      allowed: false,
+      reason: 'not-approver',
+      approvers: { users: ['U0BOB'], groups: ['S0SRE'], anyone: false, secondPerson: true },
+    });
+    expect(JSON.stringify(dave)).not.toMatch(/<[@!#]/);
     if (!dave.allowed)
-      expect(dave.message).toBe(
+      expect(describeRefusal(dave)).toBe(
         'Only <!subteam^S0SRE> or <@U0BOB>, other than the requester can approve /versionlock changes.',
       );
     // A listed approver who asked for the change still needs a second person.
@@ -154,7 +158,15 @@ describe('who may approve and cancel', () => {
       reason: 'channel',
     });
     expect(await decideApproval(d, change(), 'U0DAVE', 'C1')).toMatchObject({ allowed: false });
-    expect(describeApprovers(d, 'versionlock')).toBe('<@U0BOB>, other than the requester');
+    expect(describeApprovers(listApprovers(d, 'versionlock'))).toBe('<@U0BOB>, other than the requester');
+    const elsewhere = await decideApproval(d, change(), 'U0BOB', 'C2');
+    if (!elsewhere.allowed)
+      expect(describeRefusal(elsewhere)).toBe(
+        '/versionlock is limited to <@U0BOB> in <#C1>. Approving its changes is too.',
+      );
+    expect(describeApprovers(listApprovers(rules({}), 'versionlock'))).toBe(
+      'anyone who may run /versionlock, other than the requester',
+    );
   });
 
   it('the requester or an approver may cancel; a bystander may not', async () => {
@@ -163,7 +175,13 @@ describe('who may approve and cancel', () => {
     expect(await decideCancel(d, change(), 'U0BOB', 'C1')).toEqual({ allowed: true });
     const dave = await decideCancel(d, change(), 'U0DAVE', 'C1');
     expect(dave.allowed).toBe(false);
-    if (!dave.allowed) expect(dave.message).toContain('<@U0ALICE>');
+    if (!dave.allowed)
+      expect(describeRefusal(dave)).toBe('Only the requester <@U0ALICE> or <@U0BOB> can cancel this change.');
+    const self = await decideApproval(d, change(), 'U0ALICE', 'C1');
+    if (!self.allowed)
+      expect(describeRefusal(self)).toBe(
+        'You requested this change: someone else must approve it (<@U0BOB>, other than the requester).',
+      );
   });
 });
 

@@ -169,6 +169,41 @@ describe('the change lifecycle (GitLab fake, SQLite)', () => {
     expect(h.requests('openMr')).toHaveLength(2);
   });
 
+  it('a change to two files waits for a change to one of them (one lease per file, not per set of files)', async () => {
+    const lc = make('A');
+    const other = make('B');
+    // Two files, one of them the versionlock list (a /tf-import vm writes two files the same way).
+    const p = await plan('packetbeat');
+    const two: ChangePlan = {
+      ...p,
+      files: [
+        ...p.files,
+        { path: 'terraform/prod/imports.tf', before: '# imports\n', after: '# imports\n# x\n' },
+      ],
+    };
+    const twoOut = await lc.request({
+      plan: two,
+      requestedBy: 'U0ALICE',
+      requestedByName: 'alice',
+      thread: { channel: 'C1', ts: '400.1' },
+      threadUrl: null,
+    });
+    if (twoOut.kind !== 'recorded') throw new Error(twoOut.kind);
+    const one = await requested(other, 'winlogbeat', '400.2');
+    const held = h.hold?.('createBranch', 'before');
+    if (!held) throw new Error('the GitLab harness holds requests');
+    await approve(lc, twoOut.change, planDigest(two));
+    await held.reached; // the two-file change holds its leases, its commit is on the wire
+    await approve(other, one.change, one.digest);
+    // The one-file change waits for the list's lease: it says so in its thread, and writes nothing meanwhile.
+    await expect.poll(() => notesOf(one.change.id), { timeout: 10_000 }).toContain('waiting');
+    expect(h.requests('createBranch')).toHaveLength(1);
+    held.release();
+    await expect.poll(() => statusOf(twoOut.change.id), { timeout: 15_000 }).toBe('open');
+    await expect.poll(() => statusOf(one.change.id), { timeout: 15_000 }).toBe('open');
+    expect(h.requests('createBranch')).toHaveLength(2);
+  });
+
   it('a forge refusal fails the change with a reference; Approve again retries it and reuses the branch', async () => {
     const lc = make('A');
     const { change, digest } = await requested(lc, 'heartbeat');
@@ -181,6 +216,31 @@ describe('the change lifecycle (GitLab fake, SQLite)', () => {
     expect(await approve(lc, change, digest, 'U0CAROL')).toMatchObject({ kind: 'approved', retry: true });
     await expect.poll(() => statusOf(change.id), { timeout: 10_000 }).toBe('open');
     expect(h.requests('createBranch')).toHaveLength(1);
+  });
+
+  it('a planned file the forge says does not exist fails the change naming that file, not as a branch "created concurrently"', async () => {
+    const lc = make('A');
+    const p = await plan('packetbeat');
+    // A plan that updates a file its start commit does not have (GitLab: 400 "A file with this name
+    // doesn't exist"), as a stored plan of an older opsbot or a forge that lost the file could be.
+    const stale: ChangePlan = {
+      ...p,
+      files: [{ path: 'inventory/gone.list', before: 'old\n', after: 'new\n' }],
+    };
+    const out = await lc.request({
+      plan: stale,
+      requestedBy: 'U0ALICE',
+      requestedByName: 'alice',
+      thread: { channel: 'C1', ts: '300.1' },
+      threadUrl: null,
+    });
+    if (out.kind !== 'recorded') throw new Error(out.kind);
+    await approve(lc, out.change, planDigest(stale));
+    await expect.poll(() => statusOf(out.change.id), { timeout: 10_000 }).toBe('failed');
+    const failed = await store.changes.get(out.change.id);
+    expect(failed?.reason).toContain('inventory/gone.list does not exist');
+    expect(failed?.reason).not.toContain('concurrently');
+    expect(await h.repo.revParse(`refs/heads/${stale.branch}`)).toBeNull();
   });
 
   it('a retryable forge error is retried later by the resumer, without a click', async () => {

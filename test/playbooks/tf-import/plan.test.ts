@@ -14,7 +14,7 @@ describe('planTfImportChange', () => {
     );
     expect(plan).toMatchObject({
       kind: 'change',
-      branch: 'opsbot/tf-import-google_compute_instance-web-1',
+      branch: 'opsbot/tf-import/prod/google_compute_instance-web-1',
       title: 'tf-import: import google_compute_instance.web-1 (id "projects/p/zones/z/instances/web-1")',
     });
     if (plan.kind !== 'change') return;

@@ -20,7 +20,7 @@ describe('planVersionlockChange', () => {
       kind: 'change',
       target: 'es-el7',
       path: 'roles/es/files/versionlock.list',
-      branch: 'opsbot/versionlock-elasticsearch-7.10.2',
+      branch: 'opsbot/versionlock/es-el7/elasticsearch-7.10.2',
       title: 'versionlock: lock elasticsearch to 0:elasticsearch-7.10.2-1.* (was 0:elasticsearch-7.9.3-1.*)',
       after: '0:elasticsearch-7.10.2-1.*\n',
     });

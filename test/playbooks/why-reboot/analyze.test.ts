@@ -306,6 +306,16 @@ describe('analyze: negatives and traps', () => {
     expect(report.restarts).toEqual([]);
   });
 
+  it('no-restart dates both ends of a window that spans days (the end is "now", not a bare clock)', () => {
+    const to = new Date('2026-11-08T19:47:43Z');
+    const window = { from: new Date('2026-11-01T19:47:43Z'), to };
+    const spanning = analyze({ ...evidence('2026-11-05T00:00:00Z'), window }, { now: to });
+    expect(spanning.verdict.summary).toContain('between Nov 1 19:47:43 UTC and Nov 8 19:47:43 UTC');
+    const hour = { from: new Date('2026-11-08T18:47:43Z'), to };
+    const today = analyze({ ...evidence('2026-11-08T00:00:00Z'), window: hour }, { now: to });
+    expect(today.verdict.summary).toContain('between 18:47:43 UTC and 19:47:43 UTC');
+  });
+
   it("logrotate's syslog restart alone -> no-restart", () => {
     const guest = guestLines([
       ['2026-05-03T00:00:01Z', 'May  3 00:00:01 web-1 syslogd 1.5.0: restart.'],
@@ -356,6 +366,26 @@ describe('analyze: negatives and traps', () => {
     );
     expect(quiet.verdict.cause).toBe('no-restart');
     expect(quiet.verdict.confidence).not.toBe('high');
+  });
+
+  it('a failed source lowers the confidence only where it could change the answer', () => {
+    // The host error is the platform's own record: guest logs denied (403) leave it high, and say so.
+    const hostError = one('HostErrorEvent.json');
+    const guestDenied = [ok('instance'), ok('audit-logs'), failed('guest-logs', 'permission denied (403)')];
+    const host = verdict(
+      analyze(evidence('2019-12-14T01:50:00Z', { auditEntries: [hostError], sources: guestDenied }), {
+        now: NOW,
+      }),
+    );
+    expect(host).toMatchObject({ cause: 'host-error', confidence: 'high' });
+    expect(host.summary).toContain('the guest logs could not be read, so the guest side is unchecked');
+    // A reset is different: a panic in the guest (which only the guest shows) is often why it was reset.
+    const reset = by(one('ResetInstanceEvent.json'), 'alice@example.com');
+    const r = verdict(
+      analyze(evidence(reset.timestamp, { auditEntries: [reset], sources: guestDenied }), { now: NOW }),
+    );
+    expect(r).toMatchObject({ cause: 'user-reset', confidence: 'medium' });
+    expect(r.summary).toMatch(/confidence lowered: guest-logs failed/);
   });
 
   it('shutdown-like lines printed during boot are noise: the next boot is not a guest-reboot', () => {

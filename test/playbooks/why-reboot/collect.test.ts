@@ -206,6 +206,28 @@ describe('collectEvidence over the wire', () => {
     expect(ev.serialEvents).toEqual([]);
   });
 
+  it('when the instance lookup times out, the sources that needed it say so (not "not found")', async () => {
+    env = await startGceEnv();
+    seed(env);
+    const releases: (() => void)[] = [];
+    env.compute.hold = (route) =>
+      route === 'instances.aggregatedList' ? new Promise<void>((r) => releases.push(r)) : undefined;
+    const ev = await collectEvidence(depsOf(env, { timeouts: { ...TIMEOUTS, instanceMs: 300 } }), {
+      vm: NAME,
+      window,
+      defaultProject: P,
+    });
+    for (const release of releases) release();
+    const byName = Object.fromEntries(ev.sources.map((s) => [s.name, s]));
+    expect(byName.instance?.status).toBe('failed');
+    for (const name of ['guest-logs', 'serial-console'] as const) {
+      expect(byName[name]?.status).toBe('skipped');
+      expect(byName[name]?.reason).not.toMatch(/not found/);
+      expect(byName[name]?.reason).toMatch(/the instance lookup failed.*did not answer/);
+    }
+    expect(ev.notes.join(' ')).toMatch(/searched by name only/);
+  });
+
   it('a source that errors (403) is reported failed with an actionable reason, not thrown', async () => {
     env = await startGceEnv();
     seed(env);
