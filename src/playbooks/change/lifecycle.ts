@@ -618,7 +618,7 @@ export const createChangeLifecycle = (deps: ChangeLifecycleDeps): ChangeLifecycl
               commits: out.commits.map((c) => ({ sha: c.sha, author: c.author, subject: c.subject })),
             },
           ],
-          applyAudit(ref, 'refused', reason),
+          applyAudit(ref, 'failed', reason),
         );
         return failed ? { kind: 'failed', change: failed } : { kind: 'not-ours' };
       }
