@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore } from '../../src/store/open.js';
 import { createBareRepo, type GitRepo } from '../fakes/git-repo.js';
 import { type FakeGitlab, startFakeGitlab } from '../fakes/gitlab.js';
 import { type FakeSlack, type PostedFakeMessage, startFakeSlack } from '../fakes/slack.js';
@@ -189,6 +190,18 @@ access:
       jobs: [{ name: 'test', stage: 'test' }],
     });
     await slack.waitFor(() => thread(root).find((m) => blockText(m).includes(`Pipeline #${p.id}`)), 60_000);
+
+    // The request, the approval and the push are in the audit log.
+    const store = await openStore({ databaseUrl: undefined, dataDir: `${tmp.dir}/data` });
+    try {
+      await expect
+        .poll(async () =>
+          (await store.audit.list({ command: 'amend' })).map((r) => `${r.actorId}:${r.outcome}`),
+        )
+        .toEqual(expect.arrayContaining([`${ALICE}:planned`, `${BOB}:approved`, `${BOB}:ok`]));
+    } finally {
+      await store.close();
+    }
   }, 180_000);
 
   it('someone pushes between preview and approval: nothing pushed, both commits intact, Preview again on the new head', async () => {
