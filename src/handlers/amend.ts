@@ -12,6 +12,7 @@ import {
 } from '../playbooks/amend/amend.js';
 import { AMEND_KIND, amendRequestOf, buildAmendPlan } from '../playbooks/amend/change.js';
 import { parseStoredPlan } from '../playbooks/change/plan-schema.js';
+import type { PlanOutcome } from '../playbooks/change/types.js';
 import { type ForgeHosts, parseMrRef } from '../playbooks/pipelines/mr-ref.js';
 import type { ChangeRequest } from '../store/types.js';
 import { AMEND_REPREVIEW_ACTION } from './blocks/change.js';
@@ -155,6 +156,59 @@ const previewAndPresent = async (
   }
   const plan = buildAmendPlan(request, out, req.reason);
   return presentPlan(deps.changes, ctx, plan, { dryRun: req.dryRun });
+};
+
+/**
+ * `--mr <mr>` on a change command: the change is planned against the MR's source branch (`plan`, given that
+ * branch and its repository) and its diff goes onto the MR as an /amend (a commit; approved under /amend's
+ * rules). The MR must be in the target's repository.
+ */
+export const presentOnMergeRequest = async (
+  deps: AmendHandlerDeps,
+  ctx: PresentContext,
+  mrText: string,
+  target: { readonly forge: ForgeKind; readonly repo: string; readonly name: string },
+  plan: (onBranch: { readonly repo: string; readonly baseBranch: string }) => Promise<PlanOutcome>,
+  options: { readonly dryRun: boolean },
+): Promise<CommandResult> => {
+  const parsed = parseMrRef(mrText, deps.hosts);
+  if (!parsed.ok) {
+    await ctx.reply({ text: `:no_entry: --mr: ${escapeText(parsed.problem)}` });
+    return { outcome: 'bad_input', detail: parsed.problem };
+  }
+  const { ref } = parsed;
+  const label = mrLabel(ref);
+  if (ref.forge !== target.forge || ref.repo !== target.repo) {
+    const text = `--mr: ${label} is not in ${target.repo}, the repository of target ${target.name}.`;
+    await ctx.reply({ text: `:no_entry: ${escapeText(text)}` });
+    return { outcome: 'bad_input', target: label, detail: text };
+  }
+  const mr = await deps.amendFor(ref.forge).forge.getMergeRequestSource(ref.repo, ref.number);
+  if (!mr) {
+    const text = `${label} does not exist (or opsbot's token cannot see it).`;
+    await ctx.reply({ text: `:no_entry: ${escapeText(text)}` });
+    return { outcome: 'bad_input', target: label, detail: text };
+  }
+  const planned = await plan({ repo: mr.sourceRepo, baseBranch: mr.sourceBranch });
+  if (planned.kind !== 'planned') {
+    const text =
+      planned.kind === 'nothing-to-do'
+        ? `Nothing to do on ${label}: ${planned.reason}.`
+        : `:no_entry: ${planned.reason}`;
+    await ctx.reply({ text: escapeText(text) });
+    return {
+      outcome: planned.kind === 'nothing-to-do' ? 'nothing_to_do' : 'failed',
+      target: label,
+      detail: planned.reason,
+    };
+  }
+  return previewAndPresent(deps, ctx, ref, {
+    patch: planned.plan.diff,
+    mode: 'add',
+    message: planned.plan.commitMessage,
+    reason: planned.plan.summary,
+    dryRun: options.dryRun,
+  });
 };
 
 export const amendCommand = (deps: AmendHandlerDeps | null): CommandSpec<AmendArgs> => {

@@ -52,15 +52,19 @@ export const USAGE: Readonly<Record<CommandName, CommandUsage>> = {
     summary:
       'Pin or unpin a package version in a yum/dnf versionlock list, previewed here and opened as a merge request once approved.',
     synopsis: [
-      '<package> <version>[-<release>] [--target T] [--dry-run]',
-      'add <package> <version>[-<release>] [--target T] [--dry-run]',
-      'remove <package> [--target T] [--dry-run]',
+      '<package> <version>[-<release>] [--target T] [--mr MR] [--dry-run]',
+      'add <package> <version>[-<release>] [--target T] [--mr MR] [--dry-run]',
+      'remove <package> [--target T] [--mr MR] [--dry-run]',
       'list [--target T]',
     ],
     options: [
       {
         flag: '--target T',
         text: 'which configured versionlock target (repository file) to change (default: the only one)',
+      },
+      {
+        flag: '--mr MR',
+        text: "put the change onto that open merge request's branch (a commit, as /amend does) instead of opening a new one",
       },
       { flag: '--dry-run', text: 'show the change and stop: no buttons, nothing stored or opened' },
     ],

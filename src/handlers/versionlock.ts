@@ -5,6 +5,7 @@ import {
   parseVersionSpec,
   type VersionlockRequest,
 } from '../playbooks/versionlock/index.js';
+import { type AmendHandlerDeps, presentOnMergeRequest } from './amend.js';
 import { tokenize } from './args.js';
 import { buildLockListMessage } from './blocks/change.js';
 import { escapeText } from './blocks/text.js';
@@ -73,6 +74,8 @@ export type VersionlockArgs =
       readonly request: VersionlockRequest;
       readonly target: string | null;
       readonly dryRun: boolean;
+      /** --mr: onto this open MR's branch instead of a new MR. */
+      readonly mr?: string;
     };
 
 const ruleOf = (fn: () => unknown): string | null => {
@@ -88,17 +91,19 @@ const ruleOf = (fn: () => unknown): string | null => {
 const SUBCOMMANDS = ['add', 'remove', 'list'];
 
 export const parseVersionlockArgs = (text: string): ParseOutcome<VersionlockArgs> => {
-  const words = parseChangeWords(text, ['target'], ['dry-run']);
+  const words = parseChangeWords(text, ['target', 'mr'], ['dry-run']);
   if (!words.ok) return words;
   const { positional, values, switches } = words.args;
   const target = values.target ?? null;
   const dryRun = switches.has('dry-run');
+  const onto = values.mr ? { mr: values.mr } : {};
   const [first, ...rest] = positional;
   if (first === undefined || first === 'help') return { ok: false, problem: 'what should be locked?' };
   const sub = first.toLowerCase();
   if (sub === 'list') {
     if (rest.length > 0) return { ok: false, problem: '`list` takes no arguments besides --target' };
     if (dryRun) return { ok: false, problem: '`list` changes nothing: --dry-run does not apply' };
+    if (values.mr) return { ok: false, problem: '`list` changes nothing: --mr does not apply' };
     return { ok: true, args: { op: 'list', target } };
   }
   let pkg: string | undefined;
@@ -122,16 +127,19 @@ export const parseVersionlockArgs = (text: string): ParseOutcome<VersionlockArgs
   const badName = ruleOf(() => assertPackageName(pkg as string));
   if (badName) return { ok: false, problem: badName };
   if (version === undefined)
-    return { ok: true, args: { op: 'change', request: { op: 'remove', pkg }, target, dryRun } };
+    return { ok: true, args: { op: 'change', request: { op: 'remove', pkg }, target, dryRun, ...onto } };
   // The strict, per-format check (yum needs an exact release) happens when the target's file is edited.
   const badVersion = ruleOf(() =>
     parseVersionSpec(version as string, { allowReleaseGlob: true, forYum: false }),
   );
   if (badVersion) return { ok: false, problem: badVersion };
-  return { ok: true, args: { op: 'change', request: { op: 'add', pkg, version }, target, dryRun } };
+  return { ok: true, args: { op: 'change', request: { op: 'add', pkg, version }, target, dryRun, ...onto } };
 };
 
-export const versionlockCommand = (deps: ChangeHandlerDeps | null): CommandSpec<VersionlockArgs> => {
+export const versionlockCommand = (
+  deps: ChangeHandlerDeps | null,
+  amend: AmendHandlerDeps | null = null,
+): CommandSpec<VersionlockArgs> => {
   // Without targets the command has nothing to change: say so rather than plan against nothing.
   if (!deps || deps.flow.targets.versionlock.length === 0) {
     return pendingCommand('versionlock') as unknown as CommandSpec<VersionlockArgs>;
@@ -161,6 +169,22 @@ export const versionlockCommand = (deps: ChangeHandlerDeps | null): CommandSpec<
           target: `${target.repo}:${target.path}`,
           detail: `${list.entries.length} entries`,
         };
+      }
+      if (args.mr !== undefined) {
+        if (!amend) {
+          await ctx.reply({ text: '--mr needs /amend, which is not set up in this opsbot.' });
+          return { outcome: 'bad_input', detail: '--mr without /amend' };
+        }
+        const request = args.request;
+        return presentOnMergeRequest(
+          amend,
+          ctx,
+          args.mr,
+          target,
+          (onBranch) =>
+            planChange(flow, { command: 'versionlock', target: { ...target, ...onBranch }, request }),
+          { dryRun: args.dryRun },
+        );
       }
       const planned = await planChange(flow, { command: 'versionlock', target, request: args.request });
       if (planned.kind !== 'planned') {

@@ -31,6 +31,7 @@ const CHANNEL = 'C0OPS';
 const ALICE = 'U0ALICE'; // requester
 const BOB = 'U0BOB'; // approver
 const CONF = 'name = app\nworkers = 2\n';
+const LOCKS = 'inventory/versionlock.list';
 const DIFF = `--- a/app.conf
 +++ b/app.conf
 @@ -1,2 +1,2 @@
@@ -49,7 +50,11 @@ describe('/amend in Slack against an opsbot serve process', () => {
 
   beforeAll(async () => {
     slack = await startFakeSlack({ token: BOT_TOKEN });
-    repo = await createBareRepo({ 'app.conf': CONF, 'README.md': '# app\n' });
+    repo = await createBareRepo({
+      'app.conf': CONF,
+      'README.md': '# app\n',
+      [LOCKS]: '0:nginx-1.20.1-1.*\n',
+    });
     gitlab = await startFakeGitlab({
       projects: { 'ops/app': repo },
       tokens: { [GL_TOKEN]: { access: 'write' } },
@@ -66,6 +71,13 @@ forges:
 pipelines:
   polling:
     mode: never
+targets:
+  versionlock:
+    - name: el7
+      forge: gitlab
+      repo: ops/app
+      path: ${LOCKS}
+      format: yum
 changes:
   gitAuthor:
     name: opsbot
@@ -236,5 +248,33 @@ access:
     expect(blockText(second)).toContain(theirs.slice(0, 12));
     expect(blockText(second)).toContain('+workers = 4');
     expect(await repo.revParse('refs/heads/feat/race')).toBe(theirs); // still nothing pushed
+  }, 180_000);
+
+  it('/versionlock --mr puts the change onto that MR branch as a commit, previewed and approved like /amend', async () => {
+    const mr = await openMr('feat/locks');
+    const mrsBefore = gitlab.mergeRequests.length;
+    const head = (await repo.revParse('refs/heads/feat/locks')) as string;
+    const r = await postSigned(
+      bot.port,
+      slashBody({
+        command: '/versionlock',
+        text: `elasticsearch 7.10.2-1 --mr ops/app!${mr.iid}`,
+        channel_id: CHANNEL,
+        user_id: ALICE,
+        response_url: slack.responseUrl(`vl-${++n}`),
+      }),
+    );
+    expect(r.status).toBe(200);
+    const root = await previewOf(`ops/app!${mr.iid}`);
+    expect(blockText(root)).toContain('+0:elasticsearch-7.10.2-1');
+    expect(blockText(root)).toContain(head.slice(0, 12));
+    await click(root, buttonsOf(root).find((b) => b.action_id === 'change_approve') as Button, BOB);
+    await slack.waitFor(() => thread(root).find((m) => blockText(m).includes('Pushed commit')), 60_000);
+    const newHead = (await repo.revParse('refs/heads/feat/locks')) as string;
+    expect(await repo.git(['rev-parse', `${newHead}^`])).toContain(head);
+    expect(await repo.readFile(newHead, LOCKS)).toContain('0:elasticsearch-7.10.2-1.*');
+    // No new MR: the change went onto the existing one.
+    expect(gitlab.mergeRequests).toHaveLength(mrsBefore);
+    expect(gitlab.mergeRequests.some((m) => m.source_branch.startsWith('opsbot/'))).toBe(false);
   }, 180_000);
 });
