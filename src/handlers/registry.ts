@@ -40,7 +40,7 @@ export const buildCommandRegistry = (deps: HandlerDeps): readonly CommandSpec<an
   deps.commands?.['why-reboot'] ?? whyRebootCommand(deps.whyReboot),
   deps.commands?.diag ?? diagCommand(deps.diag ?? null),
   deps.commands?.versionlock ?? versionlockCommand(deps.changes ?? null, deps.amend ?? null),
-  deps.commands?.['tf-import'] ?? tfImportCommand(deps.changes ?? null),
+  deps.commands?.['tf-import'] ?? tfImportCommand(deps.changes ?? null, deps.amend ?? null),
   deps.commands?.amend ?? amendCommand(deps.amend ?? null),
   deps.commands?.pipeline ?? pipelineCommand(deps.pipelines ?? null),
   deps.commands?.reboots ?? rebootsCommand(deps.reboots ?? null),

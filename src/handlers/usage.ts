@@ -81,12 +81,16 @@ export const USAGE: Readonly<Record<CommandName, CommandUsage>> = {
     summary:
       'Add a Terraform import block for an existing resource, previewed here and opened as a merge request once approved.',
     synopsis: [
-      '<address> <id> [--target T] [--dry-run]',
-      'vm <name> [--project P] [--zone Z] [--target T] [--dry-run]',
+      '<address> <id> [--target T] [--mr MR] [--dry-run]',
+      'vm <name> [--project P] [--zone Z] [--target T] [--mr MR] [--dry-run]',
     ],
     options: [
       { flag: '--target T', text: 'which configured Terraform stack to change (default: the only one)' },
       { flag: '--project P / --zone Z', text: 'where the VM is (vm only; default: found by name)' },
+      {
+        flag: '--mr MR',
+        text: "put the change onto that open merge request's branch (a commit, as /amend does) instead of opening a new one",
+      },
       { flag: '--dry-run', text: 'show the change and stop: no buttons, nothing stored or opened' },
     ],
     examples: [

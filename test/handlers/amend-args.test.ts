@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseAmendArgs } from '../../src/handlers/amend.js';
+import { parseTfImportArgs } from '../../src/handlers/tf-import.js';
+import { parseVersionlockArgs } from '../../src/handlers/versionlock.js';
 
 /** `/amend` arguments as Slack delivers them: the diff on the lines after the command, entities escaped. */
 
@@ -39,6 +41,29 @@ describe('parseAmendArgs', () => {
     expect(parseAmendArgs(`ops/app!4 --diff --force\n${DIFF}`)).toMatchObject({
       ok: false,
       problem: 'unknown option --force',
+    });
+  });
+});
+
+describe('--mr on /versionlock and /tf-import', () => {
+  it('is kept for a change and refused where nothing changes', () => {
+    expect(parseVersionlockArgs('elasticsearch 7.10.2-1 --mr ops/app!3')).toMatchObject({
+      ok: true,
+      args: { op: 'change', mr: 'ops/app!3' },
+    });
+    expect(parseVersionlockArgs('list --mr ops/app!3')).toMatchObject({ ok: false });
+    expect(parseVersionlockArgs('elasticsearch 7.10.2-1')).toMatchObject({ ok: true });
+    const plain = parseVersionlockArgs('elasticsearch 7.10.2-1');
+    expect(plain.ok && 'mr' in plain.args).toBe(false);
+    expect(
+      parseTfImportArgs('google_compute_instance.web_1 projects/p/zones/z/instances/web-1 --mr acme/tf#7'),
+    ).toMatchObject({
+      ok: true,
+      args: { kind: 'address', mr: 'acme/tf#7' },
+    });
+    expect(parseTfImportArgs('vm web-1 --mr acme/tf#7')).toMatchObject({
+      ok: true,
+      args: { kind: 'vm', mr: 'acme/tf#7' },
     });
   });
 });
