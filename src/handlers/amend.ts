@@ -15,13 +15,13 @@ import { parseStoredPlan } from '../playbooks/change/plan-schema.js';
 import type { PlanOutcome } from '../playbooks/change/types.js';
 import { type ForgeHosts, parseMrRef } from '../playbooks/pipelines/mr-ref.js';
 import type { ChangeRequest } from '../store/types.js';
+import { parseChangeWords } from './args.js';
 import { AMEND_REPREVIEW_ACTION } from './blocks/change.js';
 import { escapeText, truncate } from './blocks/text.js';
 import { type ChangeHandlerDeps, type PresentContext, presentPlan } from './change-actions.js';
 import { pendingCommand } from './pending.js';
 import type { CommandResult, CommandSpec, ParseOutcome } from './pipeline.js';
 import { formatUsage } from './usage.js';
-import { parseChangeWords } from './versionlock.js';
 
 /**
  * `/amend <mr> --diff [--amend] [--message M] [--reason R] [--dry-run]` with the unified diff on the lines

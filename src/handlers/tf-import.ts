@@ -4,12 +4,12 @@ import type { TfImportRequest } from '../playbooks/change/plan-requests.js';
 import { parseResourceAddress } from '../playbooks/tf-import/index.js';
 import { formatRef } from '../playbooks/why-reboot/resolve-instance.js';
 import { type AmendHandlerDeps, presentOnMergeRequest } from './amend.js';
+import { parseChangeWords } from './args.js';
 import { escapeText } from './blocks/text.js';
 import { type ChangeHandlerDeps, presentPlan } from './change-actions.js';
 import { pendingCommand } from './pending.js';
 import type { CommandResult, CommandSpec, ParseOutcome } from './pipeline.js';
 import { formatUsage } from './usage.js';
-import { parseChangeWords } from './versionlock.js';
 
 /**
  * `/tf-import <address> <id>` and `/tf-import vm <vm>` (resolved like /why-reboot: name, zone/name,
