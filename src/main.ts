@@ -5,6 +5,7 @@ import { type Config, loadConfig } from './core/config.js';
 import { AppError } from './core/errors.js';
 import { buildLogger, type Logger, SecretSanitizer } from './core/logger.js';
 import { type Env, secretValues } from './core/secrets.js';
+import { type AmendHandlerDeps, createAmendActionHandler, registerAmendActions } from './handlers/amend.js';
 import { pipelineRenderers } from './handlers/blocks/pipeline.js';
 import { buildWhyRebootBlocks, buildWhyRebootProgressBlocks } from './handlers/blocks/why-reboot.js';
 import {
@@ -36,10 +37,12 @@ import { createMonitoringAdapter, type MonitoringAdapter } from './integrations/
 import type { ComputePort } from './integrations/gce/port.js';
 import { gceAdapterAuth } from './integrations/gce/token.js';
 import { warmGoogleModules } from './integrations/gce/warm.js';
+import { changeBranch } from './integrations/git/workspace.js';
 import { createSlackApp } from './integrations/slack/app.js';
 import { createSlackClient } from './integrations/slack/client.js';
 import type { SlackIdentity } from './integrations/slack/port.js';
 import { createUserGroupResolver } from './integrations/slack/usergroups.js';
+import type { AmendDeps } from './playbooks/amend/amend.js';
 import { listApprovers } from './playbooks/change/flow.js';
 import {
   type ChangeLifecycle,
@@ -247,6 +250,7 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     options.diag !== undefined ? options.diag : buildDiagDeps(config, getGce, getMonitoring, googleReady);
   const {
     handlers: changes,
+    amendFor,
     lifecycle,
     reconciler,
   } = buildChanges(config, {
@@ -264,6 +268,15 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
       }),
   });
   lifecycleRef = lifecycle;
+  const forgeHosts = {
+    gitlab: config.forges.gitlab?.host ?? null,
+    github: config.forges.github ? githubWebOf(config.forges.github.baseUrl) : null,
+  };
+  // /amend needs a forge to change an MR on; without one it answers "not configured".
+  const amend: AmendHandlerDeps | null =
+    config.forges.gitlab || config.forges.github
+      ? { changes, amendFor, hosts: forgeHosts, getChange: (id) => store.changes.get(id) }
+      : null;
   const reboots = buildRebootsDeps(config);
   const watchSettings = resolveWatchSettings(config);
   const watcher = watchSettings
@@ -295,18 +308,17 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
         new Date(now()),
       ),
     changes,
+    amend,
     pipelines: {
       follower: pipelines.follower,
       forgeFor: pipelines.forgeFor,
-      hosts: {
-        gitlab: config.forges.gitlab?.host ?? null,
-        github: config.forges.github ? githubWebOf(config.forges.github.baseUrl) : null,
-      },
+      hosts: forgeHosts,
     },
     ...(options.commands ? { commands: options.commands } : {}),
   });
   registerCommands(slackApp.app, registry, pipeline, logger);
   registerChangeActions(slackApp.app, createChangeActionHandler(changes), logger);
+  if (amend) registerAmendActions(slackApp.app, createAmendActionHandler(amend), logger);
   registerRebootsActions(
     slackApp.app,
     createRebootsActionHandler({
@@ -717,7 +729,12 @@ const buildChanges = (
     readonly workspaceUrl: () => string | null;
     readonly follow: ((f: FollowRequest) => Promise<void>) | undefined;
   },
-): { handlers: ChangeHandlerDeps; lifecycle: ChangeLifecycle; reconciler: ChangeSlackReconciler } => {
+): {
+  handlers: ChangeHandlerDeps;
+  amendFor: (kind: ForgeKind) => AmendDeps;
+  lifecycle: ChangeLifecycle;
+  reconciler: ChangeSlackReconciler;
+} => {
   // Only the forge a change uses is built: GitHub configured without a token must not fail GitLab changes.
   const forgeCache = createForgeCache(config.forges, config.secrets);
   const forgeFor = (kind: ForgeKind): ForgePort => {
@@ -727,6 +744,12 @@ const buildChanges = (
     return forgeCache(kind);
   };
   const logger = d.logger.child({ component: 'change' });
+  // /amend changes an MR's branch with real git (a temporary clone per preview and per apply).
+  const amendFor = (kind: ForgeKind): AmendDeps => ({
+    forge: forgeFor(kind),
+    changeBranch,
+    identity: config.changes.gitAuthor,
+  });
   const replicaId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const flow = {
     forgeFor,
@@ -765,8 +788,10 @@ const buildChanges = (
     maxAttempts: config.changes.maxApplyAttempts,
     onChanged: () => reconciler.kick(),
     follow: d.follow,
+    amend: amendFor,
   });
   return {
+    amendFor,
     lifecycle,
     reconciler,
     handlers: {

@@ -1,3 +1,4 @@
+import type { ParseOutcome } from './pipeline.js';
 /**
  * Slash command text -> words and --flags. Quotes group words ("a b" or 'a b'); Slack turns quotes into
  * typographic ones on some clients, so those count too. Unknown flags and missing values are reported as
@@ -47,4 +48,52 @@ export const parseWords = (text: string, knownFlags: readonly string[]): ParseRe
     }
   }
   return { ok: true, args: { positional, flags } };
+};
+
+export interface ChangeWords {
+  readonly positional: readonly string[];
+  readonly values: Readonly<Record<string, string>>;
+  readonly switches: ReadonlySet<string>;
+}
+
+/**
+ * Words, `--name value` / `--name=value` options and `--switch` flags. Slack autocorrects `--` to an em dash,
+ * so `—dry-run` counts. Unknown options and missing values are problems for the user, not exceptions.
+ */
+export const parseChangeWords = (
+  text: string,
+  valueFlags: readonly string[],
+  switchFlags: readonly string[],
+): ParseOutcome<ChangeWords> => {
+  const words = tokenize(text.trim());
+  const positional: string[] = [];
+  const values: Record<string, string> = {};
+  const switches = new Set<string>();
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i] as string;
+    const dashed = w.startsWith('--')
+      ? w.slice(2)
+      : w.startsWith('\u2014') && w.length > 1
+        ? w.slice(1)
+        : null;
+    if (dashed === null) {
+      positional.push(w);
+      continue;
+    }
+    const eq = dashed.indexOf('=');
+    const name = eq >= 0 ? dashed.slice(0, eq) : dashed;
+    if (switchFlags.includes(name)) {
+      if (eq >= 0) return { ok: false, problem: `--${name} takes no value` };
+      switches.add(name);
+      continue;
+    }
+    if (!valueFlags.includes(name)) return { ok: false, problem: `unknown option --${name.slice(0, 40)}` };
+    const value = eq >= 0 ? dashed.slice(eq + 1) : words[++i];
+    if (value === undefined || value.trim() === '' || value.startsWith('--')) {
+      return { ok: false, problem: `--${name} needs a value` };
+    }
+    if (values[name] !== undefined) return { ok: false, problem: `--${name} given twice` };
+    values[name] = value.trim();
+  }
+  return { ok: true, args: { positional, values, switches } };
 };

@@ -5,6 +5,7 @@ import type { SlackPort } from '../integrations/slack/port.js';
 import {
   type ChangeCommand,
   type ChangeFlowDeps,
+  commandOfKind,
   listApprovers,
   parseChangeButtonValue,
 } from '../playbooks/change/flow.js';
@@ -20,6 +21,7 @@ import type {
   CommandResult,
   RequestContext,
   RequestResult,
+  SlashInvocation,
 } from './pipeline.js';
 
 /**
@@ -39,8 +41,7 @@ export interface ChangeHandlerDeps {
   readonly workspaceUrl?: () => string | null;
 }
 
-export const commandOfPlan = (plan: Pick<ChangePlan, 'kind'>): ChangeCommand =>
-  plan.kind === 'tf-import' ? 'tf-import' : 'versionlock';
+export const commandOfPlan = (plan: Pick<ChangePlan, 'kind'>): ChangeCommand => commandOfKind(plan.kind);
 
 const viewOf = (deps: ChangeHandlerDeps, plan: ChangePlan, requestedBy: string) => ({
   plan,
@@ -70,9 +71,14 @@ export const threadLink = async (
  * first (no buttons), then the change is recorded against it; the reconciler then gives it its buttons. So a
  * stored change always points at a message, and no button ever carries an id with no row.
  */
+/** What presenting a plan needs of its request: a slash command, or a click (/amend's "Preview again"). */
+export type PresentContext = Pick<CommandContext, 'reply' | 'correlationId' | 'logger'> & {
+  readonly invocation: Pick<SlashInvocation, 'userId' | 'userName' | 'channelId'>;
+};
+
 export const presentPlan = async (
   deps: ChangeHandlerDeps,
-  ctx: CommandContext,
+  ctx: PresentContext,
   plan: ChangePlan,
   options: { readonly dryRun: boolean },
 ): Promise<CommandResult> => {
@@ -162,7 +168,7 @@ export interface ChangeActionHandler {
   handle(click: ChangeClick): Promise<void>;
 }
 
-const commandOf = (c: ChangeRequest): ChangeCommand => (c.kind === 'tf-import' ? 'tf-import' : 'versionlock');
+const commandOf = (c: ChangeRequest): ChangeCommand => commandOfKind(c.kind);
 
 export const createChangeActionHandler = (deps: ChangeHandlerDeps): ChangeActionHandler => {
   const { slack, lifecycle } = deps;

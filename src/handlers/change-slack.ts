@@ -2,7 +2,7 @@ import { IntegrationError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { slackErrorOf } from '../integrations/slack/errors.js';
 import type { SlackPort } from '../integrations/slack/port.js';
-import { buildChangeButtonValue, type ChangeCommand } from '../playbooks/change/flow.js';
+import { buildChangeButtonValue, type ChangeCommand, commandOfKind } from '../playbooks/change/flow.js';
 import { parseNote } from '../playbooks/change/notes.js';
 import { parseStoredPlan } from '../playbooks/change/plan-schema.js';
 import type { ChangeRequest, Store } from '../store/types.js';
@@ -68,7 +68,7 @@ const retryAfterMs = (err: unknown): number | null => {
 
 export const noteBlockId = (noteId: string): string => `opsbot-note-${noteId}`;
 
-const commandOf = (c: ChangeRequest): ChangeCommand => (c.kind === 'tf-import' ? 'tf-import' : 'versionlock');
+const commandOf = (c: ChangeRequest): ChangeCommand => commandOfKind(c.kind);
 
 export const createChangeSlackReconciler = (deps: ChangeSlackDeps): ChangeSlackReconciler => {
   const { store, slack } = deps;
@@ -142,7 +142,7 @@ export const createChangeSlackReconciler = (deps: ChangeSlackDeps): ChangeSlackR
         await store.notes.markAttempt(note.id);
         try {
           const posted = await slack.postMessage(channel, {
-            ...buildChangeNote(data, plan.forge, blockId),
+            ...buildChangeNote(data, plan.forge, blockId, change.id),
             threadTs: root,
           });
           await store.notes.markPosted(note.id, posted.ts);

@@ -1,8 +1,8 @@
 import type { CommandName } from '../core/config.js';
+import { type AmendHandlerDeps, amendCommand } from './amend.js';
 import type { ChangeHandlerDeps } from './change-actions.js';
 import { type DiagDeps, diagCommand } from './diag.js';
 import { createOpsbotCommand, type WatchStatusSource } from './opsbot.js';
-import { pendingCommand } from './pending.js';
 import type { CommandSpec } from './pipeline.js';
 import { type PipelineCommandDeps, pipelineCommand } from './pipeline-command.js';
 import { type RebootsDeps, rebootsCommand } from './reboots.js';
@@ -17,6 +17,8 @@ export interface HandlerDeps {
   readonly diag?: DiagDeps | null;
   /** The change flow (/versionlock, /tf-import); null or no targets: they answer "not configured". */
   readonly changes?: ChangeHandlerDeps | null;
+  /** /amend: the change flow plus git and the forges; null or absent: it answers "not configured". */
+  readonly amend?: AmendHandlerDeps | null;
   /** /pipeline: the pipeline follower and the forges; null: it answers "not set up". */
   readonly pipelines?: PipelineCommandDeps | null;
   /** /reboots: the fleet view; null or absent: it answers that it is not available. */
@@ -37,9 +39,9 @@ export const buildCommandRegistry = (deps: HandlerDeps): readonly CommandSpec<an
   deps.commands?.opsbot ?? createOpsbotCommand(deps.watchStatus ?? null),
   deps.commands?.['why-reboot'] ?? whyRebootCommand(deps.whyReboot),
   deps.commands?.diag ?? diagCommand(deps.diag ?? null),
-  deps.commands?.versionlock ?? versionlockCommand(deps.changes ?? null),
-  deps.commands?.['tf-import'] ?? tfImportCommand(deps.changes ?? null),
-  deps.commands?.amend ?? pendingCommand('amend'),
+  deps.commands?.versionlock ?? versionlockCommand(deps.changes ?? null, deps.amend ?? null),
+  deps.commands?.['tf-import'] ?? tfImportCommand(deps.changes ?? null, deps.amend ?? null),
+  deps.commands?.amend ?? amendCommand(deps.amend ?? null),
   deps.commands?.pipeline ?? pipelineCommand(deps.pipelines ?? null),
   deps.commands?.reboots ?? rebootsCommand(deps.reboots ?? null),
 ];

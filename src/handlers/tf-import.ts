@@ -3,12 +3,13 @@ import { planChange, resolveVm, selectTarget } from '../playbooks/change/flow.js
 import type { TfImportRequest } from '../playbooks/change/plan-requests.js';
 import { parseResourceAddress } from '../playbooks/tf-import/index.js';
 import { formatRef } from '../playbooks/why-reboot/resolve-instance.js';
+import { type AmendHandlerDeps, presentOnMergeRequest } from './amend.js';
+import { parseChangeWords } from './args.js';
 import { escapeText } from './blocks/text.js';
 import { type ChangeHandlerDeps, presentPlan } from './change-actions.js';
 import { pendingCommand } from './pending.js';
 import type { CommandResult, CommandSpec, ParseOutcome } from './pipeline.js';
 import { formatUsage } from './usage.js';
-import { parseChangeWords } from './versionlock.js';
 
 /**
  * `/tf-import <address> <id>` and `/tf-import vm <vm>` (resolved like /why-reboot: name, zone/name,
@@ -22,6 +23,8 @@ export type TfImportArgs =
       readonly id: string;
       readonly target: string | null;
       readonly dryRun: boolean;
+      /** --mr: onto this open MR's branch instead of a new MR. */
+      readonly mr?: string;
     }
   | {
       readonly kind: 'vm';
@@ -30,14 +33,17 @@ export type TfImportArgs =
       readonly zone: string | null;
       readonly target: string | null;
       readonly dryRun: boolean;
+      /** --mr: onto this open MR's branch instead of a new MR. */
+      readonly mr?: string;
     };
 
 export const parseTfImportArgs = (text: string): ParseOutcome<TfImportArgs> => {
-  const words = parseChangeWords(text, ['target', 'project', 'zone'], ['dry-run']);
+  const words = parseChangeWords(text, ['target', 'project', 'zone', 'mr'], ['dry-run']);
   if (!words.ok) return words;
   const { positional, values, switches } = words.args;
   const target = values.target ?? null;
   const dryRun = switches.has('dry-run');
+  const onto = values.mr ? { mr: values.mr } : {};
   const [first] = positional;
   if (first === undefined || first === 'help') return { ok: false, problem: 'what should be imported?' };
   if (first.toLowerCase() === 'vm') {
@@ -51,6 +57,7 @@ export const parseTfImportArgs = (text: string): ParseOutcome<TfImportArgs> => {
         zone: values.zone ?? null,
         target,
         dryRun,
+        ...onto,
       },
     };
   }
@@ -71,10 +78,13 @@ export const parseTfImportArgs = (text: string): ParseOutcome<TfImportArgs> => {
     if (isAppError(err) && err.code === 'bad_input') return { ok: false, problem: err.userMessage };
     throw err;
   }
-  return { ok: true, args: { kind: 'address', address, id, target, dryRun } };
+  return { ok: true, args: { kind: 'address', address, id, target, dryRun, ...onto } };
 };
 
-export const tfImportCommand = (deps: ChangeHandlerDeps | null): CommandSpec<TfImportArgs> => {
+export const tfImportCommand = (
+  deps: ChangeHandlerDeps | null,
+  amend: AmendHandlerDeps | null = null,
+): CommandSpec<TfImportArgs> => {
   if (!deps || deps.flow.targets.terraform.length === 0) {
     return pendingCommand('tf-import') as unknown as CommandSpec<TfImportArgs>;
   }
@@ -117,6 +127,22 @@ export const tfImportCommand = (deps: ChangeHandlerDeps | null): CommandSpec<TfI
         request = { kind: 'vm', instance: found.instance };
       } else {
         request = { kind: 'address', address: args.address, id: args.id };
+      }
+      if (args.mr !== undefined) {
+        if (!amend) {
+          await ctx.reply({ text: '--mr needs /amend, which is not set up in this opsbot.' });
+          return { outcome: 'bad_input', detail: '--mr without /amend' };
+        }
+        const onMr = request;
+        return presentOnMergeRequest(
+          amend,
+          ctx,
+          args.mr,
+          target,
+          (onBranch) =>
+            planChange(flow, { command: 'tf-import', target: { ...target, ...onBranch }, request: onMr }),
+          { dryRun: args.dryRun },
+        );
       }
       const planned = await planChange(flow, { command: 'tf-import', target, request });
       if (planned.kind !== 'planned') {

@@ -52,15 +52,19 @@ export const USAGE: Readonly<Record<CommandName, CommandUsage>> = {
     summary:
       'Pin or unpin a package version in a yum/dnf versionlock list, previewed here and opened as a merge request once approved.',
     synopsis: [
-      '<package> <version>[-<release>] [--target T] [--dry-run]',
-      'add <package> <version>[-<release>] [--target T] [--dry-run]',
-      'remove <package> [--target T] [--dry-run]',
+      '<package> <version>[-<release>] [--target T] [--mr MR] [--dry-run]',
+      'add <package> <version>[-<release>] [--target T] [--mr MR] [--dry-run]',
+      'remove <package> [--target T] [--mr MR] [--dry-run]',
       'list [--target T]',
     ],
     options: [
       {
         flag: '--target T',
         text: 'which configured versionlock target (repository file) to change (default: the only one)',
+      },
+      {
+        flag: '--mr MR',
+        text: "put the change onto that open merge request's branch (a commit, as /amend does) instead of opening a new one",
       },
       { flag: '--dry-run', text: 'show the change and stop: no buttons, nothing stored or opened' },
     ],
@@ -77,12 +81,16 @@ export const USAGE: Readonly<Record<CommandName, CommandUsage>> = {
     summary:
       'Add a Terraform import block for an existing resource, previewed here and opened as a merge request once approved.',
     synopsis: [
-      '<address> <id> [--target T] [--dry-run]',
-      'vm <name> [--project P] [--zone Z] [--target T] [--dry-run]',
+      '<address> <id> [--target T] [--mr MR] [--dry-run]',
+      'vm <name> [--project P] [--zone Z] [--target T] [--mr MR] [--dry-run]',
     ],
     options: [
       { flag: '--target T', text: 'which configured Terraform stack to change (default: the only one)' },
       { flag: '--project P / --zone Z', text: 'where the VM is (vm only; default: found by name)' },
+      {
+        flag: '--mr MR',
+        text: "put the change onto that open merge request's branch (a commit, as /amend does) instead of opening a new one",
+      },
       { flag: '--dry-run', text: 'show the change and stop: no buttons, nothing stored or opened' },
     ],
     examples: [
@@ -94,8 +102,10 @@ export const USAGE: Readonly<Record<CommandName, CommandUsage>> = {
     name: 'amend',
     slash: '/amend',
     summary:
-      "Change someone's open merge / pull request with a diff applied to its branch with git (a new commit, or the last one amended), never over a push made since the preview. Not wired to Slack yet: `opsbot amend <mr> --patch FILE` does it from a terminal.",
-    synopsis: ['<mr> --diff [--amend] [--message M]   (the unified diff on the following lines)'],
+      "Change someone's open merge / pull request with a diff applied to its branch with git (a new commit, or the last one amended), never over a push made since the preview. The preview in a thread shows the exact diff, the branch and the head it was computed on; Approve pushes, leaves a note on the MR and follows its pipeline in the thread.",
+    synopsis: [
+      '<mr> --diff [--amend] [--message M] [--reason R] [--dry-run]   (the unified diff on the following lines)',
+    ],
     options: [
       {
         flag: '<mr>',
@@ -110,6 +120,8 @@ export const USAGE: Readonly<Record<CommandName, CommandUsage>> = {
         flag: '--message M',
         text: 'commit message (default: "Change by opsbot"; with --amend, the commit\'s own)',
       },
+      { flag: '--reason R', text: 'why, for the note opsbot leaves on the merge request' },
+      { flag: '--dry-run', text: 'show the preview only (nothing stored, no buttons)' },
     ],
     examples: [
       '/amend infra/ansible!42 --diff',

@@ -5,7 +5,8 @@ import {
   parseVersionSpec,
   type VersionlockRequest,
 } from '../playbooks/versionlock/index.js';
-import { tokenize } from './args.js';
+import { type AmendHandlerDeps, presentOnMergeRequest } from './amend.js';
+import { parseChangeWords } from './args.js';
 import { buildLockListMessage } from './blocks/change.js';
 import { escapeText } from './blocks/text.js';
 import { type ChangeHandlerDeps, presentPlan } from './change-actions.js';
@@ -18,54 +19,6 @@ import { formatUsage } from './usage.js';
  * with `--target NAME` and `--dry-run`. The plan is posted in the channel as the root of the change's thread.
  */
 
-export interface ChangeWords {
-  readonly positional: readonly string[];
-  readonly values: Readonly<Record<string, string>>;
-  readonly switches: ReadonlySet<string>;
-}
-
-/**
- * Words, `--name value` / `--name=value` options and `--switch` flags. Slack autocorrects `--` to an em dash,
- * so `—dry-run` counts. Unknown options and missing values are problems for the user, not exceptions.
- */
-export const parseChangeWords = (
-  text: string,
-  valueFlags: readonly string[],
-  switchFlags: readonly string[],
-): ParseOutcome<ChangeWords> => {
-  const words = tokenize(text.trim());
-  const positional: string[] = [];
-  const values: Record<string, string> = {};
-  const switches = new Set<string>();
-  for (let i = 0; i < words.length; i++) {
-    const w = words[i] as string;
-    const dashed = w.startsWith('--')
-      ? w.slice(2)
-      : w.startsWith('\u2014') && w.length > 1
-        ? w.slice(1)
-        : null;
-    if (dashed === null) {
-      positional.push(w);
-      continue;
-    }
-    const eq = dashed.indexOf('=');
-    const name = eq >= 0 ? dashed.slice(0, eq) : dashed;
-    if (switchFlags.includes(name)) {
-      if (eq >= 0) return { ok: false, problem: `--${name} takes no value` };
-      switches.add(name);
-      continue;
-    }
-    if (!valueFlags.includes(name)) return { ok: false, problem: `unknown option --${name.slice(0, 40)}` };
-    const value = eq >= 0 ? dashed.slice(eq + 1) : words[++i];
-    if (value === undefined || value.trim() === '' || value.startsWith('--')) {
-      return { ok: false, problem: `--${name} needs a value` };
-    }
-    if (values[name] !== undefined) return { ok: false, problem: `--${name} given twice` };
-    values[name] = value.trim();
-  }
-  return { ok: true, args: { positional, values, switches } };
-};
-
 export type VersionlockArgs =
   | { readonly op: 'list'; readonly target: string | null }
   | {
@@ -73,6 +26,8 @@ export type VersionlockArgs =
       readonly request: VersionlockRequest;
       readonly target: string | null;
       readonly dryRun: boolean;
+      /** --mr: onto this open MR's branch instead of a new MR. */
+      readonly mr?: string;
     };
 
 const ruleOf = (fn: () => unknown): string | null => {
@@ -88,17 +43,19 @@ const ruleOf = (fn: () => unknown): string | null => {
 const SUBCOMMANDS = ['add', 'remove', 'list'];
 
 export const parseVersionlockArgs = (text: string): ParseOutcome<VersionlockArgs> => {
-  const words = parseChangeWords(text, ['target'], ['dry-run']);
+  const words = parseChangeWords(text, ['target', 'mr'], ['dry-run']);
   if (!words.ok) return words;
   const { positional, values, switches } = words.args;
   const target = values.target ?? null;
   const dryRun = switches.has('dry-run');
+  const onto = values.mr ? { mr: values.mr } : {};
   const [first, ...rest] = positional;
   if (first === undefined || first === 'help') return { ok: false, problem: 'what should be locked?' };
   const sub = first.toLowerCase();
   if (sub === 'list') {
     if (rest.length > 0) return { ok: false, problem: '`list` takes no arguments besides --target' };
     if (dryRun) return { ok: false, problem: '`list` changes nothing: --dry-run does not apply' };
+    if (values.mr) return { ok: false, problem: '`list` changes nothing: --mr does not apply' };
     return { ok: true, args: { op: 'list', target } };
   }
   let pkg: string | undefined;
@@ -122,16 +79,19 @@ export const parseVersionlockArgs = (text: string): ParseOutcome<VersionlockArgs
   const badName = ruleOf(() => assertPackageName(pkg as string));
   if (badName) return { ok: false, problem: badName };
   if (version === undefined)
-    return { ok: true, args: { op: 'change', request: { op: 'remove', pkg }, target, dryRun } };
+    return { ok: true, args: { op: 'change', request: { op: 'remove', pkg }, target, dryRun, ...onto } };
   // The strict, per-format check (yum needs an exact release) happens when the target's file is edited.
   const badVersion = ruleOf(() =>
     parseVersionSpec(version as string, { allowReleaseGlob: true, forYum: false }),
   );
   if (badVersion) return { ok: false, problem: badVersion };
-  return { ok: true, args: { op: 'change', request: { op: 'add', pkg, version }, target, dryRun } };
+  return { ok: true, args: { op: 'change', request: { op: 'add', pkg, version }, target, dryRun, ...onto } };
 };
 
-export const versionlockCommand = (deps: ChangeHandlerDeps | null): CommandSpec<VersionlockArgs> => {
+export const versionlockCommand = (
+  deps: ChangeHandlerDeps | null,
+  amend: AmendHandlerDeps | null = null,
+): CommandSpec<VersionlockArgs> => {
   // Without targets the command has nothing to change: say so rather than plan against nothing.
   if (!deps || deps.flow.targets.versionlock.length === 0) {
     return pendingCommand('versionlock') as unknown as CommandSpec<VersionlockArgs>;
@@ -161,6 +121,22 @@ export const versionlockCommand = (deps: ChangeHandlerDeps | null): CommandSpec<
           target: `${target.repo}:${target.path}`,
           detail: `${list.entries.length} entries`,
         };
+      }
+      if (args.mr !== undefined) {
+        if (!amend) {
+          await ctx.reply({ text: '--mr needs /amend, which is not set up in this opsbot.' });
+          return { outcome: 'bad_input', detail: '--mr without /amend' };
+        }
+        const request = args.request;
+        return presentOnMergeRequest(
+          amend,
+          ctx,
+          args.mr,
+          target,
+          (onBranch) =>
+            planChange(flow, { command: 'versionlock', target: { ...target, ...onBranch }, request }),
+          { dryRun: args.dryRun },
+        );
       }
       const planned = await planChange(flow, { command: 'versionlock', target, request: args.request });
       if (planned.kind !== 'planned') {

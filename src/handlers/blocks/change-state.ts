@@ -1,8 +1,8 @@
-import type { SlackMessage } from '../../integrations/slack/port.js';
+import type { SlackBlock, SlackMessage } from '../../integrations/slack/port.js';
 import type { ChangeNoteData } from '../../playbooks/change/notes.js';
 import type { ChangePlan } from '../../playbooks/change/types.js';
 import type { ChangeRequest } from '../../store/types.js';
-import { buildChangeMessage, buildThreadNote, mrLink } from './change.js';
+import { AMEND_REPREVIEW_ACTION, buildChangeMessage, buildThreadNote, mrLink } from './change.js';
 import { escapeText, truncate } from './text.js';
 
 /**
@@ -22,11 +22,15 @@ export const buildChangeStatusLine = (c: ChangeRequest, successorUrl: string | n
     case 'planned':
       return null;
     case 'failed':
+      if (c.kind === 'amend')
+        return `:warning: Nothing was pushed: ${escapeText(truncate(c.reason ?? 'unknown error', 1500))}${c.errorRef ? ` (ref \`${escapeText(c.errorRef)}\`)` : ''}. See the thread; Approve again retries on the head that was previewed.`;
       return `:warning: Could not apply the change: ${escapeText(truncate(c.reason ?? 'unknown error', 1500))}${c.errorRef ? ` (ref \`${escapeText(c.errorRef)}\`)` : ''}. Approve again to retry; what was already made is reused.`;
     case 'approved':
     case 'applying':
       return `:hourglass_flowing_sand: Approved by <@${c.approvedBy ?? '?'}>, applying…`;
     case 'open':
+      if (c.kind === 'amend')
+        return `:white_check_mark: Approved by <@${c.approvedBy ?? '?'}> and pushed to ${link(c)}${c.headSha ? ` (now at \`${c.headSha.slice(0, 12)}\`)` : ''}`;
       return `:white_check_mark: Approved by <@${c.approvedBy ?? '?'}>: ${link(c)}`;
     case 'merged':
       return `:large_purple_circle: Merged${forgeUser(c.actor)}: ${link(c)}`;
@@ -68,8 +72,10 @@ export const buildChangeNote = (
   note: ChangeNoteData,
   forge: ChangePlan['forge'],
   blockId: string,
+  changeId: string | null = null,
 ): SlackMessage => {
   let text: string;
+  let button: SlackBlock | null = null;
   switch (note.kind) {
     case 'approved':
       text = `Approved by <@${note.by}>, applying…${note.retry ? ' (retrying)' : ''}`;
@@ -94,10 +100,56 @@ export const buildChangeNote = (
       text =
         ':hourglass: Another change to the same file is being applied; this one follows as soon as it is done.';
       break;
+    case 'amend_pushed': {
+      const mr = mrLink(forge, note.mrUrl, note.mrNumber);
+      const branch = `\`${escapeText(note.branch)}\``;
+      if (note.already) {
+        text = `:white_check_mark: The change is already on ${branch} (at \`${note.newSha.slice(0, 12)}\`) of ${mr}: nothing more to push. Following its pipeline here.`;
+      } else {
+        const what =
+          note.mode === 'amend'
+            ? `Amended the last commit of ${branch}: \`${(note.oldSha ?? '').slice(0, 12)}\` -> \`${note.newSha.slice(0, 12)}\` (force-pushed with a lease on the previewed head)`
+            : `Pushed commit \`${note.newSha.slice(0, 12)}\` onto ${branch} (on \`${(note.oldSha ?? '').slice(0, 12)}\`)`;
+        text = `:white_check_mark: ${what} of ${mr}. Following its pipeline here.`;
+        if (note.noteProblem)
+          text += ` The note on the MR could not be left: ${escapeText(truncate(note.noteProblem, 300))}.`;
+      }
+      break;
+    }
+    case 'amend_head_moved': {
+      const pushed = note.commits.length
+        ? note.commits
+            .slice(0, 10)
+            .map(
+              (c) =>
+                `• \`${c.sha.slice(0, 12)}\` ${escapeText(truncate(c.author, 80))}: ${escapeText(truncate(c.subject, 200))}`,
+            )
+            .join('\n')
+        : `• the branch now points at ${note.actual ? `\`${note.actual.slice(0, 12)}\`` : 'nothing (it was deleted)'}`;
+      text = `:no_entry: \`${escapeText(note.branch)}\` moved since the preview (computed on \`${note.expected.slice(0, 12)}\`): *nothing was pushed*, nobody's commits were touched. Pushed since:\n${pushed}`;
+      if (note.actual && changeId) {
+        button = {
+          type: 'actions',
+          block_id: `${blockId}-actions`,
+          elements: [
+            {
+              type: 'button',
+              action_id: AMEND_REPREVIEW_ACTION,
+              text: { type: 'plain_text', text: `Preview again on ${note.actual.slice(0, 8)}` },
+              value: changeId,
+            },
+          ],
+        };
+      }
+      break;
+    }
   }
   const message = buildThreadNote(text);
   const [first, ...rest] = message.blocks ?? [];
-  return { ...message, blocks: first ? [{ ...first, block_id: blockId }, ...rest] : [] };
+  return {
+    ...message,
+    blocks: first ? [{ ...first, block_id: blockId }, ...rest, ...(button ? [button] : [])] : [],
+  };
 };
 
 /** "This change is already ...": the answer to a click or a request that finds it past that point. */

@@ -12,6 +12,8 @@ import { type CodeBlocks, escapeText, splitForCodeBlocks, truncate } from './tex
 
 export const APPROVE_ACTION = 'change_approve';
 export const CANCEL_ACTION = 'change_cancel';
+/** /amend: preview a change again on the branch's new head after it moved (value: the change id). */
+export const AMEND_REPREVIEW_ACTION = 'amend_repreview';
 
 const SECTION_MAX = 3000;
 /** Code-block parts of a diff preview; 4 x ~2,900 chars is a lot of diff to read in a channel. */
@@ -56,7 +58,25 @@ export type ChangeState =
   | { readonly kind: 'dry-run' }
   | { readonly kind: 'status'; readonly text: string }; // a final or intermediate state, no buttons
 
+const amendLines = (plan: ChangePlan): string => {
+  const r = plan.request as {
+    mode?: string;
+    mrUrl?: string;
+    sourceRepo?: string;
+    files?: readonly string[];
+  };
+  const mr = r.mrUrl ? `<${r.mrUrl}|${escapeText(plan.target)}>` : `\`${escapeText(plan.target)}\``;
+  const files = (r.files ?? []).map((f) => `\`${escapeText(f)}\``);
+  const fork = r.sourceRepo && r.sourceRepo !== plan.repo ? ` (fork \`${escapeText(r.sourceRepo)}\`)` : '';
+  return [
+    `*MR:* ${mr} · ${forgeName(plan.forge)}`,
+    `*Branch:* \`${escapeText(plan.baseBranch)}\`${fork} @ \`${plan.baseSha.slice(0, 12)}\` (the head this diff was computed on; nothing is pushed if it moves)`,
+    `*Mode:* ${r.mode === 'amend' ? 'amend the last commit (force-push with a lease on that head)' : 'add a commit'} · *File${files.length > 1 ? 's' : ''}:* ${files.join(', ')}`,
+  ].join('\n');
+};
+
 const targetLines = (plan: ChangePlan): string => {
+  if (plan.kind === 'amend') return amendLines(plan);
   const files = plan.files.map((f) => `\`${escapeText(f.path)}\`${f.before === null ? ' (new file)' : ''}`);
   return [
     `*Target:* \`${escapeText(plan.target)}\` · ${forgeName(plan.forge)} \`${escapeText(plan.repo)}\` · base \`${escapeText(plan.baseBranch)}\` @ \`${plan.baseSha.slice(0, 8)}\``,

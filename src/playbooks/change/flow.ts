@@ -22,7 +22,11 @@ import type { ChangePlan, PlanOutcome } from './types.js';
  * or cancel. Nothing here knows about Slack blocks or HTTP.
  */
 
-export type ChangeCommand = Extract<CommandName, 'versionlock' | 'tf-import'>;
+export type ChangeCommand = Extract<CommandName, 'versionlock' | 'tf-import' | 'amend'>;
+
+/** The command whose approval rules govern a change of this kind. */
+export const commandOfKind = (kind: string): ChangeCommand =>
+  kind === 'tf-import' ? 'tf-import' : kind === 'amend' ? 'amend' : 'versionlock';
 
 export interface ChangeFlowDeps {
   /** The forge adapter for a kind; throws AppError('config_invalid') when that forge is not configured. */
@@ -175,8 +179,7 @@ export type ActorDecision =
 
 export type ActorRefusal = Extract<ActorDecision, { allowed: false }>;
 
-const commandOf = (change: ChangeRequest): ChangeCommand =>
-  change.kind === 'tf-import' ? 'tf-import' : 'versionlock';
+const commandOf = (change: ChangeRequest): ChangeCommand => commandOfKind(change.kind);
 
 export const listApprovers = (
   deps: Pick<ChangeFlowDeps, 'approvals' | 'commandRules'>,

@@ -4,6 +4,8 @@ import type { Logger } from '../../core/logger.js';
 import type { MergeRequestRef, MergeRequestStateEvent } from '../../integrations/forge/events.js';
 import type { ForgeKind, ForgePort } from '../../integrations/forge/port.js';
 import type { AuditOutcome, AuditRecord, ChangeRequest, Store } from '../../store/types.js';
+import { type AmendDeps, applyAmend } from '../amend/amend.js';
+import { AMEND_KIND, amendRequestOf } from '../amend/change.js';
 import { buildMrDescription, ensureBranch, ensureMergeRequest, samePlannedContent } from './ensure.js';
 import { type ActorDecision, type ChangeFlowDeps, decideApproval, decideCancel, planDigest } from './flow.js';
 import type { ChangeNoteData } from './notes.js';
@@ -53,6 +55,8 @@ export interface ChangeLifecycleDeps {
   readonly follow?: ((f: FollowRequest) => Promise<void>) | undefined;
   readonly newRef?: () => string;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** /amend: git and the forge for changing an MR's branch (absent: an amend change fails, naming why). */
+  readonly amend?: ((kind: ForgeKind) => AmendDeps) | undefined;
 }
 
 /** Builds the audit row of a click from its outcome (the request pipeline knows actor, args, timing). */
@@ -390,10 +394,11 @@ export const createChangeLifecycle = (deps: ChangeLifecycleDeps): ChangeLifecycl
     const ref = newRef();
     const plan = parseStoredPlan(claimed.plan, claimed.id);
     // One lease per file (sorted, all or none): a change to two files waits for any change to either of them,
-    // not only for a change to exactly the same set of files.
-    const lockNames = [
-      ...new Set(plan.files.map((f) => `target:${plan.forge}:${plan.repo}:${f.path}`)),
-    ].sort();
+    // not only for a change to exactly the same set of files. Amends of the same MR branch take turns.
+    const lockNames =
+      plan.kind === AMEND_KIND
+        ? [`amend:${plan.forge}:${plan.repo}:${plan.baseBranch}`]
+        : [...new Set(plan.files.map((f) => `target:${plan.forge}:${plan.repo}:${f.path}`))].sort();
     const lockHolder = `${changeId}@${holder}`;
     const releaseLocks = async (names: readonly string[]): Promise<void> => {
       for (const name of names) await store.locks.release(name, lockHolder).catch(() => undefined);
@@ -472,6 +477,7 @@ export const createChangeLifecycle = (deps: ChangeLifecycleDeps): ChangeLifecycl
     runLog: Logger,
     ref: string,
   ): Promise<ApplyOutcome> => {
+    if (stored.kind === AMEND_KIND) return ensureAmend(change, stored, runLog, ref);
     const forge = deps.forgeFor(stored.forge);
     let plan = stored;
     // 1. No branch yet: the plan must still match the base head before anything is written.
@@ -532,6 +538,93 @@ export const createChangeLifecycle = (deps: ChangeLifecycleDeps): ChangeLifecycl
     if (!final) return { kind: 'not-ours' };
     if (final.status === 'open') await follow(final);
     return { kind: 'opened', change: final, reused };
+  };
+
+  /**
+   * An amend: `applyAmend` on the head the preview was computed on (never onto a branch that moved), the MR
+   * note, then the change is open and its MR's pipeline followed in the thread. A branch that moved is a
+   * failure whose note says who pushed what (and offers a preview on the new head); nothing is pushed.
+   */
+  const ensureAmend = async (
+    change: ChangeRequest,
+    plan: ChangePlan,
+    runLog: Logger,
+    ref: string,
+  ): Promise<ApplyOutcome> => {
+    if (!deps.amend) throw new AppError('config_invalid', '/amend is not set up in this opsbot.');
+    const req = amendRequestOf(plan);
+    const person = (id: string | null, name: string | null): string =>
+      name ? `@${name}` : (id ?? 'unknown');
+    const out = await applyAmend(deps.amend(plan.forge), {
+      ref: req.ref,
+      patch: req.patch,
+      mode: req.mode,
+      message: req.message,
+      expectedHead: req.headSha,
+      requester: `${person(change.requestedBy, change.requestedByName)} (Slack)`,
+      approver: change.approvedBy ? `${person(change.approvedBy, change.approvedByName)} (Slack)` : null,
+      reason: req.reason,
+      threadUrl: change.threadUrl,
+    });
+    switch (out.kind) {
+      case 'pushed':
+      case 'nothing_to_do': {
+        const pushed = out.kind === 'pushed';
+        const newSha = pushed ? out.newSha : out.headSha;
+        const opened = await move(
+          change.id,
+          'opened',
+          { headSha: newSha, mrNumber: req.ref.number, mrUrl: out.target.url, mrStateAt: now() },
+          [
+            {
+              kind: 'amend_pushed',
+              branch: out.target.branch,
+              mode: req.mode,
+              oldSha: pushed ? out.oldSha : null,
+              newSha,
+              mrUrl: out.target.url,
+              mrNumber: req.ref.number,
+              already: !pushed,
+              noteProblem: pushed ? out.noteProblem : null,
+            },
+          ],
+          applyAudit(
+            ref,
+            pushed ? 'ok' : 'nothing_to_do',
+            pushed
+              ? `pushed ${newSha} onto ${out.target.sourceRepo}:${out.target.branch} (${req.mode})`
+              : `already on ${out.target.sourceRepo}:${out.target.branch} at ${newSha}`,
+          ),
+        );
+        runLog.info({ mr: out.target.url, newSha, pushed }, 'amend pushed');
+        const final = opened ?? (await store.changes.get(change.id));
+        if (!final) return { kind: 'not-ours' };
+        if (final.status === 'open') await follow(final);
+        return { kind: 'opened', change: final, reused: !pushed };
+      }
+      case 'head_moved': {
+        const reason = `${out.target.branch} moved since the preview (${out.expected.slice(0, 12)} -> ${out.actual?.slice(0, 12) ?? 'deleted'}); nothing was pushed`;
+        runLog.info({ expected: out.expected, actual: out.actual }, 'amend refused: the branch moved');
+        const failed = await move(
+          change.id,
+          'fail',
+          { reason, errorRef: ref, attempts: 0, nextAttemptAt: null },
+          [
+            {
+              kind: 'amend_head_moved',
+              branch: out.target.branch,
+              expected: out.expected,
+              actual: out.actual,
+              commits: out.commits.map((c) => ({ sha: c.sha, author: c.author, subject: c.subject })),
+            },
+          ],
+          applyAudit(ref, 'failed', reason),
+        );
+        return failed ? { kind: 'failed', change: failed } : { kind: 'not-ours' };
+      }
+      case 'refused':
+        throw new AppError('bad_input', out.hunk ? `${out.message}\n${out.hunk}` : out.message);
+    }
   };
 
   const failOrRetry = async (

@@ -17,6 +17,26 @@ export const changeNoteSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('failed'), reason: z.string(), ref: z.string() }),
   z.object({ kind: z.literal('cancelled'), by: z.string() }),
   z.object({ kind: z.literal('waiting') }),
+  // /amend: pushed onto the MR's branch (or found already there after a retry).
+  z.object({
+    kind: z.literal('amend_pushed'),
+    branch: z.string(),
+    mode: z.enum(['add', 'amend']),
+    oldSha: z.string().nullable(),
+    newSha: z.string(),
+    mrUrl: z.string(),
+    mrNumber: z.number().int(),
+    already: z.boolean(),
+    noteProblem: z.string().nullable(),
+  }),
+  // /amend: the branch moved since the preview; nothing was pushed. Who pushed what, newest first.
+  z.object({
+    kind: z.literal('amend_head_moved'),
+    branch: z.string(),
+    expected: z.string(),
+    actual: z.string().nullable(),
+    commits: z.array(z.object({ sha: z.string(), author: z.string(), subject: z.string() })),
+  }),
 ]);
 
 export type ChangeNoteData = z.infer<typeof changeNoteSchema>;

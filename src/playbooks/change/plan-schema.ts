@@ -13,22 +13,26 @@ const plannedFile = z.object({
   after: z.string(),
 });
 
-export const changePlanSchema = z.object({
-  kind: z.string().min(1),
-  target: z.string().min(1),
-  forge: z.enum(['gitlab', 'github']),
-  repo: z.string().min(1),
-  baseBranch: z.string().min(1),
-  baseSha: z.string().min(1),
-  branch: z.string().min(1),
-  title: z.string(),
-  commitMessage: z.string(),
-  summary: z.string(),
-  files: z.array(plannedFile).min(1),
-  diff: z.string(),
-  labels: z.array(z.string()),
-  request: z.record(z.string(), z.unknown()),
-});
+export const changePlanSchema = z
+  .object({
+    kind: z.string().min(1),
+    target: z.string().min(1),
+    forge: z.enum(['gitlab', 'github']),
+    repo: z.string().min(1),
+    baseBranch: z.string().min(1),
+    baseSha: z.string().min(1),
+    branch: z.string().min(1),
+    title: z.string(),
+    commitMessage: z.string(),
+    summary: z.string(),
+    files: z.array(plannedFile),
+    diff: z.string(),
+    labels: z.array(z.string()),
+    request: z.record(z.string(), z.unknown()),
+  })
+  // An amend changes someone's MR branch with git (its files are in its request); every other change
+  // writes at least one planned file.
+  .refine((p) => p.kind === 'amend' || p.files.length > 0, { path: ['files'], message: 'no files' });
 
 export const versionlockRequestSchema = z.discriminatedUnion('op', [
   z.object({

@@ -1,0 +1,314 @@
+import type { App, BlockAction, ButtonAction } from '@slack/bolt';
+import { checkAccess } from '../core/access.js';
+import type { Logger } from '../core/logger.js';
+import type { MergeRequestRef } from '../integrations/forge/events.js';
+import type { ForgeKind } from '../integrations/forge/port.js';
+import {
+  type AmendDeps,
+  type AmendPreviewOutcome,
+  type AmendRequest,
+  mrLabel,
+  previewAmend,
+} from '../playbooks/amend/amend.js';
+import { AMEND_KIND, amendRequestOf, buildAmendPlan } from '../playbooks/amend/change.js';
+import { parseStoredPlan } from '../playbooks/change/plan-schema.js';
+import type { PlanOutcome } from '../playbooks/change/types.js';
+import { type ForgeHosts, parseMrRef } from '../playbooks/pipelines/mr-ref.js';
+import type { ChangeRequest } from '../store/types.js';
+import { parseChangeWords } from './args.js';
+import { AMEND_REPREVIEW_ACTION } from './blocks/change.js';
+import { escapeText, truncate } from './blocks/text.js';
+import { type ChangeHandlerDeps, type PresentContext, presentPlan } from './change-actions.js';
+import { pendingCommand } from './pending.js';
+import type { CommandResult, CommandSpec, ParseOutcome } from './pipeline.js';
+import { formatUsage } from './usage.js';
+
+/**
+ * `/amend <mr> --diff [--amend] [--message M] [--reason R] [--dry-run]` with the unified diff on the lines
+ * after it. The preview (exact diff, branch, head it was computed on) becomes a change of the shared lifecycle,
+ * posted as the root of its thread with Approve / Cancel; approval, audit, apply and the pipeline that follows
+ * are the lifecycle's. "Preview again" (offered when the branch moved before approval) previews the same
+ * request on the new head as a new change.
+ */
+
+export interface AmendHandlerDeps {
+  readonly changes: ChangeHandlerDeps;
+  /** Git and the forge for an MR of this forge (throws config_invalid when that forge is not configured). */
+  readonly amendFor: (kind: ForgeKind) => AmendDeps;
+  readonly hosts: ForgeHosts;
+  readonly getChange: (id: string) => Promise<ChangeRequest | null>;
+}
+
+export interface AmendArgs {
+  readonly mr: string;
+  readonly patch: string;
+  readonly mode: AmendRequest['mode'];
+  readonly message: string | null;
+  readonly reason: string | null;
+  readonly dryRun: boolean;
+}
+
+/** Slack sends `&`, `<` and `>` of a command's text as HTML entities: the diff needs them back. */
+const unescapeSlack = (text: string): string =>
+  text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+
+/** The diff as pasted: a surrounding ``` fence (Slack's code block) removed, ending with a newline. */
+const cleanDiff = (body: string): string => {
+  let lines = body.replace(/\r\n/g, '\n').split('\n');
+  while (lines.length && lines[0]?.trim() === '') lines.shift();
+  while (lines.length && lines[lines.length - 1]?.trim() === '') lines.pop();
+  if (lines[0]?.trim().startsWith('```')) {
+    const first = (lines[0] as string).trim().slice(3);
+    lines = first ? [first, ...lines.slice(1)] : lines.slice(1);
+  }
+  const last = lines[lines.length - 1];
+  if (last?.trim().endsWith('```')) {
+    const rest = last.trimEnd().slice(0, -3);
+    lines = rest ? [...lines.slice(0, -1), rest] : lines.slice(0, -1);
+  }
+  return lines.length ? `${lines.join('\n')}\n` : '';
+};
+
+export const parseAmendArgs = (raw: string): ParseOutcome<AmendArgs> => {
+  const text = unescapeSlack(raw);
+  const nl = text.indexOf('\n');
+  let head = nl < 0 ? text : text.slice(0, nl);
+  let body = nl < 0 ? '' : text.slice(nl + 1);
+  // A code block opened on the command line: "```--- a/x" or a lone "```".
+  const fence = head.indexOf('```');
+  if (fence >= 0) {
+    body = `${head.slice(fence)}\n${body}`;
+    head = head.slice(0, fence);
+  }
+  const words = parseChangeWords(head, ['message', 'reason'], ['diff', 'amend', 'dry-run']);
+  if (!words.ok) return words;
+  const { positional, values, switches } = words.args;
+  if (positional.length === 0 || positional[0] === 'help') return { ok: false, problem: 'which MR?' };
+  if (positional.length > 1) return { ok: false, problem: 'give one merge / pull request' };
+  if (!switches.has('diff')) {
+    return {
+      ok: false,
+      problem: 'paste the change as a unified diff after `--diff`, on the lines after the command',
+    };
+  }
+  const patch = cleanDiff(body);
+  if (patch === '')
+    return { ok: false, problem: '--diff: the unified diff goes on the lines after the command' };
+  return {
+    ok: true,
+    args: {
+      mr: positional[0] as string,
+      patch,
+      mode: switches.has('amend') ? 'amend' : 'add',
+      message: values.message ?? null,
+      reason: values.reason ?? null,
+      dryRun: switches.has('dry-run'),
+    },
+  };
+};
+
+/** A preview that is not one, as a Slack answer and its audit result. */
+const answerOf = (
+  out: Exclude<AmendPreviewOutcome, { kind: 'preview' }>,
+  label: string,
+): { text: string; result: CommandResult } => {
+  switch (out.kind) {
+    case 'nothing_to_do':
+      return {
+        text: `Nothing to do: \`${escapeText(out.target.branch)}\` of ${escapeText(label)} already has this change (at \`${out.headSha.slice(0, 12)}\`).`,
+        result: { outcome: 'nothing_to_do', target: label, detail: 'already applied' },
+      };
+    case 'head_moved':
+      return {
+        text: `\`${escapeText(out.target.branch)}\` moved while the preview was computed: run it again.`,
+        result: { outcome: 'failed', target: label, detail: 'head moved during the preview' },
+      };
+    case 'refused': {
+      const hunk = out.hunk
+        ? `\nThe hunk that failed:\n\`\`\`${escapeText(truncate(out.hunk, 2000))}\`\`\``
+        : '';
+      return {
+        text: `:no_entry: ${escapeText(truncate(out.message, 1500))}${hunk}`,
+        result: {
+          outcome: 'bad_input',
+          target: label,
+          detail: `${out.reason}: ${out.message}`.slice(0, 500),
+        },
+      };
+    }
+  }
+};
+
+/** Previews the request and presents it as a change (the slash command and "Preview again" both). */
+const previewAndPresent = async (
+  deps: AmendHandlerDeps,
+  ctx: PresentContext,
+  ref: MergeRequestRef,
+  req: Omit<AmendRequest, 'ref'> & { readonly reason: string | null; readonly dryRun: boolean },
+): Promise<CommandResult> => {
+  const request: AmendRequest = { ref, patch: req.patch, mode: req.mode, message: req.message };
+  const out = await previewAmend(deps.amendFor(ref.forge), request);
+  const label = mrLabel(ref);
+  if (out.kind !== 'preview') {
+    const answer = answerOf(out, label);
+    await ctx.reply({ text: answer.text });
+    return answer.result;
+  }
+  const plan = buildAmendPlan(request, out, req.reason);
+  return presentPlan(deps.changes, ctx, plan, { dryRun: req.dryRun });
+};
+
+/**
+ * `--mr <mr>` on a change command: the change is planned against the MR's source branch (`plan`, given that
+ * branch and its repository) and its diff goes onto the MR as an /amend (a commit; approved under /amend's
+ * rules). The MR must be in the target's repository.
+ */
+export const presentOnMergeRequest = async (
+  deps: AmendHandlerDeps,
+  ctx: PresentContext,
+  mrText: string,
+  target: { readonly forge: ForgeKind; readonly repo: string; readonly name: string },
+  plan: (onBranch: { readonly repo: string; readonly baseBranch: string }) => Promise<PlanOutcome>,
+  options: { readonly dryRun: boolean },
+): Promise<CommandResult> => {
+  const parsed = parseMrRef(mrText, deps.hosts);
+  if (!parsed.ok) {
+    await ctx.reply({ text: `:no_entry: --mr: ${escapeText(parsed.problem)}` });
+    return { outcome: 'bad_input', detail: parsed.problem };
+  }
+  const { ref } = parsed;
+  const label = mrLabel(ref);
+  if (ref.forge !== target.forge || ref.repo !== target.repo) {
+    const text = `--mr: ${label} is not in ${target.repo}, the repository of target ${target.name}.`;
+    await ctx.reply({ text: `:no_entry: ${escapeText(text)}` });
+    return { outcome: 'bad_input', target: label, detail: text };
+  }
+  const mr = await deps.amendFor(ref.forge).forge.getMergeRequestSource(ref.repo, ref.number);
+  if (!mr) {
+    const text = `${label} does not exist (or opsbot's token cannot see it).`;
+    await ctx.reply({ text: `:no_entry: ${escapeText(text)}` });
+    return { outcome: 'bad_input', target: label, detail: text };
+  }
+  const planned = await plan({ repo: mr.sourceRepo, baseBranch: mr.sourceBranch });
+  if (planned.kind !== 'planned') {
+    const text =
+      planned.kind === 'nothing-to-do'
+        ? `Nothing to do on ${label}: ${planned.reason}.`
+        : `:no_entry: ${planned.reason}`;
+    await ctx.reply({ text: escapeText(text) });
+    return {
+      outcome: planned.kind === 'nothing-to-do' ? 'nothing_to_do' : 'failed',
+      target: label,
+      detail: planned.reason,
+    };
+  }
+  return previewAndPresent(deps, ctx, ref, {
+    patch: planned.plan.diff,
+    mode: 'add',
+    message: planned.plan.commitMessage,
+    reason: planned.plan.summary,
+    dryRun: options.dryRun,
+  });
+};
+
+export const amendCommand = (deps: AmendHandlerDeps | null): CommandSpec<AmendArgs> => {
+  if (!deps) return pendingCommand('amend') as unknown as CommandSpec<AmendArgs>;
+  return {
+    name: 'amend',
+    parse: parseAmendArgs,
+    usage: () => formatUsage('amend'),
+    async run(ctx, args): Promise<CommandResult> {
+      const parsed = parseMrRef(args.mr, deps.hosts);
+      if (!parsed.ok) {
+        await ctx.reply({ text: `:no_entry: ${escapeText(parsed.problem)}` });
+        return { outcome: 'bad_input', detail: parsed.problem };
+      }
+      return previewAndPresent(deps, ctx, parsed.ref, args);
+    },
+  };
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// "Preview again on <new head>"
+
+export interface AmendClick {
+  readonly changeId: string;
+  readonly userId: string;
+  readonly userName: string | null;
+  readonly channelId: string;
+}
+
+export const createAmendActionHandler = (deps: AmendHandlerDeps) => ({
+  async handle(click: AmendClick): Promise<void> {
+    const { slack, pipeline, logger } = deps.changes;
+    const say = async (text: string): Promise<void> => {
+      await slack
+        .postEphemeral(click.channelId, click.userId, { text })
+        .catch((err: unknown) => logger.warn({ err }, 'could not answer the click privately'));
+    };
+    await pipeline.run(
+      {
+        source: 'slack',
+        name: 'amend',
+        action: 'repreview',
+        actorId: click.userId,
+        actorName: click.userName,
+        channelId: click.channelId,
+        args: `repreview ${click.changeId}`,
+      },
+      async (rctx) => {
+        const change = await deps.getChange(click.changeId);
+        if (!change || change.kind !== AMEND_KIND) {
+          await say('This button does not belong to an /amend request opsbot knows.');
+          return { outcome: 'bad_input', detail: 'unknown change' };
+        }
+        // Previewing again is asking for the change again: the clicker must be allowed to run /amend.
+        const access = await checkAccess(
+          'amend',
+          deps.changes.flow.commandRules.amend,
+          { userId: click.userId, channelId: click.channelId },
+          deps.changes.flow.isMember,
+        );
+        if (!access.allowed) {
+          await say(`:no_entry: ${access.message}`);
+          return { outcome: 'refused', detail: access.message };
+        }
+        const req = amendRequestOf(parseStoredPlan(change.plan, change.id));
+        return previewAndPresent(
+          deps,
+          {
+            invocation: { userId: click.userId, userName: click.userName, channelId: click.channelId },
+            correlationId: rctx.correlationId,
+            logger: rctx.logger,
+            reply: (m) => say(m.text),
+          },
+          req.ref,
+          { patch: req.patch, mode: req.mode, message: req.message, reason: req.reason, dryRun: false },
+        );
+      },
+      say,
+    );
+  },
+});
+
+/** Wires the "Preview again" button: ack at once (Slack's 3 s), then the work. */
+export const registerAmendActions = (
+  app: App,
+  handler: ReturnType<typeof createAmendActionHandler>,
+  logger: Logger,
+): void => {
+  app.action<BlockAction<ButtonAction>>(
+    { type: 'block_actions', action_id: AMEND_REPREVIEW_ACTION },
+    async ({ ack, body, action }) => {
+      await ack();
+      await handler
+        .handle({
+          changeId: action.value ?? '',
+          userId: body.user.id,
+          userName: body.user.username ?? body.user.name ?? null,
+          channelId: body.channel?.id ?? body.container?.channel_id ?? '',
+        })
+        .catch((err: unknown) => logger.error({ err }, 'unhandled error in an amend action'));
+    },
+  );
+};

@@ -1,0 +1,280 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore } from '../../src/store/open.js';
+import { createBareRepo, type GitRepo } from '../fakes/git-repo.js';
+import { type FakeGitlab, startFakeGitlab } from '../fakes/gitlab.js';
+import { type FakeSlack, type PostedFakeMessage, startFakeSlack } from '../fakes/slack.js';
+import {
+  BOT_TOKEN,
+  type Button,
+  blockActionBody,
+  blockText,
+  buttonsOf,
+  postSigned,
+  SIGNING_SECRET,
+  slashBody,
+  tempDir,
+  writeConfig,
+} from './helpers.js';
+import { freePort, type OpsbotProcess, spawnOpsbot } from './process.js';
+
+/**
+ * `/amend` as users run it: a real `opsbot serve` process (bin/opsbot.js) taking signed slash commands and
+ * button clicks, the fake Slack for the thread, and the GitLab fake serving a real bare repository over git's
+ * smart HTTP, so the preview's fetch and the approval's push are real git. What is asserted is what people
+ * see: the preview and its buttons, the commit on the MR branch, the note on the MR, the thread's notes, and,
+ * when someone pushes between the preview and the approval, that nothing is pushed and nobody's commit is lost.
+ */
+
+const GL_TOKEN = 'glpat-amend-e2e-token-9091';
+const HOOK_SECRET = 'amend-hook-secret-31';
+const CHANNEL = 'C0OPS';
+const ALICE = 'U0ALICE'; // requester
+const BOB = 'U0BOB'; // approver
+const CONF = 'name = app\nworkers = 2\n';
+const LOCKS = 'inventory/versionlock.list';
+const DIFF = `--- a/app.conf
++++ b/app.conf
+@@ -1,2 +1,2 @@
+ name = app
+-workers = 2
++workers = 4
+`;
+
+describe('/amend in Slack against an opsbot serve process', () => {
+  let slack: FakeSlack;
+  let gitlab: FakeGitlab;
+  let repo: GitRepo;
+  let bot: OpsbotProcess;
+  const tmp = tempDir();
+  let n = 0;
+
+  beforeAll(async () => {
+    slack = await startFakeSlack({ token: BOT_TOKEN });
+    repo = await createBareRepo({
+      'app.conf': CONF,
+      'README.md': '# app\n',
+      [LOCKS]: '0:nginx-1.20.1-1.*\n',
+    });
+    gitlab = await startFakeGitlab({
+      projects: { 'ops/app': repo },
+      tokens: { [GL_TOKEN]: { access: 'write' } },
+    });
+    const port = await freePort();
+    const configPath = writeConfig(
+      tmp.dir,
+      `
+store:
+  dataDir: ${tmp.dir}/data
+forges:
+  gitlab:
+    host: ${gitlab.host}
+pipelines:
+  polling:
+    mode: never
+targets:
+  versionlock:
+    - name: el7
+      forge: gitlab
+      repo: ops/app
+      path: ${LOCKS}
+      format: yum
+changes:
+  gitAuthor:
+    name: opsbot
+    email: opsbot@example.test
+access:
+  approvals:
+    amend:
+      users: [${BOB}]
+`,
+    );
+    bot = await spawnOpsbot({
+      configPath,
+      env: {
+        SLACK_BOT_TOKEN: BOT_TOKEN,
+        SLACK_SIGNING_SECRET: SIGNING_SECRET,
+        SLACK_API_URL: slack.apiUrl,
+        GITLAB_TOKEN: GL_TOKEN,
+        GITLAB_WEBHOOK_SECRET: HOOK_SECRET,
+        PORT: String(port),
+      },
+    });
+    gitlab.setWebhook({ url: `http://127.0.0.1:${port}/webhooks/gitlab`, token: HOOK_SECRET });
+  }, 60_000);
+
+  afterAll(async () => {
+    await bot?.kill();
+    await Promise.all([gitlab?.close(), slack?.close()]);
+    await repo?.cleanup();
+    tmp.cleanup();
+  });
+
+  /** An MR someone opened from their own branch, with a commit of theirs on it. */
+  const openMr = async (branch: string) => {
+    const main = (await repo.revParse(`refs/heads/${repo.defaultBranch}`)) as string;
+    await repo.updateRef(`refs/heads/${branch}`, main, null);
+    await repo.commitToBranch(branch, { [`${branch}.md`]: 'work in progress\n' }, `WIP on ${branch}`, {
+      name: 'Carol',
+      email: 'carol@example.test',
+    });
+    return gitlab.addMergeRequest('ops/app', {
+      sourceBranch: branch,
+      title: `Work on ${branch}`,
+      author: 'carol',
+    });
+  };
+
+  const amend = async (mr: string, extra = '') => {
+    const id = `amend-${++n}`;
+    const r = await postSigned(
+      bot.port,
+      slashBody({
+        command: '/amend',
+        // Slack sends the command's text with &, < and > as HTML entities.
+        text: `${mr} --diff${extra}\n\`\`\`${DIFF}\`\`\``,
+        channel_id: CHANNEL,
+        user_id: ALICE,
+        response_url: slack.responseUrl(id),
+      }),
+    );
+    expect(r.status).toBe(200);
+  };
+
+  const previewOf = (mr: string, exclude: readonly PostedFakeMessage[] = []) =>
+    slack.waitFor(() => {
+      const refused = slack.responses.find((r) => JSON.stringify(r.body).includes(':no_entry:'));
+      if (refused) throw new Error(`refused: ${JSON.stringify(refused.body)}`);
+      return slack.messages.find(
+        (m) =>
+          m.threadTs === null &&
+          !exclude.includes(m) &&
+          m.text.includes(`/amend ${mr}`) &&
+          buttonsOf(m).length === 2,
+      );
+    }, 60_000);
+
+  const click = async (message: PostedFakeMessage, button: Button, user: string) => {
+    const r = await postSigned(
+      bot.port,
+      blockActionBody({ user, message, button, responseUrl: slack.responseUrl(`click-${++n}`) }),
+    );
+    expect(r.status).toBe(200);
+  };
+
+  const thread = (root: PostedFakeMessage) => slack.messages.filter((m) => m.threadTs === root.ts);
+
+  it('preview, Approve: the commit is on the MR branch, the MR has a note, the thread says pushed and follows the pipeline', async () => {
+    const mr = await openMr('feat/workers');
+    const head = (await repo.revParse('refs/heads/feat/workers')) as string;
+    await amend(`ops/app!${mr.iid}`, ' --reason "4 workers for the sale"');
+    const root = await previewOf(`ops/app!${mr.iid}`);
+    const preview = blockText(root);
+    // The exact diff that will be pushed, the branch and the head it was computed on.
+    expect(preview).toContain('+workers = 4');
+    expect(preview).toContain('feat/workers');
+    expect(preview).toContain(head.slice(0, 12));
+    expect(await repo.revParse('refs/heads/feat/workers')).toBe(head); // a preview pushes nothing
+
+    const approve = buttonsOf(root).find((b) => b.action_id === 'change_approve') as Button;
+    await click(root, approve, BOB);
+    const pushed = await slack.waitFor(
+      () => thread(root).find((m) => blockText(m).includes('Pushed commit')),
+      60_000,
+    );
+    const newHead = (await repo.revParse('refs/heads/feat/workers')) as string;
+    expect(newHead).not.toBe(head);
+    expect(blockText(pushed)).toContain(newHead.slice(0, 12));
+    expect(await repo.readFile(newHead, 'app.conf')).toBe('name = app\nworkers = 4\n');
+    // Carol's commit is still there, under opsbot's.
+    expect(await repo.git(['rev-parse', `${newHead}^`])).toContain(head);
+    const message = await repo.git(['log', '-1', '--format=%an%n%B', newHead]);
+    expect(message).toContain('opsbot');
+    expect(message).toContain('Approved-by: @u0bob (Slack)');
+    const note = mr.notes.find((x) => x.body.includes('opsbot added commit'));
+    expect(note?.body).toContain('4 workers for the sale');
+    expect(note?.body).toMatch(/Slack thread: \S+/);
+    await slack.waitFor(() => buttonsOf(root).length === 0 && blockText(root).includes('pushed to'), 30_000);
+
+    // The MR's pipeline shows up in the same thread.
+    const p = gitlab.ci.createPipeline('ops/app', {
+      mrIid: mr.iid,
+      sha: newHead,
+      jobs: [{ name: 'test', stage: 'test' }],
+    });
+    await slack.waitFor(() => thread(root).find((m) => blockText(m).includes(`Pipeline #${p.id}`)), 60_000);
+
+    // The request, the approval and the push are in the audit log.
+    const store = await openStore({ databaseUrl: undefined, dataDir: `${tmp.dir}/data` });
+    try {
+      await expect
+        .poll(async () =>
+          (await store.audit.list({ command: 'amend' })).map((r) => `${r.actorId}:${r.outcome}`),
+        )
+        .toEqual(expect.arrayContaining([`${ALICE}:planned`, `${BOB}:approved`, `${BOB}:ok`]));
+    } finally {
+      await store.close();
+    }
+  }, 180_000);
+
+  it('someone pushes between preview and approval: nothing pushed, both commits intact, Preview again on the new head', async () => {
+    const mr = await openMr('feat/race');
+    const head = (await repo.revParse('refs/heads/feat/race')) as string;
+    await amend(`ops/app!${mr.iid}`);
+    const root = await previewOf(`ops/app!${mr.iid}`);
+    expect(blockText(root)).toContain(head.slice(0, 12));
+    const theirs = await repo.commitToBranch('feat/race', { 'notes.txt': 'mine\n' }, 'Dave was here', {
+      name: 'Dave',
+      email: 'dave@example.test',
+    });
+    gitlab.pushToMergeRequest('ops/app', mr.iid, theirs); // GitLab sees the push (MR head, hook)
+
+    await click(root, buttonsOf(root).find((b) => b.action_id === 'change_approve') as Button, BOB);
+    const moved = await slack.waitFor(
+      () => thread(root).find((m) => blockText(m).includes('nothing was pushed')),
+      60_000,
+    );
+    expect(blockText(moved)).toContain(theirs.slice(0, 12));
+    expect(blockText(moved)).toContain('Dave');
+    expect(blockText(moved)).toContain('Dave was here');
+    // Nothing pushed: the branch is Dave's commit on top of Carol's.
+    expect(await repo.revParse('refs/heads/feat/race')).toBe(theirs);
+    expect(await repo.git(['rev-parse', `${theirs}^`])).toContain(head);
+    expect(await repo.readFile(theirs, 'app.conf')).toBe(CONF);
+
+    const again = buttonsOf(moved).find((b) => b.action_id === 'amend_repreview') as Button;
+    expect(again).toBeDefined();
+    await click(moved, again, ALICE);
+    const second = await previewOf(`ops/app!${mr.iid}`, [root]);
+    expect(blockText(second)).toContain(theirs.slice(0, 12));
+    expect(blockText(second)).toContain('+workers = 4');
+    expect(await repo.revParse('refs/heads/feat/race')).toBe(theirs); // still nothing pushed
+  }, 180_000);
+
+  it('/versionlock --mr puts the change onto that MR branch as a commit, previewed and approved like /amend', async () => {
+    const mr = await openMr('feat/locks');
+    const mrsBefore = gitlab.mergeRequests.length;
+    const head = (await repo.revParse('refs/heads/feat/locks')) as string;
+    const r = await postSigned(
+      bot.port,
+      slashBody({
+        command: '/versionlock',
+        text: `elasticsearch 7.10.2-1 --mr ops/app!${mr.iid}`,
+        channel_id: CHANNEL,
+        user_id: ALICE,
+        response_url: slack.responseUrl(`vl-${++n}`),
+      }),
+    );
+    expect(r.status).toBe(200);
+    const root = await previewOf(`ops/app!${mr.iid}`);
+    expect(blockText(root)).toContain('+0:elasticsearch-7.10.2-1');
+    expect(blockText(root)).toContain(head.slice(0, 12));
+    await click(root, buttonsOf(root).find((b) => b.action_id === 'change_approve') as Button, BOB);
+    await slack.waitFor(() => thread(root).find((m) => blockText(m).includes('Pushed commit')), 60_000);
+    const newHead = (await repo.revParse('refs/heads/feat/locks')) as string;
+    expect(await repo.git(['rev-parse', `${newHead}^`])).toContain(head);
+    expect(await repo.readFile(newHead, LOCKS)).toContain('0:elasticsearch-7.10.2-1.*');
+    // No new MR: the change went onto the existing one.
+    expect(gitlab.mergeRequests).toHaveLength(mrsBefore);
+    expect(gitlab.mergeRequests.some((m) => m.source_branch.startsWith('opsbot/'))).toBe(false);
+  }, 180_000);
+});
