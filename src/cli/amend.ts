@@ -1,11 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../core/config.js';
 import { isAppError } from '../core/errors.js';
-import { SecretSanitizer } from '../core/logger.js';
-import { secretValues } from '../core/secrets.js';
-import { createForge } from '../integrations/forge/create.js';
 import { changeBranch } from '../integrations/git/workspace.js';
 import {
   type AmendApplyOutcome,
@@ -15,8 +11,14 @@ import {
   mrLabel,
   previewAmend,
 } from '../playbooks/amend/amend.js';
-import { githubWebOf, parseMrRef } from '../playbooks/pipelines/mr-ref.js';
 import { cliActor, recordCliRun } from './audit.js';
+import {
+  commandSanitizer,
+  failureMessage,
+  loadCommandConfig,
+  openCommandForge,
+  parseCommandMr,
+} from './forge-command.js';
 import { type CliCommand, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './io.js';
 
 /**
@@ -107,17 +109,9 @@ export const runAmend: CliCommand = async (args, io) => {
   if (positionals.length !== 1) return usage(`expected one merge request\n\n${AMEND_USAGE}`);
   if (!values.patch) return usage(`--patch FILE is required\n\n${AMEND_USAGE}`);
   if (values.message !== undefined && values.message.trim() === '') return usage('--message: empty');
-  const configPath = values.config ?? io.env.OPSBOT_CONFIG ?? null;
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig(io.env, configPath ? resolve(io.cwd, configPath) : null);
-  } catch (err) {
-    return usage(isAppError(err) ? err.userMessage : String(err));
-  }
-  const parsed = parseMrRef(positionals[0] as string, {
-    gitlab: config.forges.gitlab?.host ?? null,
-    github: config.forges.github ? githubWebOf(config.forges.github.baseUrl) : null,
-  });
+  const config = loadCommandConfig(io, values.config);
+  if ('problem' in config) return usage(config.problem);
+  const parsed = parseCommandMr(positionals[0] as string, config);
   if (!parsed.ok) return usage(parsed.problem);
   const { ref } = parsed;
   const label = mrLabel(ref);
@@ -127,14 +121,9 @@ export const runAmend: CliCommand = async (args, io) => {
   } catch (err) {
     return usage(`--patch: cannot read ${values.patch} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
-  let forge: ReturnType<typeof createForge>;
-  try {
-    forge = createForge(ref.forge, config.forges, config.secrets);
-  } catch (err) {
-    return usage(isAppError(err) ? err.userMessage : String(err));
-  }
-  const sanitizer = new SecretSanitizer();
-  sanitizer.register(...secretValues(config.secrets));
+  const forge = openCommandForge(ref, config);
+  if ('problem' in forge) return usage(forge.problem);
+  const sanitizer = commandSanitizer(config);
   const audit = (outcome: 'ok' | 'failed' | 'bad_input', detail: string | null) =>
     recordCliRun(io, {
       command: 'amend',
@@ -205,12 +194,7 @@ export const runAmend: CliCommand = async (args, io) => {
     await audit('bad_input', out.kind === 'refused' ? out.reason : out.kind);
     return EXIT_USAGE;
   } catch (err) {
-    const message = isAppError(err)
-      ? err.userMessage
-      : err instanceof Error
-        ? err.message.split('\n')[0]
-        : String(err);
-    io.stderr.write(`opsbot amend: ${sanitizer.scrub(String(message))}\n`);
+    io.stderr.write(`opsbot amend: ${sanitizer.scrub(failureMessage(err))}\n`);
     await audit('failed', isAppError(err) ? err.code : 'internal');
     return EXIT_FAILURE;
   }

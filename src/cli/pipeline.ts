@@ -1,17 +1,18 @@
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isTerminalCi } from '../core/ci.js';
-import { loadConfig } from '../core/config.js';
 import { isAppError } from '../core/errors.js';
-import { SecretSanitizer } from '../core/logger.js';
-import { secretValues } from '../core/secrets.js';
-import { createForge } from '../integrations/forge/create.js';
 import { cleanLogTail } from '../playbooks/pipelines/log-text.js';
-import { githubWebOf, parseMrRef } from '../playbooks/pipelines/mr-ref.js';
 import { snapshotOf } from '../playbooks/pipelines/poll.js';
 import { renderPipelineText } from '../playbooks/pipelines/render-text.js';
 import { buildPipelineView, failedJobsOf, type ResultView } from '../playbooks/pipelines/view.js';
 import { recordCliRun } from './audit.js';
+import {
+  commandSanitizer,
+  failureMessage,
+  loadCommandConfig,
+  openCommandForge,
+  parseCommandMr,
+} from './forge-command.js';
 import { type CliCommand, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './io.js';
 
 /**
@@ -67,32 +68,18 @@ export const runPipeline: CliCommand = async (args, io) => {
     return EXIT_USAGE;
   };
   if (positionals.length !== 1) return usage(`expected one merge request\n\n${PIPELINE_USAGE}`);
-  const configPath = values.config ?? io.env.OPSBOT_CONFIG ?? null;
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig(io.env, configPath ? resolve(io.cwd, configPath) : null);
-  } catch (err) {
-    return usage(isAppError(err) ? err.userMessage : String(err));
-  }
+  const config = loadCommandConfig(io, values.config);
+  if ('problem' in config) return usage(config.problem);
   const lines = values.lines === undefined ? config.pipelines.logLines : Number(values.lines);
   if (!Number.isInteger(lines) || lines < 0 || lines > 1000)
     return usage('--lines: a number of lines, 0-1000');
-  const hosts = {
-    gitlab: config.forges.gitlab?.host ?? null,
-    github: config.forges.github ? githubWebOf(config.forges.github.baseUrl) : null,
-  };
-  const parsed = parseMrRef(positionals[0] as string, hosts);
+  const parsed = parseCommandMr(positionals[0] as string, config);
   if (!parsed.ok) return usage(parsed.problem);
   const { ref } = parsed;
   const label = ref.forge === 'gitlab' ? `${ref.repo}!${ref.number}` : `${ref.repo}#${ref.number}`;
-  let forge: ReturnType<typeof createForge>;
-  try {
-    forge = createForge(ref.forge, config.forges, config.secrets);
-  } catch (err) {
-    return usage(isAppError(err) ? err.userMessage : String(err));
-  }
-  const sanitizer = new SecretSanitizer();
-  sanitizer.register(...secretValues(config.secrets));
+  const forge = openCommandForge(ref, config);
+  if ('problem' in forge) return usage(forge.problem);
+  const sanitizer = commandSanitizer(config);
   const audit = (outcome: 'ok' | 'failed' | 'bad_input', detail: string | null) =>
     recordCliRun(io, {
       command: 'pipeline',
@@ -166,12 +153,7 @@ export const runPipeline: CliCommand = async (args, io) => {
     await audit('ok', view ? `${view.label} ${view.status}` : 'no pipeline');
     return EXIT_OK;
   } catch (err) {
-    const message = isAppError(err)
-      ? err.userMessage
-      : err instanceof Error
-        ? err.message.split('\n')[0]
-        : String(err);
-    io.stderr.write(`opsbot pipeline: ${sanitizer.scrub(String(message))}\n`);
+    io.stderr.write(`opsbot pipeline: ${sanitizer.scrub(failureMessage(err))}\n`);
     await audit('failed', isAppError(err) ? err.code : 'internal');
     return EXIT_FAILURE;
   }
