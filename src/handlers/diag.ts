@@ -1,14 +1,19 @@
 import { parseDuration } from '../core/duration.js';
 import { type AppError, IntegrationError, isAppError } from '../core/errors.js';
 import type { InstanceRef } from '../integrations/gce/port.js';
-import { isNotInChannel } from '../integrations/slack/errors.js';
-import type { SlackBlock, SlackMessage } from '../integrations/slack/port.js';
+import type { SlackMessage } from '../integrations/slack/port.js';
 import { noDiagEvidence } from '../playbooks/diag/investigate.js';
 import type { DiagReport } from '../playbooks/diag/types.js';
 import { formatRef } from '../playbooks/why-reboot/resolve-instance.js';
 import { parseWords } from './args.js';
 import { buildDiagBlocks, buildDiagChartUpload, buildDiagProgressBlocks } from './blocks/diag.js';
-import { escapeText, SLACK_LIMITS, splitForCodeBlocks, truncate } from './blocks/text.js';
+import { escapeText, SLACK_LIMITS, truncate } from './blocks/text.js';
+import {
+  markEvidenceThreadFailed,
+  openEvidenceThread,
+  postFullReport,
+  showEvidenceAnswer,
+} from './evidence-thread.js';
 import type { CommandContext, CommandResult, CommandSpec, ParseOutcome } from './pipeline.js';
 import { formatUsage } from './usage.js';
 import { parseWhyRebootArgs } from './why-reboot.js';
@@ -153,18 +158,14 @@ const runDiag = async (
   request: DiagRequest,
   args: DiagArgs,
 ): Promise<CommandResult> => {
-  const { invocation: inv, slack, logger } = ctx;
+  const { slack, logger } = ctx;
   // 1. The progress message owns the thread (slash commands carry no ts).
-  let root: { channel: string; ts: string } | null = null;
-  try {
-    root = await slack.postMessage(inv.channelId, buildDiagProgressBlocks(request.vm, request.window));
-  } catch (err) {
-    if (!isNotInChannel(err)) throw err;
-    logger.info('bot cannot post in this channel; answering privately');
-    await ctx.reply({
-      text: `I cannot post in this channel (invite me with \`/invite @opsbot\`). Checking ${escapeText(request.vm)} for you only…`,
-    });
-  }
+  const root = await openEvidenceThread(
+    ctx,
+    buildDiagProgressBlocks(request.vm, request.window),
+    'Checking',
+    request.vm,
+  );
 
   // 2. Evidence and reasoning.
   let report: DiagReport;
@@ -177,12 +178,7 @@ const runDiag = async (
       else await ctx.reply(answer);
       return { outcome: 'bad_input', target: request.vm, detail: err.userMessage.slice(0, 500) };
     }
-    if (root)
-      await slack
-        .updateMessage(root.channel, root.ts, {
-          text: `Could not check ${escapeText(request.vm)} (ref ${ctx.correlationId}).`,
-        })
-        .catch(() => undefined);
+    await markEvidenceThreadFailed(ctx, root, 'check', request.vm);
     throw err;
   }
   const rendered = buildDiagBlocks(report);
@@ -193,17 +189,9 @@ const runDiag = async (
   const result: CommandResult = blind
     ? { outcome: 'failed', target, detail: 'no evidence could be read: every source failed' }
     : { outcome: 'ok', target, detail: `${report.findings.length} finding(s)` };
-  if (!root) {
-    await ctx.reply({ text: rendered.text, blocks: rendered.blocks ?? [] });
-    return result;
-  }
-
   // 3. The verdict replaces the progress message; the picture and the full report go in the thread.
-  await slack.updateMessage(root.channel, root.ts, {
-    text: rendered.text,
-    ...(rendered.blocks ? { blocks: rendered.blocks } : {}),
-  });
-  if (blind) return result;
+  await showEvidenceAnswer(ctx, root, rendered);
+  if (!root || blind) return result;
   try {
     const png = await deps.renderPng(report);
     const upload = buildDiagChartUpload(report);
@@ -225,12 +213,6 @@ const runDiag = async (
       })
       .catch(() => undefined);
   }
-  // The report quotes guest log lines (anyone with a shell on the VM writes them): escaped before splitting.
-  const { parts } = splitForCodeBlocks(rendered.fullReport, { maxParts: 8 });
-  for (const [i, part] of parts.entries()) {
-    const label = parts.length > 1 ? `Full report (${i + 1}/${parts.length})` : 'Full report';
-    const blocks: SlackBlock[] = [{ type: 'section', text: { type: 'mrkdwn', text: part } }];
-    await slack.postMessage(root.channel, { text: label, blocks, threadTs: root.ts });
-  }
+  await postFullReport(ctx, root, rendered.fullReport, { maxParts: 8 });
   return result;
 };

@@ -1,13 +1,18 @@
 import { AppError, isAppError } from '../core/errors.js';
 import type { InstanceRef } from '../integrations/gce/port.js';
-import { isNotInChannel } from '../integrations/slack/errors.js';
-import type { SlackBlock, SlackMessage } from '../integrations/slack/port.js';
+import type { SlackMessage } from '../integrations/slack/port.js';
 import { buildWindow, parseVmReference } from '../playbooks/why-reboot/request.js';
 import { formatRef } from '../playbooks/why-reboot/resolve-instance.js';
 import type { WhyRebootReport } from '../playbooks/why-reboot/types.js';
 import { parseWords } from './args.js';
-import { escapeText, SLACK_LIMITS, splitForCodeBlocks, truncate } from './blocks/text.js';
+import { escapeText, SLACK_LIMITS, truncate } from './blocks/text.js';
 import { noWhyRebootEvidence } from './blocks/why-reboot.js';
+import {
+  markEvidenceThreadFailed,
+  openEvidenceThread,
+  postFullReport,
+  showEvidenceAnswer,
+} from './evidence-thread.js';
 import type { CommandContext, CommandResult, CommandSpec, ParseOutcome } from './pipeline.js';
 import { formatUsage } from './usage.js';
 
@@ -146,18 +151,8 @@ const investigate = async (
   request: WhyRebootRequest,
   args: WhyRebootArgs,
 ): Promise<CommandResult> => {
-  const { invocation: inv, slack, logger } = ctx;
   // 1. The progress message owns the thread: slash commands carry no ts, so we post a root message.
-  let root: { channel: string; ts: string } | null = null;
-  try {
-    root = await slack.postMessage(inv.channelId, deps.buildProgress(request));
-  } catch (err) {
-    if (!isNotInChannel(err)) throw err;
-    logger.info('bot cannot post in this channel; answering privately');
-    await ctx.reply({
-      text: `I cannot post in this channel (invite me with \`/invite @opsbot\`). Investigating ${escapeText(request.vm)} for you only…`,
-    });
-  }
+  const root = await openEvidenceThread(ctx, deps.buildProgress(request), 'Investigating', request.vm);
 
   // 2. Evidence and reasoning.
   const signal = AbortSignal.timeout(deps.timeoutMs ?? 120_000);
@@ -167,17 +162,11 @@ const investigate = async (
   } catch (err) {
     if (err instanceof AppError && (err.code === 'ambiguous' || err.code === 'not_found')) {
       const answer = unresolvedAnswer(err, args);
-      if (root) await slack.updateMessage(root.channel, root.ts, answer);
+      if (root) await ctx.slack.updateMessage(root.channel, root.ts, answer);
       else await ctx.reply(answer);
       return { outcome: 'bad_input', target: request.vm, detail: err.userMessage.slice(0, 500) };
     }
-    if (root) {
-      await slack
-        .updateMessage(root.channel, root.ts, {
-          text: `Could not investigate ${escapeText(request.vm)} (ref ${ctx.correlationId}).`,
-        })
-        .catch(() => undefined);
-    }
+    await markEvidenceThreadFailed(ctx, root, 'investigate', request.vm);
     throw err;
   }
   const rendered = deps.buildReport(report);
@@ -195,20 +184,7 @@ const investigate = async (
     : { outcome: 'ok', target, detail: report.verdict.cause };
 
   // 3. The verdict replaces the progress message; the full report goes in the thread.
-  if (!root) {
-    await ctx.reply({ text: rendered.text, blocks: rendered.blocks ?? [] });
-    return result;
-  }
-  await slack.updateMessage(root.channel, root.ts, {
-    text: rendered.text,
-    ...(rendered.blocks ? { blocks: rendered.blocks } : {}),
-  });
-  // The report quotes guest log lines (anyone with a shell on the VM writes them): the splitter escapes them.
-  const { parts } = splitForCodeBlocks(rendered.fullReport);
-  for (const [i, part] of parts.entries()) {
-    const label = parts.length > 1 ? `Full report (${i + 1}/${parts.length})` : 'Full report';
-    const blocks: SlackBlock[] = [{ type: 'section', text: { type: 'mrkdwn', text: part } }];
-    await slack.postMessage(root.channel, { text: label, blocks, threadTs: root.ts });
-  }
+  await showEvidenceAnswer(ctx, root, rendered);
+  if (root) await postFullReport(ctx, root, rendered.fullReport);
   return result;
 };

@@ -1,0 +1,83 @@
+import { isNotInChannel } from '../integrations/slack/errors.js';
+import type { SlackBlock, SlackMessage } from '../integrations/slack/port.js';
+import { escapeText, splitForCodeBlocks } from './blocks/text.js';
+import type { CommandContext } from './pipeline.js';
+
+/**
+ * The thread an evidence command (`/why-reboot`, `/diag`) answers in: a progress message owns it (slash
+ * commands carry no ts), the verdict replaces that message, the full report follows in the thread. In a
+ * channel the bot is not in there is no thread: the answer goes to the user alone.
+ */
+
+export interface ThreadRoot {
+  readonly channel: string;
+  readonly ts: string;
+}
+
+/** Posts the progress message; null (and the user told, privately) where the bot cannot post. */
+export const openEvidenceThread = async (
+  ctx: CommandContext,
+  progress: SlackMessage,
+  doing: string,
+  vm: string,
+): Promise<ThreadRoot | null> => {
+  try {
+    return await ctx.slack.postMessage(ctx.invocation.channelId, progress);
+  } catch (err) {
+    if (!isNotInChannel(err)) throw err;
+    ctx.logger.info('bot cannot post in this channel; answering privately');
+    await ctx.reply({
+      text: `I cannot post in this channel (invite me with \`/invite @opsbot\`). ${doing} ${escapeText(vm)} for you only…`,
+    });
+    return null;
+  }
+};
+
+/** The progress message says the work failed, with the correlation id; a Slack error here is not the news. */
+export const markEvidenceThreadFailed = async (
+  ctx: CommandContext,
+  root: ThreadRoot | null,
+  what: string,
+  vm: string,
+): Promise<void> => {
+  if (!root) return;
+  await ctx.slack
+    .updateMessage(root.channel, root.ts, {
+      text: `Could not ${what} ${escapeText(vm)} (ref ${ctx.correlationId}).`,
+    })
+    .catch(() => undefined);
+};
+
+/** The answer in place of the progress message, or privately where there is no thread. */
+export const showEvidenceAnswer = async (
+  ctx: CommandContext,
+  root: ThreadRoot | null,
+  message: SlackMessage,
+): Promise<void> => {
+  if (!root) {
+    await ctx.reply({ text: message.text, blocks: message.blocks ?? [] });
+    return;
+  }
+  await ctx.slack.updateMessage(root.channel, root.ts, {
+    text: message.text,
+    ...(message.blocks ? { blocks: message.blocks } : {}),
+  });
+};
+
+/**
+ * The full text report in the thread, in code blocks. It quotes guest log lines (anyone with a shell on
+ * the VM writes them): the splitter escapes them as it cuts.
+ */
+export const postFullReport = async (
+  ctx: CommandContext,
+  root: ThreadRoot,
+  fullReport: string,
+  options: { readonly maxParts?: number } = {},
+): Promise<void> => {
+  const { parts } = splitForCodeBlocks(fullReport, options);
+  for (const [i, part] of parts.entries()) {
+    const label = parts.length > 1 ? `Full report (${i + 1}/${parts.length})` : 'Full report';
+    const blocks: SlackBlock[] = [{ type: 'section', text: { type: 'mrkdwn', text: part } }];
+    await ctx.slack.postMessage(root.channel, { text: label, blocks, threadTs: root.ts });
+  }
+};
