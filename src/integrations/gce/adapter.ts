@@ -18,16 +18,7 @@
  * bounded backoff (Retry-After when the server gives one).
  */
 import { AppError } from '../../core/errors.js';
-import {
-  DEFAULT_RETRY,
-  fromHttpResponse,
-  type GceErrorContext,
-  type RetryPolicy,
-  type Sleep,
-  timeoutError,
-  toIntegrationError,
-  withRetry,
-} from './errors.js';
+import { DEFAULT_RETRY, type GceErrorContext, type RetryPolicy, type Sleep } from './errors.js';
 import { num, obj, str, toInstanceInfo } from './instance-json.js';
 import type {
   ComputePort,
@@ -38,11 +29,20 @@ import type {
   LoggingPort,
   SerialPortChunk,
 } from './port.js';
-import { checkAccessToken } from './token.js';
+import {
+  DEFAULT_COMPUTE_ENDPOINT,
+  DEFAULT_LOGGING_ENDPOINT,
+  googleJsonCall,
+  headerSourceOf,
+  parseEndpoint,
+} from './rest.js';
 
-export const DEFAULT_LOGGING_ENDPOINT = 'https://logging.googleapis.com';
-export const DEFAULT_COMPUTE_ENDPOINT = 'https://compute.googleapis.com';
-export const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
+export {
+  CLOUD_PLATFORM_SCOPE,
+  DEFAULT_COMPUTE_ENDPOINT,
+  DEFAULT_LOGGING_ENDPOINT,
+  parseEndpoint,
+} from './rest.js';
 
 /** Cloud Logging limits for entries:list (FACTS.md). */
 export const MAX_FILTER_CHARS = 20_000;
@@ -75,92 +75,6 @@ export interface GceAdapters {
   close(): Promise<void>;
 }
 
-interface ParsedEndpoint {
-  readonly base: string; // origin + path prefix, no trailing slash
-  readonly host: string;
-  readonly port: number;
-  readonly protocol: 'http' | 'https';
-  readonly path: string; // path prefix without trailing slash ('' for none)
-}
-
-/** A full base URL (`http://127.0.0.1:8080`, `https://compute-xyz.p.googleapis.com`) -> its parts. */
-export const parseEndpoint = (value: string, what: string): ParsedEndpoint => {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch (cause) {
-    throw new AppError('config_invalid', `${what} endpoint is not a URL: ${value}`, { cause });
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new AppError('config_invalid', `${what} endpoint must be http(s): ${value}`);
-  }
-  const protocol = url.protocol === 'http:' ? 'http' : 'https';
-  const port = url.port ? Number(url.port) : protocol === 'http' ? 80 : 443;
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  const path = url.pathname.replace(/\/+$/, '');
-  return { base: `${url.origin}${path}`, host, port, protocol, path };
-};
-
-interface HeaderSource {
-  getRequestHeaders(url?: string | URL): Promise<Headers | Record<string, string>>;
-}
-
-const isHeaderSource = (value: unknown): value is HeaderSource =>
-  typeof value === 'object' &&
-  value !== null &&
-  typeof (value as HeaderSource).getRequestHeaders === 'function';
-
-/** Rejects when the signal aborts. */
-const raceSignal = <T>(promise: Promise<T>, signal: AbortSignal): Promise<T> => {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
-};
-
-/** The caller's signal combined with a per-attempt deadline. */
-const deadline = (timeoutMs: number, signal?: AbortSignal): AbortSignal =>
-  signal ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
-
-const isTimeoutReason = (signal: AbortSignal): boolean =>
-  signal.aborted && signal.reason instanceof Error && signal.reason.name === 'TimeoutError';
-
-/** Application Default Credentials, loaded on first use (google-auth-library costs ~0.4 s to import). */
-const adcHeaderSource = (): HeaderSource => {
-  let auth: Promise<HeaderSource> | null = null;
-  return {
-    getRequestHeaders: async (url) => {
-      auth ??= import('google-auth-library').then(
-        ({ GoogleAuth }) => new GoogleAuth({ scopes: [CLOUD_PLATFORM_SCOPE] }),
-      );
-      return (await auth).getRequestHeaders(url);
-    },
-  };
-};
-
-const headerSourceOf = (opts: GceAdapterOptions): HeaderSource => {
-  if (opts.accessToken !== undefined) {
-    const header = `Bearer ${checkAccessToken(opts.accessToken)}`;
-    return { getRequestHeaders: async () => ({ authorization: header }) };
-  }
-  if (opts.authClient === undefined) return adcHeaderSource();
-  if (!isHeaderSource(opts.authClient)) {
-    throw new AppError('config_invalid', 'the Google auth client must be a google-auth-library client');
-  }
-  return opts.authClient;
-};
-
 /** One path segment of a REST URL (project, zone and resource names are checked upstream; encode anyway). */
 const seg = (value: string): string => encodeURIComponent(value);
 
@@ -177,49 +91,9 @@ export const createGceAdapters = (opts: GceAdapterOptions = {}): GceAdapters => 
     'Compute Engine',
   );
   const auth = headerSourceOf(opts);
-  const retryOptions = { policy, ...(opts.sleep ? { sleep: opts.sleep } : {}) };
 
-  /**
-   * One Google REST call returning JSON: auth headers, the per-attempt deadline and the caller's signal,
-   * Google errors mapped to IntegrationError, retried while retryable.
-   */
-  const callJson = (
-    ctx: GceErrorContext,
-    url: string,
-    init: { readonly method: 'GET' | 'POST'; readonly body?: string },
-    signal: AbortSignal | undefined,
-  ): Promise<Record<string, unknown>> =>
-    withRetry(
-      async () => {
-        const callSignal = deadline(timeoutMs, signal);
-        try {
-          const authHeaders = await raceSignal(Promise.resolve(auth.getRequestHeaders(url)), callSignal);
-          const headers = new Headers(authHeaders as ConstructorParameters<typeof Headers>[0]);
-          headers.set('accept', 'application/json');
-          if (init.body !== undefined) headers.set('content-type', 'application/json');
-          const res = await doFetch(url, { ...init, headers, signal: callSignal });
-          const text = await res.text();
-          let json: unknown = null;
-          try {
-            json = text ? JSON.parse(text) : {};
-          } catch {
-            json = null;
-          }
-          if (!res.ok) throw fromHttpResponse(res.status, json, res.headers, ctx);
-          if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-            throw fromHttpResponse(502, { error: { message: 'response was not JSON' } }, res.headers, ctx);
-          }
-          return json as Record<string, unknown>;
-        } catch (err) {
-          if (err instanceof AppError) throw err;
-          if (isTimeoutReason(callSignal) && !signal?.aborted) throw timeoutError({ ...ctx, timeoutMs }, err);
-          throw toIntegrationError(err, ctx);
-        }
-      },
-      { ...retryOptions, signal },
-    ).catch((err: unknown) => {
-      throw toIntegrationError(err, ctx);
-    });
+  /** One Google REST call returning JSON (rest.ts). */
+  const callJson = googleJsonCall({ timeoutMs, policy, fetch: doFetch, sleep: opts.sleep, auth });
 
   const computeUrl = (path: string, query: Record<string, string | undefined> = {}): string => {
     const params = new URLSearchParams();

@@ -3,26 +3,20 @@
  * `POST /v2/entries:list` paged with pageToken, and Compute `GET /compute/v1/projects/P/aggregated/instances`
  * with returnPartialSuccess=true. Endpoints are configurable like the other Google clients (Private Service
  * Connect, loopback fakes). Every call has a deadline, honours the caller's signal and is retried on
- * 429/5xx with bounded backoff (Retry-After when given).
+ * 429/5xx with bounded backoff (Retry-After when given): the same call as adapter.ts (rest.ts).
  */
-import { GoogleAuth } from 'google-auth-library';
 import { AppError } from '../../core/errors.js';
-import {
-  DEFAULT_RETRY,
-  fromHttpResponse,
-  type GceErrorContext,
-  type RetryPolicy,
-  type Sleep,
-  timeoutError,
-  toIntegrationError,
-  withRetry,
-} from './errors.js';
+import { DEFAULT_RETRY, type GceErrorContext, type RetryPolicy, type Sleep } from './errors.js';
 import type { FleetAuditQuery, FleetInstance, FleetListing, FleetPort } from './fleet-port.js';
 import type { LogEntry } from './port.js';
+import {
+  DEFAULT_COMPUTE_ENDPOINT,
+  DEFAULT_LOGGING_ENDPOINT,
+  googleJsonCall,
+  headerSourceOf,
+  parseEndpoint,
+} from './rest.js';
 
-const DEFAULT_LOGGING = 'https://logging.googleapis.com';
-const DEFAULT_COMPUTE = 'https://compute.googleapis.com';
-const SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 const MAX_PAGES = 10_000;
 
 export interface FleetRestOptions {
@@ -35,23 +29,6 @@ export interface FleetRestOptions {
   readonly fetch?: typeof fetch | undefined;
   readonly sleep?: Sleep | undefined;
 }
-
-interface HeaderSource {
-  getRequestHeaders(url?: string | URL): Promise<Headers | Record<string, string>>;
-}
-
-const baseOf = (value: string, what: string): string => {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch (cause) {
-    throw new AppError('config_invalid', `${what} endpoint is not a URL: ${value}`, { cause });
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new AppError('config_invalid', `${what} endpoint must be http(s): ${value}`);
-  }
-  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
-};
 
 const rec = (v: unknown): Record<string, unknown> =>
   v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
@@ -85,57 +62,15 @@ export const toFleetInstance = (raw: unknown, project: string, zone: string): Fl
 };
 
 export const createFleetRestClient = (opts: FleetRestOptions = {}): FleetPort => {
-  const logging = baseOf(opts.loggingEndpoint ?? DEFAULT_LOGGING, 'Cloud Logging');
-  const compute = baseOf(opts.computeEndpoint ?? DEFAULT_COMPUTE, 'Compute Engine');
+  const logging = parseEndpoint(opts.loggingEndpoint ?? DEFAULT_LOGGING_ENDPOINT, 'Cloud Logging').base;
+  const compute = parseEndpoint(opts.computeEndpoint ?? DEFAULT_COMPUTE_ENDPOINT, 'Compute Engine').base;
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const policy = opts.retry ?? DEFAULT_RETRY;
   const doFetch = opts.fetch ?? globalThis.fetch;
-  const auth = (opts.authClient ?? new GoogleAuth({ scopes: [SCOPE] })) as HeaderSource;
-  if (typeof auth.getRequestHeaders !== 'function') {
-    throw new AppError('config_invalid', 'the Google auth client must be a google-auth-library client');
-  }
+  const auth = headerSourceOf({ authClient: opts.authClient });
 
-  /** One JSON call with auth headers, deadline, mapped errors and retries. */
-  const call = (
-    ctx: GceErrorContext,
-    url: string,
-    init: { method: 'GET' | 'POST'; body?: string },
-    signal?: AbortSignal,
-  ): Promise<Record<string, unknown>> =>
-    withRetry(
-      async () => {
-        const callSignal = signal
-          ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)])
-          : AbortSignal.timeout(timeoutMs);
-        try {
-          const headers = new Headers(
-            (await auth.getRequestHeaders(url)) as ConstructorParameters<typeof Headers>[0],
-          );
-          headers.set('accept', 'application/json');
-          if (init.body !== undefined) headers.set('content-type', 'application/json');
-          const res = await doFetch(url, { ...init, headers, signal: callSignal });
-          const text = await res.text();
-          let json: unknown = null;
-          try {
-            json = text ? JSON.parse(text) : {};
-          } catch {
-            json = null;
-          }
-          if (!res.ok) throw fromHttpResponse(res.status, json, res.headers, ctx);
-          if (json === null || typeof json !== 'object') {
-            throw fromHttpResponse(502, { error: { message: 'response was not JSON' } }, res.headers, ctx);
-          }
-          return json as Record<string, unknown>;
-        } catch (err) {
-          if (err instanceof AppError) throw err;
-          if (callSignal.aborted && !signal?.aborted) throw timeoutError({ ...ctx, timeoutMs }, err);
-          throw toIntegrationError(err, ctx);
-        }
-      },
-      { policy, signal, ...(opts.sleep ? { sleep: opts.sleep } : {}) },
-    ).catch((err: unknown) => {
-      throw toIntegrationError(err, ctx);
-    });
+  /** One JSON call with auth headers, deadline, mapped errors and retries (rest.ts). */
+  const call = googleJsonCall({ timeoutMs, policy, fetch: doFetch, sleep: opts.sleep, auth });
 
   return {
     async *pagesOfEntries(query: FleetAuditQuery, signal?: AbortSignal) {

@@ -1,5 +1,5 @@
 import { AppError } from '../../core/errors.js';
-import { parseEndpoint } from './adapter.js';
+import { parseEndpoint } from './rest.js';
 
 /** The module of @google-cloud/monitoring that holds MetricServiceClient (monitoring.ts and warm.ts load it). */
 export const METRIC_SERVICE_CLIENT_MODULE = '@google-cloud/monitoring/build/src/v3/metric_service_client.js';

@@ -12,7 +12,6 @@
 import { createRequire } from 'node:module';
 import type * as MonitoringSdk from '@google-cloud/monitoring';
 import { GoogleAuth } from 'google-auth-library';
-import { CLOUD_PLATFORM_SCOPE } from './adapter.js';
 import {
   DEFAULT_RETRY,
   type GceErrorContext,
@@ -24,6 +23,7 @@ import {
 } from './errors.js';
 import { METRIC_SERVICE_CLIENT_MODULE, parseMonitoringEndpoint } from './monitoring-endpoint.js';
 import { asRecord, toTimeSeries } from './monitoring-json.js';
+import { CLOUD_PLATFORM_SCOPE } from './rest.js';
 
 export { toTimeSeries } from './monitoring-json.js';
 

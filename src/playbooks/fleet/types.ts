@@ -1,18 +1,9 @@
 /** The fleet view as data: every VM restart in a window, grouped, and the upcoming maintenance. */
 
+import type { DownCause } from '../why-reboot/rules-audit.js';
+
 /** Why a VM went down: the why-reboot audit causes, a user's reset, or unknown (only the restart is logged). */
-export type FleetCause =
-  | 'host-error'
-  | 'preemption'
-  | 'guest-shutdown'
-  | 'host-maintenance'
-  | 'mig-recreate'
-  | 'mig-halt'
-  | 'system-reset'
-  | 'stop'
-  | 'delete'
-  | 'reset'
-  | 'unknown';
+export type FleetCause = DownCause | 'reset' | 'unknown';
 
 export const FLEET_CAUSES: readonly FleetCause[] = [
   'host-error',
