@@ -15,7 +15,7 @@ import type { DiagReport, DiagSourceReport } from '../playbooks/diag/types.js';
 import type { AuditOutcome } from '../store/types.js';
 import { recordCliRun } from './audit.js';
 import { type CliCommand, type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './io.js';
-import { buildOfflineEvidence, buildWindow, type OfflineFlags } from './why-reboot.js';
+import { buildOfflineEvidence, buildWindow, type OfflineFlags, WHY_REBOOT_OPTIONS } from './why-reboot.js';
 
 /**
  * `opsbot diag <vm>`: host diagnostics (USE) of a VM, live (Application Default Credentials) or offline from
@@ -54,24 +54,13 @@ Output:
   -h, --help         this help
 `;
 
+/** The why-reboot flags (the same evidence files, window and config), and the window by --at/--around, the chart, the metrics. */
 const OPTIONS = {
-  project: { type: 'string' },
-  zone: { type: 'string' },
-  since: { type: 'string' },
-  until: { type: 'string' },
+  ...WHY_REBOOT_OPTIONS,
   at: { type: 'string' },
   around: { type: 'string' },
-  json: { type: 'boolean', default: false },
   png: { type: 'string' },
   metrics: { type: 'string', multiple: true },
-  logs: { type: 'string', multiple: true },
-  syslog: { type: 'string', multiple: true },
-  serial: { type: 'string' },
-  instance: { type: 'string' },
-  year: { type: 'string' },
-  tz: { type: 'string' },
-  config: { type: 'string' },
-  help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
 type Flags = OfflineFlags & {

@@ -53,7 +53,8 @@ Output:
   -h, --help         this help
 `;
 
-const OPTIONS = {
+/** The flags of `opsbot why-reboot`, which `opsbot diag` takes too (it adds its own). */
+export const WHY_REBOOT_OPTIONS = {
   project: { type: 'string' },
   zone: { type: 'string' },
   since: { type: 'string' },
@@ -363,7 +364,12 @@ export const runWhyReboot: CliCommand = async (args, io) => {
   let flags: Flags;
   let positionals: string[];
   try {
-    const parsed = parseArgs({ args: [...args], options: OPTIONS, allowPositionals: true, strict: true });
+    const parsed = parseArgs({
+      args: [...args],
+      options: WHY_REBOOT_OPTIONS,
+      allowPositionals: true,
+      strict: true,
+    });
     flags = parsed.values as Flags;
     positionals = parsed.positionals;
   } catch (err) {
