@@ -1,16 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { appendFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open.js';
 import type { ChangeRequest, Store } from '../../src/store/types.js';
 import { createBareRepo, type GitRepo } from '../fakes/git-repo.js';
 import { type FakeGitlab, startFakeGitlab } from '../fakes/gitlab.js';
 import { type FakeSlack, type PostedFakeMessage, startFakeSlack } from '../fakes/slack.js';
-import { urlWithSchema } from '../store/harness.js';
+import { createTestSchema, dropTestSchema } from '../store/harness.js';
 import {
   BOT_TOKEN,
   blockActionBody,
@@ -22,6 +16,7 @@ import {
   tempDir,
   writeConfig,
 } from './helpers.js';
+import { type Replica, signalReplica, startReplica } from './opsbot-process.js';
 
 /**
  * Two real `opsbot serve` processes (HTTP mode) on one PostgreSQL schema, the fake Slack and the fake GitLab
@@ -32,7 +27,6 @@ import {
  */
 
 const DATABASE_URL = process.env.DATABASE_URL;
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const GITLAB_TOKEN = 'glpat-replicas-write-token-31';
 const LOCKS = 'inventory/versionlock.list';
 const CHANNEL = 'C0OPS';
@@ -41,13 +35,6 @@ const BOB = 'U0BOB';
 const LEASE_MS = 3_000;
 /** Kill -> converged: the lease, the resumer's period, a process start and the forge and Slack calls. */
 const CONVERGE_MS = 25_000;
-
-interface Replica {
-  readonly name: string;
-  readonly child: ChildProcess;
-  readonly port: number;
-  readonly lines: string[];
-}
 
 describe.skipIf(!DATABASE_URL)('two opsbot replicas on PostgreSQL, killed at chosen moments', () => {
   let slack: FakeSlack;
@@ -62,62 +49,25 @@ describe.skipIf(!DATABASE_URL)('two opsbot replicas on PostgreSQL, killed at cho
   let n = 0;
 
   const start = async (name: string): Promise<Replica> => {
-    const child = spawn(process.execPath, [join(root, 'bin/opsbot.js'), 'serve', '--config', configPath], {
-      cwd: root,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: tmp.dir,
-        SLACK_BOT_TOKEN: BOT_TOKEN,
-        SLACK_SIGNING_SECRET: SIGNING_SECRET,
-        SLACK_API_URL: slack.apiUrl,
-        GITLAB_TOKEN,
-        DATABASE_URL: databaseUrl,
-        PORT: '0',
-        OPSBOT_LOG_LEVEL: 'info',
-      },
-      stdio: ['ignore', 'ignore', 'pipe'],
+    const r = await startReplica(name, configPath, {
+      HOME: tmp.dir,
+      SLACK_BOT_TOKEN: BOT_TOKEN,
+      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      SLACK_API_URL: slack.apiUrl,
+      GITLAB_TOKEN,
+      DATABASE_URL: databaseUrl,
     });
-    const lines: string[] = [];
-    let buffered = '';
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`${name} did not start:\n${lines.join('\n')}`)),
-        30_000,
-      );
-      child.stderr?.on('data', (chunk: Buffer) => {
-        buffered += chunk.toString('utf8');
-        const parts = buffered.split('\n');
-        buffered = parts.pop() ?? '';
-        for (const line of parts) {
-          lines.push(line);
-          if (process.env.OPSBOT_E2E_LOGS) appendFileSync(process.env.OPSBOT_E2E_LOGS, `${name} ${line}\n`);
-          if (line.includes('"opsbot started"')) {
-            clearTimeout(timer);
-            resolve((JSON.parse(line) as { port: number }).port);
-          }
-        }
-      });
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`${name} exited with ${code}:\n${lines.join('\n')}`));
-      });
-    });
-    const r = { name, child, port, lines };
     replicas.set(name, r);
     return r;
   };
 
   const kill = async (r: Replica): Promise<void> => {
-    const exited = new Promise((resolve) => r.child.once('exit', resolve));
-    r.child.kill('SIGKILL');
-    await exited;
+    await signalReplica(r, 'SIGKILL');
     replicas.delete(r.name);
   };
 
   const stop = async (r: Replica): Promise<void> => {
-    const exited = new Promise((resolve) => r.child.once('exit', resolve));
-    r.child.kill('SIGTERM');
-    await exited;
+    await signalReplica(r, 'SIGTERM');
     replicas.delete(r.name);
   };
 
@@ -128,12 +78,7 @@ describe.skipIf(!DATABASE_URL)('two opsbot replicas on PostgreSQL, killed at cho
   };
 
   beforeAll(async () => {
-    schema = `t_${randomBytes(6).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: DATABASE_URL });
-    await admin.connect();
-    await admin.query(`create schema ${schema}`);
-    await admin.end();
-    databaseUrl = urlWithSchema(DATABASE_URL as string, schema);
+    ({ schema, databaseUrl } = await createTestSchema(DATABASE_URL as string));
     slack = await startFakeSlack({ token: BOT_TOKEN });
     repo = await createBareRepo({ [LOCKS]: '# managed by opsbot\n0:elasticsearch-7.10.1-1.*\n' });
     gitlab = await startFakeGitlab({
@@ -176,12 +121,7 @@ changes:
     await store?.close();
     await Promise.all([slack?.close(), gitlab?.close()]);
     await repo?.cleanup();
-    if (schema) {
-      const admin = new pg.Client({ connectionString: DATABASE_URL });
-      await admin.connect();
-      await admin.query(`drop schema if exists ${schema} cascade`);
-      await admin.end();
-    }
+    if (schema) await dropTestSchema(DATABASE_URL as string, schema);
     tmp.cleanup();
   });
 

@@ -1,4 +1,5 @@
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { type ChildProcess, type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -114,4 +115,59 @@ export const within = async <T>(promise: Promise<T>, ms: number, what: string): 
   } finally {
     clearTimeout(timer);
   }
+};
+
+/** One of several `opsbot serve` replicas of a suite: its stderr lines kept (and appended to $OPSBOT_E2E_LOGS). */
+export interface Replica {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly port: number;
+  readonly lines: string[];
+}
+
+/**
+ * Starts `opsbot serve --config <configPath>` with PATH, `env` (HOME, tokens, DATABASE_URL, ...), an
+ * ephemeral port and info logs; resolves once it logs "opsbot started", fails if it exits first or within
+ * 30 s does not start.
+ */
+export const startReplica = async (
+  name: string,
+  configPath: string,
+  env: Readonly<Record<string, string>>,
+): Promise<Replica> => {
+  const child = spawn(process.execPath, [`${REPO_ROOT}/bin/opsbot.js`, 'serve', '--config', configPath], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env, PORT: '0', OPSBOT_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const lines: string[] = [];
+  let buffered = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start:\n${lines.join('\n')}`)), 30_000);
+    child.stderr?.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('utf8');
+      const parts = buffered.split('\n');
+      buffered = parts.pop() ?? '';
+      for (const line of parts) {
+        lines.push(line);
+        if (process.env.OPSBOT_E2E_LOGS) appendFileSync(process.env.OPSBOT_E2E_LOGS, `${name} ${line}\n`);
+        if (line.includes('"opsbot started"')) {
+          clearTimeout(timer);
+          resolve((JSON.parse(line) as { port: number }).port);
+        }
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited with ${code}:\n${lines.join('\n')}`));
+    });
+  });
+  return { name, child, port, lines };
+};
+
+/** Sends the signal and waits for the replica to exit. */
+export const signalReplica = async (r: Replica, signal: NodeJS.Signals): Promise<void> => {
+  const exited = new Promise((resolve) => r.child.once('exit', resolve));
+  r.child.kill(signal);
+  await exited;
 };

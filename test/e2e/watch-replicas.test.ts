@@ -1,8 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { appendFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeCompute, startFakeCompute } from '../fakes/gce-compute.js';
@@ -10,8 +5,9 @@ import { TEST_TOKEN } from '../fakes/gce-env.js';
 import { type FleetVm, systemEvent } from '../fakes/gce-fleet.js';
 import { type FakeLogging, startFakeLogging } from '../fakes/gce-logging.js';
 import { type FakeSlack, startFakeSlack } from '../fakes/slack.js';
-import { urlWithSchema } from '../store/harness.js';
+import { createTestSchema, dropTestSchema } from '../store/harness.js';
 import { BOT_TOKEN, postSigned, SIGNING_SECRET, slashBody, tempDir, writeConfig } from './helpers.js';
+import { type Replica, signalReplica, startReplica } from './opsbot-process.js';
 
 /**
  * The platform-event watch with two real `opsbot serve` replicas on one PostgreSQL schema: one polls at a
@@ -20,17 +16,9 @@ import { BOT_TOKEN, postSigned, SIGNING_SECRET, slashBody, tempDir, writeConfig 
  * other replica finds by its group key and edits instead of posting it again.
  */
 const DATABASE_URL = process.env.DATABASE_URL;
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CHANNEL = 'C0WATCH';
 const PROJECT = 'watch-prod-a';
 const LEASE_MS = 2_000;
-
-interface Replica {
-  readonly name: string;
-  readonly child: ChildProcess;
-  readonly port: number;
-  readonly lines: string[];
-}
 
 const vm = (i: number, zone: string): FleetVm => ({
   project: PROJECT,
@@ -53,55 +41,20 @@ describe.skipIf(!DATABASE_URL)(
     const replicas = new Map<string, Replica>();
 
     const start = async (name: string): Promise<Replica> => {
-      const child = spawn(process.execPath, [join(root, 'bin/opsbot.js'), 'serve', '--config', configPath], {
-        cwd: root,
-        env: {
-          PATH: process.env.PATH ?? '',
-          HOME: tmp.dir,
-          SLACK_BOT_TOKEN: BOT_TOKEN,
-          SLACK_SIGNING_SECRET: SIGNING_SECRET,
-          SLACK_API_URL: slack.apiUrl,
-          GOOGLE_OAUTH_ACCESS_TOKEN: TEST_TOKEN,
-          DATABASE_URL: databaseUrl,
-          PORT: '0',
-          OPSBOT_LOG_LEVEL: 'info',
-        },
-        stdio: ['ignore', 'ignore', 'pipe'],
+      const r = await startReplica(name, configPath, {
+        HOME: tmp.dir,
+        SLACK_BOT_TOKEN: BOT_TOKEN,
+        SLACK_SIGNING_SECRET: SIGNING_SECRET,
+        SLACK_API_URL: slack.apiUrl,
+        GOOGLE_OAUTH_ACCESS_TOKEN: TEST_TOKEN,
+        DATABASE_URL: databaseUrl,
       });
-      const lines: string[] = [];
-      let buffered = '';
-      const port = await new Promise<number>((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`${name} did not start:\n${lines.join('\n')}`)),
-          30_000,
-        );
-        child.stderr?.on('data', (chunk: Buffer) => {
-          buffered += chunk.toString('utf8');
-          const parts = buffered.split('\n');
-          buffered = parts.pop() ?? '';
-          for (const line of parts) {
-            lines.push(line);
-            if (process.env.OPSBOT_E2E_LOGS) appendFileSync(process.env.OPSBOT_E2E_LOGS, `${name} ${line}\n`);
-            if (line.includes('"opsbot started"')) {
-              clearTimeout(timer);
-              resolve((JSON.parse(line) as { port: number }).port);
-            }
-          }
-        });
-        child.once('exit', (code) => {
-          clearTimeout(timer);
-          reject(new Error(`${name} exited with ${code}:\n${lines.join('\n')}`));
-        });
-      });
-      const r = { name, child, port, lines };
       replicas.set(name, r);
       return r;
     };
 
     const kill = async (r: Replica): Promise<void> => {
-      const exited = new Promise((resolve) => r.child.once('exit', resolve));
-      r.child.kill('SIGKILL');
-      await exited;
+      await signalReplica(r, 'SIGKILL');
       replicas.delete(r.name);
     };
 
@@ -109,12 +62,7 @@ describe.skipIf(!DATABASE_URL)(
     const posted = () => slack.messages.filter((m) => m.channel === CHANNEL && m.threadTs === null);
 
     beforeAll(async () => {
-      schema = `t_${randomBytes(6).toString('hex')}`;
-      const admin = new pg.Client({ connectionString: DATABASE_URL });
-      await admin.connect();
-      await admin.query(`create schema ${schema}`);
-      await admin.end();
-      databaseUrl = urlWithSchema(DATABASE_URL as string, schema);
+      ({ schema, databaseUrl } = await createTestSchema(DATABASE_URL as string));
       slack = await startFakeSlack({ token: BOT_TOKEN });
       logging = await startFakeLogging({ accessToken: TEST_TOKEN, maxPageSize: 2, emptyPagesBefore: 1 });
       compute = await startFakeCompute({ accessToken: TEST_TOKEN });
@@ -144,10 +92,7 @@ describe.skipIf(!DATABASE_URL)(
     afterAll(async () => {
       for (const r of replicas.values()) r.child.kill('SIGKILL');
       await Promise.all([slack?.close(), logging?.close(), compute?.close()]);
-      const admin = new pg.Client({ connectionString: DATABASE_URL });
-      await admin.connect();
-      await admin.query(`drop schema if exists ${schema} cascade`);
-      await admin.end();
+      await dropTestSchema(DATABASE_URL as string, schema);
       tmp.cleanup();
     });
 

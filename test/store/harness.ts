@@ -59,32 +59,35 @@ export const urlWithSchema = (base: string, schema: string): string => {
   return u.toString();
 };
 
+const adminQuery = async (baseUrl: string, query: string): Promise<void> => {
+  const admin = new pg.Client({ connectionString: baseUrl });
+  await admin.connect();
+  try {
+    await admin.query(query);
+  } finally {
+    await admin.end();
+  }
+};
+
+/** A fresh PostgreSQL schema of its own for a test: its name and the URL that pins it (urlWithSchema). */
+export const createTestSchema = async (baseUrl: string): Promise<{ schema: string; databaseUrl: string }> => {
+  const schema = `t_${randomBytes(6).toString('hex')}`;
+  await adminQuery(baseUrl, `create schema ${schema}`);
+  return { schema, databaseUrl: urlWithSchema(baseUrl, schema) };
+};
+
+export const dropTestSchema = (baseUrl: string, schema: string): Promise<void> =>
+  adminQuery(baseUrl, `drop schema if exists ${schema} cascade`);
+
 const postgresHarness = (baseUrl: string): EngineHarness => ({
   engine: 'postgres',
   async create() {
-    const schema = `t_${randomBytes(6).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: baseUrl });
-    await admin.connect();
-    try {
-      await admin.query(`create schema ${schema}`);
-    } finally {
-      await admin.end();
-    }
+    const { schema, databaseUrl } = await createTestSchema(baseUrl);
     const root = await mkdtemp(path.join(tmpdir(), 'opsbot-store-pg-'));
-    return makeTarget(
-      'postgres',
-      { databaseUrl: urlWithSchema(baseUrl, schema), dataDir: root },
-      async () => {
-        const c = new pg.Client({ connectionString: baseUrl });
-        await c.connect();
-        try {
-          await c.query(`drop schema if exists ${schema} cascade`);
-        } finally {
-          await c.end();
-        }
-        await rm(root, { recursive: true, force: true });
-      },
-    );
+    return makeTarget('postgres', { databaseUrl, dataDir: root }, async () => {
+      await dropTestSchema(baseUrl, schema);
+      await rm(root, { recursive: true, force: true });
+    });
   },
 });
 
