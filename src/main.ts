@@ -5,7 +5,13 @@ import { type Config, loadConfig } from './core/config.js';
 import { AppError } from './core/errors.js';
 import { buildLogger, type Logger, SecretSanitizer } from './core/logger.js';
 import { type Env, secretValues } from './core/secrets.js';
-import { type AmendHandlerDeps, createAmendActionHandler, registerAmendActions } from './handlers/amend.js';
+import {
+  type AmendHandlerDeps,
+  createAmendActionHandler,
+  createAmendFormHandler,
+  registerAmendActions,
+  registerAmendForm,
+} from './handlers/amend.js';
 import { pipelineRenderers } from './handlers/blocks/pipeline.js';
 import { buildWhyRebootBlocks, buildWhyRebootProgressBlocks } from './handlers/blocks/why-reboot.js';
 import {
@@ -318,7 +324,10 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
   });
   registerCommands(slackApp.app, registry, pipeline, logger);
   registerChangeActions(slackApp.app, createChangeActionHandler(changes), logger);
-  if (amend) registerAmendActions(slackApp.app, createAmendActionHandler(amend), logger);
+  if (amend) {
+    registerAmendActions(slackApp.app, createAmendActionHandler(amend), logger);
+    registerAmendForm(slackApp.app, createAmendFormHandler(amend), logger);
+  }
   registerRebootsActions(
     slackApp.app,
     createRebootsActionHandler({
