@@ -13,6 +13,7 @@ import {
   SIGNING_SECRET,
   slashBody,
   tempDir,
+  viewSubmissionBody,
   writeConfig,
 } from './helpers.js';
 import { freePort, type OpsbotProcess, spawnOpsbot } from './process.js';
@@ -277,4 +278,95 @@ access:
     expect(gitlab.mergeRequests).toHaveLength(mrsBefore);
     expect(gitlab.mergeRequests.some((m) => m.source_branch.startsWith('opsbot/'))).toBe(false);
   }, 180_000);
+
+  /** `/amend <mr>` without --diff, with a trigger id the fake Slack issued (`issuedAgoMs` back). */
+  const amendForm = async (mr: string, issuedAgoMs = 0) => {
+    const id = `form-${++n}`;
+    const trigger = slack.issueTriggerId({ issuedAgoMs });
+    const r = await postSigned(
+      bot.port,
+      slashBody({
+        command: '/amend',
+        text: mr,
+        channel_id: CHANNEL,
+        user_id: ALICE,
+        response_url: slack.responseUrl(id),
+        trigger_id: trigger,
+      }),
+    );
+    expect(r.status).toBe(200);
+    return { trigger, responseId: id };
+  };
+
+  const submit = async (
+    view: { id: string; view: Record<string, unknown> },
+    fields: { diff: string; mode?: 'add' | 'amend'; message?: string; reason?: string },
+  ) => {
+    const t0 = performance.now();
+    const r = await postSigned(
+      bot.port,
+      viewSubmissionBody({
+        user: ALICE,
+        view,
+        values: {
+          amend_diff: { value: { type: 'plain_text_input', value: fields.diff } },
+          amend_mode: {
+            value: {
+              type: 'radio_buttons',
+              selected_option: { value: fields.mode ?? 'add', text: { type: 'plain_text', text: 'x' } },
+            },
+          },
+          amend_message: { value: { type: 'plain_text_input', value: fields.message ?? null } },
+          amend_reason: { value: { type: 'plain_text_input', value: fields.reason ?? null } },
+        },
+      }),
+    );
+    // Slack's promise: a view_submission not acknowledged within 3 s fails in front of the user.
+    expect(performance.now() - t0).toBeLessThan(3000);
+    expect(r.status).toBe(200);
+    return r.text === '' ? null : (JSON.parse(r.text) as Record<string, unknown>);
+  };
+
+  it("/amend <mr> opens the form with the command's trigger id; its submission previews in the channel; Approve commits", async () => {
+    const mr = await openMr('feat/form');
+    const head = (await repo.revParse('refs/heads/feat/form')) as string;
+    const { trigger } = await amendForm(`ops/app!${mr.iid}`);
+    const view = await slack.waitFor(() => slack.views.find((v) => v.triggerId === trigger), 30_000);
+    expect(view.view.callback_id).toBe('amend_modal');
+    expect(JSON.stringify(view.view.blocks)).toContain('Amend the last commit');
+
+    // Field errors come back in the ack, under the field, and nothing is previewed.
+    expect(await submit(view, { diff: '   ' })).toMatchObject({
+      response_action: 'errors',
+      errors: { amend_diff: expect.stringContaining('diff') },
+    });
+    const outside = '--- a/../etc/passwd\n+++ b/../etc/passwd\n@@ -1 +1 @@\n-a\n+b\n';
+    expect(await submit(view, { diff: outside })).toMatchObject({
+      response_action: 'errors',
+      errors: { amend_diff: expect.stringContaining('outside the repository') },
+    });
+
+    expect(await submit(view, { diff: DIFF, message: 'More workers', reason: 'form reason' })).toBeNull();
+    const root = await previewOf(`ops/app!${mr.iid}`);
+    expect(root.channel).toBe(CHANNEL);
+    expect(blockText(root)).toContain('+workers = 4');
+    expect(blockText(root)).toContain(head.slice(0, 12));
+    await click(root, buttonsOf(root).find((b) => b.action_id === 'change_approve') as Button, BOB);
+    await slack.waitFor(() => thread(root).find((m) => blockText(m).includes('Pushed commit')), 60_000);
+    const newHead = (await repo.revParse('refs/heads/feat/form')) as string;
+    expect(await repo.git(['rev-parse', `${newHead}^`])).toContain(head);
+    expect(await repo.readFile(newHead, 'app.conf')).toBe('name = app\nworkers = 4\n');
+    expect(await repo.git(['log', '-1', '--format=%B', newHead])).toContain('More workers');
+    expect(mr.notes.find((x) => x.body.includes('form reason'))).toBeDefined();
+  }, 180_000);
+
+  it('a trigger id Slack let expire: the user is told to run /amend again or use --diff, no form', async () => {
+    const mr = await openMr('feat/slow');
+    const opened = slack.views.length;
+    const { responseId } = await amendForm(`ops/app!${mr.iid}`, 3500);
+    const answer = await slack.waitFor(() => slack.responses.find((r) => r.id === responseId), 30_000);
+    expect(String(answer.body.text)).toContain('Slack took too long');
+    expect(String(answer.body.text)).toContain('--diff');
+    expect(slack.views).toHaveLength(opened);
+  }, 60_000);
 });
