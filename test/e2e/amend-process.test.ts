@@ -46,6 +46,8 @@ describe('/amend in Slack against an opsbot serve process', () => {
   let gitlab: FakeGitlab;
   let repo: GitRepo;
   let bot: OpsbotProcess;
+  /** Starts opsbot serve on the same port, config and store (a restart after a kill). */
+  let start: () => Promise<OpsbotProcess>;
   const tmp = tempDir();
   let n = 0;
 
@@ -83,23 +85,28 @@ changes:
   gitAuthor:
     name: opsbot
     email: opsbot@example.test
+  # A change whose process died is resumed 3 s after its last lease renewal (the crash test restarts one).
+  leaseMs: 3000
+  resumeIntervalMs: 250
 access:
   approvals:
     amend:
       users: [${BOB}]
 `,
     );
-    bot = await spawnOpsbot({
-      configPath,
-      env: {
-        SLACK_BOT_TOKEN: BOT_TOKEN,
-        SLACK_SIGNING_SECRET: SIGNING_SECRET,
-        SLACK_API_URL: slack.apiUrl,
-        GITLAB_TOKEN: GL_TOKEN,
-        GITLAB_WEBHOOK_SECRET: HOOK_SECRET,
-        PORT: String(port),
-      },
-    });
+    start = () =>
+      spawnOpsbot({
+        configPath,
+        env: {
+          SLACK_BOT_TOKEN: BOT_TOKEN,
+          SLACK_SIGNING_SECRET: SIGNING_SECRET,
+          SLACK_API_URL: slack.apiUrl,
+          GITLAB_TOKEN: GL_TOKEN,
+          GITLAB_WEBHOOK_SECRET: HOOK_SECRET,
+          PORT: String(port),
+        },
+      });
+    bot = await start();
     gitlab.setWebhook({ url: `http://127.0.0.1:${port}/webhooks/gitlab`, token: HOOK_SECRET });
   }, 60_000);
 
@@ -369,4 +376,58 @@ access:
     expect(String(answer.body.text)).toContain('--diff');
     expect(slack.views).toHaveLength(opened);
   }, 60_000);
+
+  it('kill -9 after the push but before the note and the record: the restarted opsbot opens the change and leaves the note exactly once', async () => {
+    const mr = await openMr('feat/crash');
+    const head = (await repo.revParse('refs/heads/feat/crash')) as string;
+    await amend(`ops/app!${mr.iid}`, ' --reason "crash test"');
+    const root = await previewOf(`ops/app!${mr.iid}`);
+    // The note step reads the MR's notes right after the push: hold it there and kill opsbot.
+    const hold = gitlab.hold(
+      { method: 'GET', path: new RegExp(`/merge_requests/${mr.iid}/notes$`) },
+      'before',
+    );
+    await click(root, buttonsOf(root).find((b) => b.action_id === 'change_approve') as Button, BOB);
+    await hold.reached;
+    const pushed = (await repo.revParse('refs/heads/feat/crash')) as string;
+    expect(pushed).not.toBe(head); // the push landed
+    await bot.kill('SIGKILL');
+    hold.release();
+    expect(mr.notes).toHaveLength(0);
+
+    bot = await start();
+    // The resumer takes the change over once its lease ran out and finds its own commit on the branch.
+    const done = await slack.waitFor(
+      () => thread(root).find((m) => blockText(m).includes('Pushed commit')),
+      60_000,
+    );
+    expect(blockText(done)).toContain(pushed.slice(0, 12));
+    await slack.waitFor(() => blockText(root).includes('pushed to'), 30_000);
+    // Nothing pushed twice: the branch is still the one opsbot commit on Carol's.
+    expect(await repo.revParse('refs/heads/feat/crash')).toBe(pushed);
+    expect(await repo.git(['rev-parse', `${pushed}^`])).toContain(head);
+    const notes = mr.notes.filter((x) => x.body.includes('opsbot added commit'));
+    expect(notes).toHaveLength(1);
+    expect(notes[0]?.body).toContain('crash test');
+    expect(notes[0]?.body).toContain(pushed.slice(0, 12));
+  }, 180_000);
+
+  it('kill -9 after the note but before the record: the restarted opsbot does not leave a second note', async () => {
+    const mr = await openMr('feat/crash2');
+    await amend(`ops/app!${mr.iid}`);
+    const root = await previewOf(`ops/app!${mr.iid}`);
+    const hold = gitlab.hold(
+      { method: 'POST', path: new RegExp(`/merge_requests/${mr.iid}/notes$`) },
+      'after',
+    );
+    await click(root, buttonsOf(root).find((b) => b.action_id === 'change_approve') as Button, BOB);
+    await hold.reached;
+    await bot.kill('SIGKILL');
+    hold.release();
+    expect(mr.notes).toHaveLength(1);
+    bot = await start();
+    await slack.waitFor(() => thread(root).find((m) => blockText(m).includes('Pushed commit')), 60_000);
+    await slack.waitFor(() => blockText(root).includes('pushed to'), 30_000);
+    expect(mr.notes.filter((x) => x.body.includes('opsbot added commit'))).toHaveLength(1);
+  }, 180_000);
 });

@@ -565,12 +565,17 @@ export const createChangeLifecycle = (deps: ChangeLifecycleDeps): ChangeLifecycl
       approver: change.approvedBy ? `${person(change.approvedBy, change.approvedByName)} (Slack)` : null,
       reason: req.reason,
       threadUrl: change.threadUrl,
+      changeId: change.id,
     });
     switch (out.kind) {
       case 'pushed':
       case 'nothing_to_do': {
+        // Pushed now, or by an earlier attempt of this change that was cut off before recording it (its
+        // commit found on the branch; the note ensured once): both are this change's push.
         const pushed = out.kind === 'pushed';
+        const earlier = pushed && out.earlier;
         const newSha = pushed ? out.newSha : out.headSha;
+        const at = `${out.target.sourceRepo}:${out.target.branch}`;
         const opened = await move(
           change.id,
           'opened',
@@ -592,8 +597,8 @@ export const createChangeLifecycle = (deps: ChangeLifecycleDeps): ChangeLifecycl
             ref,
             pushed ? 'ok' : 'nothing_to_do',
             pushed
-              ? `pushed ${newSha} onto ${out.target.sourceRepo}:${out.target.branch} (${req.mode})`
-              : `already on ${out.target.sourceRepo}:${out.target.branch} at ${newSha}`,
+              ? `pushed ${newSha} onto ${at} (${req.mode})${earlier ? ' by an earlier attempt, found after a restart' : ''}`
+              : `already on ${at} at ${newSha}`,
           ),
         );
         runLog.info({ mr: out.target.url, newSha, pushed }, 'amend pushed');
