@@ -22,7 +22,12 @@ import {
 import { describeApprovers } from './handlers/change-approvers.js';
 import { type ChangeSlackReconciler, createChangeSlackReconciler } from './handlers/change-slack.js';
 import type { DiagDeps } from './handlers/diag.js';
-import { type CommandPipeline, createAuditWriter, createCommandPipeline } from './handlers/pipeline.js';
+import {
+  type CommandPipeline,
+  type CommandSpec,
+  createAuditWriter,
+  createCommandPipeline,
+} from './handlers/pipeline.js';
 import { createPipelineActionHandler, registerPipelineActions } from './handlers/pipeline-actions.js';
 import { createRebootsActionHandler, type RebootsDeps, registerRebootsActions } from './handlers/reboots.js';
 import { registerCommands } from './handlers/register.js';
@@ -326,7 +331,18 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
   registerChangeActions(slackApp.app, createChangeActionHandler(changes), logger);
   if (amend) {
     registerAmendActions(slackApp.app, createAmendActionHandler(amend), logger);
-    registerAmendForm(slackApp.app, createAmendFormHandler(amend), logger);
+    const typed = (name: string): CommandSpec<unknown> | undefined =>
+      registry.find((spec) => spec.name === name);
+    const versionlock = typed('versionlock');
+    const tfImport = typed('tf-import');
+    registerAmendForm(
+      slackApp.app,
+      createAmendFormHandler(amend, {
+        ...(versionlock ? { versionlock } : {}),
+        ...(tfImport ? { 'tf-import': tfImport } : {}),
+      }),
+      logger,
+    );
   }
   registerRebootsActions(
     slackApp.app,

@@ -367,7 +367,10 @@ export interface AmendFormSubmission {
   readonly privateMetadata: string;
 }
 
-export const createAmendFormHandler = (deps: AmendHandlerDeps) => ({
+/** The commands whose change the form can put onto the MR (as `<command> <words> --mr <mr>`). */
+export type TypedChangeCommands = Partial<Record<'versionlock' | 'tf-import', CommandSpec<unknown>>>;
+
+export const createAmendFormHandler = (deps: AmendHandlerDeps, typedCommands: TypedChangeCommands = {}) => ({
   async handle(sub: AmendFormSubmission, ack: ViewAck): Promise<void> {
     const { slack, pipeline, logger } = deps.changes;
     let acked = false;
@@ -407,6 +410,19 @@ export const createAmendFormHandler = (deps: AmendHandlerDeps) => ({
             return { outcome: 'bad_input', detail: parsed.problem };
           }
           const label = mrLabel(parsed.ref);
+          const presentCtx: PresentContext = {
+            invocation: { userId: sub.userId, userName: sub.userName, channelId: metadata.channelId },
+            correlationId: rctx.correlationId,
+            logger: rctx.logger,
+            reply: (m) => say(m.text),
+          };
+          if (read.submission.typed !== null) {
+            return runTypedChange(deps, typedCommands, presentCtx, read.submission.typed, metadata.mr, {
+              fieldError: (t) =>
+                ackOnce({ response_action: 'errors', errors: { [AMEND_BLOCKS.typed]: truncate(t, 1900) } }),
+              ack: () => ackOnce(),
+            });
+          }
           const patch = cleanDiff(read.submission.diffText);
           const check = checkPatch(patch);
           if (!check.ok) {
@@ -450,18 +466,11 @@ export const createAmendFormHandler = (deps: AmendHandlerDeps) => ({
           }
           await ackOnce();
           const out = inTime ? inTime.out : await previewing;
-          return presentPreview(
-            deps,
-            {
-              invocation: { userId: sub.userId, userName: sub.userName, channelId: metadata.channelId },
-              correlationId: rctx.correlationId,
-              logger: rctx.logger,
-              reply: (m) => say(m.text),
-            },
-            request,
-            out,
-            { ...request, reason: read.submission.reason, dryRun: false },
-          );
+          return presentPreview(deps, presentCtx, request, out, {
+            ...request,
+            reason: read.submission.reason,
+            dryRun: false,
+          });
         },
         say,
       );
@@ -471,6 +480,69 @@ export const createAmendFormHandler = (deps: AmendHandlerDeps) => ({
     }
   },
 });
+
+/**
+ * "versionlock elasticsearch 7.10.2-1" from the form: that command, run as `/versionlock ... --mr <mr>` by
+ * the submitter (its own access rule), so its change goes onto the MR as an /amend commit.
+ */
+const runTypedChange = async (
+  deps: AmendHandlerDeps,
+  commands: TypedChangeCommands,
+  ctx: PresentContext,
+  typed: string,
+  mr: string,
+  answer: { fieldError(text: string): Promise<void>; ack(): Promise<void> },
+): Promise<CommandResult> => {
+  const [word = '', ...rest] = typed.trim().split(/\s+/);
+  const name = word.replace(/^\//, '');
+  const spec = name === 'versionlock' || name === 'tf-import' ? commands[name] : undefined;
+  if (!spec) {
+    const problem = 'start with versionlock or tf-import (e.g. "versionlock elasticsearch 7.10.2-1")';
+    await answer.fieldError(problem);
+    return { outcome: 'bad_input', detail: problem };
+  }
+  if (/(^|\s)--mr(\s|=|$)/.test(rest.join(' '))) {
+    await answer.fieldError('--mr is this MR: leave it out');
+    return { outcome: 'bad_input', detail: '--mr in the typed change' };
+  }
+  const text = `${rest.join(' ')} --mr ${mr}`;
+  const parsed = spec.parse(text);
+  if (!parsed.ok) {
+    await answer.fieldError(`${name}: ${parsed.problem}`);
+    return { outcome: 'bad_input', detail: parsed.problem };
+  }
+  const access = await checkAccess(
+    spec.name,
+    deps.changes.flow.commandRules[spec.name],
+    { userId: ctx.invocation.userId, channelId: ctx.invocation.channelId },
+    deps.changes.flow.isMember,
+  );
+  if (!access.allowed) {
+    await answer.fieldError(access.message);
+    return { outcome: 'refused', detail: access.message };
+  }
+  await answer.ack();
+  return spec.run(
+    {
+      invocation: {
+        command: `/${spec.name}`,
+        text,
+        userId: ctx.invocation.userId,
+        userName: ctx.invocation.userName,
+        channelId: ctx.invocation.channelId,
+        channelName: null,
+        teamId: null,
+        responseUrl: null,
+        triggerId: null,
+      },
+      correlationId: ctx.correlationId,
+      logger: ctx.logger,
+      slack: deps.changes.slack,
+      reply: ctx.reply,
+    },
+    parsed.args,
+  );
+};
 
 /** Wires the /amend form's submission (`view_submission` with the form's callback_id). */
 export const registerAmendForm = (

@@ -307,7 +307,7 @@ access:
 
   const submit = async (
     view: { id: string; view: Record<string, unknown> },
-    fields: { diff: string; mode?: 'add' | 'amend'; message?: string; reason?: string },
+    fields: { diff: string; typed?: string; mode?: 'add' | 'amend'; message?: string; reason?: string },
   ) => {
     const t0 = performance.now();
     const r = await postSigned(
@@ -316,7 +316,8 @@ access:
         user: ALICE,
         view,
         values: {
-          amend_diff: { value: { type: 'plain_text_input', value: fields.diff } },
+          amend_diff: { value: { type: 'plain_text_input', value: fields.diff || null } },
+          amend_typed: { value: { type: 'plain_text_input', value: fields.typed ?? null } },
           amend_mode: {
             value: {
               type: 'radio_buttons',
@@ -365,6 +366,29 @@ access:
     expect(await repo.readFile(newHead, 'app.conf')).toBe('name = app\nworkers = 4\n');
     expect(await repo.git(['log', '-1', '--format=%B', newHead])).toContain('More workers');
     expect(mr.notes.find((x) => x.body.includes('form reason'))).toBeDefined();
+  }, 180_000);
+
+  it("the form's typed change (versionlock) goes onto the MR as a commit, like /versionlock --mr", async () => {
+    const mr = await openMr('feat/form-typed');
+    const head = (await repo.revParse('refs/heads/feat/form-typed')) as string;
+    const { trigger } = await amendForm(`ops/app!${mr.iid}`);
+    const view = await slack.waitFor(() => slack.views.find((v) => v.triggerId === trigger), 30_000);
+    expect(await submit(view, { diff: '', typed: 'versionlock' })).toMatchObject({
+      response_action: 'errors',
+      errors: { amend_typed: expect.stringContaining('versionlock') },
+    });
+    expect(await submit(view, { diff: DIFF, typed: 'versionlock kibana 7.10.2-1' })).toMatchObject({
+      response_action: 'errors',
+      errors: { amend_typed: expect.stringContaining('not both') },
+    });
+    expect(await submit(view, { diff: '', typed: 'versionlock kibana 7.10.2-1' })).toBeNull();
+    const root = await previewOf(`ops/app!${mr.iid}`);
+    expect(blockText(root)).toContain('+0:kibana-7.10.2-1');
+    await click(root, buttonsOf(root).find((b) => b.action_id === 'change_approve') as Button, BOB);
+    await slack.waitFor(() => thread(root).find((m) => blockText(m).includes('Pushed commit')), 60_000);
+    const newHead = (await repo.revParse('refs/heads/feat/form-typed')) as string;
+    expect(await repo.git(['rev-parse', `${newHead}^`])).toContain(head);
+    expect(await repo.readFile(newHead, LOCKS)).toContain('0:kibana-7.10.2-1.*');
   }, 180_000);
 
   it('a trigger id Slack let expire: the user is told to run /amend again or use --diff, no form', async () => {

@@ -10,6 +10,7 @@ import { truncate } from './text.js';
 export const AMEND_MODAL_CALLBACK = 'amend_modal';
 export const AMEND_BLOCKS = {
   diff: 'amend_diff',
+  typed: 'amend_typed',
   mode: 'amend_mode',
   message: 'amend_message',
   reason: 'amend_reason',
@@ -47,6 +48,7 @@ export const buildAmendModal = (o: {
     {
       type: 'input',
       block_id: AMEND_BLOCKS.diff,
+      optional: true,
       label: plain('Change (a unified diff)'),
       hint: plain('Applied with git apply on the branch head; paths relative to the repository root.'),
       element: {
@@ -56,6 +58,16 @@ export const buildAmendModal = (o: {
         max_length: MAX_INPUT,
         placeholder: plain('--- a/file\n+++ b/file\n@@ ...'),
       },
+    },
+    {
+      type: 'input',
+      block_id: AMEND_BLOCKS.typed,
+      optional: true,
+      label: plain("Or one of opsbot's changes"),
+      hint: plain(
+        'Instead of a diff: "versionlock elasticsearch 7.10.2-1", "versionlock remove kibana", "tf-import <address> <id>" (always a new commit).',
+      ),
+      element: { type: 'plain_text_input', action_id: VALUE, max_length: 500 },
     },
     {
       type: 'input',
@@ -112,7 +124,14 @@ export const readAmendSubmission = (
   values: StateValues,
   privateMetadata: string,
 ):
-  | { readonly ok: true; readonly submission: Omit<AmendSubmission, 'patch'> & { readonly diffText: string } }
+  | {
+      readonly ok: true;
+      readonly submission: Omit<AmendSubmission, 'patch'> & {
+        readonly diffText: string;
+        /** "versionlock ..." / "tf-import ...": one of opsbot's typed changes instead of a diff. */
+        readonly typed: string | null;
+      };
+    }
   | { readonly ok: false; readonly errors: Record<string, string> } => {
   let metadata: AmendModalMetadata;
   try {
@@ -130,14 +149,23 @@ export const readAmendSubmission = (
     return typeof v === 'string' && v.trim() !== '' ? v.trim() : null;
   };
   const diffText = values[AMEND_BLOCKS.diff]?.[VALUE]?.value ?? '';
-  if (diffText.trim() === '')
-    return { ok: false, errors: { [AMEND_BLOCKS.diff]: 'Paste the unified diff to apply.' } };
+  const typed = text(AMEND_BLOCKS.typed);
+  if (diffText.trim() === '' && typed === null)
+    return {
+      ok: false,
+      errors: {
+        [AMEND_BLOCKS.diff]: "Paste the unified diff to apply (or give one of opsbot's changes below).",
+      },
+    };
+  if (diffText.trim() !== '' && typed !== null)
+    return { ok: false, errors: { [AMEND_BLOCKS.typed]: 'Give a diff or one of these, not both.' } };
   const mode = values[AMEND_BLOCKS.mode]?.[VALUE]?.selected_option?.value === 'amend' ? 'amend' : 'add';
   return {
     ok: true,
     submission: {
       metadata,
       diffText,
+      typed,
       mode,
       message: text(AMEND_BLOCKS.message),
       reason: text(AMEND_BLOCKS.reason),
