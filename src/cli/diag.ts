@@ -4,7 +4,8 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../core/config.js';
 import { parseDuration } from '../core/duration.js';
 import { AppError, isAppError } from '../core/errors.js';
-import type { TimeSeries } from '../integrations/gce/monitoring-port.js';
+import type { MonitoringAdapter } from '../integrations/gce/monitoring.js';
+import type { MonitoringPort, TimeSeries } from '../integrations/gce/monitoring-port.js';
 import { analyzeDiag } from '../playbooks/diag/analyze.js';
 import { HOST_LINES } from '../playbooks/diag/host-lines.js';
 import { noDiagEvidence } from '../playbooks/diag/investigate.js';
@@ -154,27 +155,50 @@ const offlineReport = async (vm: string, flags: Flags, io: CliIo): Promise<DiagR
 const liveReport = async (vm: string, flags: Flags, io: CliIo): Promise<DiagReport> => {
   const config = configOf(flags, io);
   const window = buildWindow(flags.since, flags.until, io.now(), config.diag.defaultWindow);
-  const [{ investigateDiag }, { createGceAdapters }, { createMonitoringAdapter }, { gceAuthOptions }, token] =
-    await Promise.all([
-      import('../playbooks/diag/investigate.js'),
-      import('../integrations/gce/adapter.js'),
-      import('../integrations/gce/monitoring.js'),
-      import('../integrations/gce/auth.js'),
-      import('../integrations/gce/token.js'),
-    ]);
+  const [{ investigateDiag }, { createGceAdapters }, { parseMonitoringEndpoint }, token] = await Promise.all([
+    import('../playbooks/diag/investigate.js'),
+    import('../integrations/gce/adapter.js'),
+    import('../integrations/gce/monitoring-endpoint.js'),
+    import('../integrations/gce/token.js'),
+  ]);
   const google = config.google;
   const adapters = createGceAdapters({
     logging: { apiEndpoint: google.endpoints.logging },
     compute: { apiEndpoint: google.endpoints.compute },
     ...token.gceAdapterAuth(config.secrets),
   });
-  const monitoring = createMonitoringAdapter({
-    apiEndpoint: google.endpoints.monitoring,
-    ...gceAuthOptions(config.secrets),
-  });
+  parseMonitoringEndpoint(google.endpoints.monitoring); // a bad endpoint is a usage error before any request
+  // Cloud Monitoring's client (google-gax, protobufjs, the credentials library: about half a second of CPU,
+  // the heaviest load of the command) loads once the evidence requests are in flight, a module at a time so
+  // their answers are handled between steps; the metric reads, which wait for the instance anyway, wait for it.
+  const stop = new AbortController();
+  const monitoring = (async (): Promise<MonitoringAdapter | null> => {
+    await new Promise((resolve) => setImmediate(resolve)); // the requests leave first
+    const { warmGoogleModules } = await import('../integrations/gce/warm.js');
+    await warmGoogleModules({ signal: stop.signal });
+    if (stop.signal.aborted) return null;
+    const [{ createMonitoringAdapter }, { gceAuthOptions }] = await Promise.all([
+      import('../integrations/gce/monitoring.js'),
+      import('../integrations/gce/auth.js'),
+    ]);
+    const adapter = createMonitoringAdapter({
+      apiEndpoint: google.endpoints.monitoring,
+      ...gceAuthOptions(config.secrets),
+    });
+    adapter.warm();
+    return adapter;
+  })();
+  monitoring.catch(() => undefined); // a load failure is the metric reads' failure
+  const lazyMonitoring: MonitoringPort = {
+    async listTimeSeries(query, signal) {
+      const adapter = await monitoring;
+      if (!adapter) throw new AppError('internal', 'Cloud Monitoring was not loaded');
+      return adapter.listTimeSeries(query, signal);
+    },
+  };
   try {
     return await investigateDiag(
-      { compute: adapters.compute, logging: adapters.logging, monitoring },
+      { compute: adapters.compute, logging: adapters.logging, monitoring: lazyMonitoring },
       {
         defaultProject: google.defaultProject,
         projects: google.projects,
@@ -188,7 +212,9 @@ const liveReport = async (vm: string, flags: Flags, io: CliIo): Promise<DiagRepo
       io.now,
     );
   } finally {
-    await Promise.all([adapters.close(), monitoring.close()]);
+    stop.abort(); // no metric read left to serve: a load still under way stops at its next step
+    const loaded = await monitoring.catch(() => null);
+    await Promise.all([adapters.close(), loaded?.close()]);
   }
 };
 

@@ -1,7 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../core/config.js';
 import { AppError, isAppError } from '../core/errors.js';
 import type { InstanceInfo, LogEntry } from '../integrations/gce/port.js';
 import { analyze } from '../playbooks/why-reboot/analyze.js';
@@ -311,6 +310,8 @@ const buildLiveReport = async (
   io: CliIo,
   startAudit: () => CliAudit,
 ): Promise<WhyRebootReport> => {
+  // The config (zod, yaml) loads only for a live run: an offline one reads files and needs none of it.
+  const { loadConfig } = await import('../core/config.js');
   const configPath = flags.config ?? io.env.OPSBOT_CONFIG ?? null;
   const config = loadConfig(io.env, configPath ? resolve(io.cwd, configPath) : null, { requireSlack: false });
   const google = config.google;

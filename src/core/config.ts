@@ -3,6 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { AppError } from './errors.js';
 import { type Env, readSecrets, type Secrets } from './secrets.js';
+import { DEFAULT_DATA_DIR } from './store-settings.js';
 
 /**
  * The configuration file's schema. The same definition validates the YAML at startup and generates
@@ -526,10 +527,13 @@ export const configSchema = z
       .describe('post platform events (host errors, preemptions, ...) to a channel as they happen; polling'),
     store: z
       .object({
-        dataDir: z.string().default('./data').describe('SQLite file location when DATABASE_URL is not set'),
+        dataDir: z
+          .string()
+          .default(DEFAULT_DATA_DIR)
+          .describe('SQLite file location when DATABASE_URL is not set'),
       })
       .strict()
-      .default({ dataDir: './data' }),
+      .default({ dataDir: DEFAULT_DATA_DIR }),
     logging: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -60,7 +60,8 @@ export const newAuditId = (atMs: number): string => {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 };
 
-const toRow = (entry: AuditRecord): AuditRow => {
+/** The row an audit entry is stored as (shared with the CLI's direct append, src/store/audit-append.ts). */
+export const toAuditRow = (entry: AuditRecord): AuditRow => {
   let at: number;
   try {
     at = toEpochMs(entry.at, 'at');
@@ -94,7 +95,7 @@ export class KyselyAuditRepository implements AuditRepository {
   }
 
   async record(entry: AuditRecord): Promise<void> {
-    const row = toRow(entry);
+    const row = toAuditRow(entry);
     await guard(this.#ctx, 'audit.record', () => this.#ctx.db.insertInto('audit_log').values(row).execute());
   }
 
@@ -105,7 +106,7 @@ export class KyselyAuditRepository implements AuditRepository {
    */
   async recordMany(entries: readonly AuditRecord[]): Promise<void> {
     if (entries.length === 0) return;
-    const rows = entries.map(toRow);
+    const rows = entries.map(toAuditRow);
     const chunks: AuditRow[][] = [];
     for (let i = 0; i < rows.length; i += AUDIT_INSERT_CHUNK_ROWS) {
       chunks.push(rows.slice(i, i + AUDIT_INSERT_CHUNK_ROWS));

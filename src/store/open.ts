@@ -17,6 +17,7 @@ import { KyselyPipelineRepository } from './pipeline-repository.js';
 import type { DeliveryRepository, PipelineRepository } from './pipeline-types.js';
 import type { Database, Engine } from './schema.js';
 import { openSqliteFile } from './sqlite-driver.js';
+import { DEFAULT_SQLITE_BUSY_TIMEOUT_MS, SQLITE_FILE_NAME } from './sqlite-file.js';
 import type {
   AuditRepository,
   ChangeNoteRepository,
@@ -27,9 +28,7 @@ import type {
 } from './types.js';
 import { KyselyWatchRepository } from './watch-repository.js';
 
-export const SQLITE_FILE_NAME = 'opsbot.sqlite';
-// Generous: a CLI run next to the server, or a checkpoint on a loaded machine, must make a writer wait, not fail.
-export const DEFAULT_SQLITE_BUSY_TIMEOUT_MS = 15_000;
+export { DEFAULT_SQLITE_BUSY_TIMEOUT_MS, SQLITE_FILE_NAME } from './sqlite-file.js';
 export const DEFAULT_PG_POOL_MAX = 10;
 
 export interface OpenStoreOptions {

@@ -7,6 +7,7 @@
  * command finds everything in the module cache. (Compute and Logging are plain REST: nothing to load.)
  */
 import { createRequire } from 'node:module';
+import { METRIC_SERVICE_CLIENT_MODULE } from './monitoring-endpoint.js';
 
 const require = createRequire(import.meta.url);
 
@@ -35,7 +36,10 @@ const listModules = (): string[] => {
     }
     out.push(gax);
   }
-  tryResolve(require, '@google-cloud/monitoring');
+  // The one client monitoring.ts loads (not the package index, which loads every v3 client).
+  const before = out.length;
+  tryResolve(require, METRIC_SERVICE_CLIENT_MODULE);
+  if (out.length === before) tryResolve(require, '@google-cloud/monitoring');
   return out;
 };
 

@@ -1,5 +1,5 @@
 import { AppError, isAppError } from '../../core/errors.js';
-import { toTimeSeries } from '../../integrations/gce/monitoring.js';
+import { toTimeSeries } from '../../integrations/gce/monitoring-json.js';
 import type {
   MonitoringAligner,
   MonitoringPort,
