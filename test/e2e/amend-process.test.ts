@@ -368,6 +368,35 @@ access:
     expect(mr.notes.find((x) => x.body.includes('form reason'))).toBeDefined();
   }, 180_000);
 
+  it('a diff from the form that does not apply: refused with the failing hunk (under the field, or privately once the form closed)', async () => {
+    const mr = await openMr('feat/form-bad');
+    const head = (await repo.revParse('refs/heads/feat/form-bad')) as string;
+    const { trigger } = await amendForm(`ops/app!${mr.iid}`);
+    const view = await slack.waitFor(() => slack.views.find((v) => v.triggerId === trigger), 30_000);
+    const bad = '--- a/app.conf\n+++ b/app.conf\n@@ -1,2 +1,2 @@\n name = app\n-workers = 9\n+workers = 10\n';
+    const ephemeralBefore = slack.callsOf('chat.postEphemeral').length;
+    const answer = await submit(view, { diff: bad });
+    // Within opsbot's 2 s budget git's answer is shown under the diff field; after it the form has closed and
+    // the refusal is answered privately in the channel. Either way the user sees the hunk that failed.
+    const refusal = answer
+      ? String((answer.errors as Record<string, string>).amend_diff)
+      : String(
+          (
+            await slack.waitFor(
+              () =>
+                slack
+                  .callsOf('chat.postEphemeral')
+                  .slice(ephemeralBefore)
+                  .find((c) => c.args.user === ALICE),
+              60_000,
+            )
+          ).args.text,
+        );
+    expect(refusal).toContain('does not apply');
+    expect(refusal).toContain('workers = 9');
+    expect(await repo.revParse('refs/heads/feat/form-bad')).toBe(head);
+  }, 120_000);
+
   it("the form's typed change (versionlock) goes onto the MR as a commit, like /versionlock --mr", async () => {
     const mr = await openMr('feat/form-typed');
     const head = (await repo.revParse('refs/heads/feat/form-typed')) as string;
