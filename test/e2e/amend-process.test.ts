@@ -483,4 +483,36 @@ access:
     await slack.waitFor(() => blockText(root).includes('pushed to'), 30_000);
     expect(mr.notes.filter((x) => x.body.includes('opsbot added commit'))).toHaveLength(1);
   }, 180_000);
+
+  it('the MR note failing at the push: the change is open, and the note is left later, once', async () => {
+    const mr = await openMr('feat/note-later');
+    await amend(`ops/app!${mr.iid}`);
+    const root = await previewOf(`ops/app!${mr.iid}`);
+    // GitLab refuses the note once (a 403 is not retried): the push stands, the thread says the note is missing.
+    gitlab.inject(
+      { method: 'POST', path: new RegExp(`/merge_requests/${mr.iid}/notes$`) },
+      { kind: 'respond', status: 403, json: { message: '403 Forbidden' } },
+    );
+    await click(root, buttonsOf(root).find((b) => b.action_id === 'change_approve') as Button, BOB);
+    const pushed = await slack.waitFor(
+      () => thread(root).find((m) => blockText(m).includes('Pushed commit')),
+      60_000,
+    );
+    expect(blockText(pushed)).toContain('could not be left');
+    // The resumer leaves it on a later pass; exactly one.
+    await slack.waitFor(() => mr.notes.some((x) => x.body.includes('opsbot added commit')), 30_000);
+    const newHead = (await repo.revParse('refs/heads/feat/note-later')) as string;
+    const notes = mr.notes.filter((x) => x.body.includes('opsbot added commit'));
+    expect(notes).toHaveLength(1);
+    expect(notes[0]?.body).toContain(newHead.slice(0, 12));
+    // A later pass (a restart checks every open amend) does not add another: restart and wait for its pass.
+    await bot.kill('SIGTERM');
+    bot = await start();
+    const gets = () =>
+      gitlab.requests.filter((r) => r.method === 'GET' && r.path.endsWith(`/merge_requests/${mr.iid}/notes`))
+        .length;
+    const before = gets();
+    await slack.waitFor(() => gets() > before, 30_000);
+    expect(mr.notes.filter((x) => x.body.includes('opsbot added commit'))).toHaveLength(1);
+  }, 180_000);
 });
