@@ -1,5 +1,5 @@
 import { parseDuration } from '../core/duration.js';
-import { type AppError, IntegrationError, isAppError } from '../core/errors.js';
+import { type AppError, isAppError } from '../core/errors.js';
 import type { InstanceRef } from '../integrations/gce/port.js';
 import { isNotInChannel } from '../integrations/slack/errors.js';
 import type { SlackBlock, SlackMessage } from '../integrations/slack/port.js';
