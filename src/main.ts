@@ -5,7 +5,13 @@ import { type Config, loadConfig } from './core/config.js';
 import { AppError } from './core/errors.js';
 import { buildLogger, type Logger, SecretSanitizer } from './core/logger.js';
 import { type Env, secretValues } from './core/secrets.js';
-import { type AmendHandlerDeps, createAmendActionHandler, registerAmendActions } from './handlers/amend.js';
+import {
+  type AmendHandlerDeps,
+  createAmendActionHandler,
+  createAmendFormHandler,
+  registerAmendActions,
+  registerAmendForm,
+} from './handlers/amend.js';
 import { pipelineRenderers } from './handlers/blocks/pipeline.js';
 import { buildWhyRebootBlocks, buildWhyRebootProgressBlocks } from './handlers/blocks/why-reboot.js';
 import {
@@ -16,7 +22,12 @@ import {
 import { describeApprovers } from './handlers/change-approvers.js';
 import { type ChangeSlackReconciler, createChangeSlackReconciler } from './handlers/change-slack.js';
 import type { DiagDeps } from './handlers/diag.js';
-import { type CommandPipeline, createAuditWriter, createCommandPipeline } from './handlers/pipeline.js';
+import {
+  type CommandPipeline,
+  type CommandSpec,
+  createAuditWriter,
+  createCommandPipeline,
+} from './handlers/pipeline.js';
 import { createPipelineActionHandler, registerPipelineActions } from './handlers/pipeline-actions.js';
 import { createRebootsActionHandler, type RebootsDeps, registerRebootsActions } from './handlers/reboots.js';
 import { registerCommands } from './handlers/register.js';
@@ -318,7 +329,21 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
   });
   registerCommands(slackApp.app, registry, pipeline, logger);
   registerChangeActions(slackApp.app, createChangeActionHandler(changes), logger);
-  if (amend) registerAmendActions(slackApp.app, createAmendActionHandler(amend), logger);
+  if (amend) {
+    registerAmendActions(slackApp.app, createAmendActionHandler(amend), logger);
+    const typed = (name: string): CommandSpec<unknown> | undefined =>
+      registry.find((spec) => spec.name === name);
+    const versionlock = typed('versionlock');
+    const tfImport = typed('tf-import');
+    registerAmendForm(
+      slackApp.app,
+      createAmendFormHandler(amend, {
+        ...(versionlock ? { versionlock } : {}),
+        ...(tfImport ? { 'tf-import': tfImport } : {}),
+      }),
+      logger,
+    );
+  }
   registerRebootsActions(
     slackApp.app,
     createRebootsActionHandler({

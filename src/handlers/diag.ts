@@ -1,5 +1,5 @@
 import { parseDuration } from '../core/duration.js';
-import { type AppError, IntegrationError, isAppError } from '../core/errors.js';
+import { type AppError, isAppError } from '../core/errors.js';
 import type { InstanceRef } from '../integrations/gce/port.js';
 import type { SlackMessage } from '../integrations/slack/port.js';
 import { noDiagEvidence } from '../playbooks/diag/investigate.js';

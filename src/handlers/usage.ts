@@ -104,6 +104,7 @@ export const USAGE: Readonly<Record<CommandName, CommandUsage>> = {
     summary:
       "Change someone's open merge / pull request with a diff applied to its branch with git (a new commit, or the last one amended), never over a push made since the preview. The preview in a thread shows the exact diff, the branch and the head it was computed on; Approve pushes, leaves a note on the MR and follows its pipeline in the thread.",
     synopsis: [
+      '<mr>   (opens a form: the diff, add a commit or amend the last one, the message, the reason)',
       '<mr> --diff [--amend] [--message M] [--reason R] [--dry-run]   (the unified diff on the following lines)',
     ],
     options: [

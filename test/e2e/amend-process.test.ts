@@ -13,6 +13,7 @@ import {
   SIGNING_SECRET,
   slashBody,
   tempDir,
+  viewSubmissionBody,
   writeConfig,
 } from './helpers.js';
 import { freePort, type OpsbotProcess, spawnOpsbot } from './process.js';
@@ -45,6 +46,8 @@ describe('/amend in Slack against an opsbot serve process', () => {
   let gitlab: FakeGitlab;
   let repo: GitRepo;
   let bot: OpsbotProcess;
+  /** Starts opsbot serve on the same port, config and store (a restart after a kill). */
+  let start: () => Promise<OpsbotProcess>;
   const tmp = tempDir();
   let n = 0;
 
@@ -82,23 +85,28 @@ changes:
   gitAuthor:
     name: opsbot
     email: opsbot@example.test
+  # A change whose process died is resumed 3 s after its last lease renewal (the crash test restarts one).
+  leaseMs: 3000
+  resumeIntervalMs: 250
 access:
   approvals:
     amend:
       users: [${BOB}]
 `,
     );
-    bot = await spawnOpsbot({
-      configPath,
-      env: {
-        SLACK_BOT_TOKEN: BOT_TOKEN,
-        SLACK_SIGNING_SECRET: SIGNING_SECRET,
-        SLACK_API_URL: slack.apiUrl,
-        GITLAB_TOKEN: GL_TOKEN,
-        GITLAB_WEBHOOK_SECRET: HOOK_SECRET,
-        PORT: String(port),
-      },
-    });
+    start = () =>
+      spawnOpsbot({
+        configPath,
+        env: {
+          SLACK_BOT_TOKEN: BOT_TOKEN,
+          SLACK_SIGNING_SECRET: SIGNING_SECRET,
+          SLACK_API_URL: slack.apiUrl,
+          GITLAB_TOKEN: GL_TOKEN,
+          GITLAB_WEBHOOK_SECRET: HOOK_SECRET,
+          PORT: String(port),
+        },
+      });
+    bot = await start();
     gitlab.setWebhook({ url: `http://127.0.0.1:${port}/webhooks/gitlab`, token: HOOK_SECRET });
   }, 60_000);
 
@@ -276,5 +284,235 @@ access:
     // No new MR: the change went onto the existing one.
     expect(gitlab.mergeRequests).toHaveLength(mrsBefore);
     expect(gitlab.mergeRequests.some((m) => m.source_branch.startsWith('opsbot/'))).toBe(false);
+  }, 180_000);
+
+  /** `/amend <mr>` without --diff, with a trigger id the fake Slack issued (`issuedAgoMs` back). */
+  const amendForm = async (mr: string, issuedAgoMs = 0) => {
+    const id = `form-${++n}`;
+    const trigger = slack.issueTriggerId({ issuedAgoMs });
+    const r = await postSigned(
+      bot.port,
+      slashBody({
+        command: '/amend',
+        text: mr,
+        channel_id: CHANNEL,
+        user_id: ALICE,
+        response_url: slack.responseUrl(id),
+        trigger_id: trigger,
+      }),
+    );
+    expect(r.status).toBe(200);
+    return { trigger, responseId: id };
+  };
+
+  const submit = async (
+    view: { id: string; view: Record<string, unknown> },
+    fields: { diff: string; typed?: string; mode?: 'add' | 'amend'; message?: string; reason?: string },
+  ) => {
+    const t0 = performance.now();
+    const r = await postSigned(
+      bot.port,
+      viewSubmissionBody({
+        user: ALICE,
+        view,
+        values: {
+          amend_diff: { value: { type: 'plain_text_input', value: fields.diff || null } },
+          amend_typed: { value: { type: 'plain_text_input', value: fields.typed ?? null } },
+          amend_mode: {
+            value: {
+              type: 'radio_buttons',
+              selected_option: { value: fields.mode ?? 'add', text: { type: 'plain_text', text: 'x' } },
+            },
+          },
+          amend_message: { value: { type: 'plain_text_input', value: fields.message ?? null } },
+          amend_reason: { value: { type: 'plain_text_input', value: fields.reason ?? null } },
+        },
+      }),
+    );
+    // Slack's promise: a view_submission not acknowledged within 3 s fails in front of the user.
+    expect(performance.now() - t0).toBeLessThan(3000);
+    expect(r.status).toBe(200);
+    return r.text === '' ? null : (JSON.parse(r.text) as Record<string, unknown>);
+  };
+
+  it("/amend <mr> opens the form with the command's trigger id; its submission previews in the channel; Approve commits", async () => {
+    const mr = await openMr('feat/form');
+    const head = (await repo.revParse('refs/heads/feat/form')) as string;
+    const { trigger } = await amendForm(`ops/app!${mr.iid}`);
+    const view = await slack.waitFor(() => slack.views.find((v) => v.triggerId === trigger), 30_000);
+    expect(view.view.callback_id).toBe('amend_modal');
+    expect(JSON.stringify(view.view.blocks)).toContain('Amend the last commit');
+
+    // Field errors come back in the ack, under the field, and nothing is previewed.
+    expect(await submit(view, { diff: '   ' })).toMatchObject({
+      response_action: 'errors',
+      errors: { amend_diff: expect.stringContaining('diff') },
+    });
+    const outside = '--- a/../etc/passwd\n+++ b/../etc/passwd\n@@ -1 +1 @@\n-a\n+b\n';
+    expect(await submit(view, { diff: outside })).toMatchObject({
+      response_action: 'errors',
+      errors: { amend_diff: expect.stringContaining('outside the repository') },
+    });
+
+    expect(await submit(view, { diff: DIFF, message: 'More workers', reason: 'form reason' })).toBeNull();
+    const root = await previewOf(`ops/app!${mr.iid}`);
+    expect(root.channel).toBe(CHANNEL);
+    expect(blockText(root)).toContain('+workers = 4');
+    expect(blockText(root)).toContain(head.slice(0, 12));
+    await click(root, buttonsOf(root).find((b) => b.action_id === 'change_approve') as Button, BOB);
+    await slack.waitFor(() => thread(root).find((m) => blockText(m).includes('Pushed commit')), 60_000);
+    const newHead = (await repo.revParse('refs/heads/feat/form')) as string;
+    expect(await repo.git(['rev-parse', `${newHead}^`])).toContain(head);
+    expect(await repo.readFile(newHead, 'app.conf')).toBe('name = app\nworkers = 4\n');
+    expect(await repo.git(['log', '-1', '--format=%B', newHead])).toContain('More workers');
+    expect(mr.notes.find((x) => x.body.includes('form reason'))).toBeDefined();
+  }, 180_000);
+
+  it('a diff from the form that does not apply: refused with the failing hunk (under the field, or privately once the form closed)', async () => {
+    const mr = await openMr('feat/form-bad');
+    const head = (await repo.revParse('refs/heads/feat/form-bad')) as string;
+    const { trigger } = await amendForm(`ops/app!${mr.iid}`);
+    const view = await slack.waitFor(() => slack.views.find((v) => v.triggerId === trigger), 30_000);
+    const bad = '--- a/app.conf\n+++ b/app.conf\n@@ -1,2 +1,2 @@\n name = app\n-workers = 9\n+workers = 10\n';
+    const ephemeralBefore = slack.callsOf('chat.postEphemeral').length;
+    const answer = await submit(view, { diff: bad });
+    // Within opsbot's 2 s budget git's answer is shown under the diff field; after it the form has closed and
+    // the refusal is answered privately in the channel. Either way the user sees the hunk that failed.
+    const refusal = answer
+      ? String((answer.errors as Record<string, string>).amend_diff)
+      : String(
+          (
+            await slack.waitFor(
+              () =>
+                slack
+                  .callsOf('chat.postEphemeral')
+                  .slice(ephemeralBefore)
+                  .find((c) => c.args.user === ALICE),
+              60_000,
+            )
+          ).args.text,
+        );
+    expect(refusal).toContain('does not apply');
+    expect(refusal).toContain('workers = 9');
+    expect(await repo.revParse('refs/heads/feat/form-bad')).toBe(head);
+  }, 120_000);
+
+  it("the form's typed change (versionlock) goes onto the MR as a commit, like /versionlock --mr", async () => {
+    const mr = await openMr('feat/form-typed');
+    const head = (await repo.revParse('refs/heads/feat/form-typed')) as string;
+    const { trigger } = await amendForm(`ops/app!${mr.iid}`);
+    const view = await slack.waitFor(() => slack.views.find((v) => v.triggerId === trigger), 30_000);
+    expect(await submit(view, { diff: '', typed: 'versionlock' })).toMatchObject({
+      response_action: 'errors',
+      errors: { amend_typed: expect.stringContaining('versionlock') },
+    });
+    expect(await submit(view, { diff: DIFF, typed: 'versionlock kibana 7.10.2-1' })).toMatchObject({
+      response_action: 'errors',
+      errors: { amend_typed: expect.stringContaining('not both') },
+    });
+    expect(await submit(view, { diff: '', typed: 'versionlock kibana 7.10.2-1' })).toBeNull();
+    const root = await previewOf(`ops/app!${mr.iid}`);
+    expect(blockText(root)).toContain('+0:kibana-7.10.2-1');
+    await click(root, buttonsOf(root).find((b) => b.action_id === 'change_approve') as Button, BOB);
+    await slack.waitFor(() => thread(root).find((m) => blockText(m).includes('Pushed commit')), 60_000);
+    const newHead = (await repo.revParse('refs/heads/feat/form-typed')) as string;
+    expect(await repo.git(['rev-parse', `${newHead}^`])).toContain(head);
+    expect(await repo.readFile(newHead, LOCKS)).toContain('0:kibana-7.10.2-1.*');
+  }, 180_000);
+
+  it('a trigger id Slack let expire: the user is told to run /amend again or use --diff, no form', async () => {
+    const mr = await openMr('feat/slow');
+    const opened = slack.views.length;
+    const { responseId } = await amendForm(`ops/app!${mr.iid}`, 3500);
+    const answer = await slack.waitFor(() => slack.responses.find((r) => r.id === responseId), 30_000);
+    expect(String(answer.body.text)).toContain('Slack took too long');
+    expect(String(answer.body.text)).toContain('--diff');
+    expect(slack.views).toHaveLength(opened);
+  }, 60_000);
+
+  it('kill -9 after the push but before the note and the record: the restarted opsbot opens the change and leaves the note exactly once', async () => {
+    const mr = await openMr('feat/crash');
+    const head = (await repo.revParse('refs/heads/feat/crash')) as string;
+    await amend(`ops/app!${mr.iid}`, ' --reason "crash test"');
+    const root = await previewOf(`ops/app!${mr.iid}`);
+    // The note step reads the MR's notes right after the push: hold it there and kill opsbot.
+    const hold = gitlab.hold(
+      { method: 'GET', path: new RegExp(`/merge_requests/${mr.iid}/notes$`) },
+      'before',
+    );
+    await click(root, buttonsOf(root).find((b) => b.action_id === 'change_approve') as Button, BOB);
+    await hold.reached;
+    const pushed = (await repo.revParse('refs/heads/feat/crash')) as string;
+    expect(pushed).not.toBe(head); // the push landed
+    await bot.kill('SIGKILL');
+    hold.release();
+    expect(mr.notes).toHaveLength(0);
+
+    bot = await start();
+    // The resumer takes the change over once its lease ran out and finds its own commit on the branch.
+    const done = await slack.waitFor(
+      () => thread(root).find((m) => blockText(m).includes('Pushed commit')),
+      60_000,
+    );
+    expect(blockText(done)).toContain(pushed.slice(0, 12));
+    await slack.waitFor(() => blockText(root).includes('pushed to'), 30_000);
+    // Nothing pushed twice: the branch is still the one opsbot commit on Carol's.
+    expect(await repo.revParse('refs/heads/feat/crash')).toBe(pushed);
+    expect(await repo.git(['rev-parse', `${pushed}^`])).toContain(head);
+    const notes = mr.notes.filter((x) => x.body.includes('opsbot added commit'));
+    expect(notes).toHaveLength(1);
+    expect(notes[0]?.body).toContain('crash test');
+    expect(notes[0]?.body).toContain(pushed.slice(0, 12));
+  }, 180_000);
+
+  it('kill -9 after the note but before the record: the restarted opsbot does not leave a second note', async () => {
+    const mr = await openMr('feat/crash2');
+    await amend(`ops/app!${mr.iid}`);
+    const root = await previewOf(`ops/app!${mr.iid}`);
+    const hold = gitlab.hold(
+      { method: 'POST', path: new RegExp(`/merge_requests/${mr.iid}/notes$`) },
+      'after',
+    );
+    await click(root, buttonsOf(root).find((b) => b.action_id === 'change_approve') as Button, BOB);
+    await hold.reached;
+    await bot.kill('SIGKILL');
+    hold.release();
+    expect(mr.notes).toHaveLength(1);
+    bot = await start();
+    await slack.waitFor(() => thread(root).find((m) => blockText(m).includes('Pushed commit')), 60_000);
+    await slack.waitFor(() => blockText(root).includes('pushed to'), 30_000);
+    expect(mr.notes.filter((x) => x.body.includes('opsbot added commit'))).toHaveLength(1);
+  }, 180_000);
+
+  it('the MR note failing at the push: the change is open, and the note is left later, once', async () => {
+    const mr = await openMr('feat/note-later');
+    await amend(`ops/app!${mr.iid}`);
+    const root = await previewOf(`ops/app!${mr.iid}`);
+    // GitLab refuses the note once (a 403 is not retried): the push stands, the thread says the note is missing.
+    gitlab.inject(
+      { method: 'POST', path: new RegExp(`/merge_requests/${mr.iid}/notes$`) },
+      { kind: 'respond', status: 403, json: { message: '403 Forbidden' } },
+    );
+    await click(root, buttonsOf(root).find((b) => b.action_id === 'change_approve') as Button, BOB);
+    const pushed = await slack.waitFor(
+      () => thread(root).find((m) => blockText(m).includes('Pushed commit')),
+      60_000,
+    );
+    expect(blockText(pushed)).toContain('could not be left');
+    // The resumer leaves it on a later pass; exactly one.
+    await slack.waitFor(() => mr.notes.some((x) => x.body.includes('opsbot added commit')), 30_000);
+    const newHead = (await repo.revParse('refs/heads/feat/note-later')) as string;
+    const notes = mr.notes.filter((x) => x.body.includes('opsbot added commit'));
+    expect(notes).toHaveLength(1);
+    expect(notes[0]?.body).toContain(newHead.slice(0, 12));
+    // A later pass (a restart checks every open amend) does not add another: restart and wait for its pass.
+    await bot.kill('SIGTERM');
+    bot = await start();
+    const gets = () =>
+      gitlab.requests.filter((r) => r.method === 'GET' && r.path.endsWith(`/merge_requests/${mr.iid}/notes`))
+        .length;
+    const before = gets();
+    await slack.waitFor(() => gets() > before, 30_000);
+    expect(mr.notes.filter((x) => x.body.includes('opsbot added commit'))).toHaveLength(1);
   }, 180_000);
 });

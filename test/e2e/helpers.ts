@@ -15,6 +15,8 @@ export interface SlashFields {
   readonly user_id?: string;
   readonly channel_id?: string;
   readonly response_url: string;
+  /** From the fake Slack's issueTriggerId() when the command opens a modal. */
+  readonly trigger_id?: string;
 }
 
 /** A slash command body with the field names Slack really sends (application/x-www-form-urlencoded). */
@@ -32,7 +34,42 @@ export const slashBody = (f: SlashFields): string =>
     api_app_id: 'A0OPSBOT',
     is_enterprise_install: 'false',
     response_url: f.response_url,
-    trigger_id: '1234.5678.abcdef',
+    trigger_id: f.trigger_id ?? '1234.5678.abcdef',
+  }).toString();
+
+/**
+ * The interactivity payload Slack posts when the user submits a modal (`view_submission`): the view as
+ * opened, its id, and `state.values` keyed by block_id then action_id with each element's typed value.
+ */
+export const viewSubmissionBody = (o: {
+  user: string;
+  view: { readonly id: string; readonly view: Record<string, unknown> };
+  values: Record<string, Record<string, Record<string, unknown>>>;
+}): string =>
+  new URLSearchParams({
+    payload: JSON.stringify({
+      type: 'view_submission',
+      team: { id: 'T0FAKE001', domain: 'fake' },
+      user: { id: o.user, username: o.user.toLowerCase(), name: o.user.toLowerCase(), team_id: 'T0FAKE001' },
+      api_app_id: 'A0OPSBOT',
+      token: 'deprecated-verification-token',
+      trigger_id: '5555.6666.submit',
+      view: {
+        ...o.view.view,
+        id: o.view.id,
+        team_id: 'T0FAKE001',
+        state: { values: o.values },
+        hash: '1700000000.abcdefgh',
+        previous_view_id: null,
+        root_view_id: o.view.id,
+        app_id: 'A0OPSBOT',
+        external_id: '',
+        bot_id: 'B0BOT0001',
+      },
+      response_urls: [],
+      is_enterprise_install: false,
+      enterprise: null,
+    }),
   }).toString();
 
 export const postSigned = async (

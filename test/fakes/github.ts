@@ -553,9 +553,22 @@ export const startFakeGithub = async (opts: {
           };
         }
         if (req.method === 'GET') {
+          // GitHub: 30 a page by default, per_page up to 100, oldest first, a Link header when there are more.
+          const pg = paginate(pr.comments, req.query, 30, maxPerPage);
+          const headers: Record<string, string> = {};
+          if (pg.totalPages > 1) {
+            const link = pageLinks(
+              `${api}/repos/${name}/issues/${pr.number}/comments`,
+              req.query,
+              pg.page,
+              pg.totalPages,
+            );
+            if (link) headers.link = link;
+          }
           return {
             status: 200,
-            json: pr.comments.map((c) => ({ id: c.id, body: c.body, user: { login: c.user } })),
+            headers,
+            json: pg.items.map((c) => ({ id: c.id, body: c.body, user: { login: c.user } })),
           };
         }
       }

@@ -433,10 +433,24 @@ export const startFakeGitlab = async (opts: {
           };
         }
         if (req.method === 'GET') {
+          // GitLab: 20 a page by default, per_page up to 100, x-next-page empty on the last page; sort=asc
+          // oldest first (the default is newest first).
+          const ordered = req.query.get('sort') === 'asc' ? mr.notes : [...mr.notes].reverse();
+          const p = paginate(ordered, req.query, 20, maxPerPage);
+          const headers: Record<string, string> = {
+            'x-total': String(p.total),
+            'x-total-pages': String(p.totalPages),
+            'x-page': String(p.page),
+            'x-per-page': String(p.perPage),
+            'x-next-page': p.page < p.totalPages ? String(p.page + 1) : '',
+            'x-prev-page': p.page > 1 ? String(p.page - 1) : '',
+          };
+          const link = pageLinks(`${host}${API}${req.path}`, req.query, p.page, p.totalPages);
+          if (link) headers.link = link;
           return {
             status: 200,
-            headers: { 'x-total': String(mr.notes.length), 'x-total-pages': '1', 'x-page': '1' },
-            json: mr.notes.map((n) => ({ id: n.id, body: n.body, author: { username: n.author } })),
+            headers,
+            json: p.items.map((n) => ({ id: n.id, body: n.body, author: { username: n.author } })),
           };
         }
       }

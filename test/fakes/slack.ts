@@ -53,6 +53,14 @@ export interface FakeUpload {
   completed: boolean;
 }
 
+/** A modal opened with views.open (as Slack stores it: the view with its id and the opener). */
+export interface FakeView {
+  readonly id: string;
+  readonly triggerId: string;
+  readonly view: Record<string, unknown>;
+  readonly at: number;
+}
+
 export interface FakeSlack {
   /** Web API base URL, ending in "/api/" (what SLACK_API_URL takes). */
   readonly apiUrl: string;
@@ -86,6 +94,14 @@ export interface FakeSlack {
    * `ws://…/link/?ticket=…` from `issueUrl`. Until attached, the method is unknown.
    */
   attachSocketMode(socket: { readonly appToken: string; issueUrl(): string }): void;
+  /**
+   * A trigger id as Slack puts in a slash command or interaction payload: views.open takes it once, within
+   * 3 s of now (`expired_trigger_id` after, `exchanged_trigger_id` the second time, `invalid_trigger_id` for
+   * one never issued).
+   */
+  issueTriggerId(options?: { readonly issuedAgoMs?: number }): string;
+  /** Modals opened with views.open, in order. */
+  readonly views: FakeView[];
   callsOf(method: string): FakeCall[];
   waitFor<T>(probe: () => T | undefined | null | false, timeoutMs?: number): Promise<T>;
   close(): Promise<void>;
@@ -95,6 +111,33 @@ const MAX_BLOCKS = 50;
 const MAX_SECTION_TEXT = 3000;
 const MAX_HEADER_TEXT = 150;
 const MAX_RESPONSE_URL_USES = 5;
+/** Slack: "trigger_id ... expires after 3 seconds"; a modal holds up to 100 blocks, a title 24 characters. */
+const TRIGGER_TTL_MS = 3000;
+const MAX_VIEW_BLOCKS = 100;
+const MAX_VIEW_TITLE = 24;
+
+/** views.open's checks of the view itself, like Slack's `invalid_arguments` answers. */
+export const validateModal = (view: unknown): string | null => {
+  if (!view || typeof view !== 'object') return 'invalid_arguments';
+  const v = view as Record<string, unknown>;
+  if (v.type !== 'modal') return 'invalid_arguments';
+  const title = v.title as { type?: unknown; text?: unknown } | undefined;
+  if (title?.type !== 'plain_text' || typeof title.text !== 'string' || title.text === '')
+    return 'invalid_arguments';
+  if (title.text.length > MAX_VIEW_TITLE) return 'invalid_arguments';
+  if (!Array.isArray(v.blocks) || v.blocks.length > MAX_VIEW_BLOCKS) return 'invalid_arguments';
+  if (typeof v.callback_id !== 'string' || v.callback_id === '' || v.callback_id.length > 255)
+    return 'invalid_arguments';
+  if (typeof v.private_metadata === 'string' && v.private_metadata.length > 3000) return 'invalid_arguments';
+  const hasInput = v.blocks.some((b) => (b as { type?: unknown }).type === 'input');
+  // A modal with input blocks needs a submit button.
+  if (hasInput && !(v.submit as { text?: unknown } | undefined)?.text) return 'invalid_arguments';
+  for (const b of v.blocks as Record<string, unknown>[]) {
+    if (typeof b.type !== 'string') return 'invalid_arguments';
+    if (b.type === 'input' && (!b.label || !b.element)) return 'invalid_arguments';
+  }
+  return null;
+};
 
 const readJsonish = (raw: string, contentType: string | undefined): Record<string, unknown> => {
   if (raw === '') return {};
@@ -159,6 +202,9 @@ export const startFakeSlack = async (
   const hidden = new Set<string>();
   const notMemberOf = new Set<string>();
   const responseUses = new Map<string, number>();
+  const triggers = new Map<string, { issuedAt: number; used: boolean }>();
+  const views: FakeView[] = [];
+  let triggerCounter = 0;
   let authError: string | null = null;
   let outageUntil = 0;
   let socketMode: { readonly appToken: string; issueUrl(): string } | null = null;
@@ -355,6 +401,25 @@ export const startFakeSlack = async (
         response_metadata: { next_cursor: more ? Buffer.from(String(start + limit)).toString('base64') : '' },
       };
     },
+    'views.open': (a) => {
+      const triggerId = String(a.trigger_id ?? '');
+      const trigger = triggers.get(triggerId);
+      if (!trigger) return { ok: false, error: 'invalid_trigger_id' };
+      if (trigger.used) return { ok: false, error: 'exchanged_trigger_id' };
+      if (Date.now() - trigger.issuedAt > TRIGGER_TTL_MS) return { ok: false, error: 'expired_trigger_id' };
+      let view: unknown;
+      try {
+        view = typeof a.view === 'string' ? JSON.parse(a.view) : a.view;
+      } catch {
+        return { ok: false, error: 'invalid_arguments' };
+      }
+      const bad = validateModal(view);
+      if (bad) return { ok: false, error: bad };
+      trigger.used = true;
+      const id = `V0FAKE${String(views.length + 1).padStart(4, '0')}`;
+      views.push({ id, triggerId, view: view as Record<string, unknown>, at: Date.now() });
+      return { ok: true, view: { id, team_id: teamId, ...(view as Record<string, unknown>) } };
+    },
     'usergroups.users.list': (a) => {
       const members = groups.get(String(a.usergroup ?? ''));
       return members ? { ok: true, users: [...members] } : { ok: false, error: 'no_such_subteam' };
@@ -517,6 +582,14 @@ export const startFakeSlack = async (
     },
     attachSocketMode(socket) {
       socketMode = socket;
+    },
+    views,
+    issueTriggerId(o = {}) {
+      triggerCounter += 1;
+      const id = `${Date.now()}.${triggerCounter}.${Math.random().toString(16).slice(2, 10)}`;
+      // issuedAgoMs: a command whose trigger id Slack issued that long ago (a slow path to opsbot).
+      triggers.set(id, { issuedAt: Date.now() - (o.issuedAgoMs ?? 0), used: false });
+      return id;
     },
     callsOf(method) {
       return calls.filter((c) => c.method === method);

@@ -28,6 +28,13 @@ describe('parseAmendArgs', () => {
     }
   });
 
+  it('without --diff and without a diff, the command is for the form (no patch yet)', () => {
+    expect(parseAmendArgs('ops/app!4 --reason later')).toMatchObject({
+      ok: true,
+      args: { mr: 'ops/app!4', patch: null, mode: 'add', reason: 'later' },
+    });
+  });
+
   it('says what is missing: the MR, --diff, or the diff itself', () => {
     expect(parseAmendArgs(`--diff\n${DIFF}`)).toMatchObject({ ok: false, problem: 'which MR?' });
     expect(parseAmendArgs(`ops/app!4\n${DIFF}`)).toMatchObject({

@@ -83,6 +83,11 @@ export interface OpenMergeRequestInput {
   readonly labels: readonly string[];
 }
 
+export interface ForgeComment {
+  readonly id: number;
+  readonly body: string;
+}
+
 export interface ForgePort {
   readonly kind: ForgeKind;
   /** The head commit sha of a branch, or null when the branch does not exist. */
@@ -107,6 +112,8 @@ export interface ForgePort {
   findOpenMergeRequest(repo: string, sourceBranch: string): Promise<MergeRequest | null>;
   openMergeRequest(repo: string, input: OpenMergeRequestInput): Promise<MergeRequest>;
   comment(repo: string, number: number, body: string): Promise<void>;
+  /** The MR's comments (GitLab notes, GitHub issue comments), oldest first, every page. */
+  listComments(repo: string, number: number): Promise<readonly ForgeComment[]>;
 
   // CI (the pipeline follower's polling, job logs and the "Retry failed jobs" button)
 

@@ -56,6 +56,8 @@ export interface BranchCommit {
   readonly sha: string;
   readonly author: string;
   readonly subject: string;
+  /** The commit message's trailers ("Key: value" lines, unfolded), e.g. to recognise a commit of one's own. */
+  readonly trailers: string;
 }
 
 export interface BranchChangeDone {
@@ -210,13 +212,20 @@ export const changeBranch = async (input: BranchChangeInput): Promise<BranchChan
     const moved = async (actual: string | null): Promise<BranchChangeOutcome> => {
       if (actual === null) return { kind: 'head_moved', expected: input.expectedHead, actual, commits: [] };
       await fetchBranch(50);
-      const log = await local.raw(['log', '--format=%H%x1f%an <%ae>%x1f%s', '-n', '50', tracking]);
+      const log = await local.raw([
+        'log',
+        '--format=%H%x1f%an <%ae>%x1f%s%x1f%(trailers:only,unfold)%x1e',
+        '-n',
+        '50',
+        tracking,
+      ]);
       const commits: BranchCommit[] = [];
-      for (const line of log.split('\n')) {
+      for (const record of log.split('\x1e')) {
+        const line = record.replace(/^\n+/, '');
         if (line === '') continue;
-        const [sha = '', author = '', subject = ''] = line.split('\x1f');
+        const [sha = '', author = '', subject = '', trailers = ''] = line.split('\x1f');
         if (sha === input.expectedHead) break;
-        commits.push({ sha, author, subject });
+        commits.push({ sha, author, subject, trailers: trailers.trim() });
         if (commits.length >= 10) break;
       }
       return { kind: 'head_moved', expected: input.expectedHead, actual, commits };

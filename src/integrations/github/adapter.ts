@@ -471,6 +471,16 @@ export const createGithubForge = (opts: GithubForgeOptions): ForgePort => {
         await o.rest.issues.createComment({ ...splitRepo(repo), issue_number: number, body });
       }),
 
+    listComments: (repo, number) =>
+      call(ctx(repo, 'read', `pull request #${number}`), async (o) => {
+        const list = await o.paginate(o.rest.issues.listComments, {
+          ...splitRepo(repo),
+          issue_number: number,
+          per_page: 100,
+        });
+        return list.map((c) => ({ id: c.id, body: c.body ?? '' }));
+      }),
+
     getMergeRequest: (repo, number) =>
       call(ctx(repo, 'read', `pull request #${number}`), async (o) => {
         try {

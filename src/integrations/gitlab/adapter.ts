@@ -350,6 +350,19 @@ export const createGitlabForge = (opts: GitlabForgeOptions): ForgePort => {
         await api.MergeRequestNotes.create(repo, number, body);
       }),
 
+    listComments: (repo, number) =>
+      call(ctx(repo, 'read', `merge request !${number}`), async () => {
+        const raw = arr(
+          SERVICE,
+          await api.MergeRequestNotes.all(repo, number, { perPage: 100, sort: 'asc', orderBy: 'created_at' }),
+          'note list',
+        );
+        return raw.map((n) => {
+          const note = obj(SERVICE, n, 'note');
+          return { id: Number(note.id), body: typeof note.body === 'string' ? note.body : '' };
+        });
+      }),
+
     getMergeRequest: (repo, number) =>
       call(ctx(repo, 'read', `merge request !${number}`), async () => {
         try {

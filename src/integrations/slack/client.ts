@@ -166,6 +166,15 @@ export const createSlackClient = (s: SlackClientSettings): SlackPort => {
         web.chat.postEphemeral({ channel, user, text: message.text, ...blocksOf(message) }),
       );
     },
+    async openView(triggerId, view): Promise<{ readonly viewId: string }> {
+      const r = await call('views.open', () =>
+        web.views.open({
+          trigger_id: triggerId,
+          view: view as unknown as Parameters<typeof web.views.open>[0]['view'],
+        }),
+      );
+      return { viewId: r.view?.id ?? '' };
+    },
     async getPermalink(channel, ts): Promise<string> {
       const r = await call('chat.getPermalink', () => web.chat.getPermalink({ channel, message_ts: ts }));
       if (!r.permalink) {

@@ -18,3 +18,8 @@ const CANNOT_POST_HERE = new Set(['not_in_channel', 'channel_not_found', 'is_arc
  * archived channel): answer the user privately instead (response_url works everywhere).
  */
 export const isNotInChannel = (err: unknown): boolean => CANNOT_POST_HERE.has(slackErrorOf(err) ?? '');
+
+const TRIGGER_GONE = new Set(['expired_trigger_id', 'invalid_trigger_id', 'exchanged_trigger_id']);
+
+/** views.open could not use the trigger id: it expired (3 s after the command), was used, or never was. */
+export const isTriggerGone = (err: unknown): boolean => TRIGGER_GONE.has(slackErrorOf(err) ?? '');

@@ -7,6 +7,9 @@
 /** A Block Kit block, as JSON. Builders in src/handlers/blocks produce these. */
 export type SlackBlock = Readonly<Record<string, unknown>>;
 
+/** A modal view (views.open's `view`), as JSON: `type: 'modal'`, title, blocks, callback_id, ... */
+export type SlackView = Readonly<Record<string, unknown>>;
+
 export interface SlackMessage {
   readonly text: string; // notification / fallback text, always set
   readonly blocks?: readonly SlackBlock[];
@@ -69,6 +72,12 @@ export interface SlackPort {
     channel: string,
     oldestTs: string,
   ): Promise<readonly { readonly ts: string; readonly blockIds: readonly string[] }[]>;
+  /**
+   * views.open: opens a modal for the user who ran a command or clicked, with that request's trigger id
+   * (valid about 3 s after it, once). Slack's `expired_trigger_id` / `invalid_trigger_id` /
+   * `exchanged_trigger_id` come back as the error's slackError (see `isTriggerGone`).
+   */
+  openView(triggerId: string, view: SlackView): Promise<{ readonly viewId: string }>;
   /** usergroups.users.list: member user ids of a user group (S...). */
   listUserGroupMembers(groupId: string): Promise<readonly string[]>;
   /** POSTs to a slash command's response_url (works in DMs and channels the bot is not in). */

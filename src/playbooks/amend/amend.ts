@@ -96,6 +96,11 @@ export interface AmendPushed {
   readonly files: readonly string[];
   /** The MR note could not be posted (the push stands): why. */
   readonly noteProblem: string | null;
+  /**
+   * The commit was pushed by an earlier attempt of the same change (found on the branch by its
+   * `Opsbot-Change` trailer, e.g. after a crash between the push and recording it): nothing pushed now.
+   */
+  readonly earlier: boolean;
 }
 
 export type AmendPreviewOutcome = AmendPreview | AmendNothingToDo | AmendRefusal | AmendHeadMoved;
@@ -224,12 +229,26 @@ export interface AmendApplyInput extends AmendRequest {
   readonly threadUrl: string | null;
   /** `Co-authored-by` value when the requester's forge identity is known ("Name <email>"). */
   readonly coAuthor?: string | null;
+  /**
+   * The change (of the lifecycle) this apply is for: the commit carries it as an `Opsbot-Change` trailer and
+   * the MR note as a hidden marker, so a retry recognises its own push and leaves the note once.
+   */
+  readonly changeId?: string | null;
 }
+
+export const CHANGE_TRAILER = 'Opsbot-Change';
+
+/** The hidden marker in the MR note of a change (an HTML comment: GitLab and GitHub do not show it). */
+export const amendNoteMarker = (changeId: string): string => `<!-- opsbot-change: ${changeId} -->`;
+
+const carriesChange = (trailers: string, changeId: string): boolean =>
+  trailers.split('\n').some((l) => l.trim() === `${CHANGE_TRAILER}: ${changeId}`);
 
 export const amendTrailers = (input: AmendApplyInput): Array<[string, string]> => [
   ['Requested-by', input.requester],
   ...(input.approver ? [['Approved-by', input.approver] as [string, string]] : []),
   ...(input.coAuthor ? [['Co-authored-by', input.coAuthor] as [string, string]] : []),
+  ...(input.changeId ? [[CHANGE_TRAILER, input.changeId] as [string, string]] : []),
 ];
 
 export const buildAmendNote = (input: AmendApplyInput, pushed: Omit<AmendPushed, 'noteProblem'>): string => {
@@ -244,7 +263,32 @@ export const buildAmendNote = (input: AmendApplyInput, pushed: Omit<AmendPushed,
   ];
   if (input.reason) lines.push('', `Why: ${input.reason}`);
   if (input.threadUrl) lines.push('', `Slack thread: ${input.threadUrl}`);
+  if (input.changeId) lines.push('', amendNoteMarker(input.changeId));
   return lines.join('\n');
+};
+
+/**
+ * Leaves the MR note once: with a change id, a note already carrying its marker (left by an earlier attempt)
+ * is kept and none is added. Returns why the note could not be left, or null.
+ */
+export const ensureAmendNote = async (
+  deps: AmendDeps,
+  input: AmendApplyInput,
+  pushed: Omit<AmendPushed, 'noteProblem'>,
+): Promise<string | null> => {
+  try {
+    if (input.changeId) {
+      const marker = amendNoteMarker(input.changeId);
+      const notes = await deps.forge.listComments(input.ref.repo, input.ref.number);
+      if (notes.some((n) => n.body.includes(marker))) return null;
+    }
+    await deps.forge.comment(input.ref.repo, input.ref.number, buildAmendNote(input, pushed));
+    return null;
+  } catch (err) {
+    return err instanceof Error && 'userMessage' in err
+      ? String(err.userMessage)
+      : 'the note could not be posted';
+  }
 };
 
 /**
@@ -268,6 +312,25 @@ export const applyAmend = async (deps: AmendDeps, input: AmendApplyInput): Promi
     push: true,
     ...(deps.tmpRoot ? { tmpRoot: deps.tmpRoot } : {}),
   });
+  if (out.kind === 'head_moved' && input.changeId) {
+    // The branch moved: by this change's own earlier push (killed before recording it)? Then it is done,
+    // and only the note may be missing.
+    const changeId = input.changeId;
+    const ours = out.commits.find((c) => carriesChange(c.trailers, changeId));
+    if (ours) {
+      const earlier = {
+        kind: 'pushed' as const,
+        target: read.target,
+        oldSha: input.expectedHead,
+        newSha: ours.sha,
+        mode: input.mode,
+        diff: input.patch,
+        files: check.files,
+        earlier: true,
+      };
+      return { ...earlier, noteProblem: await ensureAmendNote(deps, input, earlier) };
+    }
+  }
   if (out.kind !== 'ready' && out.kind !== 'pushed') {
     return fromBranch(read.target, input.expectedHead, out);
   }
@@ -279,13 +342,7 @@ export const applyAmend = async (deps: AmendDeps, input: AmendApplyInput): Promi
     mode: input.mode,
     diff: out.diff,
     files: out.files,
+    earlier: false,
   };
-  let noteProblem: string | null = null;
-  try {
-    await deps.forge.comment(input.ref.repo, input.ref.number, buildAmendNote(input, pushed));
-  } catch (err) {
-    noteProblem =
-      err instanceof Error && 'userMessage' in err ? String(err.userMessage) : 'the note could not be posted';
-  }
-  return { ...pushed, noteProblem };
+  return { ...pushed, noteProblem: await ensureAmendNote(deps, input, pushed) };
 };

@@ -4,7 +4,7 @@ import type { Logger } from '../../core/logger.js';
 import type { MergeRequestRef, MergeRequestStateEvent } from '../../integrations/forge/events.js';
 import type { ForgeKind, ForgePort } from '../../integrations/forge/port.js';
 import type { AuditOutcome, AuditRecord, ChangeRequest, Store } from '../../store/types.js';
-import { type AmendDeps, applyAmend } from '../amend/amend.js';
+import { type AmendDeps, applyAmend, ensureAmendNote } from '../amend/amend.js';
 import { AMEND_KIND, amendRequestOf } from '../amend/change.js';
 import { buildMrDescription, ensureBranch, ensureMergeRequest, samePlannedContent } from './ensure.js';
 import { type ActorDecision, type ChangeFlowDeps, decideApproval, decideCancel, planDigest } from './flow.js';
@@ -545,6 +545,66 @@ export const createChangeLifecycle = (deps: ChangeLifecycleDeps): ChangeLifecycl
    * note, then the change is open and its MR's pipeline followed in the thread. A branch that moved is a
    * failure whose note says who pushed what (and offers a preview on the new head); nothing is pushed.
    */
+  /** Open amend changes whose MR note may be missing (it failed, or this process has not checked since start). */
+  const amendNotesDue = new Set<string>();
+
+  /**
+   * Leaves an open amend change's MR note if the MR does not carry it yet (its marker), under a lease so two
+   * replicas do not both post it. Returns true when the note is there (or the change no longer needs one).
+   */
+  const reconcileAmendNote = async (changeId: string): Promise<boolean> => {
+    const change = await store.changes.get(changeId);
+    if (!change || change.kind !== AMEND_KIND || change.status !== 'open' || !deps.amend) return true;
+    const lock = `amend-note:${change.id}`;
+    if (!(await store.locks.tryAcquire(lock, deps.replicaId, deps.leaseMs))) return false;
+    try {
+      const plan = parseStoredPlan(change.plan, change.id);
+      const req = amendRequestOf(plan);
+      const amendDeps = deps.amend(plan.forge);
+      const input = amendInputOf(change, req);
+      const problem = await ensureAmendNote(amendDeps, input, {
+        kind: 'pushed',
+        target: {
+          label: plan.target,
+          url: req.mrUrl,
+          title: req.mrTitle,
+          sourceRepo: req.sourceRepo,
+          branch: req.sourceBranch,
+          fork: req.sourceRepo !== req.ref.repo,
+          author: null,
+        },
+        oldSha: req.headSha,
+        newSha: change.headSha ?? req.headSha,
+        mode: req.mode,
+        diff: req.patch,
+        files: req.files,
+        earlier: true,
+      });
+      if (problem) log.warn({ changeId, problem }, 'the MR note of an amend is still missing');
+      return problem === null;
+    } finally {
+      await store.locks.release(lock, deps.replicaId).catch(() => undefined);
+    }
+  };
+
+  const person = (id: string | null, name: string | null): string => (name ? `@${name}` : (id ?? 'unknown'));
+
+  const amendInputOf = (
+    change: ChangeRequest,
+    req: ReturnType<typeof amendRequestOf>,
+  ): Parameters<typeof applyAmend>[1] => ({
+    ref: req.ref,
+    patch: req.patch,
+    mode: req.mode,
+    message: req.message,
+    expectedHead: req.headSha,
+    requester: `${person(change.requestedBy, change.requestedByName)} (Slack)`,
+    approver: change.approvedBy ? `${person(change.approvedBy, change.approvedByName)} (Slack)` : null,
+    reason: req.reason,
+    threadUrl: change.threadUrl,
+    changeId: change.id,
+  });
+
   const ensureAmend = async (
     change: ChangeRequest,
     plan: ChangePlan,
@@ -553,24 +613,16 @@ export const createChangeLifecycle = (deps: ChangeLifecycleDeps): ChangeLifecycl
   ): Promise<ApplyOutcome> => {
     if (!deps.amend) throw new AppError('config_invalid', '/amend is not set up in this opsbot.');
     const req = amendRequestOf(plan);
-    const person = (id: string | null, name: string | null): string =>
-      name ? `@${name}` : (id ?? 'unknown');
-    const out = await applyAmend(deps.amend(plan.forge), {
-      ref: req.ref,
-      patch: req.patch,
-      mode: req.mode,
-      message: req.message,
-      expectedHead: req.headSha,
-      requester: `${person(change.requestedBy, change.requestedByName)} (Slack)`,
-      approver: change.approvedBy ? `${person(change.approvedBy, change.approvedByName)} (Slack)` : null,
-      reason: req.reason,
-      threadUrl: change.threadUrl,
-    });
+    const out = await applyAmend(deps.amend(plan.forge), amendInputOf(change, req));
     switch (out.kind) {
       case 'pushed':
       case 'nothing_to_do': {
+        // Pushed now, or by an earlier attempt of this change that was cut off before recording it (its
+        // commit found on the branch; the note ensured once): both are this change's push.
         const pushed = out.kind === 'pushed';
+        const earlier = pushed && out.earlier;
         const newSha = pushed ? out.newSha : out.headSha;
+        const at = `${out.target.sourceRepo}:${out.target.branch}`;
         const opened = await move(
           change.id,
           'opened',
@@ -592,11 +644,13 @@ export const createChangeLifecycle = (deps: ChangeLifecycleDeps): ChangeLifecycl
             ref,
             pushed ? 'ok' : 'nothing_to_do',
             pushed
-              ? `pushed ${newSha} onto ${out.target.sourceRepo}:${out.target.branch} (${req.mode})`
-              : `already on ${out.target.sourceRepo}:${out.target.branch} at ${newSha}`,
+              ? `pushed ${newSha} onto ${at} (${req.mode})${earlier ? ' by an earlier attempt, found after a restart' : ''}`
+              : `already on ${at} at ${newSha}`,
           ),
         );
         runLog.info({ mr: out.target.url, newSha, pushed }, 'amend pushed');
+        // The note could not be left: the resumer tries again until the MR carries it.
+        if (pushed && out.noteProblem) amendNotesDue.add(change.id);
         const final = opened ?? (await store.changes.get(change.id));
         if (!final) return { kind: 'not-ours' };
         if (final.status === 'open') await follow(final);
@@ -695,10 +749,25 @@ export const createChangeLifecycle = (deps: ChangeLifecycleDeps): ChangeLifecycl
     let pass: Promise<void> | null = null;
     let stopped = false;
     let followedOpen = false;
+    let checkedAmendNotes = false;
     const tick = async (): Promise<void> => {
       if (!followedOpen && deps.follow) {
         followedOpen = true;
         for (const c of await store.changes.listByStatus(['open'], 500)) await follow(c);
+      }
+      if (!checkedAmendNotes) {
+        // After a start (a crash may have cut an apply off after its push): every open amend's note is checked.
+        checkedAmendNotes = true;
+        for (const c of await store.changes.listByStatus(['open'], 500))
+          if (c.kind === AMEND_KIND) amendNotesDue.add(c.id);
+      }
+      for (const id of [...amendNotesDue]) {
+        if (stopped || stopping) return;
+        const done = await reconcileAmendNote(id).catch((err: unknown) => {
+          log.warn({ err, changeId: id }, 'could not check the MR note of an amend');
+          return false;
+        });
+        if (done) amendNotesDue.delete(id);
       }
       const due = await store.changes.listResumable(20);
       for (const c of due) {

@@ -180,6 +180,23 @@ describe.each([
     expect(h.stored(mr.number)?.comments).toEqual(['Pipeline passed :white_check_mark:']);
   });
 
+  it('lists every comment of an MR, oldest first, across pages (more than 100)', async () => {
+    const branch = 'opsbot/many-comments';
+    await forge.createBranchWithCommit(change(branch));
+    const mr = await forge.openMergeRequest(h.repoName, {
+      sourceBranch: branch,
+      targetBranch: 'main',
+      title: 'many comments',
+      description: '',
+      labels: [],
+    });
+    const bodies = Array.from({ length: 105 }, (_, i) => `comment ${i + 1}`);
+    for (const b of bodies) await forge.comment(h.repoName, mr.number, b);
+    const listed = await forge.listComments(h.repoName, mr.number);
+    expect(listed.map((c) => c.body)).toEqual(bodies);
+    expect(new Set(listed.map((c) => c.id)).size).toBe(105);
+  });
+
   it('a bad token is an actionable 401 that never shows the token', async () => {
     const err = await catchErr(
       h.forge({ token: 'not-a-real-token-xyz' }).getFile(h.repoName, 'README.md', 'main'),
