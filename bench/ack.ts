@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { median } from './lib/stats.js';
 
 const SIGNING_SECRET = 'bench-signing-secret-8c1d2e';
 const BOT_TOKEN = 'xoxb-bench-token-777777';
@@ -290,12 +291,6 @@ const load = async (
     timeouts: r.timeouts,
     rps: r.requests.average,
   };
-};
-
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 };
 
 /** The run whose p99 is the median one (odd round counts), else the figures with the median p99. */

@@ -12,6 +12,7 @@ import { buildAuditLogFilter } from '../src/playbooks/why-reboot/links.js';
 import { startDiagFakes } from '../test/fakes/diag-env.js';
 import { staticTokenClient, TEST_TOKEN } from '../test/fakes/gce-env.js';
 import { buildHostScenario } from '../test/fakes/host-scenarios.js';
+import { median, time } from './lib/stats.js';
 
 /**
  * /diag end to end against the loopback fakes with upstream latency injected per source, next to each source
@@ -30,18 +31,6 @@ const LATENCY = { instance: 300, audit: 1500, guest: 1000, serial: 800, metrics:
 const repo = fileURLToPath(new URL('../', import.meta.url));
 const TARGET = 1.2;
 const RENDER_TARGET_MS = 300;
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-};
-
-const time = async (fn: () => Promise<unknown>): Promise<number> => {
-  const t0 = performance.now();
-  await fn();
-  return performance.now() - t0;
-};
 
 const runProcess = (
   args: string[],

@@ -8,6 +8,7 @@ import { buildGuestQuery, collectEvidence } from '../src/playbooks/why-reboot/co
 import { buildAuditLogFilter } from '../src/playbooks/why-reboot/links.js';
 import { loadCorpusSerial, loadIapDesktopEntries } from '../test/fakes/gce-corpus.js';
 import { type GceTestEnv, startGceEnv, TEST_TOKEN } from '../test/fakes/gce-env.js';
+import { median, time } from './lib/stats.js';
 
 /**
  * End-to-end /why-reboot latency against the loopback fakes with upstream latency injected per source,
@@ -35,18 +36,6 @@ const ID = '2162224123123123213';
 const window = { from: new Date('2019-12-08T00:00:00Z'), to: new Date('2019-12-15T00:00:00Z') };
 const now = new Date('2019-12-15T00:00:00Z');
 const TIMEOUTS = { instanceMs: 10_000, auditLogsMs: 10_000, guestLogsMs: 10_000, serialMs: 10_000 };
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-};
-
-const time = async (fn: () => Promise<unknown>): Promise<number> => {
-  const t0 = performance.now();
-  await fn();
-  return performance.now() - t0;
-};
 
 const seed = (env: GceTestEnv): void => {
   env.compute.addInstance(P, Z, {
