@@ -1,5 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pngLayout } from '../../src/playbooks/diag/render-chart.js';
 import { type DiagFakes, startDiagFakes } from '../fakes/diag-env.js';
@@ -8,6 +6,7 @@ import { buildHostScenario, type HostScenario } from '../fakes/host-scenarios.js
 import { type FakeSlack, startFakeSlack } from '../fakes/slack.js';
 import { decodePng, inkShare } from '../playbooks/diag/png-inspect.js';
 import { BOT_TOKEN, postSigned, SIGNING_SECRET, slashBody } from './helpers.js';
+import { type OpsbotProcess, startOpsbotProcess } from './opsbot-process.js';
 
 /**
  * /diag the way it runs: the real process (`node bin/opsbot.js serve`, HTTP mode) gets a signed slash command,
@@ -16,15 +15,13 @@ import { BOT_TOKEN, postSigned, SIGNING_SECRET, slashBody } from './helpers.js';
  * bytes -> completeUploadExternal, through a 429), the full report follows. The VM's OOM victim is named
  * `<!channel>` (anyone with a shell can name a process so): it must not ping anyone, anywhere.
  */
-const repo = fileURLToPath(new URL('../../', import.meta.url));
 const HOSTILE = '<!channel>';
 
 let slack: FakeSlack;
 let fakes: DiagFakes;
-let child: ChildProcess;
+let opsbot: OpsbotProcess | undefined;
 let port = 0;
 let scenario: HostScenario;
-const stderr: string[] = [];
 
 beforeAll(async () => {
   slack = await startFakeSlack({ token: BOT_TOKEN });
@@ -35,10 +32,9 @@ beforeAll(async () => {
     target: { project: 'diag-e2e', name: 'app-7', id: '8123456789012345678' },
   });
   fakes.seed(scenario);
-  child = spawn(process.execPath, [`${repo}bin/opsbot.js`, 'serve', '--config', fakes.configPath], {
-    cwd: fakes.dir,
-    env: {
-      PATH: process.env.PATH ?? '',
+  opsbot = startOpsbotProcess(
+    ['serve', '--config', fakes.configPath],
+    {
       HOME: fakes.dir,
       SLACK_BOT_TOKEN: BOT_TOKEN,
       SLACK_SIGNING_SECRET: SIGNING_SECRET,
@@ -47,24 +43,15 @@ beforeAll(async () => {
       PORT: '0',
       OPSBOT_LOG_LEVEL: 'info',
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  child.stderr?.on('data', (c: Buffer) => stderr.push(c.toString('utf8')));
-  const deadline = Date.now() + 60_000;
-  while (port === 0) {
-    const m = /"port":(\d+)[^\n]*"msg":"opsbot started"/.exec(stderr.join(''));
-    if (m?.[1]) port = Number(m[1]);
-    else if (child.exitCode !== null) throw new Error(`opsbot exited: ${stderr.join('')}`);
-    else if (Date.now() > deadline) throw new Error(`opsbot did not start: ${stderr.join('')}`);
-    else await new Promise((r) => setTimeout(r, 50));
-  }
+    { cwd: fakes.dir },
+  );
+  port = await opsbot.port(60_000);
 }, 90_000);
 
 afterAll(async () => {
-  if (child && child.exitCode === null) {
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
+  if (opsbot) {
+    opsbot.kill('SIGTERM');
+    await opsbot.exited;
   }
   await Promise.all([slack?.close(), fakes?.close()]);
 });

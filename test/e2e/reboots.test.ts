@@ -1,8 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open.js';
 import { type FakeCompute, startFakeCompute } from '../fakes/gce-compute.js';
@@ -19,6 +17,7 @@ import {
   SIGNING_SECRET,
   slashBody,
 } from './helpers.js';
+import { type OpsbotProcess, startOpsbotProcess } from './opsbot-process.js';
 
 /**
  * /reboots the way it runs: a real `opsbot serve` (HTTP mode) gets the signed slash command, reads the fleet
@@ -27,15 +26,13 @@ import {
  * a /why-reboot button per VM shown that runs the full investigation in the thread, for those the
  * /why-reboot access rule allows.
  */
-const repo = fileURLToPath(new URL('../../', import.meta.url));
 let slack: FakeSlack;
 let logging: FakeLogging;
 let compute: FakeCompute;
 let fleet: Fleet;
-let child: ChildProcess;
+let opsbot: OpsbotProcess | undefined;
 let port = 0;
 let dir: string;
-const stderr: string[] = [];
 
 beforeAll(async () => {
   slack = await startFakeSlack({ token: BOT_TOKEN });
@@ -66,10 +63,9 @@ beforeAll(async () => {
       '',
     ].join('\n'),
   );
-  child = spawn(process.execPath, [`${repo}bin/opsbot.js`, 'serve', '--config', configPath], {
-    cwd: dir,
-    env: {
-      PATH: process.env.PATH ?? '',
+  opsbot = startOpsbotProcess(
+    ['serve', '--config', configPath],
+    {
       HOME: dir,
       SLACK_BOT_TOKEN: BOT_TOKEN,
       SLACK_SIGNING_SECRET: SIGNING_SECRET,
@@ -78,24 +74,15 @@ beforeAll(async () => {
       PORT: '0',
       OPSBOT_LOG_LEVEL: 'info',
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  child.stderr?.on('data', (c: Buffer) => stderr.push(c.toString('utf8')));
-  const deadline = Date.now() + 60_000;
-  while (port === 0) {
-    const m = /"port":(\d+)[^\n]*"msg":"opsbot started"/.exec(stderr.join(''));
-    if (m?.[1]) port = Number(m[1]);
-    else if (child.exitCode !== null) throw new Error(`opsbot exited: ${stderr.join('')}`);
-    else if (Date.now() > deadline) throw new Error(`opsbot did not start: ${stderr.join('')}`);
-    else await new Promise((r) => setTimeout(r, 50));
-  }
+    { cwd: dir },
+  );
+  port = await opsbot.port(60_000);
 }, 120_000);
 
 afterAll(async () => {
-  if (child && child.exitCode === null) {
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
+  if (opsbot) {
+    opsbot.kill('SIGTERM');
+    await opsbot.exited;
   }
   await Promise.all([slack?.close(), logging?.close(), compute?.close()]);
   if (dir) rmSync(dir, { recursive: true, force: true });
