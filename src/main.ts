@@ -814,6 +814,7 @@ const buildChanges = (
     onChanged: () => reconciler.kick(),
     follow: d.follow,
     amend: amendFor,
+    coAuthorOf: (slackUserId) => config.changes.coAuthors[slackUserId],
   });
   return {
     amendFor,

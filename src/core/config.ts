@@ -513,6 +513,20 @@ export const configSchema = z
           .describe(
             'who commits when /amend changes an MR branch with git (committer, and author of added commits)',
           ),
+        coAuthors: z
+          .record(
+            z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'a Slack user id such as U012AB3CD'),
+            z
+              .string()
+              .regex(
+                /^[^<>\r\n]+ <[^<>\s@]+@[^<>\s]+>$/,
+                'the form "Name <email>" the forge knows the person by',
+              ),
+          )
+          .default({})
+          .describe(
+            'Slack user id -> "Name <email>" on the forge: an /amend commit requested by that person carries a Co-authored-by trailer, so the forge credits them',
+          ),
       })
       .strict()
       .default({
@@ -521,6 +535,7 @@ export const configSchema = z
         slackSyncIntervalMs: 2_000,
         maxApplyAttempts: 5,
         gitAuthor: { name: 'opsbot', email: 'opsbot@localhost' },
+        coAuthors: {},
       }),
     watch: watchSection
       .optional()

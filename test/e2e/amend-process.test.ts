@@ -85,6 +85,9 @@ changes:
   gitAuthor:
     name: opsbot
     email: opsbot@example.test
+  # Alice's forge identity: her amend commits credit her with a Co-authored-by trailer.
+  coAuthors:
+    ${ALICE}: Alice Example <alice@example.test>
   # A change whose process died is resumed 3 s after its last lease renewal (the crash test restarts one).
   leaseMs: 3000
   resumeIntervalMs: 250
@@ -198,6 +201,7 @@ access:
     const message = await repo.git(['log', '-1', '--format=%an%n%B', newHead]);
     expect(message).toContain('opsbot');
     expect(message).toContain('Approved-by: @u0bob (Slack)');
+    expect(message).toContain('Co-authored-by: Alice Example <alice@example.test>');
     const note = mr.notes.find((x) => x.body.includes('opsbot added commit'));
     expect(note?.body).toContain('4 workers for the sale');
     expect(note?.body).toMatch(/Slack thread: \S+/);

@@ -57,6 +57,8 @@ export interface ChangeLifecycleDeps {
   readonly sleep?: (ms: number) => Promise<void>;
   /** /amend: git and the forge for changing an MR's branch (absent: an amend change fails, naming why). */
   readonly amend?: ((kind: ForgeKind) => AmendDeps) | undefined;
+  /** The requester's forge identity ("Name <email>") when known: the amend commit's Co-authored-by trailer. */
+  readonly coAuthorOf?: ((slackUserId: string) => string | undefined) | undefined;
 }
 
 /** Builds the audit row of a click from its outcome (the request pipeline knows actor, args, timing). */
@@ -592,18 +594,22 @@ export const createChangeLifecycle = (deps: ChangeLifecycleDeps): ChangeLifecycl
   const amendInputOf = (
     change: ChangeRequest,
     req: ReturnType<typeof amendRequestOf>,
-  ): Parameters<typeof applyAmend>[1] => ({
-    ref: req.ref,
-    patch: req.patch,
-    mode: req.mode,
-    message: req.message,
-    expectedHead: req.headSha,
-    requester: `${person(change.requestedBy, change.requestedByName)} (Slack)`,
-    approver: change.approvedBy ? `${person(change.approvedBy, change.approvedByName)} (Slack)` : null,
-    reason: req.reason,
-    threadUrl: change.threadUrl,
-    changeId: change.id,
-  });
+  ): Parameters<typeof applyAmend>[1] => {
+    const coAuthor = change.requestedBy ? deps.coAuthorOf?.(change.requestedBy) : undefined;
+    return {
+      ref: req.ref,
+      patch: req.patch,
+      mode: req.mode,
+      message: req.message,
+      expectedHead: req.headSha,
+      requester: `${person(change.requestedBy, change.requestedByName)} (Slack)`,
+      approver: change.approvedBy ? `${person(change.approvedBy, change.approvedByName)} (Slack)` : null,
+      reason: req.reason,
+      threadUrl: change.threadUrl,
+      changeId: change.id,
+      ...(coAuthor ? { coAuthor } : {}),
+    };
+  };
 
   const ensureAmend = async (
     change: ChangeRequest,
