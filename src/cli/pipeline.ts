@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { isTerminalCi } from '../core/ci.js';
 import { isAppError } from '../core/errors.js';
 import { cleanLogTail } from '../playbooks/pipelines/log-text.js';
+import { formatMrRef } from '../playbooks/pipelines/mr-ref.js';
 import { snapshotOf } from '../playbooks/pipelines/poll.js';
 import { renderPipelineText } from '../playbooks/pipelines/render-text.js';
 import { buildPipelineView, failedJobsOf, type ResultView } from '../playbooks/pipelines/view.js';
@@ -76,7 +77,7 @@ export const runPipeline: CliCommand = async (args, io) => {
   const parsed = parseCommandMr(positionals[0] as string, config);
   if (!parsed.ok) return usage(parsed.problem);
   const { ref } = parsed;
-  const label = ref.forge === 'gitlab' ? `${ref.repo}!${ref.number}` : `${ref.repo}#${ref.number}`;
+  const label = formatMrRef(ref);
   const forge = openCommandForge(ref, config);
   if ('problem' in forge) return usage(forge.problem);
   const sanitizer = commandSanitizer(config);

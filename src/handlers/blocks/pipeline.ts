@@ -1,5 +1,6 @@
 import type { CiStatus } from '../../core/ci.js';
 import type { SlackBlock, SlackMessage } from '../../integrations/slack/port.js';
+import { formatMrRef } from '../../playbooks/pipelines/mr-ref.js';
 import type {
   EndedView,
   JobView,
@@ -58,8 +59,7 @@ const link = (url: string | null, label: string): string =>
     ? `<${escapeText(url).replace(/\|/g, '%7C')}|${escapeText(label)}>`
     : escapeText(label);
 
-export const mrLabel = (mr: MrView): string =>
-  mr.forge === 'gitlab' ? `${mr.repo}!${mr.number}` : `${mr.repo}#${mr.number}`;
+export const mrLabel = (mr: MrView): string => formatMrRef(mr);
 
 const section = (text: string): SlackBlock => ({
   type: 'section',

@@ -6,6 +6,7 @@ import type {
   BranchCommit,
   GitIdentity,
 } from '../../integrations/git/workspace.js';
+import { formatMrRef } from '../pipelines/mr-ref.js';
 import { checkPatch } from './patch.js';
 
 /**
@@ -106,8 +107,7 @@ export interface AmendPushed {
 export type AmendPreviewOutcome = AmendPreview | AmendNothingToDo | AmendRefusal | AmendHeadMoved;
 export type AmendApplyOutcome = AmendPushed | AmendNothingToDo | AmendRefusal | AmendHeadMoved;
 
-export const mrLabel = (ref: MergeRequestRef): string =>
-  ref.forge === 'gitlab' ? `${ref.repo}!${ref.number}` : `${ref.repo}#${ref.number}`;
+export const mrLabel = (ref: MergeRequestRef): string => formatMrRef(ref);
 
 const refuse = (reason: AmendRefusalReason, message: string, hunk?: string | null): AmendRefusal => ({
   kind: 'refused',

@@ -94,3 +94,7 @@ export const parseMrRef = (input: string, hosts: ForgeHosts): MrRefParse => {
     problem: `${url.host} is not a forge this opsbot is configured for (forges.gitlab.host / forges.github.baseUrl)`,
   };
 };
+
+/** An MR as people write it: group/project!42 on GitLab, owner/repo#42 on GitHub (the inverse of parseMrRef). */
+export const formatMrRef = (mr: Pick<MergeRequestRef, 'forge' | 'repo' | 'number'>): string =>
+  mr.forge === 'gitlab' ? `${mr.repo}!${mr.number}` : `${mr.repo}#${mr.number}`;
