@@ -1,7 +1,7 @@
 import type { SlackBlock, SlackMessage } from '../../integrations/slack/port.js';
 import { diagTitle, renderDiagText, rowName } from '../../playbooks/diag/render-text.js';
 import type { DiagReport, Finding, Level } from '../../playbooks/diag/types.js';
-import { escapeText, SLACK_LIMITS, truncate } from './text.js';
+import { escapeAndTruncate, escapeText, SLACK_LIMITS, truncate } from './text.js';
 
 /**
  * Block Kit for /diag: pure builders. Everything that comes from the evidence (log lines in findings, names,
@@ -41,7 +41,8 @@ const context = (...mrkdwn: string[]): SlackBlock => ({
 export const buildDiagProgressBlocks = (vm: string, window: { from: Date; to: Date }): SlackMessage => {
   const minutes = Math.round((window.to.getTime() - window.from.getTime()) / 60_000);
   const span = minutes % 60 === 0 ? `${minutes / 60} h` : `${minutes} min`;
-  const text = `:stethoscope: Checking ${escapeText(vm)}: CPU, memory, disks, network and filesystems over ${span} (Cloud Monitoring, guest logs, platform events)…`;
+  // The VM name is as typed (any length): cut, so the message's own text stays within Slack's limits too.
+  const text = `:stethoscope: Checking ${escapeAndTruncate(vm, 200)}: CPU, memory, disks, network and filesystems over ${span} (Cloud Monitoring, guest logs, platform events)…`;
   return { text, blocks: [section(text)] };
 };
 
