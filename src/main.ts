@@ -70,6 +70,7 @@ import {
   type PipelineFollower,
 } from './playbooks/pipelines/follower.js';
 import { githubWebOf } from './playbooks/pipelines/mr-ref.js';
+import type { InstanceMemory } from './playbooks/why-reboot/instance-memory.js';
 import { investigateWhyReboot } from './playbooks/why-reboot/investigate.js';
 import { createInFlight, type SignalSource } from './server/drain.js';
 import { createReadiness } from './server/health.js';
@@ -233,7 +234,9 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
   };
   const googleReady = (): Promise<void> => google.warm;
   const whyReboot =
-    options.whyReboot !== undefined ? options.whyReboot : buildWhyRebootDeps(config, getGce, googleReady);
+    options.whyReboot !== undefined
+      ? options.whyReboot
+      : buildWhyRebootDeps(config, getGce, googleReady, store.instances);
   // The pipeline follower and the change lifecycle know each other: the lifecycle follows its MR with the
   // follower's ensureFollow, and the follower hands every state change of a followed MR to the lifecycle.
   let lifecycleRef: ChangeLifecycle | null = null;
@@ -258,7 +261,9 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     return monitoring;
   };
   const diag =
-    options.diag !== undefined ? options.diag : buildDiagDeps(config, getGce, getMonitoring, googleReady);
+    options.diag !== undefined
+      ? options.diag
+      : buildDiagDeps(config, getGce, getMonitoring, googleReady, store.instances);
   const {
     handlers: changes,
     amendFor,
@@ -630,14 +635,16 @@ const buildWhyRebootDeps = (
   config: Config,
   getAdapters: () => GceAdapters,
   ready: () => Promise<void>,
+  memory: InstanceMemory,
 ): WhyRebootDeps => {
   return {
     now: () => new Date(),
     defaultWindow: config.google.defaultWindow,
     investigate: async (request) => {
       await ready(); // a command during the warm-up waits for it rather than loading everything in one go
+      const { compute, logging } = getAdapters();
       return investigateWhyReboot(
-        getAdapters(),
+        { compute, logging, memory },
         {
           defaultProject: config.google.defaultProject,
           projects: config.google.projects,
@@ -707,6 +714,7 @@ const buildDiagDeps = (
   getAdapters: () => GceAdapters,
   getMonitoring: () => MonitoringAdapter,
   ready: () => Promise<void>,
+  memory: InstanceMemory,
 ): DiagDeps => ({
   now: () => new Date(),
   defaultWindow: config.diag.defaultWindow,
@@ -716,7 +724,7 @@ const buildDiagDeps = (
     const { investigateDiag } = await import('./playbooks/diag/investigate.js');
     const { compute, logging } = getAdapters();
     return investigateDiag(
-      { compute, logging, monitoring: getMonitoring() },
+      { compute, logging, monitoring: getMonitoring(), memory },
       {
         defaultProject: config.google.defaultProject,
         projects: config.google.projects,

@@ -2,8 +2,8 @@ import type { DiagThresholds } from '../../core/config.js';
 import type { MonitoringPort } from '../../integrations/gce/monitoring-port.js';
 import type { ComputePort, LoggingPort } from '../../integrations/gce/port.js';
 import { type CollectTimeouts, collectEvidence } from '../why-reboot/collect.js';
+import type { InstanceMemory } from '../why-reboot/instance-memory.js';
 import type { SourceReport, TimeWindow } from '../why-reboot/types.js';
-import { analyzeDiag } from './analyze.js';
 import { HOST_LINES } from './host-lines.js';
 import { type CollectedMetrics, collectMetrics } from './metrics.js';
 import type { DiagReport, DiagSourceReport } from './types.js';
@@ -11,14 +11,18 @@ import type { DiagReport, DiagSourceReport } from './types.js';
 /**
  * /diag against the live APIs, assembled once for Slack and the command line: the /why-reboot collector
  * (instance, audit logs, guest logs, serial console: each under its own deadline) reads with the host-health
- * classifier, and the Cloud Monitoring reads start the moment the instance id is known, so the whole costs
- * about max(audit, serial, instance + max(guest logs, metrics)).
+ * classifier, and the Cloud Monitoring reads start the moment the instance id is known: at once when the
+ * instance memory holds it (confirmed by the lookup, else read again with the id the lookup found), else
+ * after the lookup. So the whole costs about max(audit, serial, guest logs, metrics, instance) when the id is
+ * remembered, and max(audit, serial, instance + max(audit by id, guest logs, metrics)) when it is not.
  */
 
 export interface DiagPorts {
   readonly compute: ComputePort;
   readonly logging: LoggingPort;
   readonly monitoring: MonitoringPort;
+  /** What opsbot last saw of each VM (the store's `instances`); without it every question is a first one. */
+  readonly memory?: InstanceMemory | undefined;
 }
 
 export interface DiagSettings {
@@ -53,10 +57,22 @@ export const investigateDiag = async (
   now: () => Date,
 ): Promise<DiagReport> => {
   let metrics: Promise<CollectedMetrics> | null = null;
-  const evidence = await collectEvidence(
+  // Reads started with a remembered id, kept only if the lookup confirms it.
+  type EarlyReads = { project: string; id: string; stop: AbortController; reads: Promise<CollectedMetrics> };
+  let early: EarlyReads | null = null;
+  const read = (project: string, instanceId: string, stop?: AbortSignal) =>
+    collectMetrics(
+      ports.monitoring,
+      { project, instanceId, window: question.window },
+      settings.metricsTimeoutMs,
+      undefined,
+      stop,
+    );
+  const collecting = collectEvidence(
     {
       compute: ports.compute,
       logging: ports.logging,
+      memory: ports.memory,
       now,
       timeouts: settings.timeouts,
       journaldLog: settings.journaldLog,
@@ -69,16 +85,28 @@ export const investigateDiag = async (
       window: question.window,
       defaultProject: settings.defaultProject,
       projects: settings.projects,
+      onRecalled: (known) => {
+        const stop = new AbortController();
+        early = {
+          project: known.project,
+          id: known.id,
+          stop,
+          reads: read(known.project, known.id, stop.signal),
+        };
+      },
       onInstance: (instance) => {
-        if (instance.id)
-          metrics = collectMetrics(
-            ports.monitoring,
-            { project: instance.project, instanceId: instance.id, window: question.window },
-            settings.metricsTimeoutMs,
-          );
+        const e = early as EarlyReads | null;
+        if (e && e.id === instance.id && e.project === instance.project) metrics = e.reads;
+        else if (instance.id) metrics = read(instance.project, instance.id);
       },
     },
   );
+  // The analysis loads while the requests are in flight (a CLI run pays for nothing before they leave).
+  collecting.catch(() => undefined); // its failure is thrown below, once awaited
+  const { analyzeDiag } = await import('./analyze.js');
+  const evidence = await collecting;
+  const started = early as EarlyReads | null;
+  if (started && metrics !== started.reads) started.stop.abort(); // another instance, or none: not its metrics
   const collected = metrics ? await (metrics as Promise<CollectedMetrics>) : null;
   return analyzeDiag(
     {

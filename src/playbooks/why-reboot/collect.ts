@@ -476,13 +476,16 @@ export const collectEvidence = async <S extends string = GuestSignal>(
       );
     }
   } else {
-    // No instance now (deleted, or the lookup failed): guest logs and the serial console need the current
-    // instance; the audit log keeps what was asked by name and by the id the VM last had, which the filter
+    // No instance now (deleted, or the lookup failed): guest logs need the current instance (and so does the
+    // serial console, unless the zone was given: it answers for itself); the audit log keeps what was asked by name and by the id the VM last had, which the filter
     // below keeps too (its ScheduledVMs entries carry only that id).
     abortStarted(guest);
     guest = null;
-    abortStarted(serial);
-    serial = null;
+    if (!zoneKnown) {
+      // Read in the zone the memory gave: the console of a VM nobody can confirm is there.
+      abortStarted(serial);
+      serial = null;
+    }
     if (project && auditParts.length === 0) addAudit(project, null, true);
   }
   const auditId = instance ? instance.id || null : (known?.id ?? null);
