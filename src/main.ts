@@ -70,7 +70,7 @@ import {
   type PipelineFollower,
 } from './playbooks/pipelines/follower.js';
 import { githubWebOf } from './playbooks/pipelines/mr-ref.js';
-import type { InstanceMemory } from './playbooks/why-reboot/instance-memory.js';
+import { type InstanceMemory, rememberingListings } from './playbooks/why-reboot/instance-memory.js';
 import { investigateWhyReboot } from './playbooks/why-reboot/investigate.js';
 import { createInFlight, type SignalSource } from './server/drain.js';
 import { createReadiness } from './server/health.js';
@@ -293,16 +293,20 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     config.forges.gitlab || config.forges.github
       ? { changes, amendFor, hosts: forgeHosts, getChange: (id) => store.changes.get(id) }
       : null;
-  const reboots = buildRebootsDeps(config);
+  const reboots = buildRebootsDeps(config, store.instances);
   const watchSettings = resolveWatchSettings(config);
   const watcher = watchSettings
     ? createWatcher({
-        fleet: createFleetRestClient({
-          loggingEndpoint: config.google.endpoints.logging,
-          computeEndpoint: config.google.endpoints.compute,
-          timeoutMs: config.google.timeouts.auditLogsMs,
-          ...gceAuthOptions(config.secrets),
-        }),
+        fleet: rememberingListings(
+          createFleetRestClient({
+            loggingEndpoint: config.google.endpoints.logging,
+            computeEndpoint: config.google.endpoints.compute,
+            timeoutMs: config.google.timeouts.auditLogsMs,
+            ...gceAuthOptions(config.secrets),
+          }),
+          store.instances,
+          () => new Date(now()),
+        ),
         repo: store.watch,
         locks: store.locks,
         poster: createWatchPoster(slack),
@@ -682,7 +686,7 @@ const resolveWatchSettings = (config: Config): WatchSettings | null => {
  * The real /reboots playbook: one audit-log query and one instance listing per project over plain REST
  * (the fleet client, created on first use like the other Google clients).
  */
-const buildRebootsDeps = (config: Config): RebootsDeps => {
+const buildRebootsDeps = (config: Config, memory: InstanceMemory): RebootsDeps => {
   let port: FleetPort | null = null;
   return {
     now: () => new Date(),
@@ -694,12 +698,16 @@ const buildRebootsDeps = (config: Config): RebootsDeps => {
       ]),
     ],
     collect: async (request, signal) => {
-      port ??= createFleetRestClient({
-        loggingEndpoint: config.google.endpoints.logging,
-        computeEndpoint: config.google.endpoints.compute,
-        timeoutMs: config.google.timeouts.auditLogsMs,
-        ...gceAuthOptions(config.secrets),
-      });
+      port ??= rememberingListings(
+        createFleetRestClient({
+          loggingEndpoint: config.google.endpoints.logging,
+          computeEndpoint: config.google.endpoints.compute,
+          timeoutMs: config.google.timeouts.auditLogsMs,
+          ...gceAuthOptions(config.secrets),
+        }),
+        memory,
+        () => new Date(),
+      );
       return collectFleetReboots(port, request, signal);
     },
   };

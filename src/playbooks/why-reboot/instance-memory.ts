@@ -1,3 +1,4 @@
+import type { FleetPort } from '../../integrations/gce/fleet-port.js';
 import type { KnownInstance, KnownInstanceQuery } from '../../store/instance-repository.js';
 
 /**
@@ -29,3 +30,28 @@ export const recallInstance = async (
     return null;
   }
 };
+
+/**
+ * A fleet port whose instance listings (the /reboots view, the watch's label filter) also feed the memory:
+ * every VM listed is a sighting, so a later /why-reboot or /diag of it starts its id-keyed queries at once.
+ * The listing's answer never waits for the memory, nor fails with it.
+ */
+export const rememberingListings = (port: FleetPort, memory: InstanceMemory, now: () => Date): FleetPort => ({
+  pagesOfEntries: (query, signal) => port.pagesOfEntries(query, signal),
+  async listInstances(project, signal) {
+    const listing = await port.listInstances(project, signal);
+    const seenAt = now();
+    const sightings = listing.instances
+      .filter((i) => i.id !== '')
+      .map((i) => ({
+        project: i.project,
+        zone: i.zone,
+        name: i.name,
+        id: i.id,
+        creationTimestamp: null,
+        seenAt,
+      }));
+    if (sightings.length > 0) memory.remember(sightings).catch(() => undefined);
+    return listing;
+  },
+});
