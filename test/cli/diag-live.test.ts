@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDiag } from '../../src/cli/diag.js';
 import type { CliIo } from '../../src/cli/io.js';
 import { LINE_COLOURS, MARKER_COLOURS, pngLayout } from '../../src/playbooks/diag/render-chart.js';
+import { openStore } from '../../src/store/open.js';
 import { type DiagFakes, startDiagFakes } from '../fakes/diag-env.js';
 import { TEST_TOKEN } from '../fakes/gce-env.js';
 import {
@@ -252,8 +253,10 @@ describe('opsbot diag, live against the fakes', () => {
   it('a VM asked about before: its id-keyed queries and metric reads leave with the lookup, and the answer is the same', async () => {
     const s = scenarios.get('steal') as HostScenario;
     const filterOf = (r: { body: unknown }) => String((r.body as { filter?: string } | null)?.filter ?? '');
+    // The user's store exists (the audit log's: under the config's dataDir; OPSBOT_NO_AUDIT=1 here writes no row).
+    await (await openStore({ dataDir: join(fakes.dir, 'data') })).close();
     const first = await diag('steal');
-    // The first run remembered the VM (the store under the config's dataDir). The second run's lookup is
+    // The first run remembered the VM. The second run's lookup is
     // answered only once the audit query by id, the guest logs and a metric read of that id have arrived: a
     // CLI that waited for the lookup first leaves the gate to its deadline, and the poll below fails.
     let arrivedFirst = false;
