@@ -56,6 +56,13 @@ export const investigateDiag = async (
   question: DiagQuestion,
   now: () => Date,
 ): Promise<DiagReport> => {
+  // The analysis loads while the requests are in flight, once the lookup has answered (the first requests
+  // left before it: its answer took a round trip), a turn of the event loop after the queries it starts.
+  let analysis: Promise<typeof import('./analyze.js')> | null = null;
+  const loadAnalysis = () => {
+    analysis ??= new Promise((resolve) => setImmediate(resolve)).then(() => import('./analyze.js'));
+    return analysis;
+  };
   let metrics: Promise<CollectedMetrics> | null = null;
   // Reads started with a remembered id, kept only if the lookup confirms it.
   type EarlyReads = { project: string; id: string; stop: AbortController; reads: Promise<CollectedMetrics> };
@@ -95,16 +102,16 @@ export const investigateDiag = async (
         };
       },
       onInstance: (instance) => {
+        loadAnalysis().catch(() => undefined); // a load failure is thrown where it is awaited
         const e = early as EarlyReads | null;
         if (e && e.id === instance.id && e.project === instance.project) metrics = e.reads;
         else if (instance.id) metrics = read(instance.project, instance.id);
       },
     },
   );
-  // The analysis loads while the requests are in flight (a CLI run pays for nothing before they leave).
   collecting.catch(() => undefined); // its failure is thrown below, once awaited
-  const { analyzeDiag } = await import('./analyze.js');
   const evidence = await collecting;
+  const { analyzeDiag } = await loadAnalysis();
   const started = early as EarlyReads | null;
   if (started && metrics !== started.reads) started.stop.abort(); // another instance, or none: not its metrics
   const collected = metrics ? await (metrics as Promise<CollectedMetrics>) : null;
