@@ -151,7 +151,9 @@ export const runDiagBench = async (
       return f.includes('cloudaudit') && f.includes(`instance_id="${id}"`);
     });
     if (!get || !byId) return 'unclear';
-    return byId.at < get.at + LATENCY.instance ? 'warm' : 'cold';
+    // Warm: with the get (well before its answer); cold: after its answer (timers round to the ms).
+    const after = byId.at - get.at;
+    return after < LATENCY.instance / 2 ? 'warm' : after >= LATENCY.instance - 10 ? 'cold' : 'unclear';
   };
   const clearRequests = () => {
     for (const f of [fakes.compute, fakes.logging, fakes.monitoring]) f.requests.length = 0;

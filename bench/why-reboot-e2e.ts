@@ -182,10 +182,28 @@ export const runWhyRebootE2eBench = async (
     };
     try {
       await runProcess(dir, args); // warm-up: the compile cache, the file system cache, the store's file
+      /** Which path the last run took, from the fakes: did the audit query by id arrive before the get's answer? */
+      const pathTaken = (): string => {
+        const get = env.compute.requests.findLast((r) => r.route === 'instances.get');
+        const byId = env.logging.requests.findLast((r) => {
+          const f = String((r.body as { filter?: string } | null)?.filter ?? '');
+          return f.includes('cloudaudit') && f.includes(`instance_id="${ID}"`);
+        });
+        if (!get || !byId) return 'unclear';
+        // Warm: with the get (well before its answer); cold: after its answer (timers round to the ms).
+        const after = byId.at - get.at;
+        return after < LATENCY.instance / 2 ? 'warm' : after >= LATENCY.instance - 10 ? 'cold' : 'unclear';
+      };
+      const expectPath = (want: string) => {
+        const got = pathTaken();
+        if (got !== want) throw new Error(`whole process: expected the ${want} path, the fakes saw ${got}`);
+      };
       for (let i = 0; i < runs; i++) {
         forget();
         processSamples.push(await runProcess(dir, args));
+        expectPath('cold');
         warmSamples.push(await runProcess(dir, args));
+        expectPath('warm');
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
