@@ -110,7 +110,10 @@ export const investigateDiag = async (
     },
   );
   collecting.catch(() => undefined); // its failure is thrown below, once awaited
-  const evidence = await collecting;
+  const evidence = await collecting.catch((err: unknown) => {
+    (early as EarlyReads | null)?.stop.abort(); // no answer (a name in two zones, say): no metrics either
+    throw err;
+  });
   const { analyzeDiag } = await loadAnalysis();
   const started = early as EarlyReads | null;
   if (started && metrics !== started.reads) started.stop.abort(); // another instance, or none: not its metrics

@@ -477,8 +477,9 @@ export const collectEvidence = async <S extends string = GuestSignal>(
     }
   } else {
     // No instance now (deleted, or the lookup failed): guest logs need the current instance (and so does the
-    // serial console, unless the zone was given: it answers for itself); the audit log keeps what was asked by name and by the id the VM last had, which the filter
-    // below keeps too (its ScheduledVMs entries carry only that id).
+    // serial console, unless the zone was given: it answers for itself). The audit log keeps what was asked
+    // by name and by the id the VM last had, which the filter below keeps too (its ScheduledVMs entries carry
+    // only that id).
     abortStarted(guest);
     guest = null;
     if (!zoneKnown) {
