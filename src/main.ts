@@ -70,7 +70,11 @@ import {
   type PipelineFollower,
 } from './playbooks/pipelines/follower.js';
 import { githubWebOf } from './playbooks/pipelines/mr-ref.js';
-import { type InstanceMemory, rememberingListings } from './playbooks/why-reboot/instance-memory.js';
+import {
+  type InstanceMemory,
+  rememberingListings,
+  rememberRestarts,
+} from './playbooks/why-reboot/instance-memory.js';
 import { investigateWhyReboot } from './playbooks/why-reboot/investigate.js';
 import { createInFlight, type SignalSource } from './server/drain.js';
 import { createReadiness } from './server/health.js';
@@ -314,6 +318,7 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
         holder: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
         now: () => new Date(now()),
         logger: logger.child({ component: 'watch' }),
+        memory: store.instances,
       })
     : null;
   const registry = buildCommandRegistry({
@@ -708,7 +713,12 @@ const buildRebootsDeps = (config: Config, memory: InstanceMemory): RebootsDeps =
         memory,
         () => new Date(),
       );
-      return collectFleetReboots(port, request, signal);
+      const report = await collectFleetReboots(port, request, signal);
+      rememberRestarts(
+        memory,
+        report.groups.flatMap((g) => g.restarts),
+      );
+      return report;
     },
   };
 };

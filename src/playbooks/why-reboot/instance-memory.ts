@@ -1,5 +1,6 @@
 import type { FleetPort } from '../../integrations/gce/fleet-port.js';
 import type { KnownInstance, KnownInstanceQuery } from '../../store/instance-repository.js';
+import type { FleetRestart } from '../fleet/types.js';
 
 /**
  * What opsbot last saw of each VM: name -> instance id, remembered after every instance lookup (and by the
@@ -55,3 +56,26 @@ export const rememberingListings = (port: FleetPort, memory: InstanceMemory, now
     return listing;
   },
 });
+
+/**
+ * The restarts the fleet view and the watch found in the audit logs, as sightings: each entry names the VM
+ * and carries the id it had then (seen at the restart's time, so a later lookup wins over it). These are the
+ * VMs an incident asks about next. Never waits for the memory, nor fails with it.
+ */
+export const rememberRestarts = (memory: InstanceMemory, restarts: readonly FleetRestart[]): void => {
+  const sightings = restarts.flatMap((r) =>
+    r.instanceId && !Number.isNaN(Date.parse(r.at))
+      ? [
+          {
+            project: r.project,
+            zone: r.zone,
+            name: r.name,
+            id: r.instanceId,
+            creationTimestamp: null,
+            seenAt: new Date(r.at),
+          },
+        ]
+      : [],
+  );
+  if (sightings.length > 0) memory.remember(sightings).catch(() => undefined);
+};
