@@ -85,8 +85,10 @@ export interface DiagBenchResult {
   readonly inProcessRatio: Record<Path, number>;
   readonly wholeProcessMs: Record<Path, number>;
   readonly wholeProcessRatio: Record<Path, number>;
-  /** Every whole-process run, in ms. */
+  /** Every whole-process run, in ms, under the path it took. */
   readonly wholeProcessRuns: Record<Path, number[]>;
+  /** Runs that took another path than the one they were set up for (counted under the one they took). */
+  readonly crossed: readonly string[];
   readonly renderColdMs: number;
   readonly renderWarmMs: number;
   readonly target: number;
@@ -158,10 +160,14 @@ export const runDiagBench = async (
   const clearRequests = () => {
     for (const f of [fakes.compute, fakes.logging, fakes.monitoring]) f.requests.length = 0;
   };
-  const expectPath = (want: Path, where: string) => {
+  /** The path the fakes saw (a run set up warm whose memory answered after the lookup went cold, say). */
+  const seenPath = (where: string): Path => {
     const got = pathTaken();
-    if (got !== want) throw new Error(`${where}: expected the ${want} path, the fakes saw ${got}`);
+    if (got === 'unclear') throw new Error(`${where}: the fakes cannot tell which path ran`);
+    return got;
   };
+  /** Runs set up for one path that took the other (each is counted under the path it took). */
+  const crossed: string[] = [];
   try {
     const ref = { project, zone, name };
     const auditFilter = buildAuditLogFilter({ project, instanceId: null, instanceName: name, ...window });
@@ -198,8 +204,10 @@ export const runDiagBench = async (
       samples.metrics.push(await time(() => monitoring.listTimeSeries(cpuQuery)));
       for (const path of ['cold', 'warm'] as const) {
         clearRequests();
-        samples[path].push(await time(() => investigateDiag(portsOf(path), settings, question, now)));
-        expectPath(path, `in process, ${path}`);
+        const ms = await time(() => investigateDiag(portsOf(path), settings, question, now));
+        const seen = seenPath(`in process, ${path}`);
+        if (seen !== path) crossed.push(`in process: set up ${path}, took ${seen}`);
+        samples[seen].push(ms);
       }
     }
     for (let i = 0; i < Math.max(10, runs); i++)
@@ -233,8 +241,9 @@ export const runDiagBench = async (
         clearRequests();
         const r = await runProcess(args, env);
         if (r.code !== 0) throw new Error(`opsbot diag exited ${r.code}`);
-        expectPath(path, `whole process, ${path}`);
-        processRuns[path].push(r.ms);
+        const seen = seenPath(`whole process, ${path}`);
+        if (seen !== path) crossed.push(`whole process: set up ${path}, took ${seen}`);
+        processRuns[seen].push(r.ms);
       }
     }
     const alone = {
@@ -263,6 +272,7 @@ export const runDiagBench = async (
       wholeProcessMs,
       wholeProcessRatio,
       wholeProcessRuns: processRuns,
+      crossed,
       renderColdMs,
       renderWarmMs,
       target: TARGET,
@@ -306,6 +316,7 @@ const main = async (): Promise<void> => {
       `  ${path}${judged ? ' (id remembered)   ' : ' (VM never seen)    '} whole process (node bin/opsbot.js diag --json): ${f(r.wholeProcessMs[path])}  ratio ${r.wholeProcessRatio[path].toFixed(3)}  target <= ${r.target}  ${tag(r.wholeProcessRatio[path] <= r.target)}  (${spread(r.wholeProcessRuns[path])})`,
     );
   }
+  if (r.crossed.length > 0) console.log(`  runs that took the other path: ${r.crossed.join('; ')}`);
   console.log(
     `  chart PNG: warm ${f(r.renderWarmMs)} (first in the process ${f(r.renderColdMs)})  target < ${r.renderTargetMs} ms  ${verdict(r.renderWarmMs < r.renderTargetMs)}`,
   );

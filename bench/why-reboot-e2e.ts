@@ -110,6 +110,7 @@ export interface WhyRebootE2eResult {
   readonly target: number; // in process, x the critical path
   readonly processMs: number; // whole process, spawn to exit, the VM never seen (cold)
   readonly processWarmMs: number; // whole process, its id remembered (warm)
+  readonly crossed: readonly string[]; // runs that took another path than they were set up for
   readonly processRatio: number; // x the slowest single source
   readonly processTarget: number;
   readonly pass: boolean;
@@ -173,6 +174,7 @@ export const runWhyRebootE2eBench = async (
     ];
     const processSamples: number[] = [];
     const warmSamples: number[] = [];
+    const crossed: string[] = [];
     const forget = () => {
       const file = join(dir, 'data', SQLITE_FILE_NAME);
       if (!existsSync(file)) return;
@@ -194,16 +196,17 @@ export const runWhyRebootE2eBench = async (
         const after = byId.at - get.at;
         return after < LATENCY.instance / 2 ? 'warm' : after >= LATENCY.instance - 10 ? 'cold' : 'unclear';
       };
-      const expectPath = (want: string) => {
+      // Each run is counted under the path the fakes saw it take (a memory slower than the lookup goes cold).
+      const record = (ms: number, setUp: string) => {
         const got = pathTaken();
-        if (got !== want) throw new Error(`whole process: expected the ${want} path, the fakes saw ${got}`);
+        if (got === 'unclear') throw new Error('whole process: the fakes cannot tell which path ran');
+        if (got !== setUp) crossed.push(`set up ${setUp}, took ${got}`);
+        (got === 'cold' ? processSamples : warmSamples).push(ms);
       };
       for (let i = 0; i < runs; i++) {
         forget();
-        processSamples.push(await runProcess(dir, args));
-        expectPath('cold');
-        warmSamples.push(await runProcess(dir, args));
-        expectPath('warm');
+        record(await runProcess(dir, args), 'cold');
+        record(await runProcess(dir, args), 'warm');
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -235,6 +238,7 @@ export const runWhyRebootE2eBench = async (
       target,
       processMs,
       processWarmMs: median(warmSamples),
+      crossed,
       processRatio,
       processTarget,
       pass: endToEndMs <= target * criticalPathMs && processRatio <= processTarget,
@@ -268,6 +272,7 @@ const main = async (): Promise<void> => {
   console.log(
     `  whole process, id remembered:   ${`${f(r.processWarmMs)} (${(r.processWarmMs / r.slowestSingleMs).toFixed(2)} x)`.padEnd(21)} (info: the VM asked about before)`,
   );
+  if (r.crossed.length > 0) console.log(`  runs that took the other path: ${r.crossed.join('; ')}`);
   console.log(
     `  in process, bare name (info):   ${f(r.endToEndBareNameMs)} (${r.ratioBareName.toFixed(2)} x)`,
   );

@@ -162,6 +162,8 @@ const liveReport = async (vm: string, flags: Flags, io: CliIo, config: Config): 
     import('../integrations/gce/monitoring-endpoint.js'),
     import('../integrations/gce/token.js'),
     import('./instance-memory.js'),
+    // Loaded before any request leaves, so the memory answers before the lookup can (a read is a millisecond).
+    import('../store/instance-file.js'),
   ]);
   const google = config.google;
   const adapters = createGceAdapters({

@@ -316,6 +316,8 @@ const buildLiveReport = async (
     import('../integrations/gce/token.js'),
     import('./instance-memory.js'),
     import('../store/sqlite-file.js'),
+    // Loaded before any request leaves, so the memory answers before the lookup can (a read is a millisecond).
+    import('../store/instance-file.js'),
   ]);
   const adapters = createGceAdapters({
     logging: { apiEndpoint: google.endpoints.logging },
