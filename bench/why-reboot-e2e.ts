@@ -192,9 +192,10 @@ export const runWhyRebootE2eBench = async (
           return f.includes('cloudaudit') && f.includes(`instance_id="${ID}"`);
         });
         if (!get || !byId) return 'unclear';
-        // Warm: with the get (well before its answer); cold: after its answer (timers round to the ms).
+        // Cold: the query by id can only leave once the get's answer (LATENCY.instance ms after the get) is
+        // in. Each fake counts from its own start (tens of ms apart), so the line is drawn at two thirds of it.
         const after = byId.at - get.at;
-        return after < LATENCY.instance / 2 ? 'warm' : after >= LATENCY.instance - 10 ? 'cold' : 'unclear';
+        return after >= (LATENCY.instance * 2) / 3 ? 'cold' : 'warm';
       };
       // Each run is counted under the path the fakes saw it take (a memory slower than the lookup goes cold).
       const record = (ms: number, setUp: string) => {
