@@ -5,10 +5,14 @@
  *
  * Critical path: when project and zone are known, the instance get, the audit-log query by resource name
  * (which needs no id) and the serial console start together; the audit query by instance id (entries such as
- * ScheduledVMs carry no resourceName, only the id) and the guest-log query wait for the id. So the whole
- * collection costs about max(serial, instance + max(audit, guest)) rather than their sum.
+ * ScheduledVMs carry no resourceName, only the id: the id is part of the audit query on every path) and the
+ * guest-log query need the id. When the instance memory (instance-memory.ts) remembers it, they start with
+ * the lookup, and the collection costs about max(serial, instance, audit, guest); otherwise they wait for the
+ * lookup, max(serial, instance + max(audit, guest)). The lookup decides either way: a remembered id it
+ * contradicts (the VM was recreated) has the id-keyed queries run again with the id it found.
  * Without a zone, the name is resolved first (aggregatedList), then the three queries run together with the
- * FACTS.md audit filter (instance id OR resource name).
+ * FACTS.md audit filter (instance id OR resource name); with the one VM of that name remembered, they start
+ * with the resolution instead, in the zone remembered.
  */
 import { AppError, isAppError } from '../../core/errors.js';
 import type {
