@@ -70,6 +70,11 @@ import {
   type PipelineFollower,
 } from './playbooks/pipelines/follower.js';
 import { githubWebOf } from './playbooks/pipelines/mr-ref.js';
+import {
+  type InstanceMemory,
+  rememberingListings,
+  rememberRestarts,
+} from './playbooks/why-reboot/instance-memory.js';
 import { investigateWhyReboot } from './playbooks/why-reboot/investigate.js';
 import { createInFlight, type SignalSource } from './server/drain.js';
 import { createReadiness } from './server/health.js';
@@ -233,7 +238,9 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
   };
   const googleReady = (): Promise<void> => google.warm;
   const whyReboot =
-    options.whyReboot !== undefined ? options.whyReboot : buildWhyRebootDeps(config, getGce, googleReady);
+    options.whyReboot !== undefined
+      ? options.whyReboot
+      : buildWhyRebootDeps(config, getGce, googleReady, store.instances);
   // The pipeline follower and the change lifecycle know each other: the lifecycle follows its MR with the
   // follower's ensureFollow, and the follower hands every state change of a followed MR to the lifecycle.
   let lifecycleRef: ChangeLifecycle | null = null;
@@ -258,7 +265,9 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     return monitoring;
   };
   const diag =
-    options.diag !== undefined ? options.diag : buildDiagDeps(config, getGce, getMonitoring, googleReady);
+    options.diag !== undefined
+      ? options.diag
+      : buildDiagDeps(config, getGce, getMonitoring, googleReady, store.instances);
   const {
     handlers: changes,
     amendFor,
@@ -288,16 +297,20 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     config.forges.gitlab || config.forges.github
       ? { changes, amendFor, hosts: forgeHosts, getChange: (id) => store.changes.get(id) }
       : null;
-  const reboots = buildRebootsDeps(config);
+  const reboots = buildRebootsDeps(config, store.instances);
   const watchSettings = resolveWatchSettings(config);
   const watcher = watchSettings
     ? createWatcher({
-        fleet: createFleetRestClient({
-          loggingEndpoint: config.google.endpoints.logging,
-          computeEndpoint: config.google.endpoints.compute,
-          timeoutMs: config.google.timeouts.auditLogsMs,
-          ...gceAuthOptions(config.secrets),
-        }),
+        fleet: rememberingListings(
+          createFleetRestClient({
+            loggingEndpoint: config.google.endpoints.logging,
+            computeEndpoint: config.google.endpoints.compute,
+            timeoutMs: config.google.timeouts.auditLogsMs,
+            ...gceAuthOptions(config.secrets),
+          }),
+          store.instances,
+          () => new Date(now()),
+        ),
         repo: store.watch,
         locks: store.locks,
         poster: createWatchPoster(slack),
@@ -305,6 +318,7 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
         holder: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
         now: () => new Date(now()),
         logger: logger.child({ component: 'watch' }),
+        memory: store.instances,
       })
     : null;
   const registry = buildCommandRegistry({
@@ -630,14 +644,16 @@ const buildWhyRebootDeps = (
   config: Config,
   getAdapters: () => GceAdapters,
   ready: () => Promise<void>,
+  memory: InstanceMemory,
 ): WhyRebootDeps => {
   return {
     now: () => new Date(),
     defaultWindow: config.google.defaultWindow,
     investigate: async (request) => {
       await ready(); // a command during the warm-up waits for it rather than loading everything in one go
+      const { compute, logging } = getAdapters();
       return investigateWhyReboot(
-        getAdapters(),
+        { compute, logging, memory },
         {
           defaultProject: config.google.defaultProject,
           projects: config.google.projects,
@@ -675,7 +691,7 @@ const resolveWatchSettings = (config: Config): WatchSettings | null => {
  * The real /reboots playbook: one audit-log query and one instance listing per project over plain REST
  * (the fleet client, created on first use like the other Google clients).
  */
-const buildRebootsDeps = (config: Config): RebootsDeps => {
+const buildRebootsDeps = (config: Config, memory: InstanceMemory): RebootsDeps => {
   let port: FleetPort | null = null;
   return {
     now: () => new Date(),
@@ -687,13 +703,22 @@ const buildRebootsDeps = (config: Config): RebootsDeps => {
       ]),
     ],
     collect: async (request, signal) => {
-      port ??= createFleetRestClient({
-        loggingEndpoint: config.google.endpoints.logging,
-        computeEndpoint: config.google.endpoints.compute,
-        timeoutMs: config.google.timeouts.auditLogsMs,
-        ...gceAuthOptions(config.secrets),
-      });
-      return collectFleetReboots(port, request, signal);
+      port ??= rememberingListings(
+        createFleetRestClient({
+          loggingEndpoint: config.google.endpoints.logging,
+          computeEndpoint: config.google.endpoints.compute,
+          timeoutMs: config.google.timeouts.auditLogsMs,
+          ...gceAuthOptions(config.secrets),
+        }),
+        memory,
+        () => new Date(),
+      );
+      const report = await collectFleetReboots(port, request, signal);
+      rememberRestarts(
+        memory,
+        report.groups.flatMap((g) => g.restarts),
+      );
+      return report;
     },
   };
 };
@@ -707,6 +732,7 @@ const buildDiagDeps = (
   getAdapters: () => GceAdapters,
   getMonitoring: () => MonitoringAdapter,
   ready: () => Promise<void>,
+  memory: InstanceMemory,
 ): DiagDeps => ({
   now: () => new Date(),
   defaultWindow: config.diag.defaultWindow,
@@ -716,7 +742,7 @@ const buildDiagDeps = (
     const { investigateDiag } = await import('./playbooks/diag/investigate.js');
     const { compute, logging } = getAdapters();
     return investigateDiag(
-      { compute, logging, monitoring: getMonitoring() },
+      { compute, logging, monitoring: getMonitoring(), memory },
       {
         defaultProject: config.google.defaultProject,
         projects: config.google.projects,

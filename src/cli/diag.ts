@@ -1,25 +1,26 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../core/config.js';
+import { type Config, loadConfig } from '../core/config.js';
 import { parseDuration } from '../core/duration.js';
 import { AppError, isAppError } from '../core/errors.js';
 import type { MonitoringAdapter } from '../integrations/gce/monitoring.js';
 import type { MonitoringPort, TimeSeries } from '../integrations/gce/monitoring-port.js';
-import { analyzeDiag } from '../playbooks/diag/analyze.js';
-import { HOST_LINES } from '../playbooks/diag/host-lines.js';
-import { noDiagEvidence } from '../playbooks/diag/investigate.js';
-import { loadMetricsFile, toMetricSet } from '../playbooks/diag/metrics.js';
-import { diagTitle, diagToJson, renderDiagText } from '../playbooks/diag/render-text.js';
 import type { DiagReport, DiagSourceReport } from '../playbooks/diag/types.js';
+import { buildWindow } from '../playbooks/why-reboot/request.js';
+import { DEFAULT_SQLITE_BUSY_TIMEOUT_MS } from '../store/sqlite-file.js';
 import type { AuditOutcome } from '../store/types.js';
 import { recordCliRun } from './audit.js';
 import { type CliCommand, type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './io.js';
-import { buildOfflineEvidence, buildWindow, type OfflineFlags, WHY_REBOOT_OPTIONS } from './why-reboot.js';
+import type { OfflineFlags } from './why-reboot.js';
+import { WHY_REBOOT_OPTIONS } from './why-reboot-options.js';
 
 /**
  * `opsbot diag <vm>`: host diagnostics (USE) of a VM, live (Application Default Credentials) or offline from
  * exported files. Exit 0 with a result, 1 when every evidence source failed, 2 for bad flags or input.
+ * A live run loads only what its requests need before they leave (the config, the REST adapters, the
+ * collector, the instance memory); the analysis, the renderers and the Monitoring client load while they are
+ * in flight.
  */
 
 export const DIAG_USAGE = `Usage: opsbot diag <vm> [options]
@@ -100,8 +101,14 @@ const configOf = (flags: Flags, io: CliIo) => {
   return loadConfig(io.env, configPath ? resolve(io.cwd, configPath) : null, { requireSlack: false });
 };
 
-const offlineReport = async (vm: string, flags: Flags, io: CliIo): Promise<DiagReport> => {
-  const config = configOf(flags, io);
+const offlineReport = async (vm: string, flags: Flags, io: CliIo, config: Config): Promise<DiagReport> => {
+  const [{ analyzeDiag }, { HOST_LINES }, { loadMetricsFile, toMetricSet }, { buildOfflineEvidence }] =
+    await Promise.all([
+      import('../playbooks/diag/analyze.js'),
+      import('../playbooks/diag/host-lines.js'),
+      import('../playbooks/diag/metrics.js'),
+      import('./why-reboot.js'),
+    ]);
   const series: TimeSeries[] = [];
   for (const file of flags.metrics ?? []) series.push(...(await loadMetricsFile(resolve(io.cwd, file))));
   let windowFlags: OfflineFlags = flags;
@@ -141,14 +148,22 @@ const offlineReport = async (vm: string, flags: Flags, io: CliIo): Promise<DiagR
   );
 };
 
-const liveReport = async (vm: string, flags: Flags, io: CliIo): Promise<DiagReport> => {
-  const config = configOf(flags, io);
+const liveReport = async (vm: string, flags: Flags, io: CliIo, config: Config): Promise<DiagReport> => {
   const window = buildWindow(flags.since, flags.until, io.now(), config.diag.defaultWindow);
-  const [{ investigateDiag }, { createGceAdapters }, { parseMonitoringEndpoint }, token] = await Promise.all([
+  const [
+    { investigateDiag },
+    { createGceAdapters },
+    { parseMonitoringEndpoint },
+    token,
+    { openCliInstanceMemory },
+  ] = await Promise.all([
     import('../playbooks/diag/investigate.js'),
     import('../integrations/gce/adapter.js'),
     import('../integrations/gce/monitoring-endpoint.js'),
     import('../integrations/gce/token.js'),
+    import('./instance-memory.js'),
+    // Loaded before any request leaves, so the memory answers before the lookup can (a read is a millisecond).
+    import('../store/instance-file.js'),
   ]);
   const google = config.google;
   const adapters = createGceAdapters({
@@ -157,9 +172,15 @@ const liveReport = async (vm: string, flags: Flags, io: CliIo): Promise<DiagRepo
     ...token.gceAdapterAuth(config.secrets),
   });
   parseMonitoringEndpoint(google.endpoints.monitoring); // a bad endpoint is a usage error before any request
+  const memory = openCliInstanceMemory({
+    databaseUrl: config.secrets.DATABASE_URL,
+    dataDir: resolve(io.cwd, config.store.dataDir),
+    busyTimeoutMs: DEFAULT_SQLITE_BUSY_TIMEOUT_MS,
+    now: io.now,
+  });
   // Cloud Monitoring's client (google-gax, protobufjs, the credentials library: about half a second of CPU,
   // the heaviest load of the command) loads once the evidence requests are in flight, a module at a time so
-  // their answers are handled between steps; the metric reads, which wait for the instance anyway, wait for it.
+  // their answers are handled between steps; the metric reads wait for it.
   const stop = new AbortController();
   const monitoring = (async (): Promise<MonitoringAdapter | null> => {
     await new Promise((resolve) => setImmediate(resolve)); // the requests leave first
@@ -187,7 +208,7 @@ const liveReport = async (vm: string, flags: Flags, io: CliIo): Promise<DiagRepo
   };
   try {
     return await investigateDiag(
-      { compute: adapters.compute, logging: adapters.logging, monitoring: lazyMonitoring },
+      { compute: adapters.compute, logging: adapters.logging, monitoring: lazyMonitoring, memory },
       {
         defaultProject: google.defaultProject,
         projects: google.projects,
@@ -203,7 +224,7 @@ const liveReport = async (vm: string, flags: Flags, io: CliIo): Promise<DiagRepo
   } finally {
     stop.abort(); // no metric read left to serve: a load still under way stops at its next step
     const loaded = await monitoring.catch(() => null);
-    await Promise.all([adapters.close(), loaded?.close()]);
+    await Promise.all([adapters.close(), loaded?.close(), memory.flush()]);
   }
 };
 
@@ -249,8 +270,15 @@ export const runDiag: CliCommand = async (args, io) => {
   try {
     if (!offline && (flags.year || flags.tz))
       throw usageError('--year and --tz only apply to files (--syslog, --serial)');
-    flags = resolveWindowFlags(flags, configOf(flags, io).diag.around);
-    const report = offline ? await offlineReport(vm, flags, io) : await liveReport(vm, flags, io);
+    const config = configOf(flags, io);
+    flags = resolveWindowFlags(flags, config.diag.around);
+    const report = offline
+      ? await offlineReport(vm, flags, io, config)
+      : await liveReport(vm, flags, io, config);
+    const [{ diagTitle, diagToJson, renderDiagText }, { noDiagEvidence }] = await Promise.all([
+      import('../playbooks/diag/render-text.js'),
+      import('../playbooks/diag/investigate.js'),
+    ]);
     io.stdout.write(flags.json ? diagToJson(report) : renderDiagText(report));
     if (flags.png) {
       const { renderDiagPng } = await import('../playbooks/diag/render-chart.js');

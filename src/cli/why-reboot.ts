@@ -17,6 +17,7 @@ import type {
 import type { AuditOutcome } from '../store/types.js';
 import { type CliAudit, startCliAudit } from './audit.js';
 import { type CliCommand, type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './io.js';
+import { WHY_REBOOT_OPTIONS } from './why-reboot-options.js';
 
 export { buildWindow } from '../playbooks/why-reboot/request.js';
 
@@ -53,22 +54,7 @@ Output:
   -h, --help         this help
 `;
 
-/** The flags of `opsbot why-reboot`, which `opsbot diag` takes too (it adds its own). */
-export const WHY_REBOOT_OPTIONS = {
-  project: { type: 'string' },
-  zone: { type: 'string' },
-  since: { type: 'string' },
-  until: { type: 'string' },
-  json: { type: 'boolean', default: false },
-  logs: { type: 'string', multiple: true },
-  syslog: { type: 'string', multiple: true },
-  serial: { type: 'string' },
-  instance: { type: 'string' },
-  year: { type: 'string' },
-  tz: { type: 'string' },
-  config: { type: 'string' },
-  help: { type: 'boolean', short: 'h', default: false },
-} as const;
+export { WHY_REBOOT_OPTIONS } from './why-reboot-options.js';
 
 type Flags = {
   project?: string | undefined;
@@ -318,27 +304,44 @@ const buildLiveReport = async (
   const google = config.google;
   const window = buildWindow(flags.since, flags.until, io.now(), google.defaultWindow);
   const spec = parseVmReference(vm, { project: flags.project, zone: flags.zone });
-  const [{ investigateWhyReboot }, { createGceAdapters }, { gceAdapterAuth }] = await Promise.all([
+  const [
+    { investigateWhyReboot },
+    { createGceAdapters },
+    { gceAdapterAuth },
+    { openCliInstanceMemory },
+    sqlite,
+  ] = await Promise.all([
     import('../playbooks/why-reboot/investigate.js'),
     import('../integrations/gce/adapter.js'),
     import('../integrations/gce/token.js'),
+    import('./instance-memory.js'),
+    import('../store/sqlite-file.js'),
+    // Loaded before any request leaves, so the memory answers before the lookup can (a read is a millisecond).
+    import('../store/instance-file.js'),
   ]);
   const adapters = createGceAdapters({
     logging: { apiEndpoint: google.endpoints.logging },
     compute: { apiEndpoint: google.endpoints.compute },
     ...gceAdapterAuth(config.secrets), // GOOGLE_OAUTH_ACCESS_TOKEN(_FILE), else ADC
   });
+  // The instance ids opsbot has seen, in the audit log's store: a known VM's id-keyed queries start at once.
+  const memory = openCliInstanceMemory({
+    databaseUrl: config.secrets.DATABASE_URL,
+    dataDir: resolve(io.cwd, config.store.dataDir),
+    busyTimeoutMs: sqlite.DEFAULT_SQLITE_BUSY_TIMEOUT_MS,
+    now: io.now,
+  });
   try {
     // The audit store opens once the instance is known and every query has left: loading it is CPU work
     // that would otherwise delay handling the instance answer, which the id-based queries wait for.
     return await investigateWhyReboot(
-      adapters,
+      { compute: adapters.compute, logging: adapters.logging, memory },
       google,
       { vm: spec.name, project: spec.project, zone: spec.zone, window, onInstance: () => void startAudit() },
       io.now,
     );
   } finally {
-    await adapters.close();
+    await Promise.all([adapters.close(), memory.flush()]);
   }
 };
 

@@ -10,4 +10,5 @@ export const MIGRATION_NAMES: readonly string[] = [
   '0003_change_lifecycle',
   '0004_pipelines',
   '0005_watch',
+  '0006_known_instances',
 ];

@@ -412,6 +412,21 @@ export const migrations: readonly NamedMigration[] = [
         .execute();
     },
   },
+  {
+    name: '0006_known_instances',
+    async up(db, engine) {
+      await db.schema
+        .createTable('known_instances')
+        .addColumn('project', 'text', (c) => c.notNull())
+        .addColumn('zone', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('instance_id', 'text', (c) => c.notNull())
+        .addColumn('creation_timestamp', 'text')
+        .addColumn('seen_at', int64(engine), (c) => c.notNull())
+        .addPrimaryKeyConstraint('known_instances_pk', ['project', 'name', 'zone'])
+        .execute();
+    },
+  },
 ];
 
 /** Kysely's provider over the in-code list, bound to one engine for the few type differences. */

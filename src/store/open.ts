@@ -10,6 +10,7 @@ import { KyselyChangeRequestRepository } from './change-request-repository.js';
 import { guard, type RepoContext } from './context.js';
 import { KyselyDeliveryRepository } from './delivery-repository.js';
 import { buildScrubber, type ErrorContext, StoreCause, toStoreError } from './errors.js';
+import { KyselyInstanceRepository } from './instance-repository.js';
 import { KyselyLockRepository } from './lock-repository.js';
 import { migrationProvider } from './migrations.js';
 import { CurrentSchemaPostgresDialect } from './pg-introspector.js';
@@ -73,6 +74,7 @@ class KyselyStore implements Store {
   readonly pipelines: PipelineRepository;
   readonly deliveries: DeliveryRepository;
   readonly watch: KyselyWatchRepository;
+  readonly instances: KyselyInstanceRepository;
   readonly #ctx: RepoContext;
   #closing: Promise<void> | null = null;
 
@@ -87,6 +89,7 @@ class KyselyStore implements Store {
     this.pipelines = new KyselyPipelineRepository(ctx);
     this.deliveries = new KyselyDeliveryRepository(ctx);
     this.watch = new KyselyWatchRepository(ctx);
+    this.instances = new KyselyInstanceRepository(ctx);
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { Generated } from 'kysely';
 import type { EpochMs } from './column-types.js';
+import type { InstanceTables } from './instance-schema.js';
 import type { PipelineTables } from './pipeline-schema.js';
 import type { WatchTables } from './watch-schema.js';
 
@@ -86,7 +87,7 @@ export interface LocksTable {
   expires_at: EpochMs;
 }
 
-export interface Database extends PipelineTables, WatchTables {
+export interface Database extends PipelineTables, WatchTables, InstanceTables {
   audit_log: AuditLogTable;
   change_requests: ChangeRequestsTable;
   change_notes: ChangeNotesTable;

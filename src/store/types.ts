@@ -1,3 +1,4 @@
+import type { KyselyInstanceRepository } from './instance-repository.js';
 import type { DeliveryRepository, PipelineRepository } from './pipeline-types.js';
 import type { KyselyWatchRepository } from './watch-repository.js';
 
@@ -222,6 +223,8 @@ export interface Store extends StoreTx {
   readonly engine: 'sqlite' | 'postgres';
   /** The platform-event watch: cursor and posted groups (src/store/watch-repository.ts). */
   readonly watch: KyselyWatchRepository;
+  /** What opsbot last saw of each VM: name -> instance id (src/store/instance-repository.ts). */
+  readonly instances: KyselyInstanceRepository;
   /** Followed MRs, their CI state and the Slack messages showing it (src/store/pipeline-types.ts). */
   readonly pipelines: PipelineRepository;
   /** Forge webhook deliveries (duplicates, crash recovery). */

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDiag } from '../../src/cli/diag.js';
 import type { CliIo } from '../../src/cli/io.js';
 import { LINE_COLOURS, MARKER_COLOURS, pngLayout } from '../../src/playbooks/diag/render-chart.js';
+import { openStore } from '../../src/store/open.js';
 import { type DiagFakes, startDiagFakes } from '../fakes/diag-env.js';
 import { TEST_TOKEN } from '../fakes/gce-env.js';
 import {
@@ -246,6 +247,55 @@ describe('opsbot diag, live against the fakes', () => {
       expect(json.use.find((r) => r.resource === 'memory')?.utilization.level).toBe('unknown');
     } finally {
       fakes.monitoring.disabledProjects.delete(s.target.project);
+    }
+  });
+
+  it('a VM asked about before: its id-keyed queries and metric reads leave with the lookup, and the answer is the same', async () => {
+    const s = scenarios.get('steal') as HostScenario;
+    const filterOf = (r: { body: unknown }) => String((r.body as { filter?: string } | null)?.filter ?? '');
+    // The user's store exists (the audit log's: under the config's dataDir; OPSBOT_NO_AUDIT=1 here writes no row).
+    await (await openStore({ dataDir: join(fakes.dir, 'data') })).close();
+    const first = await diag('steal');
+    // The first run remembered the VM. The second run's lookup is
+    // answered only once the audit query by id, the guest logs and a metric read of that id have arrived: a
+    // CLI that waited for the lookup first leaves the gate to its deadline, and the poll below fails.
+    let arrivedFirst = false;
+    fakes.compute.hold = (route) =>
+      route !== 'instances.get'
+        ? undefined
+        : expect
+            .poll(
+              () =>
+                fakes.logging.requests.some(
+                  (r) =>
+                    filterOf(r).includes('cloudaudit') &&
+                    filterOf(r).includes(`instance_id="${s.target.id}"`),
+                ) &&
+                fakes.logging.requests.some(
+                  (r) => filterOf(r).includes('/logs/syslog') && filterOf(r).includes(s.target.id),
+                ) &&
+                fakes.monitoring.requests.some((r) => JSON.stringify(r.query).includes(s.target.id)),
+              { timeout: 5_000 },
+            )
+            .toBe(true)
+            .then(
+              () => {
+                arrivedFirst = true;
+              },
+              () => undefined,
+            );
+    for (const f of [fakes.compute, fakes.logging, fakes.monitoring]) f.requests.length = 0;
+    try {
+      const second = await diag('steal');
+      expect(arrivedFirst).toBe(true);
+      // The same answer as the first (durations aside).
+      const timeless = (j: Json) => ({
+        ...j,
+        sources: j.sources.map((src) => ({ ...src, durationMs: null })),
+      });
+      expect(timeless(second.json)).toEqual(timeless(first.json));
+    } finally {
+      fakes.compute.hold = null;
     }
   });
 

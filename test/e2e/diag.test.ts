@@ -103,4 +103,62 @@ describe('/diag end to end (real process, real clients, fake Slack and Google)',
     expect(sent).not.toContain(HOSTILE);
     expect(sent).not.toContain(HOSTILE.replace('<', '\\u003c'));
   }, 120_000);
+
+  it('a second /diag of that VM starts its queries by instance id with the lookup (the store remembers the id)', async () => {
+    const s = scenario.target;
+    const filterOf = (r: { body: unknown }) => String((r.body as { filter?: string } | null)?.filter ?? '');
+    // The first /diag (above, or here when this test runs alone) looked the VM up and remembered it.
+    const ask = async () => {
+      const before = slack.messages.filter((m) => m.threadTs === null && m.updates > 0).length;
+      const res = await postSigned(
+        port,
+        slashBody({
+          command: '/diag',
+          text: `${s.name} --project ${s.project} --zone ${s.zone}`,
+          response_url: slack.responseUrl(),
+        }),
+      );
+      expect(res.status).toBe(200);
+      await slack.waitFor(
+        () => slack.messages.filter((m) => m.threadTs === null && m.updates > 0).length > before || undefined,
+        60_000,
+      );
+    };
+    if (!fakes.compute.requests.some((r) => r.route === 'instances.get')) await ask();
+    // The lookup is answered only once the audit query by id, the guest logs and a metric read of that id
+    // have arrived: an opsbot that waited for the lookup first leaves the gate to its deadline and fails.
+    let arrivedFirst = false;
+    const since = fakes.logging.requests.length;
+    const monitoringSince = fakes.monitoring.requests.length;
+    fakes.compute.hold = (route) =>
+      route !== 'instances.get'
+        ? undefined
+        : expect
+            .poll(
+              () => {
+                const logs = fakes.logging.requests.slice(since);
+                return (
+                  logs.some((r) => filterOf(r).includes('cloudaudit') && filterOf(r).includes(s.id)) &&
+                  logs.some((r) => filterOf(r).includes('/logs/syslog')) &&
+                  fakes.monitoring.requests
+                    .slice(monitoringSince)
+                    .some((r) => JSON.stringify(r.query).includes(s.id))
+                );
+              },
+              { timeout: 10_000 },
+            )
+            .toBe(true)
+            .then(
+              () => {
+                arrivedFirst = true;
+              },
+              () => undefined,
+            );
+    try {
+      await ask();
+      expect(arrivedFirst).toBe(true);
+    } finally {
+      fakes.compute.hold = null;
+    }
+  }, 120_000);
 });

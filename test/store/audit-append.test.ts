@@ -4,6 +4,7 @@ import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { appendAuditRowToSqlite } from '../../src/store/audit-append.js';
+import { findKnownInstancesInSqlite, rememberInstancesInSqlite } from '../../src/store/instance-file.js';
 import { MIGRATION_NAMES } from '../../src/store/migration-names.js';
 import { migrations } from '../../src/store/migrations.js';
 import { openStore, SQLITE_FILE_NAME } from '../../src/store/open.js';
@@ -78,5 +79,67 @@ describe("the CLI's direct audit append (node:sqlite, no Kysely)", () => {
     const peek = new DatabaseSync(file, { readOnly: true });
     expect(peek.prepare('SELECT count(*) AS n FROM audit_log').get()).toEqual({ n: 0 });
     peek.close();
+  });
+});
+
+describe("the CLI's direct instance memory (node:sqlite, no Kysely)", () => {
+  let dataDir: string;
+  beforeEach(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'opsbot-known-'));
+  });
+  afterEach(async () => {
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  const web1 = (id: string, at: string) => ({
+    project: 'p1',
+    zone: 'us-central1-a',
+    name: 'web-1',
+    id,
+    creationTimestamp: null,
+    seenAt: new Date(at),
+  });
+
+  it('reads and writes the rows the store reads and writes', async () => {
+    const store = await openStore({ dataDir });
+    try {
+      await store.instances.remember([web1('111', '2026-12-01T10:00:00Z')]);
+      expect(
+        findKnownInstancesInSqlite(
+          dataDir,
+          { project: 'p1', zone: null, name: 'web-1' },
+          { busyTimeoutMs: 1000 },
+        ),
+      ).toEqual([web1('111', '2026-12-01T10:00:00Z')]);
+      expect(
+        rememberInstancesInSqlite(dataDir, [web1('222', '2026-12-01T11:00:00Z')], { busyTimeoutMs: 1000 }),
+      ).toBe(true);
+      // Older than what is stored: ignored, as the store's upsert does.
+      expect(
+        rememberInstancesInSqlite(dataDir, [web1('000', '2026-12-01T09:00:00Z')], { busyTimeoutMs: 1000 }),
+      ).toBe(true);
+      expect(await store.instances.find({ project: 'p1', zone: 'us-central1-a', name: 'web-1' })).toEqual([
+        web1('222', '2026-12-01T11:00:00Z'),
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('touches nothing without a current store file (no file, or a migration pending)', async () => {
+    const q = { project: 'p1', zone: null, name: 'web-1' };
+    expect(findKnownInstancesInSqlite(dataDir, q, { busyTimeoutMs: 1000 })).toBeNull();
+    expect(
+      rememberInstancesInSqlite(dataDir, [web1('1', '2026-12-01T10:00:00Z')], { busyTimeoutMs: 1000 }),
+    ).toBe(false);
+    await (await openStore({ dataDir })).close();
+    const db = new DatabaseSync(path.join(dataDir, SQLITE_FILE_NAME));
+    db.prepare('DELETE FROM kysely_migration WHERE name = ?').run(
+      MIGRATION_NAMES[MIGRATION_NAMES.length - 1] as string,
+    );
+    db.close();
+    expect(findKnownInstancesInSqlite(dataDir, q, { busyTimeoutMs: 1000 })).toBeNull();
+    expect(
+      rememberInstancesInSqlite(dataDir, [web1('1', '2026-12-01T10:00:00Z')], { busyTimeoutMs: 1000 }),
+    ).toBe(false);
   });
 });

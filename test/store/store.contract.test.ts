@@ -113,6 +113,39 @@ describe.each(engines())('store contract on $engine', ({ create }) => {
     expect(await stores[2]?.audit.list()).toHaveLength(1);
   });
 
+  it('remembers VMs by project, zone and name: the newest sighting wins, a name in two zones gives both', async () => {
+    const store = await target.open();
+    const seen = (id: string, zone: string, at: string) => ({
+      project: 'p1',
+      zone,
+      name: 'web-1',
+      id,
+      creationTimestamp: '2026-11-01T00:00:00.000-07:00',
+      seenAt: new Date(at),
+    });
+    expect(await store.instances.find({ project: 'p1', zone: null, name: 'web-1' })).toEqual([]);
+    await store.instances.remember([seen('111', 'europe-west1-b', '2026-12-01T10:00:00Z')]);
+    // Recreated: a newer sighting replaces the id; an older one arriving late (a slow writer) changes nothing.
+    await store.instances.remember([seen('222', 'europe-west1-b', '2026-12-01T11:00:00Z')]);
+    await store.instances.remember([seen('111', 'europe-west1-b', '2026-12-01T09:00:00Z')]);
+    expect(await store.instances.find({ project: 'p1', zone: 'europe-west1-b', name: 'web-1' })).toEqual([
+      seen('222', 'europe-west1-b', '2026-12-01T11:00:00Z'),
+    ]);
+    // One batch (the fleet listing) with the same key twice, and another zone.
+    await store.instances.remember([
+      seen('333', 'us-central1-a', '2026-12-01T12:00:00Z'),
+      seen('334', 'us-central1-a', '2026-12-01T12:30:00Z'),
+    ]);
+    expect(
+      (await store.instances.find({ project: 'p1', zone: null, name: 'web-1' })).map((k) => [k.zone, k.id]),
+    ).toEqual([
+      ['us-central1-a', '334'],
+      ['europe-west1-b', '222'],
+    ]);
+    expect(await store.instances.find({ project: 'p2', zone: null, name: 'web-1' })).toEqual([]);
+    expect(await store.instances.find({ project: 'p1', zone: null, name: 'web-10' })).toEqual([]);
+  });
+
   it('lists audit entries newest first, filtered by command and actor, limited', async () => {
     const store = await target.open();
     const base = Date.parse('2024-05-03T10:00:00.000Z');

@@ -103,9 +103,13 @@ export const collectMetrics = async (
   target: { project: string; instanceId: string; window: TimeWindow },
   timeoutMs: number,
   clock: () => number = performance.now.bind(performance),
+  /** Ends the reads early (their outcome is then no one's answer: the instance proved to be another). */
+  stop?: AbortSignal,
 ): Promise<CollectedMetrics> => {
   const started = clock();
-  const signal = AbortSignal.timeout(timeoutMs);
+  const signal = stop
+    ? AbortSignal.any([AbortSignal.timeout(timeoutMs), stop])
+    : AbortSignal.timeout(timeoutMs);
   const queries = METRIC_SPECS.map((spec) => buildMetricQuery(spec, target));
   const deadline = new Promise<never>((_, reject) => {
     signal.addEventListener(

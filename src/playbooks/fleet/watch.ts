@@ -13,6 +13,7 @@ import type { WatchEvent } from '../../core/config.js';
 import type { Logger } from '../../core/logger.js';
 import type { FleetPort } from '../../integrations/gce/fleet-port.js';
 import type { WatchGroupRow, WatchState } from '../../store/watch-repository.js';
+import { type InstanceMemory, rememberRestarts } from '../why-reboot/instance-memory.js';
 import { createFleetAggregator, groupRestarts } from './aggregate.js';
 import { fleetAuditFilter, matchesLabels } from './collect.js';
 import type { FleetCause, FleetGroup, FleetRestart } from './types.js';
@@ -69,6 +70,8 @@ export interface WatchDeps {
   readonly holder: string;
   readonly now: () => Date;
   readonly logger: Logger;
+  /** Fed with the VMs whose restarts the watch reads, so a /diag or /why-reboot of them starts at once. */
+  readonly memory?: InstanceMemory | undefined;
 }
 
 const EVENT_CAUSES: Readonly<Record<WatchEvent, readonly FleetCause[]>> = {
@@ -183,7 +186,9 @@ export const createWatcher = (deps: WatchDeps): Watcher => {
           for (const i of listing.instances) labelsOf.set(`${i.project}/${i.zone}/${i.name}`, i.labels);
         }
       }
-      const restarts = agg.restarts().filter((r) => {
+      const all = agg.restarts();
+      if (deps.memory) rememberRestarts(deps.memory, all);
+      const restarts = all.filter((r) => {
         if (!causes.has(r.cause)) return false;
         if (namePattern && !namePattern.test(r.name)) return false;
         if (labelled) {

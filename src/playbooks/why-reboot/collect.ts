@@ -5,10 +5,14 @@
  *
  * Critical path: when project and zone are known, the instance get, the audit-log query by resource name
  * (which needs no id) and the serial console start together; the audit query by instance id (entries such as
- * ScheduledVMs carry no resourceName, only the id) and the guest-log query wait for the id. So the whole
- * collection costs about max(serial, instance + max(audit, guest)) rather than their sum.
+ * ScheduledVMs carry no resourceName, only the id: the id is part of the audit query on every path) and the
+ * guest-log query need the id. When the instance memory (instance-memory.ts) remembers it, they start with
+ * the lookup, and the collection costs about max(serial, instance, audit, guest); otherwise they wait for the
+ * lookup, max(serial, instance + max(audit, guest)). The lookup decides either way: a remembered id it
+ * contradicts (the VM was recreated) has the id-keyed queries run again with the id it found.
  * Without a zone, the name is resolved first (aggregatedList), then the three queries run together with the
- * FACTS.md audit filter (instance id OR resource name).
+ * FACTS.md audit filter (instance id OR resource name); with the one VM of that name remembered, they start
+ * with the resolution instead, in the zone remembered.
  */
 import { AppError, isAppError } from '../../core/errors.js';
 import type {
@@ -17,8 +21,11 @@ import type {
   InstanceRef,
   LogEntry,
   LoggingPort,
+  SerialPortChunk,
 } from '../../integrations/gce/port.js';
+import type { KnownInstance } from '../../store/instance-repository.js';
 import { type GuestLineClassifier, guestFilterRegexOf, RESTART_LINES } from './guest-log.js';
+import { type InstanceMemory, recallInstance } from './instance-memory.js';
 import { buildAuditLogFilter, buildGuestLogFilter } from './links.js';
 import {
   assertResolved,
@@ -47,6 +54,11 @@ export interface CollectDeps<S extends string = GuestSignal> {
   readonly timeouts: CollectTimeouts;
   /** Log id of the Ops Agent journald receiver (e.g. "systemd_journald"), if one is configured. */
   readonly journaldLog?: string | undefined;
+  /**
+   * What opsbot last saw of each VM (instance-memory.ts): with the id remembered, the queries keyed by it
+   * start with the lookup instead of after it; every successful lookup is remembered here.
+   */
+  readonly memory?: InstanceMemory | undefined;
 }
 
 export interface CollectRequest {
@@ -58,6 +70,11 @@ export interface CollectRequest {
   readonly projects?: readonly string[] | undefined;
   /** Called once the instance is known and the queries needing its id have started, so a caller can start its own work. */
   readonly onInstance?: ((instance: InstanceInfo) => void) | undefined;
+  /**
+   * Called when a remembered instance id is used before the lookup answers, so a caller can start its own
+   * id-keyed work too; onInstance then says which instance it really is (a different id: start again).
+   */
+  readonly onRecalled?: ((known: KnownInstance) => void) | undefined;
 }
 
 /** The serial console keeps 1 MB; read all of it. */
@@ -102,6 +119,53 @@ const timed = async <T>(
     clearTimeout(timer);
   }
 };
+
+/** A source started now and awaited later; `abort` ends it early (its outcome is then a failure nobody reads). */
+interface Started<T> {
+  readonly promise: Promise<Outcome<T>>;
+  abort(): void;
+}
+
+const startTimed = <T>(
+  name: SourceName,
+  timeoutMs: number,
+  run: (signal: AbortSignal) => Promise<T>,
+): Started<T> => {
+  const outer = new AbortController();
+  const promise = timed(name, timeoutMs, (signal) => run(AbortSignal.any([signal, outer.signal])));
+  return { promise, abort: () => outer.abort(new AppError('timeout', `${labelOf(name)}: no longer needed`)) };
+};
+
+const abortStarted = (s: { abort(): void } | null): void => s?.abort();
+
+interface AuditPart extends Started<LogEntry[]> {
+  /** The instance id the query asks for (null: by name only). */
+  readonly id: string | null;
+  /** Whether it asks by resource name too. */
+  readonly byName: boolean;
+}
+
+const abortAll = (parts: readonly AuditPart[], ...others: readonly ({ abort(): void } | null)[]): void => {
+  for (const p of parts) p.abort();
+  for (const o of others) o?.abort();
+};
+
+/** The audit parts as one source: failed if any part failed, else their entries merged. */
+const mergeAudit = async (
+  parts: readonly AuditPart[],
+  elapsed: () => number,
+): Promise<Outcome<LogEntry[]>> => {
+  const outcomes = await Promise.all(parts.map((p) => p.promise));
+  const durationMs = elapsed();
+  const failed = outcomes.find((o) => !o.ok);
+  if (failed) return { ...failed, durationMs };
+  let entries: LogEntry[] = [];
+  for (const o of outcomes)
+    if (o.ok) entries = outcomes.length === 1 ? o.value : mergeEntries(entries, o.value);
+  return { ok: true, value: entries, durationMs };
+};
+
+const formatSeen = (at: Date): string => `${at.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 
 const labelOf = (name: SourceName): string =>
   ({
@@ -246,12 +310,21 @@ export const collectEvidence = async <S extends string = GuestSignal>(
   const project = projects.length === 1 ? (projects[0] ?? null) : null;
   const zoneKnown = spec.zone !== null && project !== null;
 
-  // Queries that need only project (+ zone) + name start now when that is known; the rest wait for the id.
-  // The audit log is read by name early (a deleted VM has no id) and completed by id once it is known:
-  // entries without a resourceName (ScheduledVMs, the instance schedule's own record) carry only the id.
-  let auditPromise: Promise<Outcome<LogEntry[]>> | null = null;
+  // What a previous lookup (or the fleet listing) saw for this name: a hint that lets the queries keyed by
+  // instance id start with the lookup instead of after it. The lookup still runs and decides: a remembered id
+  // it contradicts (the VM was recreated, moved or deleted) is dropped, with what was read by it.
+  const recalling: Promise<KnownInstance | null> =
+    project && deps.memory
+      ? recallInstance(deps.memory, { project, zone: spec.zone, name: spec.name })
+      : Promise.resolve(null);
+  let recalled: KnownInstance | null = null;
+
+  // The audit log is read by name at once when the project (and zone) are known (a deleted VM has no id), and
+  // by instance id as soon as an id is known, remembered or looked up: entries without a resourceName
+  // (ScheduledVMs, the instance schedule's own record) carry only the id. Every part runs under one deadline
+  // from the first one's start; the entries are those of the FACTS.md filter (id OR name).
+  const auditParts: AuditPart[] = [];
   let auditStartedAt = performance.now();
-  let auditFilter: string | null = null;
   const listAudit = (p: string, filter: string, signal: AbortSignal): Promise<LogEntry[]> =>
     deps.logging.listEntries(
       {
@@ -263,70 +336,79 @@ export const collectEvidence = async <S extends string = GuestSignal>(
       },
       signal,
     );
-  const startAudit = (p: string, instanceId: string | null): void => {
-    auditFilter = buildAuditLogFilter({
+  /** One audit query: by id OR name (both given), by name only, or by id only. */
+  const addAudit = (p: string, instanceId: string | null, byName: boolean): void => {
+    if (auditParts.length === 0) auditStartedAt = performance.now();
+    const filter = buildAuditLogFilter({
       project: p,
       instanceId,
-      instanceName: spec.name,
-      from: window.from,
-      to: window.to,
-    });
-    const filter = auditFilter;
-    auditPromise = timed('audit-logs', deps.timeouts.auditLogsMs, (signal) => listAudit(p, filter, signal));
-  };
-  /**
-   * The name-only query is running (started before the id was known): add the id query under the same
-   * deadline, so the entries are those of the FACTS.md filter (id OR name), which the link then shows.
-   */
-  const completeAuditWithId = (p: string, instanceId: string): void => {
-    const byName = auditPromise;
-    if (!byName) {
-      startAudit(p, instanceId);
-      return;
-    }
-    const idFilter = buildAuditLogFilter({
-      project: p,
-      instanceId,
-      instanceName: null,
-      from: window.from,
-      to: window.to,
-    });
-    auditFilter = buildAuditLogFilter({
-      project: p,
-      instanceId,
-      instanceName: spec.name,
+      instanceName: byName ? spec.name : null,
       from: window.from,
       to: window.to,
     });
     const remainingMs = Math.max(1, deps.timeouts.auditLogsMs - (performance.now() - auditStartedAt));
-    const byId = timed('audit-logs', remainingMs, (signal) => listAudit(p, idFilter, signal));
-    auditPromise = Promise.all([byName, byId]).then(([a, b]): Outcome<LogEntry[]> => {
-      const durationMs = Math.round(performance.now() - auditStartedAt);
-      if (!a.ok) return { ...a, durationMs };
-      if (!b.ok) return { ...b, durationMs };
-      return { ok: true, value: mergeEntries(a.value, b.value), durationMs };
+    auditParts.push({
+      id: instanceId,
+      byName,
+      ...startTimed('audit-logs', remainingMs, (signal) => listAudit(p, filter, signal)),
     });
   };
-  let serialPromise: Promise<Outcome<{ contents: string; start: number; next: number }>> | null = null;
+  const hasAuditFor = (instanceId: string): boolean => auditParts.some((a) => a.id === instanceId);
+
+  let serial: Started<SerialPortChunk> | null = null;
+  let serialRef: InstanceRef | null = null;
   const startSerial = (r: InstanceRef): void => {
-    serialPromise = timed('serial-console', deps.timeouts.serialMs, (signal) =>
+    serialRef = r;
+    serial = startTimed('serial-console', deps.timeouts.serialMs, (signal) =>
       deps.compute.getSerialPortOutput(r, -SERIAL_TAIL_BYTES, signal),
     );
   };
 
+  let guest: (Started<LogEntry[]> & { readonly id: string; readonly filter: string }) | null = null;
+  const startGuest = (p: string, instanceId: string): void => {
+    const filter = buildGuestQuery({
+      project: p,
+      instanceId,
+      window,
+      journaldLog: deps.journaldLog,
+      regex: guestFilterRegexOf(classifier.anchors),
+    });
+    guest = {
+      id: instanceId,
+      filter,
+      ...startTimed('guest-logs', deps.timeouts.guestLogsMs, (signal) =>
+        deps.logging.listEntries(
+          {
+            resourceNames: [`projects/${p}`],
+            filter,
+            orderBy: 'timestamp asc',
+            pageSize: 1000,
+            maxEntries: MAX_GUEST_ENTRIES,
+          },
+          signal,
+        ),
+      ),
+    };
+  };
+
+  /** The remembered instance is known before the lookup answers: start what needs its id (and zone) now. */
+  const startRecalled = (known: KnownInstance): void => {
+    recalled = known;
+    if (!hasAuditFor(known.id)) addAudit(known.project, known.id, auditParts.length === 0);
+    startGuest(known.project, known.id);
+    if (!serial) startSerial({ project: known.project, zone: known.zone, name: known.name });
+    req.onRecalled?.(known);
+  };
+
+  let lookup: Promise<Outcome<InstanceInfo | null>>;
   if (zoneKnown && project && spec.zone) {
     ref = { project, zone: spec.zone, name: spec.name };
     const r = ref;
-    auditStartedAt = performance.now();
-    startAudit(project, null);
+    lookup = timed('instance', deps.timeouts.instanceMs, (signal) => deps.compute.getInstance(r, signal));
+    addAudit(project, null, true);
     startSerial(r);
-    instanceOutcome = await timed('instance', deps.timeouts.instanceMs, (signal) =>
-      deps.compute.getInstance(r, signal),
-    );
-    if (instanceOutcome.ok) instance = instanceOutcome.value;
-    if (instance?.id) completeAuditWithId(instance.project, instance.id);
   } else {
-    instanceOutcome = await timed('instance', deps.timeouts.instanceMs, async (signal) => {
+    lookup = timed('instance', deps.timeouts.instanceMs, async (signal) => {
       const result = await resolveInstance(deps.compute, req.vm, {
         project: req.project,
         zone: req.zone,
@@ -338,19 +420,93 @@ export const collectEvidence = async <S extends string = GuestSignal>(
       if (result.kind === 'not-found' && project) return null;
       return assertResolved(spec.name, result);
     });
-    if (!instanceOutcome.ok && isAppError(instanceOutcome.error)) {
-      const code = instanceOutcome.error.code;
-      if (code === 'ambiguous' || code === 'not_found' || code === 'bad_input') throw instanceOutcome.error;
-    }
-    if (instanceOutcome.ok && instanceOutcome.value) {
-      instance = instanceOutcome.value;
-      ref = { project: instance.project, zone: instance.zone, name: instance.name };
-      startAudit(instance.project, instance.id || null);
-      startSerial(ref);
-    } else if (project) {
-      startAudit(project, null);
+  }
+  // The memory answers in a millisecond or two; if the lookup answers first, the memory is not needed.
+  const looked = lookup.then(() => null);
+  const early = await Promise.race([recalling, looked]);
+  if (early) startRecalled(early);
+  instanceOutcome = await lookup;
+  if (!instanceOutcome.ok && isAppError(instanceOutcome.error)) {
+    const code = instanceOutcome.error.code;
+    if (code === 'ambiguous' || code === 'not_found' || code === 'bad_input') {
+      abortAll(auditParts, guest, serial);
+      throw instanceOutcome.error;
     }
   }
+  if (instanceOutcome.ok && instanceOutcome.value) {
+    instance = instanceOutcome.value;
+    ref = { project: instance.project, zone: instance.zone, name: instance.name };
+    const fresh = instance;
+    if (fresh.id && deps.memory) {
+      deps.memory
+        .remember([
+          {
+            project: fresh.project,
+            zone: fresh.zone,
+            name: fresh.name,
+            id: fresh.id,
+            creationTimestamp: fresh.creationTimestamp,
+            seenAt: deps.now(),
+          },
+        ])
+        .catch(() => undefined); // a hint for next time: never this answer's failure
+    }
+  }
+  const known = recalled as KnownInstance | null;
+  const confirmed =
+    known !== null &&
+    instance !== null &&
+    known.id === instance.id &&
+    known.project === instance.project &&
+    known.zone === instance.zone;
+  if (instance) {
+    // Whatever the memory said, the queries are those of the instance that exists now.
+    if (instance.id && !hasAuditFor(instance.id))
+      addAudit(instance.project, instance.id, auditParts.length === 0);
+    const g = guest as { id: string } | null;
+    if (g && g.id !== instance.id) abortStarted(guest);
+    if (instance.id && (!g || g.id !== instance.id)) startGuest(instance.project, instance.id);
+    else if (!instance.id) guest = null;
+    const sr = serialRef as InstanceRef | null;
+    if (!serial || !sr || sr.zone !== instance.zone || sr.project !== instance.project) {
+      abortStarted(serial);
+      startSerial(ref as InstanceRef);
+    }
+    if (known && !confirmed) {
+      notes.push(
+        known.id !== instance.id
+          ? `instance: ${spec.name} was recreated since opsbot last saw it (id ${known.id} on ${formatSeen(known.seenAt)}, now ${instance.id}); its queries by instance id were run with the new id`
+          : `instance: ${spec.name} is now in ${instance.zone} (opsbot last saw it in ${known.zone} on ${formatSeen(known.seenAt)}); its serial console was read there`,
+      );
+    }
+  } else {
+    // No instance now (deleted, or the lookup failed): guest logs need the current instance (and so does the
+    // serial console, unless the zone was given: it answers for itself). The audit log keeps what was asked
+    // by name and by the id the VM last had, which the filter below keeps too (its ScheduledVMs entries carry
+    // only that id).
+    abortStarted(guest);
+    guest = null;
+    if (!zoneKnown) {
+      // Read in the zone the memory gave: the console of a VM nobody can confirm is there.
+      abortStarted(serial);
+      serial = null;
+    }
+    if (project && auditParts.length === 0) addAudit(project, null, true);
+  }
+  const auditId = instance ? instance.id || null : (known?.id ?? null);
+  // Parts asked by an id the lookup proved wrong add nothing the others do not: dropped, with their entries.
+  const usedParts = auditParts.filter((a) => a.id === null || a.id === auditId || a.byName);
+  for (const a of auditParts) if (!usedParts.includes(a)) a.abort();
+  const auditFilter: string | null =
+    usedParts.length > 0 && (instance?.project ?? project)
+      ? buildAuditLogFilter({
+          project: (instance?.project ?? project) as string,
+          instanceId: auditId,
+          instanceName: spec.name,
+          from: window.from,
+          to: window.to,
+        })
+      : null;
 
   const instanceReport = (): SourceReport => {
     if (!instanceOutcome.ok)
@@ -367,46 +523,24 @@ export const collectEvidence = async <S extends string = GuestSignal>(
     return report('instance', 'ok', null, 1, instanceOutcome.durationMs, formatRef(instanceOutcome.value));
   };
   sources.push(instanceReport());
-  if (!instanceOutcome.ok && auditPromise) {
+  if (!instance && known && usedParts.length > 0) {
+    notes.push(
+      `audit logs: ${!instanceOutcome.ok ? 'the instance lookup failed, so they were' : 'also'} searched by the instance id opsbot last saw for ${spec.name} (${known.id} on ${formatSeen(known.seenAt)})`,
+    );
+  } else if (!instanceOutcome.ok && usedParts.length > 0) {
     notes.push(
       'audit logs: the instance lookup failed, so they were searched by name only; entries that carry only the instance id (an instance schedule firing, ScheduledVMs) may be missing',
     );
   }
 
-  // --- guest logs: need the instance id ---
-  const guestProject = instance?.project ?? null;
-  const guestFilter =
-    instance?.id && guestProject
-      ? buildGuestQuery({
-          project: guestProject,
-          instanceId: instance.id,
-          window,
-          journaldLog: deps.journaldLog,
-          regex: guestFilterRegexOf(classifier.anchors),
-        })
-      : null;
-  const guestPromise: Promise<Outcome<LogEntry[]>> | null =
-    guestFilter && guestProject
-      ? timed('guest-logs', deps.timeouts.guestLogsMs, (signal) =>
-          deps.logging.listEntries(
-            {
-              resourceNames: [`projects/${guestProject}`],
-              filter: guestFilter,
-              orderBy: 'timestamp asc',
-              pageSize: 1000,
-              maxEntries: MAX_GUEST_ENTRIES,
-            },
-            signal,
-          ),
-        )
-      : null;
-
+  const guestStarted = guest as (Started<LogEntry[]> & { id: string; filter: string }) | null;
+  const guestFilter = guestStarted?.filter ?? null;
   if (instance) req.onInstance?.(instance);
 
   const [auditOutcome, guestOutcome, serialOutcome] = await Promise.all([
-    auditPromise as Promise<Outcome<LogEntry[]>> | null,
-    guestPromise,
-    serialPromise as Promise<Outcome<{ contents: string; start: number; next: number }>> | null,
+    usedParts.length > 0 ? mergeAudit(usedParts, () => Math.round(performance.now() - auditStartedAt)) : null,
+    guestStarted?.promise ?? null,
+    (serial as Started<SerialPortChunk> | null)?.promise ?? null,
   ]);
 
   // --- audit logs ---
@@ -428,7 +562,7 @@ export const collectEvidence = async <S extends string = GuestSignal>(
     auditEntries = keepEntriesOf(auditOutcome.value, {
       name: spec.name,
       zone: instance?.zone ?? spec.zone,
-      id: instance?.id ?? null,
+      id: auditId,
     });
     if (auditOutcome.value.length >= MAX_AUDIT_ENTRIES) {
       notes.push(`audit logs: stopped after ${MAX_AUDIT_ENTRIES} entries; narrow the window with --since`);

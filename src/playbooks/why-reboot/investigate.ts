@@ -5,11 +5,14 @@
 import type { ComputePort, LoggingPort } from '../../integrations/gce/port.js';
 import { analyze } from './analyze.js';
 import { type CollectTimeouts, collectEvidence } from './collect.js';
+import type { InstanceMemory } from './instance-memory.js';
 import type { TimeWindow, WhyRebootReport } from './types.js';
 
 export interface WhyRebootPorts {
   readonly compute: ComputePort;
   readonly logging: LoggingPort;
+  /** What opsbot last saw of each VM (the store's `instances`): the id-keyed queries then start at once. */
+  readonly memory?: InstanceMemory | undefined;
 }
 
 /** The `google` section of the config that /why-reboot reads. */
@@ -39,6 +42,7 @@ export const investigateWhyReboot = async (
     {
       compute: ports.compute,
       logging: ports.logging,
+      memory: ports.memory,
       now,
       timeouts: settings.timeouts,
       journaldLog: settings.journaldLog,

@@ -65,8 +65,9 @@ const recordingPoster = () => {
   return { poster, posts, updates };
 };
 
-const watcher = (poster: WatchPoster, holder = 'r1', s: WatchSettings = settings) =>
+const watcher = (poster: WatchPoster, holder = 'r1', s: WatchSettings = settings, withMemory = false) =>
   createWatcher({
+    ...(withMemory ? { memory: store.instances } : {}),
     fleet: createFleetRestClient({ loggingEndpoint: logging.url, authClient: staticTokenClient() }),
     repo: store.watch,
     locks: store.locks,
@@ -109,6 +110,21 @@ describe('the watch', () => {
     expect(await w.tick()).toBe('ok');
     expect(posts).toHaveLength(1);
     expect(updates.at(-1)?.view.group.restarts[0]).toMatchObject({ downtimeMs: 187_000 });
+  });
+
+  it('remembers the id of each VM whose restart it reads (a /diag of it then starts at once)', async () => {
+    const { poster } = recordingPoster();
+    const w = watcher(poster, 'r1', settings, true);
+    const down = new Date(NOW.getTime() - 120_000);
+    logging.addEntries([systemEvent('HostErrorEvent', vm(1), down)]);
+    expect(await w.tick()).toBe('ok');
+    await expect
+      .poll(async () =>
+        (await store.instances.find({ project: 'watch-prod-a', zone: 'us-central1-a', name: 'app-1' })).map(
+          (k) => k.id,
+        ),
+      )
+      .toEqual([vm(1).id]);
   });
 
   it('a late entry within the settle window joins its group; an unwatched event is not posted', async () => {

@@ -2,8 +2,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { AppError } from '../../../src/core/errors.js';
 import { type CollectDeps, collectEvidence } from '../../../src/playbooks/why-reboot/collect.js';
 import { GUEST_LOG_FILTER_REGEX } from '../../../src/playbooks/why-reboot/guest-log.js';
+import type { InstanceMemory } from '../../../src/playbooks/why-reboot/instance-memory.js';
 import { buildAuditLogFilter } from '../../../src/playbooks/why-reboot/links.js';
 import { parseInstanceSpec } from '../../../src/playbooks/why-reboot/resolve-instance.js';
+import type { KnownInstance } from '../../../src/store/instance-repository.js';
 import { loadCorpusSerial, loadIapDesktopEntries } from '../../fakes/gce-corpus.js';
 import { type GceTestEnv, startGceEnv } from '../../fakes/gce-env.js';
 import type { FakeLogEntry } from '../../fakes/gce-logging.js';
@@ -280,6 +282,177 @@ describe('collectEvidence over the wire', () => {
     env = await startGceEnv();
     const err = await catchErr(collectEvidence(depsOf(env), { vm: NAME, window }));
     expect(err.code).toBe('bad_input');
+  });
+});
+
+/** The store's instance memory in a Map (the store's own contract test covers the repository). */
+const mapMemory = (initial: readonly KnownInstance[] = []) => {
+  const rows = new Map<string, KnownInstance>();
+  const key = (k: { project: string; zone: string; name: string }) => `${k.project}/${k.zone}/${k.name}`;
+  for (const k of initial) rows.set(key(k), k);
+  const memory: InstanceMemory = {
+    async find(q) {
+      return [...rows.values()].filter(
+        (k) => k.project === q.project && k.name === q.name && (q.zone === null || k.zone === q.zone),
+      );
+    },
+    async remember(list) {
+      for (const k of list) rows.set(key(k), k);
+    },
+  };
+  return { memory, rows };
+};
+
+const known = (id: string): KnownInstance => ({
+  project: P,
+  zone: Z,
+  name: NAME,
+  id,
+  creationTimestamp: null,
+  seenAt: new Date('2019-12-01T00:00:00Z'),
+});
+
+/** An instance schedule firing: the entry carries the instance id and a targetLink, no resourceName (gcpdiag gce5). */
+const scheduledVms = (id: string, timestamp: string, insertId: string): FakeLogEntry => ({
+  logName: `projects/${P}/logs/cloudaudit.googleapis.com%2Fsystem_event`,
+  timestamp,
+  insertId,
+  resource: { type: 'gce_instance', labels: { instance_id: id, project_id: P, zone: Z } },
+  protoPayload: {
+    '@type': 'type.googleapis.com/google.cloud.audit.AuditLog',
+    methodName: 'ScheduledVMs',
+    response: {
+      operationType: 'stop',
+      targetId: id,
+      targetLink: `https://www.googleapis.com/compute/v1/projects/${P}/zones/${Z}/instances/${NAME}`,
+    },
+  },
+});
+
+const filterOf = (r: { body: unknown }): string =>
+  String((r.body as { filter?: string } | null)?.filter ?? '');
+
+describe('collectEvidence with the instance id remembered', () => {
+  /**
+   * Holds the instance lookup's answer until `arrived` holds over the requests the fakes received: a collector
+   * that waited for the lookup before its id-keyed queries leaves the gate to its deadline and fails.
+   */
+  const holdLookupUntil = (
+    e: GceTestEnv,
+    route: string,
+    arrived: () => boolean,
+  ): { passed: () => boolean } => {
+    let passed = false;
+    e.compute.hold = (r) =>
+      r !== route
+        ? undefined
+        : expect
+            .poll(arrived, { timeout: 5_000 })
+            .toBe(true)
+            .then(
+              () => {
+                passed = true;
+              },
+              () => undefined,
+            );
+    return { passed: () => passed };
+  };
+
+  for (const [how, vm, route] of [
+    ['with a zone', `${P}/${Z}/${NAME}`, 'instances.get'],
+    ['by bare name', NAME, 'instances.aggregatedList'],
+  ] as const) {
+    it(`${how}: the audit query by id and the guest logs reach Logging before the lookup answers`, async () => {
+      env = await startGceEnv();
+      seed(env);
+      const e = env;
+      const { memory } = mapMemory([known(NEW_ID)]);
+      const gate = holdLookupUntil(
+        e,
+        route,
+        () =>
+          e.logging.requests.some(
+            (r) => filterOf(r).includes('cloudaudit') && filterOf(r).includes(NEW_ID),
+          ) && e.logging.requests.some((r) => filterOf(r).includes('/logs/syslog')),
+      );
+      const ev = await collectEvidence(depsOf(e, { memory }), { vm, window, defaultProject: P });
+      expect(gate.passed()).toBe(true);
+      expect(ev.instance?.id).toBe(NEW_ID);
+      expect(ev.sources.map((s) => [s.name, s.status])).toEqual([
+        ['instance', 'ok'],
+        ['audit-logs', 'ok'],
+        ['guest-logs', 'ok'],
+        ['serial-console', 'ok'],
+      ]);
+      // Confirmed by the lookup: nothing asked twice, nothing to note.
+      expect(e.logging.requests.filter((r) => filterOf(r).includes('/logs/syslog'))).toHaveLength(1);
+      expect(
+        e.logging.requests.filter(
+          (r) => filterOf(r).includes(`instance_id="${NEW_ID}"`) && filterOf(r).includes('cloudaudit'),
+        ),
+      ).toHaveLength(1);
+      expect(ev.notes.join(' ')).not.toMatch(/recreated/);
+      expect(ev.guestEvents.map((g) => g.ref)).toEqual(['g2']);
+    });
+  }
+
+  it('a VM recreated since: the new incarnation is read by its new id (its ScheduledVMs entry found, no old guest lines)', async () => {
+    env = await startGceEnv();
+    seed(env);
+    env.logging.addEntries([
+      scheduledVms(NEW_ID, '2019-12-15T08:00:00Z', 's-new'),
+      syslog(
+        OLD_ID,
+        '2019-12-12T03:00:00Z',
+        'kernel: [    0.000000] Linux version 4.19.0 (old incarnation)',
+        'g-old',
+      ),
+    ]);
+    const { memory, rows } = mapMemory([known(OLD_ID)]);
+    const ev = await collectEvidence(depsOf(env, { memory }), { vm: `${P}/${Z}/${NAME}`, window });
+    expect(ev.instance?.id).toBe(NEW_ID);
+    // The schedule's entry carries only the new id: found because the id query was run with it.
+    expect(ev.auditEntries.map((e) => e.insertId)).toContain('s-new');
+    expect(ev.auditEntries.map((e) => e.protoPayload?.methodName)).toContain('compute.instances.hostError');
+    // Guest lines are the new incarnation's only (the old id's boot line is not there).
+    expect(ev.guestEvents.map((g) => g.ref)).toEqual(['g2']);
+    expect(ev.sources.find((s) => s.name === 'guest-logs')?.detail).toContain(`instance_id="${NEW_ID}"`);
+    expect(ev.sources.find((s) => s.name === 'audit-logs')?.detail).toContain(`instance_id="${NEW_ID}"`);
+    expect(ev.notes.join(' ')).toMatch(new RegExp(`recreated.*${OLD_ID}.*now ${NEW_ID}`));
+    // And the memory now holds the new id.
+    await expect.poll(() => rows.get(`${P}/${Z}/${NAME}`)?.id).toBe(NEW_ID);
+  });
+
+  it('a lookup remembers the instance for next time', async () => {
+    env = await startGceEnv();
+    seed(env);
+    const { memory, rows } = mapMemory();
+    await collectEvidence(depsOf(env, { memory, now: () => new Date('2019-12-16T00:00:00Z') }), {
+      vm: NAME,
+      window,
+      defaultProject: P,
+    });
+    await expect.poll(() => rows.get(`${P}/${Z}/${NAME}`)).toMatchObject({ id: NEW_ID, zone: Z, project: P });
+  });
+
+  it('when the lookup times out, the audit logs are still searched by the remembered id (its ScheduledVMs entry found)', async () => {
+    env = await startGceEnv();
+    seed(env);
+    env.logging.addEntries([scheduledVms(NEW_ID, '2019-12-15T08:00:00Z', 's-new')]);
+    const releases: (() => void)[] = [];
+    env.compute.hold = (route) =>
+      route === 'instances.get' ? new Promise<void>((r) => releases.push(r)) : undefined;
+    const { memory } = mapMemory([known(NEW_ID)]);
+    const ev = await collectEvidence(depsOf(env, { memory, timeouts: { ...TIMEOUTS, instanceMs: 300 } }), {
+      vm: `${P}/${Z}/${NAME}`,
+      window,
+    });
+    for (const release of releases) release();
+    const byName = Object.fromEntries(ev.sources.map((s) => [s.name, s]));
+    expect(byName.instance?.status).toBe('failed');
+    expect(byName['guest-logs']?.status).toBe('skipped');
+    expect(ev.auditEntries.map((e) => e.insertId)).toContain('s-new');
+    expect(ev.notes.join(' ')).toMatch(new RegExp(`lookup failed.*id opsbot last saw.*${NEW_ID}`));
   });
 });
 
