@@ -15,6 +15,7 @@ import {
   type RangeJob,
   scanBlockLines,
 } from './syslog-scan-core.js';
+import { createLineScanKernel, type LineScanKernel } from './syslog-simd.js';
 import { assertTimeZone } from './syslog-time.js';
 import type { GuestEvent, GuestSignal, TimeWindow } from './types.js';
 
@@ -22,12 +23,15 @@ import type { GuestEvent, GuestSignal, TimeWindow } from './types.js';
  * Finds the restart-relevant lines of a syslog file (`/var/log/messages`, `/var/log/syslog`, plain or gzip)
  * in constant memory.
  *
- * Hot path (syslog-scan-core.ts): 64 KiB windows of whole lines are lowercased and searched with one regex for
- * the classifier's anchor literals (`GUEST_LOG_ANCHORS`); only the lines holding one are decoded, parsed and
- * classified. A whole plain file of 64 MiB or more is split at line starts into byte ranges scanned by worker
- * threads in parallel (each streaming through its own 2 MiB buffer) and merged in file order. With a time window on
- * a plain file the scan first binary-searches the byte offset of the window's start (timestamps are monotonic
- * in a syslog file, up to a little jitter), then reads only until a line is past the window's end.
+ * Hot path (syslog-scan-core.ts, syslog-simd.ts): a WebAssembly SIMD kernel finds the lines that may hold one of
+ * the classifier's anchor literals (`GUEST_LOG_ANCHORS`) and counts newlines, reading the file straight into its
+ * memory; the anchor regex checks those lines (without WebAssembly SIMD the regex searches 64 KiB windows of
+ * lowercased lines); only the lines holding an anchor are decoded, parsed and classified. A plain-file range of
+ * 64 MiB or more is split at line starts into byte ranges scanned by worker threads in parallel (each streaming
+ * through its own 2 MiB buffer) and merged in file order. With a time window on a plain file the scan first
+ * binary-searches the byte offsets of the window's start and end (timestamps are monotonic in a syslog file, up
+ * to a little jitter, hence the slack), scans the range between them (in parallel when it is large), then reads
+ * on only until a line is past the window's end.
  */
 
 export interface ScanSyslogOptions<S extends string = GuestSignal> {
@@ -45,10 +49,13 @@ export interface ScanSyslogOptions<S extends string = GuestSignal> {
   /** Read size (default 1 MiB). */
   readonly chunkBytes?: number;
   /**
-   * Threads for a whole plain file (no window, not gzip): this one plus `threads - 1` workers, each scanning a
-   * byte range. Default: one per 32 MiB, at most the machine's available parallelism (and 8). 1: this thread only.
+   * Threads for a plain file (not gzip; with a window, for the bytes between its start and end): this one plus
+   * `threads - 1` workers, each scanning a byte range. Default: one per 32 MiB, at most the machine's available
+   * parallelism (and 8). 1: this thread only.
    */
   readonly threads?: number;
+  /** Use the WebAssembly SIMD prefilter when the runtime has it (default true; false: the regex alone). */
+  readonly simd?: boolean;
 }
 
 export interface ScanSyslogResult<S extends string = GuestSignal> {
@@ -98,6 +105,7 @@ interface ScanState {
   readonly slackMs: number;
   readonly byOffset: boolean; // refs are "<file>@<offset>" (line numbers unknown after a seek)
   readonly maxEvents: number;
+  readonly simd: boolean;
   events: GuestEvent<string>[];
   eventsSeen: number;
   lines: number;
@@ -143,10 +151,15 @@ const scanInto = (
   base: number,
   final: boolean,
   search: boolean,
+  kernel: LineScanKernel | null,
 ): void => {
   const linesBefore = st.lines;
-  const n = scanBlockLines(buf, len, search ? st.anchorRe : null, (b, s, e, before) =>
-    classifyInto(st, decodeLine(b, s, e), base + s, linesBefore + before + 1),
+  const n = scanBlockLines(
+    buf,
+    len,
+    search ? st.anchorRe : null,
+    (b, s, e, before) => classifyInto(st, decodeLine(b, s, e), base + s, linesBefore + before + 1),
+    kernel,
   );
   st.lines += n;
   if (final && len > 0 && buf[len - 1] !== NL) st.lines++; // last line of the file without a newline
@@ -188,23 +201,26 @@ const firstLineMs = (st: ScanState, buf: Buffer, len: number): number | null => 
 };
 
 /**
- * The block handler of a scan: everything, or with a window: skips blocks wholly before it and stops after
- * a block that ends past it (returns false).
+ * Blocks of whole lines from `start` on: everything (`whole`, or without a window), or with a window: skips
+ * blocks wholly before it and stops after a block that ends past it. Read into the SIMD kernel's memory when
+ * there is one.
  */
-const blockScanner =
-  (st: ScanState) =>
-  (buf: Buffer, len: number, base: number, final: boolean): boolean => {
-    if (!st.windowed) {
-      scanInto(st, buf, len, base, final, true);
+const lineBlocks = (st: ScanState, chunkBytes: number, start: number, whole = false): LineBlocks => {
+  const kernel = st.simd ? createLineScanKernel(st.classifier.anchors, chunkBytes * 2) : null;
+  const onBlock = (buf: Buffer, len: number, base: number, final: boolean): boolean => {
+    if (whole || !st.windowed) {
+      scanInto(st, buf, len, base, final, true, kernel);
       return true;
     }
     const first = firstLineMs(st, buf, len);
     if (first !== null && first > st.toMs + st.slackMs) return false;
     const last = lastLineMs(st, buf, len);
     const search = !(last !== null && last < st.fromMs - st.slackMs); // wholly before the window
-    scanInto(st, buf, len, base, final, search);
+    scanInto(st, buf, len, base, final, search, kernel);
     return !(last !== null && last > st.toMs + st.slackMs);
   };
+  return new LineBlocks(chunkBytes, start, onBlock, kernel?.buffer);
+};
 
 interface Probe {
   readonly lineStart: number;
@@ -294,15 +310,18 @@ const readPlainRange = async (
 export const defaultScanThreads = (size: number): number =>
   Math.max(1, Math.min(availableParallelism(), MAX_THREADS, Math.floor(size / BYTES_PER_THREAD)));
 
-/** `n` range starts after 0: offsets just after a newline near size*i/n (fewer when lines are long). */
-const splitAtLines = async (fh: FileHandle, size: number, n: number): Promise<number[]> => {
+/**
+ * Cuts [from, to) (`from` a line start) into at most `n` ranges: [from, c1, ..., to], each cut just after a
+ * newline near from + (to - from) * i / n (fewer when lines are long).
+ */
+const splitAtLines = async (fh: FileHandle, from: number, to: number, n: number): Promise<number[]> => {
   const block = Buffer.allocUnsafe(PROBE_BYTES);
-  const cuts: number[] = [0];
+  const cuts: number[] = [from];
   for (let i = 1; i < n; i++) {
-    let pos = Math.max(Math.floor((size * i) / n), cuts[cuts.length - 1] ?? 0);
-    let cut = size;
-    while (pos < size) {
-      const { bytesRead } = await fh.read(block, 0, Math.min(block.length, size - pos), pos);
+    let pos = Math.max(from + Math.floor(((to - from) * i) / n), cuts[cuts.length - 1] ?? from);
+    let cut = to;
+    while (pos < to) {
+      const { bytesRead } = await fh.read(block, 0, Math.min(block.length, to - pos), pos);
       if (bytesRead === 0) break;
       const nl = block.indexOf(NL, 0);
       if (nl >= 0 && nl < bytesRead) {
@@ -311,10 +330,10 @@ const splitAtLines = async (fh: FileHandle, size: number, n: number): Promise<nu
       }
       pos += bytesRead;
     }
-    if (cut >= size) break;
-    if (cut > (cuts[cuts.length - 1] ?? 0)) cuts.push(cut);
+    if (cut >= to) break;
+    if (cut > (cuts[cuts.length - 1] ?? from)) cuts.push(cut);
   }
-  cuts.push(size);
+  cuts.push(to);
   return cuts;
 };
 
@@ -381,19 +400,21 @@ const workerUrl = (): URL =>
   );
 
 /**
- * Whole plain file on `threads` threads: this thread scans the first range while workers scan the others; the
- * workers' lines are then classified range by range, so events, their order and `file:line` refs are the
- * same as a single-thread scan.
+ * Plain-file bytes [from, to) (`from` a line start) on `threads` threads: this thread scans the first range while
+ * workers scan the others; the workers' lines are then classified range by range, so events, their order and
+ * `file:line` refs are the same as a single-thread scan. Every line of the range is scanned (a window filters
+ * the events, not the lines).
  */
 const scanParallel = async (
   st: ScanState,
   fh: FileHandle,
   path: string,
-  size: number,
+  from: number,
+  to: number,
   threads: number,
   chunkBytes: number,
 ): Promise<void> => {
-  const cuts = await splitAtLines(fh, size, threads);
+  const cuts = await splitAtLines(fh, from, to, threads);
   const workers: RangeWorker[] = [];
   try {
     for (let i = 1; i + 1 < cuts.length; i++) {
@@ -401,17 +422,17 @@ const scanParallel = async (
         new RangeWorker({
           kind: 'opsbot-syslog-range',
           path,
-          start: cuts[i] ?? 0,
-          end: cuts[i + 1] ?? size,
+          start: cuts[i] ?? to,
+          end: cuts[i + 1] ?? to,
           anchors: st.classifier.anchors,
           chunkBytes,
+          simd: st.simd,
           credits: new SharedArrayBuffer(4),
           maxAhead: WORKER_MAX_AHEAD,
         }),
       );
     }
-    const first = new LineBlocks(chunkBytes, 0, blockScanner(st));
-    await readPlainRange(fh, first, 0, cuts[1] ?? size, chunkBytes);
+    await readPlainRange(fh, lineBlocks(st, chunkBytes, from, true), from, cuts[1] ?? to, chunkBytes);
     for (const [i, w] of workers.entries()) {
       const linesBefore = st.lines;
       let taken = 0;
@@ -424,8 +445,8 @@ const scanParallel = async (
             });
           }
           // The worker could not run (e.g. no worker support): scan its range here instead.
-          const [from, to] = [cuts[i + 1] ?? size, cuts[i + 2] ?? size];
-          await readPlainRange(fh, new LineBlocks(chunkBytes, from, blockScanner(st)), from, to, chunkBytes);
+          const [a, b] = [cuts[i + 1] ?? to, cuts[i + 2] ?? to];
+          await readPlainRange(fh, lineBlocks(st, chunkBytes, a, true), a, b, chunkBytes);
           break;
         }
         if (m.type === 'done') {
@@ -478,6 +499,7 @@ export const scanSyslogFile = async <S extends string = GuestSignal>(
       slackMs: slack,
       byOffset: seek,
       maxEvents: Math.max(1, opts.maxEvents ?? DEFAULT_MAX_EVENTS),
+      simd: opts.simd ?? true,
       events: [],
       eventsSeen: 0,
       lines: 0,
@@ -485,16 +507,23 @@ export const scanSyslogFile = async <S extends string = GuestSignal>(
       untimed: 0,
       inferredYears: new Set(),
     };
-    const threads = Math.max(1, Math.floor(opts.threads ?? defaultScanThreads(size)));
     if (gz) {
       await fh.close().catch(() => undefined);
       await scanGzip(st, path, chunkBytes);
       if (windowed) notes.push(`${st.name} is gzip-compressed: read from the start (no seeking).`);
-    } else if (!windowed && threads > 1 && size > 0) {
-      await scanParallel(st, fh, path, size, threads, chunkBytes);
     } else {
+      // With a window: the lines from a little before its start to a little before its end are all scanned
+      // (in parallel when there are many), then the blocks after them until one is past the window's end.
       const start = seek ? await seekTo(st, fh, size, st.fromMs - slack) : 0;
-      await readPlainRange(fh, new LineBlocks(chunkBytes, start, blockScanner(st)), start, size, chunkBytes);
+      const stop = seek ? Math.max(start, await seekTo(st, fh, size, st.toMs + slack)) : size;
+      const threads = Math.max(1, Math.floor(opts.threads ?? defaultScanThreads(stop - start)));
+      let next = start;
+      if (threads > 1 && stop > start) {
+        await scanParallel(st, fh, path, start, stop, threads, chunkBytes);
+        next = stop;
+      }
+      if (next < size || size === 0)
+        await readPlainRange(fh, lineBlocks(st, chunkBytes, next), next, size, chunkBytes);
       if (seek && start > 0)
         notes.push(`${st.name}: skipped to byte ${start} for the window; refs are byte offsets.`);
     }
@@ -516,7 +545,7 @@ export const scanSyslogFile = async <S extends string = GuestSignal>(
 };
 
 const scanGzip = async (st: ScanState, path: string, chunkBytes: number): Promise<void> => {
-  const blocks = new LineBlocks(chunkBytes, 0, blockScanner(st));
+  const blocks = lineBlocks(st, chunkBytes, 0);
   const source = createReadStream(path, { highWaterMark: chunkBytes });
   const gunzip = createGunzip({ chunkSize: 256 * 1024 });
   source.pipe(gunzip);
