@@ -1,22 +1,25 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, readSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { createGunzip } from 'node:zlib';
 import { AppError } from '../../core/errors.js';
 import { type GuestLineClassifier, parseSyslogTimestamp, RESTART_LINES } from './guest-log.js';
 import {
   buildAnchorRegex,
+  collectBlockHits,
   decodeLine,
+  emptyHitList,
   LineBlocks,
   type RangeDone,
-  type RangeHits,
-  type RangeJob,
+  type RangeHitList,
+  readRangeSync,
+  type SegmentJob,
   scanBlockLines,
+  type WorkerOut,
 } from './syslog-scan-core.js';
 import { createLineScanKernel, type LineScanKernel } from './syslog-simd.js';
 import { assertTimeZone } from './syslog-time.js';
+import { defaultScanThreads, type ScanWorkerHandle, takeScanWorker } from './syslog-workers.js';
 import type { GuestEvent, GuestSignal, TimeWindow } from './types.js';
 
 /**
@@ -71,11 +74,10 @@ const DEFAULT_CHUNK = 1 << 20;
 const PROBE_BYTES = 64 * 1024;
 const MAX_TEXT = 500;
 const NL = 10;
-/** A whole-file scan uses one thread per this many bytes, up to the machine's parallelism. */
-const BYTES_PER_THREAD = 32 << 20;
-const MAX_THREADS = 8;
 /** Unconsumed batches of found lines a worker may hold before it waits (bounds memory when every line hits). */
 const WORKER_MAX_AHEAD = 4;
+/** A parallel scan's segments are at most about this long (threads take them one at a time). */
+const SEGMENT_BYTES = 16 << 20;
 
 /** The anchor regex of each classifier, built once. */
 const anchorRegexes = new WeakMap<GuestLineClassifier<string>, RegExp>();
@@ -106,6 +108,8 @@ interface ScanState {
   readonly byOffset: boolean; // refs are "<file>@<offset>" (line numbers unknown after a seek)
   readonly maxEvents: number;
   readonly simd: boolean;
+  /** This thread's SIMD kernel (its memory is the read buffer), made on first use; null: none. */
+  kernel?: LineScanKernel | null;
   events: GuestEvent<string>[];
   eventsSeen: number;
   lines: number;
@@ -200,13 +204,20 @@ const firstLineMs = (st: ScanState, buf: Buffer, len: number): number | null => 
   return null;
 };
 
+/** The scan's kernel, one per scan (its blocks are read one after the other); null without SIMD. */
+const kernelOf = (st: ScanState, chunkBytes: number): LineScanKernel | null => {
+  if (st.kernel === undefined)
+    st.kernel = st.simd ? createLineScanKernel(st.classifier.anchors, chunkBytes * 2) : null;
+  return st.kernel;
+};
+
 /**
  * Blocks of whole lines from `start` on: everything (`whole`, or without a window), or with a window: skips
  * blocks wholly before it and stops after a block that ends past it. Read into the SIMD kernel's memory when
  * there is one.
  */
 const lineBlocks = (st: ScanState, chunkBytes: number, start: number, whole = false): LineBlocks => {
-  const kernel = st.simd ? createLineScanKernel(st.classifier.anchors, chunkBytes * 2) : null;
+  const kernel = kernelOf(st, chunkBytes);
   const onBlock = (buf: Buffer, len: number, base: number, final: boolean): boolean => {
     if (whole || !st.windowed) {
       scanInto(st, buf, len, base, final, true, kernel);
@@ -235,7 +246,8 @@ const probeAt = async (
   size: number,
   block: Buffer,
 ): Promise<Probe | null> => {
-  const { bytesRead } = await fh.read(block, 0, Math.min(block.length, size - pos), pos);
+  // Synchronous: a binary search is a chain of small reads, each an async round trip otherwise.
+  const bytesRead = readSync(fh.fd, block, 0, Math.min(block.length, size - pos), pos);
   let i = 0;
   if (pos > 0) {
     const nl = block.indexOf(NL, 0);
@@ -277,38 +289,7 @@ const isGzip = async (fh: FileHandle): Promise<boolean> => {
   return bytesRead === 2 && magic[0] === 0x1f && magic[1] === 0x8b;
 };
 
-/** Reads plain-file bytes [start, end) into `blocks`, the next read overlapping the scan of this one. */
-const readPlainRange = async (
-  fh: FileHandle,
-  blocks: LineBlocks,
-  start: number,
-  end: number,
-  chunkBytes: number,
-): Promise<void> => {
-  let cur = Buffer.allocUnsafe(chunkBytes);
-  let next = Buffer.allocUnsafe(chunkBytes);
-  let pos = start;
-  const readAt = (b: Buffer, at: number) =>
-    at < end ? fh.read(b, 0, Math.min(chunkBytes, end - at), at) : Promise.resolve({ bytesRead: 0 });
-  let pending = readAt(cur, pos);
-  try {
-    for (;;) {
-      const { bytesRead } = await pending;
-      if (bytesRead === 0) break;
-      pos += bytesRead;
-      pending = readAt(next, pos);
-      if (!blocks.push(cur.subarray(0, bytesRead))) break;
-      [cur, next] = [next, cur];
-    }
-  } finally {
-    await pending.catch(() => undefined);
-  }
-  blocks.end();
-};
-
-/** Threads a whole-file scan of `size` bytes uses by default: one per 32 MiB, up to the machine's parallelism. */
-export const defaultScanThreads = (size: number): number =>
-  Math.max(1, Math.min(availableParallelism(), MAX_THREADS, Math.floor(size / BYTES_PER_THREAD)));
+export { defaultScanThreads } from './syslog-workers.js';
 
 /**
  * Cuts [from, to) (`from` a line start) into at most `n` ranges: [from, c1, ..., to], each cut just after a
@@ -321,7 +302,7 @@ const splitAtLines = async (fh: FileHandle, from: number, to: number, n: number)
     let pos = Math.max(from + Math.floor(((to - from) * i) / n), cuts[cuts.length - 1] ?? from);
     let cut = to;
     while (pos < to) {
-      const { bytesRead } = await fh.read(block, 0, Math.min(block.length, to - pos), pos);
+      const bytesRead = readSync(fh.fd, block, 0, Math.min(block.length, to - pos), pos);
       if (bytesRead === 0) break;
       const nl = block.indexOf(NL, 0);
       if (nl >= 0 && nl < bytesRead) {
@@ -337,73 +318,61 @@ const splitAtLines = async (fh: FileHandle, from: number, to: number, n: number)
   return cuts;
 };
 
-type WorkerMessage = RangeHits | RangeDone | { readonly type: 'error'; readonly message: string };
+type WorkerMessage = WorkerOut | { readonly type: 'error'; readonly message: string };
 
-/** A worker scanning one range, with its messages queued until the merge reaches that range. */
-class RangeWorker {
-  private readonly worker: Worker;
-  private readonly queue: WorkerMessage[] = [];
-  private wake: (() => void) | null = null;
-  private failure: Error | null = null;
-  private readonly credits: Int32Array;
+/** A worker of a parallel scan: its job posted, its messages handed to the merge. */
+class SegmentWorker {
+  private readonly credits = new Int32Array(new SharedArrayBuffer(4));
+  private readonly handle: ScanWorkerHandle;
+  failure: Error | null = null;
+  gone = false;
 
-  constructor(job: RangeJob) {
-    this.credits = new Int32Array(job.credits);
-    this.worker = new Worker(workerUrl(), { workerData: job });
-    this.worker.on('message', (m: WorkerMessage) => this.enqueue(m));
-    this.worker.on('error', (err) => {
-      this.failure = err;
-      this.enqueue({ type: 'error', message: err.message });
-    });
-    this.worker.on('exit', (code) => {
-      if (code !== 0) this.enqueue({ type: 'error', message: `scan worker exited with code ${code}` });
-    });
-  }
-
-  private enqueue(m: WorkerMessage): void {
-    this.queue.push(m);
-    const w = this.wake;
-    this.wake = null;
-    w?.();
-  }
-
-  async next(): Promise<WorkerMessage> {
-    for (;;) {
-      const m = this.queue.shift();
-      if (m !== undefined) {
-        if (m.type === 'hits') {
-          Atomics.add(this.credits, 0, 1);
-          Atomics.notify(this.credits, 0);
-        }
-        return m;
-      }
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-      });
+  constructor(
+    handle: ScanWorkerHandle,
+    job: Omit<SegmentJob, 'credits'>,
+    onMessage: (w: SegmentWorker, m: WorkerMessage) => void,
+    onGone: () => void,
+  ) {
+    this.handle = handle;
+    if (handle.early) {
+      // It failed while pre-started: the other threads take its share.
+      this.failure = handle.early;
+      this.gone = true;
+      return;
     }
+    const w = handle.worker;
+    w.on('message', (m: WorkerMessage) => onMessage(this, m));
+    w.on('error', (err) => {
+      this.failure ??= err;
+    });
+    w.on('exit', (code) => {
+      if (code !== 0) this.failure ??= new Error(`scan worker exited with code ${code}`);
+      this.gone = true; // after its last messages (Node delivers them before 'exit')
+      onGone();
+    });
+    w.postMessage({ ...job, credits: this.credits.buffer });
   }
 
-  get error(): Error | null {
-    return this.failure;
+  /** The merge took one of its batches: it may send another. */
+  credit(): void {
+    Atomics.add(this.credits, 0, 1);
+    Atomics.notify(this.credits, 0);
   }
 
-  terminate(): Promise<number> {
-    return this.worker.terminate();
+  /** Stops it (if still running) without holding the process. */
+  stop(): void {
+    const w = this.handle.worker;
+    w.unref();
+    w.terminate().catch(() => 0);
   }
 }
 
-/** The scan worker: the compiled `.js` next to this file, or the `.ts` source (tests, tsx; Node strips types). */
-const workerUrl = (): URL =>
-  new URL(
-    import.meta.url.endsWith('.ts') ? './syslog-scan-core.ts' : './syslog-scan-core.js',
-    import.meta.url,
-  );
-
 /**
- * Plain-file bytes [from, to) (`from` a line start) on `threads` threads: this thread scans the first range while
- * workers scan the others; the workers' lines are then classified range by range, so events, their order and
- * `file:line` refs are the same as a single-thread scan. Every line of the range is scanned (a window filters
- * the events, not the lines).
+ * Plain-file bytes [from, to) (`from` a line start) on `threads` threads. The range is cut at line starts into
+ * segments (at least two per thread, at most ~16 MiB each); this thread and the workers each take the next
+ * segment until none is left, so a worker that starts late takes fewer. The segments are merged (classified)
+ * in file order, so events, their order and `file:line` refs are the same as a single-thread scan. Every line
+ * of the range is scanned (a window filters the events, not the lines).
  */
 const scanParallel = async (
   st: ScanState,
@@ -414,54 +383,130 @@ const scanParallel = async (
   threads: number,
   chunkBytes: number,
 ): Promise<void> => {
-  const cuts = await splitAtLines(fh, from, to, threads);
-  const workers: RangeWorker[] = [];
-  try {
-    for (let i = 1; i + 1 < cuts.length; i++) {
-      workers.push(
-        new RangeWorker({
-          kind: 'opsbot-syslog-range',
-          path,
-          start: cuts[i] ?? to,
-          end: cuts[i + 1] ?? to,
-          anchors: st.classifier.anchors,
-          chunkBytes,
-          simd: st.simd,
-          credits: new SharedArrayBuffer(4),
-          maxAhead: WORKER_MAX_AHEAD,
-        }),
-      );
-    }
-    await readPlainRange(fh, lineBlocks(st, chunkBytes, from, true), from, cuts[1] ?? to, chunkBytes);
-    for (const [i, w] of workers.entries()) {
-      const linesBefore = st.lines;
-      let taken = 0;
-      for (;;) {
-        const m = await w.next();
-        if (m.type === 'error') {
-          if (taken > 0) {
-            throw new AppError('internal', `Scanning ${st.name} failed.`, {
-              cause: w.error ?? new Error(m.message),
-            });
-          }
-          // The worker could not run (e.g. no worker support): scan its range here instead.
-          const [a, b] = [cuts[i + 1] ?? to, cuts[i + 2] ?? to];
-          await readPlainRange(fh, lineBlocks(st, chunkBytes, a, true), a, b, chunkBytes);
-          break;
+  const cuts = await splitAtLines(
+    fh,
+    from,
+    to,
+    Math.max(2 * threads, Math.ceil((to - from) / SEGMENT_BYTES)),
+  );
+  const segments = cuts.length - 1;
+  const claims = new Int32Array(new SharedArrayBuffer(4));
+  const owner: (SegmentWorker | null)[] = new Array(segments).fill(null);
+  const mine: (RangeHitList | null)[] = new Array(segments).fill(null);
+  const queues: WorkerMessage[][] = Array.from({ length: segments }, () => []);
+  let wake: (() => void) | null = null;
+  const notify = (): void => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  const onMessage = (w: SegmentWorker, m: WorkerMessage): void => {
+    if (m.type === 'claim') owner[m.seg] = w;
+    else if (m.type === 'error') w.failure ??= new Error(m.message);
+    else queues[m.seg]?.push(m);
+    notify();
+  };
+  const job: Omit<SegmentJob, 'credits'> = {
+    kind: 'opsbot-syslog-segments',
+    path,
+    cuts,
+    claims: claims.buffer as SharedArrayBuffer,
+    anchors: st.classifier.anchors,
+    chunkBytes,
+    simd: st.simd,
+    maxAhead: WORKER_MAX_AHEAD,
+  };
+  const workers: SegmentWorker[] = [];
+  for (let i = 1; i < threads && i < segments; i++)
+    workers.push(new SegmentWorker(takeScanWorker(), job, onMessage, notify));
+
+  const scanHere = (seg: number): RangeHitList => {
+    const h = emptyHitList();
+    const kernel = kernelOf(st, chunkBytes);
+    const start = cuts[seg] ?? to;
+    const blocks = new LineBlocks(
+      chunkBytes,
+      start,
+      (buf, len, base, final) => {
+        collectBlockHits(h, buf, len, base, final, st.anchorRe, kernel);
+        return true;
+      },
+      kernel?.buffer,
+    );
+    // Synchronous reads: an async read per chunk costs a thread-pool round trip, which on a busy machine is
+    // slower than the scan of the chunk (this thread waits for the segment either way).
+    readRangeSync(fh.fd, blocks, start, cuts[seg + 1] ?? to);
+    return h;
+  };
+
+  // The merge: segment `next` is the first not yet classified; `taken` of its batches are.
+  let next = 0;
+  let base = st.lines;
+  let taken = 0;
+  const classifyHits = (offsets: number[], lines: number[], texts: string[]): void => {
+    for (let k = 0; k < offsets.length; k++)
+      classifyInto(st, texts[k] ?? '', offsets[k] ?? 0, base + (lines[k] ?? 0) + 1);
+  };
+  const mergeReady = (): void => {
+    while (next < segments) {
+      const own = mine[next];
+      if (own) {
+        classifyHits(own.offsets, own.lines, own.texts);
+        st.lines = base + own.lineCount;
+        mine[next] = null;
+      } else {
+        const q = queues[next] ?? [];
+        let done: RangeDone | null = null;
+        while (done === null) {
+          const m = q.shift();
+          if (m === undefined) break;
+          if (m.type === 'hits') {
+            taken++;
+            owner[next]?.credit();
+            classifyHits(m.offsets, m.lines, m.texts);
+          } else if (m.type === 'done') done = m;
         }
-        if (m.type === 'done') {
-          st.lines = linesBefore + m.lines;
-          st.bytes += m.bytes;
-          break;
-        }
-        taken++;
-        for (let k = 0; k < m.offsets.length; k++) {
-          classifyInto(st, m.texts[k] ?? '', m.offsets[k] ?? 0, linesBefore + (m.lines[k] ?? 0) + 1);
-        }
+        if (done === null) return;
+        st.lines = base + done.lines;
       }
+      st.bytes += (cuts[next + 1] ?? to) - (cuts[next] ?? to);
+      next++;
+      base = st.lines;
+      taken = 0;
+    }
+  };
+
+  try {
+    for (;;) {
+      mergeReady();
+      const seg = Atomics.add(claims, 0, 1);
+      if (seg >= segments) break;
+      mine[seg] = scanHere(seg);
+      await new Promise<void>((resolve) => setImmediate(resolve)); // take the workers' messages in
+    }
+    for (;;) {
+      mergeReady();
+      if (next >= segments) break;
+      const w = owner[next];
+      // Claimed by a worker that stopped (or, unknown, when every worker has stopped) before finishing it.
+      if (w ? w.gone : workers.every((x) => x.gone)) {
+        if (taken > 0) {
+          throw new AppError('internal', `Scanning ${st.name} failed.`, {
+            cause: w?.failure ?? new Error('a scan worker stopped'),
+          });
+        }
+        queues[next] = [];
+        owner[next] = null;
+        mine[next] = scanHere(next); // nothing of it merged yet: scan it here instead
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
     }
   } finally {
-    await Promise.all(workers.map((w) => w.terminate().catch(() => 0)));
+    // Not awaited: stopping a worker still booting takes as long as its boot, and the result is complete.
+    for (const w of workers) w.stop();
   }
 };
 
@@ -522,8 +567,7 @@ export const scanSyslogFile = async <S extends string = GuestSignal>(
         await scanParallel(st, fh, path, start, stop, threads, chunkBytes);
         next = stop;
       }
-      if (next < size || size === 0)
-        await readPlainRange(fh, lineBlocks(st, chunkBytes, next), next, size, chunkBytes);
+      if (next < size || size === 0) readRangeSync(fh.fd, lineBlocks(st, chunkBytes, next), next, size);
       if (seek && start > 0)
         notes.push(`${st.name}: skipped to byte ${start} for the window; refs are byte offsets.`);
     }

@@ -402,6 +402,9 @@ const kernelModule = (): object | null => {
   return compiled;
 };
 
+/** Compiles the kernel module now (a worker does it while it waits for its job); false without WebAssembly SIMD. */
+export const compileLineScanKernel = (): boolean => kernelModule() !== null;
+
 const align = (n: number, to: number): number => Math.ceil(n / to) * to;
 
 /** A kernel instance with its own memory: fill `buffer`, then `scan` a prefix of it. */
