@@ -59,6 +59,21 @@ export interface ScanSyslogOptions<S extends string = GuestSignal> {
   readonly threads?: number;
   /** Use the WebAssembly SIMD prefilter when the runtime has it (default true; false: the regex alone). */
   readonly simd?: boolean;
+  /**
+   * In a parallel scan, this thread scans segments too (default true). false: the workers scan, this thread
+   * only merges (its event loop stays free; tests use it to make the workers do the work).
+   */
+  readonly scanOnThisThread?: boolean;
+}
+
+/** How a scan ran. */
+export interface ScanSyslogStats {
+  /** Segments of a parallel scan (0: one thread read the file in order). */
+  readonly segments: number;
+  /** Of them, scanned by worker threads. */
+  readonly workerSegments: number;
+  /** Every byte went through the WebAssembly SIMD kernel (false: the regex alone, somewhere or everywhere). */
+  readonly simd: boolean;
 }
 
 export interface ScanSyslogResult<S extends string = GuestSignal> {
@@ -66,6 +81,8 @@ export interface ScanSyslogResult<S extends string = GuestSignal> {
   readonly linesScanned: number;
   readonly bytesScanned: number;
   readonly notes: string[];
+  /** How a syslog scan ran (not for a journal export). */
+  readonly stats?: ScanSyslogStats;
 }
 
 const DEFAULT_MAX_EVENTS = 10_000;
@@ -108,6 +125,7 @@ interface ScanState {
   readonly byOffset: boolean; // refs are "<file>@<offset>" (line numbers unknown after a seek)
   readonly maxEvents: number;
   readonly simd: boolean;
+  readonly scanOnThisThread: boolean;
   /** This thread's SIMD kernel (its memory is the read buffer), made on first use; null: none. */
   kernel?: LineScanKernel | null;
   events: GuestEvent<string>[];
@@ -116,6 +134,10 @@ interface ScanState {
   bytes: number;
   untimed: number;
   inferredYears: Set<number>;
+  segments: number;
+  workerSegments: number;
+  /** A worker segment was scanned without the kernel. */
+  workerWithoutKernel: boolean;
 }
 
 const pushEvent = (st: ScanState, ev: GuestEvent<string>): void => {
@@ -417,6 +439,7 @@ const scanParallel = async (
     maxAhead: WORKER_MAX_AHEAD,
   };
   const workers: SegmentWorker[] = [];
+  st.segments += segments;
   for (let i = 1; i < threads && i < segments; i++)
     workers.push(new SegmentWorker(takeScanWorker(), job, onMessage, notify));
 
@@ -468,6 +491,8 @@ const scanParallel = async (
         }
         if (done === null) return;
         st.lines = base + done.lines;
+        st.workerSegments++;
+        if (!done.kernel) st.workerWithoutKernel = true;
       }
       st.bytes += (cuts[next + 1] ?? to) - (cuts[next] ?? to);
       next++;
@@ -477,7 +502,7 @@ const scanParallel = async (
   };
 
   try {
-    for (;;) {
+    while (st.scanOnThisThread || workers.length === 0) {
       mergeReady();
       const seg = Atomics.add(claims, 0, 1);
       if (seg >= segments) break;
@@ -545,12 +570,16 @@ export const scanSyslogFile = async <S extends string = GuestSignal>(
       byOffset: seek,
       maxEvents: Math.max(1, opts.maxEvents ?? DEFAULT_MAX_EVENTS),
       simd: opts.simd ?? true,
+      scanOnThisThread: opts.scanOnThisThread ?? true,
       events: [],
       eventsSeen: 0,
       lines: 0,
       bytes: 0,
       untimed: 0,
       inferredYears: new Set(),
+      segments: 0,
+      workerSegments: 0,
+      workerWithoutKernel: false,
     };
     if (gz) {
       await fh.close().catch(() => undefined);
@@ -582,7 +611,19 @@ export const scanSyslogFile = async <S extends string = GuestSignal>(
       const years = [...st.inferredYears].sort().join(', ');
       notes.push(`${st.name}: syslog timestamps carry no year: assumed ${years} (${timeZone}).`);
     }
-    return { events: events as GuestEvent<S>[], linesScanned: st.lines, bytesScanned: st.bytes, notes };
+    const stats: ScanSyslogStats = {
+      segments: st.segments,
+      workerSegments: st.workerSegments,
+      // st.kernel is undefined when this thread scanned nothing, null when it scanned without one.
+      simd: st.kernel !== null && !st.workerWithoutKernel,
+    };
+    return {
+      events: events as GuestEvent<S>[],
+      linesScanned: st.lines,
+      bytesScanned: st.bytes,
+      notes,
+      stats,
+    };
   } finally {
     await fh.close().catch(() => undefined);
   }

@@ -289,6 +289,8 @@ export interface RangeDone {
   /** Lines in the segment (a last line without `\n` counts). */
   readonly lines: number;
   readonly bytes: number;
+  /** Scanned with the SIMD kernel (else the regex over every line). */
+  readonly kernel: boolean;
 }
 
 /**
@@ -364,7 +366,7 @@ export const scanSegments = (
       );
       readRangeSync(fd, blocks, start, end);
       flush();
-      send({ type: 'done', seg, lines: h.lineCount, bytes: end - start });
+      send({ type: 'done', seg, lines: h.lineCount, bytes: end - start, kernel: kernel !== null });
     }
   } finally {
     closeSync(fd);

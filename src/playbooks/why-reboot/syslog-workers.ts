@@ -66,5 +66,11 @@ export const takeScanWorker = (): ScanWorkerHandle => {
   return h;
 };
 
-/** Pre-started workers not taken (for tests). */
+/** Pre-started workers not taken. */
 export const idleScanWorkers = (): number => idle.length;
+
+/** Stops the pre-started workers nobody took. */
+export const stopIdleScanWorkers = async (): Promise<void> => {
+  const all = idle.splice(0);
+  await Promise.all(all.map((h) => h.worker.terminate().catch(() => 0)));
+};
