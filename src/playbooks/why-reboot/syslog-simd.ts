@@ -76,6 +76,8 @@ const SIMD = {
   'i8x16.all_true': 0x63,
   'i8x16.bitmask': 0x64,
   'i8x16.shr_u': 0x6d,
+  /** Relaxed SIMD: indices 0..15 as i8x16.swizzle, others implementation-defined (one pshufb on x64). */
+  'i8x16.relaxed_swizzle': 0x100,
 } as const;
 
 const T_I32 = 0x7f;
@@ -207,8 +209,11 @@ const I32_LOCALS = L.found + 1 - 6; // nlm..found
 const V128_LOCALS = L.tab + 2 * POSITIONS - L.x;
 
 /** scan(p, end, nl, skip, out, outEnd) -> records written; the resume state goes to STATE. */
-const kernelBody = (): number[] => {
+const kernelBody = (relaxed: boolean): number[] => {
   const a = new Asm();
+  // The table indices are nibbles (0..15), where both swizzles agree; the relaxed one skips the saturation
+  // that maps indices above 15 to 0.
+  const swizzle = relaxed ? 'i8x16.relaxed_swizzle' : 'i8x16.swizzle';
   // Constants and the tables into registers.
   a.i32(0x20).simd('i8x16.splat').set(L.fold);
   a.i32(0x0f).simd('i8x16.splat').set(L.lo);
@@ -250,12 +255,12 @@ const kernelBody = (): number[] => {
       .get(L.f)
       .get(L.lo)
       .simd('v128.and')
-      .simd('i8x16.swizzle');
+      .simd(swizzle);
     a.get(L.tab + 2 * k + 1)
       .get(L.f)
       .i32(4)
       .simd('i8x16.shr_u')
-      .simd('i8x16.swizzle');
+      .simd(swizzle);
     a.simd('v128.and');
     if (k > 0) a.simd('v128.and');
   }
@@ -338,11 +343,14 @@ const kernelBody = (): number[] => {
   return a.bytes;
 };
 
-/** The kernel module: imports its memory as m.mem, exports scan. */
-export const kernelModuleBytes = (): Uint8Array => {
+/** The kernel module: imports its memory as m.mem, exports scan. `relaxed`: with relaxed SIMD's swizzle. */
+export const kernelModuleBytes = (relaxed = false): Uint8Array => {
   const params = 6;
   const type = [0x60, ...vec(Array.from({ length: params }, () => [T_I32])), ...vec([[T_I32]])];
-  const body = [...vec([uleb(I32_LOCALS).concat(T_I32), uleb(V128_LOCALS).concat(T_V128)]), ...kernelBody()];
+  const body = [
+    ...vec([uleb(I32_LOCALS).concat(T_I32), uleb(V128_LOCALS).concat(T_V128)]),
+    ...kernelBody(relaxed),
+  ];
   return Uint8Array.from([
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
     ...section(1, vec([type])),
@@ -394,8 +402,13 @@ const kernelModule = (): object | null => {
   compiled = null;
   try {
     const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-    const bytes = kernelModuleBytes();
-    if (wasm?.validate(bytes)) compiled = new wasm.Module(bytes);
+    for (const relaxed of [true, false]) {
+      const bytes = kernelModuleBytes(relaxed);
+      if (wasm?.validate(bytes)) {
+        compiled = new wasm.Module(bytes);
+        break;
+      }
+    }
   } catch {
     compiled = null;
   }
