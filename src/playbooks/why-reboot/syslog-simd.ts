@@ -395,24 +395,31 @@ interface WasmApi {
 }
 type ScanFn = (p: number, end: number, nl: number, skip: number, out: number, outEnd: number) => number;
 
-let compiled: object | null | undefined;
-/** The kernel module, compiled once per thread; null without WebAssembly or its SIMD. */
-const kernelModule = (): object | null => {
-  if (compiled !== undefined) return compiled;
-  compiled = null;
+/** The compiled kernel per variant ('best': relaxed SIMD when the runtime has it, else plain), once per thread. */
+const compiled = new Map<KernelVariant, object | null>();
+
+/** Which swizzle the kernel uses: the best the runtime validates, or plain SIMD only (to test the fallback). */
+export type KernelVariant = 'best' | 'plain';
+
+/** The kernel module; null without WebAssembly or its SIMD. */
+const kernelModule = (variant: KernelVariant = 'best'): object | null => {
+  const known = compiled.get(variant);
+  if (known !== undefined) return known;
+  let module: object | null = null;
   try {
     const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-    for (const relaxed of [true, false]) {
+    for (const relaxed of variant === 'best' ? [true, false] : [false]) {
       const bytes = kernelModuleBytes(relaxed);
       if (wasm?.validate(bytes)) {
-        compiled = new wasm.Module(bytes);
+        module = new wasm.Module(bytes);
         break;
       }
     }
   } catch {
-    compiled = null;
+    module = null;
   }
-  return compiled;
+  compiled.set(variant, module);
+  return module;
 };
 
 /** Compiles the kernel module now (a worker does it while it waits for its job); false without WebAssembly SIMD. */
@@ -499,9 +506,13 @@ class WasmLineScanKernel implements LineScanKernel {
  * A kernel for these anchors with a `capacity`-byte text buffer, or null when it cannot serve them (no
  * WebAssembly SIMD here, or an anchor it cannot fold: empty, non-ASCII, a newline).
  */
-export const createLineScanKernel = (anchors: readonly string[], capacity: number): LineScanKernel | null => {
+export const createLineScanKernel = (
+  anchors: readonly string[],
+  capacity: number,
+  variant: KernelVariant = 'best',
+): LineScanKernel | null => {
   if (anchors.length === 0 || !anchors.every(foldable)) return null;
-  const module = kernelModule();
+  const module = kernelModule(variant);
   const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
   if (module === null || wasm === undefined) return null;
   return new WasmLineScanKernel(wasm, module, bucketsOf(anchors), capacity);
