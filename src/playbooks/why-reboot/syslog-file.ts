@@ -12,7 +12,6 @@ import {
   LineBlocks,
   type RangeDone,
   type RangeHitList,
-  readRangeSync,
   type SegmentJob,
   scanBlockLines,
   type WorkerOut,
@@ -27,14 +26,16 @@ import type { GuestEvent, GuestSignal, TimeWindow } from './types.js';
  * in constant memory.
  *
  * Hot path (syslog-scan-core.ts, syslog-simd.ts): a WebAssembly SIMD kernel finds the lines that may hold one of
- * the classifier's anchor literals (`GUEST_LOG_ANCHORS`) and counts newlines, reading the file straight into its
- * memory; the anchor regex checks those lines (without WebAssembly SIMD the regex searches 64 KiB windows of
- * lowercased lines); only the lines holding an anchor are decoded, parsed and classified. A plain-file range of
- * 64 MiB or more is split at line starts into byte ranges scanned by worker threads in parallel (each streaming
- * through its own 2 MiB buffer) and merged in file order. With a time window on a plain file the scan first
+ * the classifier's anchor literals (`GUEST_LOG_ANCHORS`) and counts newlines in the memory the file is read into;
+ * the anchor regex checks those lines (without WebAssembly SIMD the regex searches 64 KiB windows of lowercased
+ * lines); only the lines holding an anchor are decoded, parsed and classified. Two buffers take turns, so the
+ * thread pool reads the next 2 MiB while this thread scans. A plain-file range of 512 MiB or more is cut at line
+ * starts into 16 MiB segments that this thread and worker threads claim one at a time (the CLI starts the
+ * workers early, syslog-workers.ts), merged in file order. With a time window on a plain file the scan first
  * binary-searches the byte offsets of the window's start and end (timestamps are monotonic in a syslog file, up
  * to a little jitter, hence the slack), scans the range between them (in parallel when it is large), then reads
- * on only until a line is past the window's end.
+ * on only until a line is past the window's end. The reads of the binary search and of the cuts are synchronous
+ * (small, and each an async round trip otherwise): this function serves the CLI, not the bot's event loop.
  */
 
 export interface ScanSyslogOptions<S extends string = GuestSignal> {
@@ -53,7 +54,7 @@ export interface ScanSyslogOptions<S extends string = GuestSignal> {
   readonly chunkBytes?: number;
   /**
    * Threads for a plain file (not gzip; with a window, for the bytes between its start and end): this one plus
-   * `threads - 1` workers, each scanning a byte range. Default: one per 32 MiB, at most the machine's available
+   * `threads - 1` workers, each scanning a byte range. Default: one per 256 MiB, at most the machine's available
    * parallelism (and 8). 1: this thread only.
    */
   readonly threads?: number;
@@ -126,8 +127,8 @@ interface ScanState {
   readonly maxEvents: number;
   readonly simd: boolean;
   readonly scanOnThisThread: boolean;
-  /** This thread's SIMD kernel (its memory is the read buffer), made on first use; null: none. */
-  kernel?: LineScanKernel | null;
+  /** This thread's two read buffers (in SIMD kernels' memory when there are kernels), made on first use. */
+  io?: ReadBuffers;
   events: GuestEvent<string>[];
   eventsSeen: number;
   lines: number;
@@ -226,21 +227,50 @@ const firstLineMs = (st: ScanState, buf: Buffer, len: number): number | null => 
   return null;
 };
 
-/** The scan's kernel, one per scan (its blocks are read one after the other); null without SIMD. */
-const kernelOf = (st: ScanState, chunkBytes: number): LineScanKernel | null => {
-  if (st.kernel === undefined)
-    st.kernel = st.simd ? createLineScanKernel(st.classifier.anchors, chunkBytes * 2) : null;
-  return st.kernel;
+/**
+ * Two read buffers: one is scanned while the next read (thread pool) fills the other. Each is a SIMD kernel's
+ * memory when the kernel can serve the anchors, so scanning copies nothing.
+ */
+interface ReadBuffers {
+  readonly bufs: readonly [Buffer, Buffer];
+  readonly kernels: readonly [LineScanKernel, LineScanKernel] | null;
+}
+
+/** The scan's read buffers, made once per scan (its blocks are read one range after the other). */
+const readBuffers = (st: ScanState, chunkBytes: number): ReadBuffers => {
+  if (st.io === undefined) {
+    const make = (): LineScanKernel | null =>
+      st.simd ? createLineScanKernel(st.classifier.anchors, chunkBytes * 2) : null;
+    const k0 = make();
+    const k1 = k0 && make();
+    st.io =
+      k0 && k1
+        ? { bufs: [k0.buffer, k1.buffer], kernels: [k0, k1] }
+        : { bufs: [Buffer.allocUnsafe(chunkBytes * 2), Buffer.allocUnsafe(chunkBytes * 2)], kernels: null };
+  }
+  return st.io;
 };
 
+/** The kernel whose memory `buf` is (null: scan with the regex alone). */
+const kernelFor = (io: ReadBuffers, buf: Buffer): LineScanKernel | null =>
+  io.kernels === null
+    ? null
+    : buf === io.kernels[0].buffer
+      ? io.kernels[0]
+      : buf === io.kernels[1].buffer
+        ? io.kernels[1]
+        : null;
+
+type BlockHandler = (buf: Buffer, len: number, base: number, final: boolean) => boolean;
+
 /**
- * Blocks of whole lines from `start` on: everything (`whole`, or without a window), or with a window: skips
- * blocks wholly before it and stops after a block that ends past it. Read into the SIMD kernel's memory when
- * there is one.
+ * The block handler of a scan: everything (`whole`, or without a window), or with a window: skips blocks wholly
+ * before it and stops after a block that ends past it (returns false).
  */
-const lineBlocks = (st: ScanState, chunkBytes: number, start: number, whole = false): LineBlocks => {
-  const kernel = kernelOf(st, chunkBytes);
-  const onBlock = (buf: Buffer, len: number, base: number, final: boolean): boolean => {
+const blockScanner =
+  (st: ScanState, io: ReadBuffers, whole = false): BlockHandler =>
+  (buf, len, base, final) => {
+    const kernel = kernelFor(io, buf);
     if (whole || !st.windowed) {
       scanInto(st, buf, len, base, final, true, kernel);
       return true;
@@ -252,7 +282,61 @@ const lineBlocks = (st: ScanState, chunkBytes: number, start: number, whole = fa
     scanInto(st, buf, len, base, final, search, kernel);
     return !(last !== null && last > st.toMs + st.slackMs);
   };
-  return new LineBlocks(chunkBytes, start, onBlock, kernel?.buffer);
+
+/**
+ * Reads plain-file bytes [start, end) (`start` a line start) and hands `onBlock` blocks of whole lines, as
+ * LineBlocks does (a line longer than a buffer in buffer-sized pieces; `final` on the last), until it returns
+ * false. The two buffers take turns: while one is scanned, the thread pool reads the next bytes into the other,
+ * after the partial line carried over; reading costs about half of scanning, so this thread mostly scans.
+ */
+const readAhead = async (
+  fh: FileHandle,
+  io: ReadBuffers,
+  start: number,
+  end: number,
+  onBlock: BlockHandler,
+): Promise<void> => {
+  const cap = io.bufs[0].length;
+  const readInto = (i: 0 | 1, from: number, at: number): Promise<number> =>
+    at < end
+      ? fh.read(io.bufs[i], from, Math.min(cap - from, end - at), at).then((r) => r.bytesRead)
+      : Promise.resolve(0);
+  let cur: 0 | 1 = 0;
+  let carry = 0; // bytes already at the start of bufs[cur]
+  let base = start; // file offset of bufs[cur][0]
+  let pos = start; // file offset of the next read
+  let pending = readInto(cur, 0, pos);
+  try {
+    for (;;) {
+      const got = await pending;
+      pending = Promise.resolve(0);
+      pos += got;
+      const buf = io.bufs[cur];
+      const len = carry + got;
+      const eof = got === 0 || pos >= end;
+      if (len === 0) return;
+      let cut = len;
+      if (!eof) {
+        const nl = buf.lastIndexOf(NL, len - 1);
+        if (nl >= 0) cut = nl + 1;
+        else if (len < cap) {
+          carry = len; // a partial line: read on into the same buffer
+          pending = readInto(cur, len, pos);
+          continue;
+        } // else a line longer than the buffer: this piece as a block
+      }
+      const other: 0 | 1 = cur === 0 ? 1 : 0;
+      const rest = len - cut;
+      if (rest > 0) buf.copy(io.bufs[other], 0, cut, len);
+      if (!eof) pending = readInto(other, rest, pos);
+      if (!onBlock(buf, cut, base, eof) || eof) return;
+      base += cut;
+      carry = rest;
+      cur = other;
+    }
+  } finally {
+    await pending.catch(() => 0); // no read may land in a buffer the next range reuses
+  }
 };
 
 interface Probe {
@@ -443,22 +527,13 @@ const scanParallel = async (
   for (let i = 1; i < threads && i < segments; i++)
     workers.push(new SegmentWorker(takeScanWorker(), job, onMessage, notify));
 
-  const scanHere = (seg: number): RangeHitList => {
+  const io = readBuffers(st, chunkBytes);
+  const scanHere = async (seg: number): Promise<RangeHitList> => {
     const h = emptyHitList();
-    const kernel = kernelOf(st, chunkBytes);
-    const start = cuts[seg] ?? to;
-    const blocks = new LineBlocks(
-      chunkBytes,
-      start,
-      (buf, len, base, final) => {
-        collectBlockHits(h, buf, len, base, final, st.anchorRe, kernel);
-        return true;
-      },
-      kernel?.buffer,
-    );
-    // Synchronous reads: an async read per chunk costs a thread-pool round trip, which on a busy machine is
-    // slower than the scan of the chunk (this thread waits for the segment either way).
-    readRangeSync(fh.fd, blocks, start, cuts[seg + 1] ?? to);
+    await readAhead(fh, io, cuts[seg] ?? to, cuts[seg + 1] ?? to, (buf, len, base, final) => {
+      collectBlockHits(h, buf, len, base, final, st.anchorRe, kernelFor(io, buf));
+      return true;
+    });
     return h;
   };
 
@@ -506,7 +581,7 @@ const scanParallel = async (
       mergeReady();
       const seg = Atomics.add(claims, 0, 1);
       if (seg >= segments) break;
-      mine[seg] = scanHere(seg);
+      mine[seg] = await scanHere(seg);
       await new Promise<void>((resolve) => setImmediate(resolve)); // take the workers' messages in
     }
     for (;;) {
@@ -522,7 +597,7 @@ const scanParallel = async (
         }
         queues[next] = [];
         owner[next] = null;
-        mine[next] = scanHere(next); // nothing of it merged yet: scan it here instead
+        mine[next] = await scanHere(next); // nothing of it merged yet: scan it here instead
         continue;
       }
       await new Promise<void>((resolve) => {
@@ -596,7 +671,14 @@ export const scanSyslogFile = async <S extends string = GuestSignal>(
         await scanParallel(st, fh, path, start, stop, threads, chunkBytes);
         next = stop;
       }
-      if (next < size || size === 0) readRangeSync(fh.fd, lineBlocks(st, chunkBytes, next), next, size);
+      if (next < size)
+        await readAhead(
+          fh,
+          readBuffers(st, chunkBytes),
+          next,
+          size,
+          blockScanner(st, readBuffers(st, chunkBytes)),
+        );
       if (seek && start > 0)
         notes.push(`${st.name}: skipped to byte ${start} for the window; refs are byte offsets.`);
     }
@@ -614,8 +696,8 @@ export const scanSyslogFile = async <S extends string = GuestSignal>(
     const stats: ScanSyslogStats = {
       segments: st.segments,
       workerSegments: st.workerSegments,
-      // st.kernel is undefined when this thread scanned nothing, null when it scanned without one.
-      simd: st.kernel !== null && !st.workerWithoutKernel,
+      // st.io is undefined when this thread scanned nothing.
+      simd: st.io?.kernels !== null && !st.workerWithoutKernel,
     };
     return {
       events: events as GuestEvent<S>[],
@@ -630,7 +712,8 @@ export const scanSyslogFile = async <S extends string = GuestSignal>(
 };
 
 const scanGzip = async (st: ScanState, path: string, chunkBytes: number): Promise<void> => {
-  const blocks = lineBlocks(st, chunkBytes, 0);
+  const io = readBuffers(st, chunkBytes);
+  const blocks = new LineBlocks(chunkBytes, 0, blockScanner(st, io), io.bufs[0]);
   const source = createReadStream(path, { highWaterMark: chunkBytes });
   const gunzip = createGunzip({ chunkSize: 256 * 1024 });
   source.pipe(gunzip);

@@ -9,11 +9,16 @@ import { SCAN_WORKER_DATA } from './syslog-scan-core.js';
  * for its job as a message; one that is never taken does not keep the process alive (unref'd).
  */
 
-/** A scan of this many bytes or more uses one more thread (up to the machine's parallelism and 8). */
-const BYTES_PER_THREAD = 32 << 20;
+/**
+ * One thread per this many bytes (up to the machine's parallelism and 8): a second thread from 512 MiB. A worker
+ * costs ~50 ms of CPU to start on an idle core (three times that with every core busy: measured 2 threads
+ * 620-710 ms against 1 thread 380-530 ms for the CLI on the 256 MiB bench file at load 5), while one thread
+ * reading ahead scans ~2-4 GB/s: a worker pays off only for a range that takes one thread well over 100 ms.
+ */
+const BYTES_PER_THREAD = 256 << 20;
 const MAX_THREADS = 8;
 
-/** Threads a scan of `bytes` uses by default: one per 32 MiB, up to the machine's parallelism (and 8). */
+/** Threads a scan of `bytes` uses by default: one per 256 MiB, up to the machine's parallelism (and 8). */
 export const defaultScanThreads = (bytes: number): number =>
   Math.max(1, Math.min(availableParallelism(), MAX_THREADS, Math.floor(bytes / BYTES_PER_THREAD)));
 

@@ -291,6 +291,28 @@ describe('scanSyslogFile with and without the SIMD kernel', () => {
     );
   });
 
+  it('reads ahead across buffers: partial lines carried over, a line longer than a buffer, no final newline', async () => {
+    const lines = Array.from({ length: 4000 }, (_, i) =>
+      i === 1500
+        ? `huge ${'x'.repeat(300 * 1024)} system is rebooting`
+        : i % 97
+          ? `noise ${i}`
+          : 'Power key pressed.',
+    );
+    const p = join(dir, 'ahead.log');
+    writeFileSync(p, randomSyslog(lines));
+    const base = { referenceDate: new Date('2026-01-05T00:00:00Z'), chunkBytes: 64 * 1024, threads: 1 };
+    const plain = await scanSyslogFile(p, { ...base, simd: false });
+    const simd = await scanSyslogFile(p, base);
+    expect(simd.events).toEqual(plain.events);
+    expect(simd.linesScanned).toBe(4000);
+    expect(plain.linesScanned).toBe(4000);
+    expect(simd.bytesScanned).toBe(plain.bytesScanned);
+    expect(simd.events.filter((e) => e.signal === 'poweroff-request').map((e) => e.ref)).toEqual(
+      lines.flatMap((l, i) => (l === 'Power key pressed.' ? [`ahead.log:${i + 1}`] : [])),
+    );
+  });
+
   it('workers without the kernel (simd: false) give the same result and say so', async () => {
     const p = join(dir, 'workers.log');
     writeFileSync(
@@ -329,10 +351,15 @@ describe('prestartSyslogScan', () => {
   it('starts the workers for a large plain file with no window or a long one, not for a short window', () => {
     const big = join(dir, 'big.log');
     writeFileSync(big, 'Jan  4 10:00:00 web-1 kernel: hello\n');
-    truncateSync(big, 256 << 20); // sparse
+    truncateSync(big, 1024 << 20); // sparse; one thread per 256 MiB
+    const mid = join(dir, 'mid.log');
+    writeFileSync(mid, 'Jan  4 10:00:00 web-1 kernel: hello\n');
+    truncateSync(mid, 300 << 20); // one thread reading ahead beats a worker's start
     const small = join(dir, 'small.log');
     writeFileSync(small, 'Jan  4 10:00:00 web-1 kernel: hello\n');
-    const want = Math.min(availableParallelism(), 8) - 1;
+    const want = Math.min(availableParallelism(), 4) - 1;
+    prestartSyslogScan(['web-1', '--syslog', 'mid.log', '--json'], io);
+    expect(idleScanWorkers()).toBe(0);
     prestartSyslogScan(['web-1', '--syslog', 'small.log', '--json'], io);
     expect(idleScanWorkers()).toBe(0);
     prestartSyslogScan(['web-1', '--syslog', 'big.log', '--since', '2h', '--json'], io);
