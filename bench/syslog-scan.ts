@@ -29,7 +29,8 @@ import { ensureSyslogBenchFile, type SyslogGenResult } from './lib/syslog-gen.js
  *
  * grep runs in the operator's default locale, as typed (the pass/fail rows); the same pipeline with LC_ALL=C
  * (byte-wise, much faster grep -i) is shown as an extra row for comparison. The whole-file scan uses
- * scanSyslogFile's defaults: worker threads on a multi-core machine (see syslog-file.ts).
+ * scanSyslogFile's defaults: one thread per 256 MiB (a worker's start costs more than it saves below 512 MiB),
+ * the SIMD kernel when the runtime has WebAssembly SIMD (see syslog-file.ts, syslog-simd.ts).
  *
  * Run: `npx tsx bench/syslog-scan.ts` (env SYSLOG_BENCH_BYTES, default 1 GiB; SYSLOG_BENCH_RUNS, default 3,
  * best run counts; SYSLOG_BENCH_SEED). The file is generated once into os.tmpdir() and reused.
