@@ -9,7 +9,7 @@ import { type CliCommand, type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '
 /** Offline `--syslog` scans: their worker threads start at once, booting while the command loads. */
 const prestartSyslog = (args: readonly string[], io: CliIo): void => {
   import('./cli/syslog-prestart.js').then(
-    (m) => m.prestartSyslogScan(args, io),
+    (m) => void m.prestartSyslogScan(args, io),
     () => undefined,
   );
 };

@@ -8,6 +8,7 @@ import {
   buildAnchorRegex,
   collectBlockHits,
   decodeLine,
+  defaultScanThreads,
   emptyHitList,
   LineBlocks,
   type RangeDone,
@@ -18,7 +19,7 @@ import {
 } from './syslog-scan-core.js';
 import { createLineScanKernel, type LineScanKernel } from './syslog-simd.js';
 import { assertTimeZone } from './syslog-time.js';
-import { defaultScanThreads, type ScanWorkerHandle, takeScanWorker } from './syslog-workers.js';
+import type { ScanWorkerHandle } from './syslog-workers.js';
 import type { GuestEvent, GuestSignal, TimeWindow } from './types.js';
 
 /**
@@ -400,7 +401,7 @@ const isGzip = async (fh: FileHandle): Promise<boolean> => {
   return bytesRead === 2 && magic[0] === 0x1f && magic[1] === 0x8b;
 };
 
-export { defaultScanThreads } from './syslog-workers.js';
+export { defaultScanThreads } from './syslog-scan-core.js';
 
 /**
  * Cuts [from, to) (`from` a line start) into at most `n` ranges: [from, c1, ..., to], each cut just after a
@@ -528,6 +529,8 @@ const scanParallel = async (
     maxAhead: WORKER_MAX_AHEAD,
   };
   const workers: SegmentWorker[] = [];
+  // Loaded here: a scan on one thread (a short window) needs no node:worker_threads.
+  const { takeScanWorker } = await import('./syslog-workers.js');
   st.segments += segments;
   for (let i = 1; i < threads && i < segments; i++)
     workers.push(new SegmentWorker(takeScanWorker(), job, onMessage, notify));

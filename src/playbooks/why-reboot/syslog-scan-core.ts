@@ -1,5 +1,5 @@
 import { closeSync, openSync, readSync } from 'node:fs';
-import { parentPort, workerData } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
 import type { LineScanKernel } from './syslog-simd.js';
 
 /**
@@ -7,10 +7,9 @@ import type { LineScanKernel } from './syslog-simd.js';
  * whole lines, find the lines that hold one of the classifier's anchor literals, count lines. It decodes and
  * classifies nothing; the caller does that for the few lines found.
  *
- * This module is also the worker's entry point (`scanSyslogFile` starts it with `new Worker(thisFile)`), so it
- * imports only `node:` builtins (and types) and uses only erasable TypeScript: Node can then run it as `.ts`
- * (type stripping, in tests and under tsx) as well as compiled `.js`. The worker loads the SIMD kernel
- * (syslog-simd.ts) by file URL with its own extension.
+ * The scan workers load it (syslog-scan-worker.ts) by file URL, so it imports only `node:` builtins (and types)
+ * and uses only erasable TypeScript: Node can then run it as `.ts` (type stripping, in tests and under tsx) as
+ * well as compiled `.js`. It does not load node:worker_threads (a scan of a short window needs no worker).
  *
  * With a `LineScanKernel` (syslog-simd.ts) whose buffer holds the block, the kernel finds the candidate lines and
  * counts newlines at several GB/s, and the regex below checks only those lines: the same lines as the regex over
@@ -373,35 +372,20 @@ export const scanSegments = (
   }
 };
 
-const isWorkerStart = (d: unknown): boolean =>
+export const isWorkerStart = (d: unknown): boolean =>
   typeof d === 'object' && d !== null && (d as { kind?: unknown }).kind === SCAN_WORKER_DATA.kind;
-const isSegmentJob = (d: unknown): d is SegmentJob =>
+export const isSegmentJob = (d: unknown): d is SegmentJob =>
   typeof d === 'object' && d !== null && (d as { kind?: unknown }).kind === 'opsbot-syslog-segments';
 
-// Worker entry: only in a worker started as a scan worker (not when imported, nor in other workers). It loads
-// and compiles the kernel at once, then waits for its one job.
-if (parentPort !== null && isWorkerStart(workerData)) {
-  const port = parentPort;
-  // The kernel module beside this file, with this file's extension (.ts under tsx and vitest, .js from dist/).
-  const url = new URL(
-    import.meta.url.endsWith('.ts') ? './syslog-simd.ts' : './syslog-simd.js',
-    import.meta.url,
-  );
-  const kernel: Promise<KernelFactory | null> = import(url.href).then(
-    (m: typeof import('./syslog-simd.js')) => {
-      m.compileLineScanKernel();
-      return m.createLineScanKernel;
-    },
-    () => null,
-  );
-  port.once('message', (job: unknown) => {
-    if (!isSegmentJob(job)) return;
-    void kernel.then((createKernel) => {
-      try {
-        scanSegments(job, (msg) => port.postMessage(msg), createKernel);
-      } catch (err) {
-        port.postMessage({ type: 'error', message: err instanceof Error ? err.message : String(err) });
-      }
-    });
-  });
-}
+/**
+ * One thread per this many bytes (up to the machine's parallelism and 8): a second thread from 512 MiB. A worker
+ * costs ~50 ms of CPU to start on an idle core (three times that with every core busy: measured 2 threads
+ * 620-710 ms against 1 thread 380-530 ms for the CLI on the 256 MiB bench file at load 5), while one thread
+ * reading ahead scans ~2-4 GB/s: a worker pays off only for a range that takes one thread well over 100 ms.
+ */
+const BYTES_PER_THREAD = 256 << 20;
+const MAX_THREADS = 8;
+
+/** Threads a scan of `bytes` uses by default: one per 256 MiB, up to the machine's parallelism (and 8). */
+export const defaultScanThreads = (bytes: number): number =>
+  Math.max(1, Math.min(availableParallelism(), MAX_THREADS, Math.floor(bytes / BYTES_PER_THREAD)));

@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { SCAN_WORKER_DATA } from './syslog-scan-core.js';
 
@@ -8,19 +7,6 @@ import { SCAN_WORKER_DATA } from './syslog-scan-core.js';
  * boot while the rest of the command loads, and the scan then takes them (`takeScanWorker`). A worker waits
  * for its job as a message; one that is never taken does not keep the process alive (unref'd).
  */
-
-/**
- * One thread per this many bytes (up to the machine's parallelism and 8): a second thread from 512 MiB. A worker
- * costs ~50 ms of CPU to start on an idle core (three times that with every core busy: measured 2 threads
- * 620-710 ms against 1 thread 380-530 ms for the CLI on the 256 MiB bench file at load 5), while one thread
- * reading ahead scans ~2-4 GB/s: a worker pays off only for a range that takes one thread well over 100 ms.
- */
-const BYTES_PER_THREAD = 256 << 20;
-const MAX_THREADS = 8;
-
-/** Threads a scan of `bytes` uses by default: one per 256 MiB, up to the machine's parallelism (and 8). */
-export const defaultScanThreads = (bytes: number): number =>
-  Math.max(1, Math.min(availableParallelism(), MAX_THREADS, Math.floor(bytes / BYTES_PER_THREAD)));
 
 /** A scan worker and what happened to it before anyone listened. */
 export interface ScanWorkerHandle {
@@ -34,7 +20,7 @@ const idle: ScanWorkerHandle[] = [];
 /** The worker entry: the compiled `.js` next to this file, or the `.ts` source (tests, tsx; Node strips types). */
 const workerUrl = (): URL =>
   new URL(
-    import.meta.url.endsWith('.ts') ? './syslog-scan-core.ts' : './syslog-scan-core.js',
+    import.meta.url.endsWith('.ts') ? './syslog-scan-worker.ts' : './syslog-scan-worker.js',
     import.meta.url,
   );
 

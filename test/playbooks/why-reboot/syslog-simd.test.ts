@@ -348,7 +348,7 @@ describe('prestartSyslogScan', () => {
     now: () => new Date('2026-01-05T00:00:00Z'),
   };
 
-  it('starts the workers for a large plain file with no window or a long one, not for a short window', () => {
+  it('starts the workers for a large plain file with no window or a long one, not for a short window', async () => {
     const big = join(dir, 'big.log');
     writeFileSync(big, 'Jan  4 10:00:00 web-1 kernel: hello\n');
     truncateSync(big, 1024 << 20); // sparse; one thread per 256 MiB
@@ -358,17 +358,17 @@ describe('prestartSyslogScan', () => {
     const small = join(dir, 'small.log');
     writeFileSync(small, 'Jan  4 10:00:00 web-1 kernel: hello\n');
     const want = Math.min(availableParallelism(), 4) - 1;
-    prestartSyslogScan(['web-1', '--syslog', 'mid.log', '--json'], io);
+    await prestartSyslogScan(['web-1', '--syslog', 'mid.log', '--json'], io);
     expect(idleScanWorkers()).toBe(0);
-    prestartSyslogScan(['web-1', '--syslog', 'small.log', '--json'], io);
+    await prestartSyslogScan(['web-1', '--syslog', 'small.log', '--json'], io);
     expect(idleScanWorkers()).toBe(0);
-    prestartSyslogScan(['web-1', '--syslog', 'big.log', '--since', '2h', '--json'], io);
+    await prestartSyslogScan(['web-1', '--syslog', 'big.log', '--since', '2h', '--json'], io);
     expect(idleScanWorkers()).toBe(0);
-    prestartSyslogScan(['web-1', '--syslog', 'big.log', '--since', 'not-a-time'], io);
+    await prestartSyslogScan(['web-1', '--syslog', 'big.log', '--since', 'not-a-time'], io);
     expect(idleScanWorkers()).toBe(0);
-    prestartSyslogScan(['web-1', '--syslog', 'big.log', '--since', '30d', '--json'], io);
+    await prestartSyslogScan(['web-1', '--syslog', 'big.log', '--since', '30d', '--json'], io);
     expect(idleScanWorkers()).toBe(want);
-    prestartSyslogScan(['web-1', `--syslog=${big}`], io); // no window: the whole file; no more than needed
+    await prestartSyslogScan(['web-1', `--syslog=${big}`], io); // no window: the whole file; no more than needed
     expect(idleScanWorkers()).toBe(want);
   });
 });
