@@ -17,7 +17,7 @@ import {
   scanBlockLines,
   type WorkerOut,
 } from './syslog-scan-core.js';
-import { createLineScanKernel, type LineScanKernel } from './syslog-simd.js';
+import type { LineScanKernel } from './syslog-simd.js';
 import { assertTimeZone } from './syslog-time.js';
 import type { ScanWorkerHandle } from './syslog-workers.js';
 import type { GuestEvent, GuestSignal, TimeWindow } from './types.js';
@@ -59,7 +59,10 @@ export interface ScanSyslogOptions<S extends string = GuestSignal> {
    * parallelism (and 8). 1: this thread only.
    */
   readonly threads?: number;
-  /** Use the WebAssembly SIMD prefilter when the runtime has it (default true; false: the regex alone). */
+  /**
+   * Use the WebAssembly SIMD prefilter when the runtime has it (default true; false: the regex alone). A window
+   * whose range is under 16 MiB is scanned with the regex anyway (cheaper than the kernel's set-up).
+   */
   readonly simd?: boolean;
   /**
    * In a parallel scan, this thread scans segments too (default true). false: the workers scan, this thread
@@ -95,6 +98,8 @@ const MAX_TEXT = 500;
 const NL = 10;
 /** Unconsumed batches of found lines a worker may hold before it waits (bounds memory when every line hits). */
 const WORKER_MAX_AHEAD = 4;
+/** A window's range (between its seek points) shorter than this is scanned without the SIMD kernel. */
+const KERNEL_MIN_BYTES = 16 << 20;
 /** A parallel scan's segments are at most about this long (threads take them one at a time). */
 const SEGMENT_BYTES = 16 << 20;
 
@@ -237,18 +242,30 @@ interface ReadBuffers {
   readonly kernels: readonly [LineScanKernel, LineScanKernel] | null;
 }
 
-/** The scan's read buffers, made once per scan (its blocks are read one range after the other). */
-const readBuffers = (st: ScanState, chunkBytes: number): ReadBuffers => {
+/**
+ * Makes the scan's read buffers, once per scan (its blocks are read one range after the other): in two SIMD
+ * kernels' memory when `kernel` (the kernel module loads only then), else plain.
+ */
+const prepareReadBuffers = async (
+  st: ScanState,
+  chunkBytes: number,
+  kernel: boolean,
+): Promise<ReadBuffers> => {
   if (st.io === undefined) {
-    const make = (): LineScanKernel | null =>
-      st.simd ? createLineScanKernel(st.classifier.anchors, chunkBytes * 2) : null;
-    const k0 = make();
-    const k1 = k0 && make();
+    const create = kernel ? (await import('./syslog-simd.js')).createLineScanKernel : null;
+    const k0 = create?.(st.classifier.anchors, chunkBytes * 2) ?? null;
+    const k1 = k0 && create?.(st.classifier.anchors, chunkBytes * 2);
     st.io =
       k0 && k1
         ? { bufs: [k0.buffer, k1.buffer], kernels: [k0, k1] }
         : { bufs: [Buffer.allocUnsafe(chunkBytes * 2), Buffer.allocUnsafe(chunkBytes * 2)], kernels: null };
   }
+  return st.io;
+};
+
+/** The read buffers prepareReadBuffers made. */
+const readBuffers = (st: ScanState): ReadBuffers => {
+  if (st.io === undefined) throw new Error('read buffers not prepared');
   return st.io;
 };
 
@@ -525,7 +542,7 @@ const scanParallel = async (
     claims: claims.buffer as SharedArrayBuffer,
     anchors: st.classifier.anchors,
     chunkBytes,
-    simd: st.simd,
+    simd: readBuffers(st).kernels !== null,
     maxAhead: WORKER_MAX_AHEAD,
   };
   const workers: SegmentWorker[] = [];
@@ -535,7 +552,7 @@ const scanParallel = async (
   for (let i = 1; i < threads && i < segments; i++)
     workers.push(new SegmentWorker(takeScanWorker(), job, onMessage, notify));
 
-  const io = readBuffers(st, chunkBytes);
+  const io = readBuffers(st);
   const scanHere = async (seg: number): Promise<RangeHitList> => {
     const h = emptyHitList();
     await readAhead(fh, io, cuts[seg] ?? to, cuts[seg + 1] ?? to, (buf, len, base, final) => {
@@ -674,19 +691,14 @@ export const scanSyslogFile = async <S extends string = GuestSignal>(
       const start = seek ? await seekTo(st, fh, size, st.fromMs - slack) : 0;
       const stop = seek ? Math.max(start, await seekTo(st, fh, size, st.toMs + slack)) : size;
       const threads = Math.max(1, Math.floor(opts.threads ?? defaultScanThreads(stop - start)));
+      // A short window's few MiB: the regex costs less than the kernel's set-up (~10 ms: load, compile, memory).
+      await prepareReadBuffers(st, chunkBytes, st.simd && (!seek || stop - start >= KERNEL_MIN_BYTES));
       let next = start;
       if (threads > 1 && stop > start) {
         await scanParallel(st, fh, path, start, stop, threads, chunkBytes);
         next = stop;
       }
-      if (next < size)
-        await readAhead(
-          fh,
-          readBuffers(st, chunkBytes),
-          next,
-          size,
-          blockScanner(st, readBuffers(st, chunkBytes)),
-        );
+      if (next < size) await readAhead(fh, readBuffers(st), next, size, blockScanner(st, readBuffers(st)));
       if (seek && start > 0)
         notes.push(`${st.name}: skipped to byte ${start} for the window; refs are byte offsets.`);
     }
@@ -720,7 +732,7 @@ export const scanSyslogFile = async <S extends string = GuestSignal>(
 };
 
 const scanGzip = async (st: ScanState, path: string, chunkBytes: number): Promise<void> => {
-  const io = readBuffers(st, chunkBytes);
+  const io = await prepareReadBuffers(st, chunkBytes, st.simd);
   const blocks = new LineBlocks(chunkBytes, 0, blockScanner(st, io), io.bufs[0]);
   const source = createReadStream(path, { highWaterMark: chunkBytes });
   const gunzip = createGunzip({ chunkSize: 256 * 1024 });
