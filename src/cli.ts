@@ -6,7 +6,25 @@ import { type CliCommand, type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '
  * `opsbot <command>`: the same playbooks as Slack, from a terminal. Each command lives in src/cli/<name>.ts
  * and is loaded on demand, so `opsbot versionlock` does not pay for the Bolt app or the cloud clients.
  */
-const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<CliCommand> }>> = {
+/** Offline `--syslog` scans: their worker threads start at once, booting while the command loads. */
+const prestartSyslog = (args: readonly string[], io: CliIo): void => {
+  import('./cli/syslog-prestart.js').then(
+    (m) => void m.prestartSyslogScan(args, io),
+    () => undefined,
+  );
+};
+
+const COMMANDS: Readonly<
+  Record<
+    string,
+    {
+      summary: string;
+      load: () => Promise<CliCommand>;
+      /** Work to start before the command's modules load (it must not throw). */
+      prestart?: (args: readonly string[], io: CliIo) => void;
+    }
+  >
+> = {
   serve: {
     summary: 'run the Slack bot (Socket Mode or HTTP) with webhooks, /healthz, /readyz and /metrics',
     load: async () =>
@@ -14,6 +32,7 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
   },
   'why-reboot': {
     summary: 'explain why a Compute Engine VM restarted (live, or offline from exported logs)',
+    prestart: prestartSyslog,
     load: async () => (await import('./cli/why-reboot.js')).runWhyReboot,
   },
   reboots: {
@@ -22,6 +41,7 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
   },
   diag: {
     summary: 'host diagnostics of a Compute Engine VM (USE: CPU, memory, disks, network), live or from files',
+    prestart: prestartSyslog,
     load: async () => (await import('./cli/diag.js')).runDiag,
   },
   versionlock: {
@@ -78,6 +98,7 @@ export const runCli = async (argv: readonly string[], io: CliIo): Promise<number
     return EXIT_USAGE;
   }
   try {
+    command.prestart?.(rest, io);
     return await (await command.load())(rest, io);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);

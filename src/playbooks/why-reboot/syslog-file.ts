@@ -1,33 +1,42 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, read, readSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { createGunzip } from 'node:zlib';
 import { AppError } from '../../core/errors.js';
 import { type GuestLineClassifier, parseSyslogTimestamp, RESTART_LINES } from './guest-log.js';
 import {
   buildAnchorRegex,
+  collectBlockHits,
   decodeLine,
+  defaultScanThreads,
+  emptyHitList,
   LineBlocks,
   type RangeDone,
-  type RangeHits,
-  type RangeJob,
+  type RangeHitList,
+  type SegmentJob,
   scanBlockLines,
+  type WorkerOut,
 } from './syslog-scan-core.js';
+import type { LineScanKernel } from './syslog-simd.js';
 import { assertTimeZone } from './syslog-time.js';
+import type { ScanWorkerHandle } from './syslog-workers.js';
 import type { GuestEvent, GuestSignal, TimeWindow } from './types.js';
 
 /**
  * Finds the restart-relevant lines of a syslog file (`/var/log/messages`, `/var/log/syslog`, plain or gzip)
  * in constant memory.
  *
- * Hot path (syslog-scan-core.ts): 64 KiB windows of whole lines are lowercased and searched with one regex for
- * the classifier's anchor literals (`GUEST_LOG_ANCHORS`); only the lines holding one are decoded, parsed and
- * classified. A whole plain file of 64 MiB or more is split at line starts into byte ranges scanned by worker
- * threads in parallel (each streaming through its own 2 MiB buffer) and merged in file order. With a time window on
- * a plain file the scan first binary-searches the byte offset of the window's start (timestamps are monotonic
- * in a syslog file, up to a little jitter), then reads only until a line is past the window's end.
+ * Hot path (syslog-scan-core.ts, syslog-simd.ts): a WebAssembly SIMD kernel finds the lines that may hold one of
+ * the classifier's anchor literals (`GUEST_LOG_ANCHORS`) and counts newlines in the memory the file is read into;
+ * the anchor regex checks those lines (without WebAssembly SIMD the regex searches 64 KiB windows of lowercased
+ * lines); only the lines holding an anchor are decoded, parsed and classified. Two buffers take turns, so the
+ * thread pool reads the next 2 MiB while this thread scans. A plain-file range of 512 MiB or more is cut at line
+ * starts into 16 MiB segments that this thread and worker threads claim one at a time (the CLI starts the
+ * workers early, syslog-workers.ts), merged in file order. With a time window on a plain file the scan first
+ * binary-searches the byte offsets of the window's start and end (timestamps are monotonic in a syslog file, up
+ * to a little jitter, hence the slack), scans the range between them (in parallel when it is large), then reads
+ * on only until a line is past the window's end. The reads of the binary search and of the cuts are synchronous
+ * (small, and each an async round trip otherwise): this function serves the CLI, not the bot's event loop.
  */
 
 export interface ScanSyslogOptions<S extends string = GuestSignal> {
@@ -45,10 +54,31 @@ export interface ScanSyslogOptions<S extends string = GuestSignal> {
   /** Read size (default 1 MiB). */
   readonly chunkBytes?: number;
   /**
-   * Threads for a whole plain file (no window, not gzip): this one plus `threads - 1` workers, each scanning a
-   * byte range. Default: one per 32 MiB, at most the machine's available parallelism (and 8). 1: this thread only.
+   * Threads for a plain file (not gzip; with a window, for the bytes between its start and end): this one plus
+   * `threads - 1` workers, each scanning a byte range. Default: one per 256 MiB, at most the machine's available
+   * parallelism (and 8). 1: this thread only.
    */
   readonly threads?: number;
+  /**
+   * Use the WebAssembly SIMD prefilter when the runtime has it (default true; false: the regex alone). A window
+   * whose range is under 16 MiB is scanned with the regex anyway (cheaper than the kernel's set-up).
+   */
+  readonly simd?: boolean;
+  /**
+   * In a parallel scan, this thread scans segments too (default true). false: the workers scan, this thread
+   * only merges (its event loop stays free; tests use it to make the workers do the work).
+   */
+  readonly scanOnThisThread?: boolean;
+}
+
+/** How a scan ran. */
+export interface ScanSyslogStats {
+  /** Segments of a parallel scan (0: one thread read the file in order). */
+  readonly segments: number;
+  /** Of them, scanned by worker threads. */
+  readonly workerSegments: number;
+  /** Every byte went through the WebAssembly SIMD kernel (false: the regex alone, somewhere or everywhere). */
+  readonly simd: boolean;
 }
 
 export interface ScanSyslogResult<S extends string = GuestSignal> {
@@ -56,6 +86,8 @@ export interface ScanSyslogResult<S extends string = GuestSignal> {
   readonly linesScanned: number;
   readonly bytesScanned: number;
   readonly notes: string[];
+  /** How a syslog scan ran (not for a journal export). */
+  readonly stats?: ScanSyslogStats;
 }
 
 const DEFAULT_MAX_EVENTS = 10_000;
@@ -64,11 +96,12 @@ const DEFAULT_CHUNK = 1 << 20;
 const PROBE_BYTES = 64 * 1024;
 const MAX_TEXT = 500;
 const NL = 10;
-/** A whole-file scan uses one thread per this many bytes, up to the machine's parallelism. */
-const BYTES_PER_THREAD = 32 << 20;
-const MAX_THREADS = 8;
 /** Unconsumed batches of found lines a worker may hold before it waits (bounds memory when every line hits). */
 const WORKER_MAX_AHEAD = 4;
+/** A window's range (between its seek points) shorter than this is scanned without the SIMD kernel. */
+const KERNEL_MIN_BYTES = 16 << 20;
+/** A parallel scan's segments are at most about this long (threads take them one at a time). */
+const SEGMENT_BYTES = 16 << 20;
 
 /** The anchor regex of each classifier, built once. */
 const anchorRegexes = new WeakMap<GuestLineClassifier<string>, RegExp>();
@@ -98,12 +131,20 @@ interface ScanState {
   readonly slackMs: number;
   readonly byOffset: boolean; // refs are "<file>@<offset>" (line numbers unknown after a seek)
   readonly maxEvents: number;
+  readonly simd: boolean;
+  readonly scanOnThisThread: boolean;
+  /** This thread's two read buffers (in SIMD kernels' memory when there are kernels), made on first use. */
+  io?: ReadBuffers;
   events: GuestEvent<string>[];
   eventsSeen: number;
   lines: number;
   bytes: number;
   untimed: number;
   inferredYears: Set<number>;
+  segments: number;
+  workerSegments: number;
+  /** A worker segment was scanned without the kernel. */
+  workerWithoutKernel: boolean;
 }
 
 const pushEvent = (st: ScanState, ev: GuestEvent<string>): void => {
@@ -143,10 +184,15 @@ const scanInto = (
   base: number,
   final: boolean,
   search: boolean,
+  kernel: LineScanKernel | null,
 ): void => {
   const linesBefore = st.lines;
-  const n = scanBlockLines(buf, len, search ? st.anchorRe : null, (b, s, e, before) =>
-    classifyInto(st, decodeLine(b, s, e), base + s, linesBefore + before + 1),
+  const n = scanBlockLines(
+    buf,
+    len,
+    search ? st.anchorRe : null,
+    (b, s, e, before) => classifyInto(st, decodeLine(b, s, e), base + s, linesBefore + before + 1),
+    kernel,
   );
   st.lines += n;
   if (final && len > 0 && buf[len - 1] !== NL) st.lines++; // last line of the file without a newline
@@ -188,23 +234,133 @@ const firstLineMs = (st: ScanState, buf: Buffer, len: number): number | null => 
 };
 
 /**
- * The block handler of a scan: everything, or with a window: skips blocks wholly before it and stops after
- * a block that ends past it (returns false).
+ * Two read buffers: one is scanned while the next read (thread pool) fills the other. Each is a SIMD kernel's
+ * memory when the kernel can serve the anchors, so scanning copies nothing.
+ */
+interface ReadBuffers {
+  readonly bufs: readonly [Buffer, Buffer];
+  readonly kernels: readonly [LineScanKernel, LineScanKernel] | null;
+}
+
+/**
+ * Makes the scan's read buffers, once per scan (its blocks are read one range after the other): in two SIMD
+ * kernels' memory when `kernel` (the kernel module loads only then), else plain.
+ */
+const prepareReadBuffers = async (
+  st: ScanState,
+  chunkBytes: number,
+  kernel: boolean,
+): Promise<ReadBuffers> => {
+  if (st.io === undefined) {
+    const create = kernel ? (await import('./syslog-simd.js')).createLineScanKernel : null;
+    const k0 = create?.(st.classifier.anchors, chunkBytes * 2) ?? null;
+    const k1 = k0 && create?.(st.classifier.anchors, chunkBytes * 2);
+    st.io =
+      k0 && k1
+        ? { bufs: [k0.buffer, k1.buffer], kernels: [k0, k1] }
+        : { bufs: [Buffer.allocUnsafe(chunkBytes * 2), Buffer.allocUnsafe(chunkBytes * 2)], kernels: null };
+  }
+  return st.io;
+};
+
+/** The read buffers prepareReadBuffers made. */
+const readBuffers = (st: ScanState): ReadBuffers => {
+  if (st.io === undefined) throw new Error('read buffers not prepared');
+  return st.io;
+};
+
+/** The kernel whose memory `buf` is (null: scan with the regex alone). */
+const kernelFor = (io: ReadBuffers, buf: Buffer): LineScanKernel | null =>
+  io.kernels === null
+    ? null
+    : buf === io.kernels[0].buffer
+      ? io.kernels[0]
+      : buf === io.kernels[1].buffer
+        ? io.kernels[1]
+        : null;
+
+type BlockHandler = (buf: Buffer, len: number, base: number, final: boolean) => boolean;
+
+/**
+ * The block handler of a scan: everything (`whole`, or without a window), or with a window: skips blocks wholly
+ * before it and stops after a block that ends past it (returns false).
  */
 const blockScanner =
-  (st: ScanState) =>
-  (buf: Buffer, len: number, base: number, final: boolean): boolean => {
-    if (!st.windowed) {
-      scanInto(st, buf, len, base, final, true);
+  (st: ScanState, io: ReadBuffers, whole = false): BlockHandler =>
+  (buf, len, base, final) => {
+    const kernel = kernelFor(io, buf);
+    if (whole || !st.windowed) {
+      scanInto(st, buf, len, base, final, true, kernel);
       return true;
     }
     const first = firstLineMs(st, buf, len);
     if (first !== null && first > st.toMs + st.slackMs) return false;
     const last = lastLineMs(st, buf, len);
     const search = !(last !== null && last < st.fromMs - st.slackMs); // wholly before the window
-    scanInto(st, buf, len, base, final, search);
+    scanInto(st, buf, len, base, final, search, kernel);
     return !(last !== null && last > st.toMs + st.slackMs);
   };
+
+/**
+ * Reads plain-file bytes [start, end) (`start` a line start) and hands `onBlock` blocks of whole lines, as
+ * LineBlocks does (a line longer than a buffer in buffer-sized pieces; `final` on the last), until it returns
+ * false. The two buffers take turns: while one is scanned, the thread pool reads the next bytes into the other,
+ * after the partial line carried over; reading costs about half of scanning, so this thread mostly scans.
+ */
+const readAhead = async (
+  fh: FileHandle,
+  io: ReadBuffers,
+  start: number,
+  end: number,
+  onBlock: BlockHandler,
+): Promise<void> => {
+  const cap = io.bufs[0].length;
+  // fs.read on the descriptor: FileHandle.read's promise plumbing costs more per call on this thread.
+  const readInto = (i: 0 | 1, from: number, at: number): Promise<number> =>
+    at < end
+      ? new Promise((resolve, reject) =>
+          read(fh.fd, io.bufs[i], from, Math.min(cap - from, end - at), at, (err, n) =>
+            err ? reject(err) : resolve(n),
+          ),
+        )
+      : Promise.resolve(0);
+  let cur: 0 | 1 = 0;
+  let carry = 0; // bytes already at the start of bufs[cur]
+  let base = start; // file offset of bufs[cur][0]
+  let pos = start; // file offset of the next read
+  let pending = readInto(cur, 0, pos);
+  try {
+    for (;;) {
+      const got = await pending;
+      pending = Promise.resolve(0);
+      pos += got;
+      const buf = io.bufs[cur];
+      const len = carry + got;
+      const eof = got === 0 || pos >= end;
+      if (len === 0) return;
+      let cut = len;
+      if (!eof) {
+        const nl = buf.lastIndexOf(NL, len - 1);
+        if (nl >= 0) cut = nl + 1;
+        else if (len < cap) {
+          carry = len; // a partial line: read on into the same buffer
+          pending = readInto(cur, len, pos);
+          continue;
+        } // else a line longer than the buffer: this piece as a block
+      }
+      const other: 0 | 1 = cur === 0 ? 1 : 0;
+      const rest = len - cut;
+      if (rest > 0) buf.copy(io.bufs[other], 0, cut, len);
+      if (!eof) pending = readInto(other, rest, pos);
+      if (!onBlock(buf, cut, base, eof) || eof) return;
+      base += cut;
+      carry = rest;
+      cur = other;
+    }
+  } finally {
+    await pending.catch(() => 0); // no read may land in a buffer the next range reuses
+  }
+};
 
 interface Probe {
   readonly lineStart: number;
@@ -219,7 +375,8 @@ const probeAt = async (
   size: number,
   block: Buffer,
 ): Promise<Probe | null> => {
-  const { bytesRead } = await fh.read(block, 0, Math.min(block.length, size - pos), pos);
+  // Synchronous: a binary search is a chain of small reads, each an async round trip otherwise.
+  const bytesRead = readSync(fh.fd, block, 0, Math.min(block.length, size - pos), pos);
   let i = 0;
   if (pos > 0) {
     const nl = block.indexOf(NL, 0);
@@ -261,48 +418,20 @@ const isGzip = async (fh: FileHandle): Promise<boolean> => {
   return bytesRead === 2 && magic[0] === 0x1f && magic[1] === 0x8b;
 };
 
-/** Reads plain-file bytes [start, end) into `blocks`, the next read overlapping the scan of this one. */
-const readPlainRange = async (
-  fh: FileHandle,
-  blocks: LineBlocks,
-  start: number,
-  end: number,
-  chunkBytes: number,
-): Promise<void> => {
-  let cur = Buffer.allocUnsafe(chunkBytes);
-  let next = Buffer.allocUnsafe(chunkBytes);
-  let pos = start;
-  const readAt = (b: Buffer, at: number) =>
-    at < end ? fh.read(b, 0, Math.min(chunkBytes, end - at), at) : Promise.resolve({ bytesRead: 0 });
-  let pending = readAt(cur, pos);
-  try {
-    for (;;) {
-      const { bytesRead } = await pending;
-      if (bytesRead === 0) break;
-      pos += bytesRead;
-      pending = readAt(next, pos);
-      if (!blocks.push(cur.subarray(0, bytesRead))) break;
-      [cur, next] = [next, cur];
-    }
-  } finally {
-    await pending.catch(() => undefined);
-  }
-  blocks.end();
-};
+export { defaultScanThreads } from './syslog-scan-core.js';
 
-/** Threads a whole-file scan of `size` bytes uses by default: one per 32 MiB, up to the machine's parallelism. */
-export const defaultScanThreads = (size: number): number =>
-  Math.max(1, Math.min(availableParallelism(), MAX_THREADS, Math.floor(size / BYTES_PER_THREAD)));
-
-/** `n` range starts after 0: offsets just after a newline near size*i/n (fewer when lines are long). */
-const splitAtLines = async (fh: FileHandle, size: number, n: number): Promise<number[]> => {
+/**
+ * Cuts [from, to) (`from` a line start) into at most `n` ranges: [from, c1, ..., to], each cut just after a
+ * newline near from + (to - from) * i / n (fewer when lines are long).
+ */
+const splitAtLines = async (fh: FileHandle, from: number, to: number, n: number): Promise<number[]> => {
   const block = Buffer.allocUnsafe(PROBE_BYTES);
-  const cuts: number[] = [0];
+  const cuts: number[] = [from];
   for (let i = 1; i < n; i++) {
-    let pos = Math.max(Math.floor((size * i) / n), cuts[cuts.length - 1] ?? 0);
-    let cut = size;
-    while (pos < size) {
-      const { bytesRead } = await fh.read(block, 0, Math.min(block.length, size - pos), pos);
+    let pos = Math.max(from + Math.floor(((to - from) * i) / n), cuts[cuts.length - 1] ?? from);
+    let cut = to;
+    while (pos < to) {
+      const bytesRead = readSync(fh.fd, block, 0, Math.min(block.length, to - pos), pos);
       if (bytesRead === 0) break;
       const nl = block.indexOf(NL, 0);
       if (nl >= 0 && nl < bytesRead) {
@@ -311,136 +440,198 @@ const splitAtLines = async (fh: FileHandle, size: number, n: number): Promise<nu
       }
       pos += bytesRead;
     }
-    if (cut >= size) break;
-    if (cut > (cuts[cuts.length - 1] ?? 0)) cuts.push(cut);
+    if (cut >= to) break;
+    if (cut > (cuts[cuts.length - 1] ?? from)) cuts.push(cut);
   }
-  cuts.push(size);
+  cuts.push(to);
   return cuts;
 };
 
-type WorkerMessage = RangeHits | RangeDone | { readonly type: 'error'; readonly message: string };
+type WorkerMessage = WorkerOut | { readonly type: 'error'; readonly message: string };
 
-/** A worker scanning one range, with its messages queued until the merge reaches that range. */
-class RangeWorker {
-  private readonly worker: Worker;
-  private readonly queue: WorkerMessage[] = [];
-  private wake: (() => void) | null = null;
-  private failure: Error | null = null;
-  private readonly credits: Int32Array;
+/** A worker of a parallel scan: its job posted, its messages handed to the merge. */
+class SegmentWorker {
+  private readonly credits = new Int32Array(new SharedArrayBuffer(4));
+  private readonly handle: ScanWorkerHandle;
+  failure: Error | null = null;
+  gone = false;
 
-  constructor(job: RangeJob) {
-    this.credits = new Int32Array(job.credits);
-    this.worker = new Worker(workerUrl(), { workerData: job });
-    this.worker.on('message', (m: WorkerMessage) => this.enqueue(m));
-    this.worker.on('error', (err) => {
-      this.failure = err;
-      this.enqueue({ type: 'error', message: err.message });
-    });
-    this.worker.on('exit', (code) => {
-      if (code !== 0) this.enqueue({ type: 'error', message: `scan worker exited with code ${code}` });
-    });
-  }
-
-  private enqueue(m: WorkerMessage): void {
-    this.queue.push(m);
-    const w = this.wake;
-    this.wake = null;
-    w?.();
-  }
-
-  async next(): Promise<WorkerMessage> {
-    for (;;) {
-      const m = this.queue.shift();
-      if (m !== undefined) {
-        if (m.type === 'hits') {
-          Atomics.add(this.credits, 0, 1);
-          Atomics.notify(this.credits, 0);
-        }
-        return m;
-      }
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-      });
+  constructor(
+    handle: ScanWorkerHandle,
+    job: Omit<SegmentJob, 'credits'>,
+    onMessage: (w: SegmentWorker, m: WorkerMessage) => void,
+    onGone: () => void,
+  ) {
+    this.handle = handle;
+    if (handle.early) {
+      // It failed while pre-started: the other threads take its share.
+      this.failure = handle.early;
+      this.gone = true;
+      return;
     }
+    const w = handle.worker;
+    w.on('message', (m: WorkerMessage) => onMessage(this, m));
+    w.on('error', (err) => {
+      this.failure ??= err;
+    });
+    w.on('exit', (code) => {
+      if (code !== 0) this.failure ??= new Error(`scan worker exited with code ${code}`);
+      this.gone = true; // after its last messages (Node delivers them before 'exit')
+      onGone();
+    });
+    w.postMessage({ ...job, credits: this.credits.buffer });
   }
 
-  get error(): Error | null {
-    return this.failure;
+  /** The merge took one of its batches: it may send another. */
+  credit(): void {
+    Atomics.add(this.credits, 0, 1);
+    Atomics.notify(this.credits, 0);
   }
 
-  terminate(): Promise<number> {
-    return this.worker.terminate();
+  /** Stops it (if still running) without holding the process. */
+  stop(): void {
+    const w = this.handle.worker;
+    w.unref();
+    w.terminate().catch(() => 0);
   }
 }
 
-/** The scan worker: the compiled `.js` next to this file, or the `.ts` source (tests, tsx; Node strips types). */
-const workerUrl = (): URL =>
-  new URL(
-    import.meta.url.endsWith('.ts') ? './syslog-scan-core.ts' : './syslog-scan-core.js',
-    import.meta.url,
-  );
-
 /**
- * Whole plain file on `threads` threads: this thread scans the first range while workers scan the others; the
- * workers' lines are then classified range by range, so events, their order and `file:line` refs are the
- * same as a single-thread scan.
+ * Plain-file bytes [from, to) (`from` a line start) on `threads` threads. The range is cut at line starts into
+ * segments (at least two per thread, at most ~16 MiB each); this thread and the workers each take the next
+ * segment until none is left, so a worker that starts late takes fewer. The segments are merged (classified)
+ * in file order, so events, their order and `file:line` refs are the same as a single-thread scan. Every line
+ * of the range is scanned (a window filters the events, not the lines).
  */
 const scanParallel = async (
   st: ScanState,
   fh: FileHandle,
   path: string,
-  size: number,
+  from: number,
+  to: number,
   threads: number,
   chunkBytes: number,
 ): Promise<void> => {
-  const cuts = await splitAtLines(fh, size, threads);
-  const workers: RangeWorker[] = [];
-  try {
-    for (let i = 1; i + 1 < cuts.length; i++) {
-      workers.push(
-        new RangeWorker({
-          kind: 'opsbot-syslog-range',
-          path,
-          start: cuts[i] ?? 0,
-          end: cuts[i + 1] ?? size,
-          anchors: st.classifier.anchors,
-          chunkBytes,
-          credits: new SharedArrayBuffer(4),
-          maxAhead: WORKER_MAX_AHEAD,
-        }),
-      );
-    }
-    const first = new LineBlocks(chunkBytes, 0, blockScanner(st));
-    await readPlainRange(fh, first, 0, cuts[1] ?? size, chunkBytes);
-    for (const [i, w] of workers.entries()) {
-      const linesBefore = st.lines;
-      let taken = 0;
-      for (;;) {
-        const m = await w.next();
-        if (m.type === 'error') {
-          if (taken > 0) {
-            throw new AppError('internal', `Scanning ${st.name} failed.`, {
-              cause: w.error ?? new Error(m.message),
-            });
-          }
-          // The worker could not run (e.g. no worker support): scan its range here instead.
-          const [from, to] = [cuts[i + 1] ?? size, cuts[i + 2] ?? size];
-          await readPlainRange(fh, new LineBlocks(chunkBytes, from, blockScanner(st)), from, to, chunkBytes);
-          break;
+  const cuts = await splitAtLines(
+    fh,
+    from,
+    to,
+    Math.max(2 * threads, Math.ceil((to - from) / SEGMENT_BYTES)),
+  );
+  const segments = cuts.length - 1;
+  const claims = new Int32Array(new SharedArrayBuffer(4));
+  const owner: (SegmentWorker | null)[] = new Array(segments).fill(null);
+  const mine: (RangeHitList | null)[] = new Array(segments).fill(null);
+  const queues: WorkerMessage[][] = Array.from({ length: segments }, () => []);
+  let wake: (() => void) | null = null;
+  const notify = (): void => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  const onMessage = (w: SegmentWorker, m: WorkerMessage): void => {
+    if (m.type === 'claim') owner[m.seg] = w;
+    else if (m.type === 'error') w.failure ??= new Error(m.message);
+    else queues[m.seg]?.push(m);
+    notify();
+  };
+  const job: Omit<SegmentJob, 'credits'> = {
+    kind: 'opsbot-syslog-segments',
+    path,
+    cuts,
+    claims: claims.buffer as SharedArrayBuffer,
+    anchors: st.classifier.anchors,
+    chunkBytes,
+    simd: readBuffers(st).kernels !== null,
+    maxAhead: WORKER_MAX_AHEAD,
+  };
+  const workers: SegmentWorker[] = [];
+  // Loaded here: a scan on one thread (a short window) needs no node:worker_threads.
+  const { takeScanWorker } = await import('./syslog-workers.js');
+  st.segments += segments;
+  for (let i = 1; i < threads && i < segments; i++)
+    workers.push(new SegmentWorker(takeScanWorker(), job, onMessage, notify));
+
+  const io = readBuffers(st);
+  const scanHere = async (seg: number): Promise<RangeHitList> => {
+    const h = emptyHitList();
+    await readAhead(fh, io, cuts[seg] ?? to, cuts[seg + 1] ?? to, (buf, len, base, final) => {
+      collectBlockHits(h, buf, len, base, final, st.anchorRe, kernelFor(io, buf));
+      return true;
+    });
+    return h;
+  };
+
+  // The merge: segment `next` is the first not yet classified; `taken` of its batches are.
+  let next = 0;
+  let base = st.lines;
+  let taken = 0;
+  const classifyHits = (offsets: number[], lines: number[], texts: string[]): void => {
+    for (let k = 0; k < offsets.length; k++)
+      classifyInto(st, texts[k] ?? '', offsets[k] ?? 0, base + (lines[k] ?? 0) + 1);
+  };
+  const mergeReady = (): void => {
+    while (next < segments) {
+      const own = mine[next];
+      if (own) {
+        classifyHits(own.offsets, own.lines, own.texts);
+        st.lines = base + own.lineCount;
+        mine[next] = null;
+      } else {
+        const q = queues[next] ?? [];
+        let done: RangeDone | null = null;
+        while (done === null) {
+          const m = q.shift();
+          if (m === undefined) break;
+          if (m.type === 'hits') {
+            taken++;
+            owner[next]?.credit();
+            classifyHits(m.offsets, m.lines, m.texts);
+          } else if (m.type === 'done') done = m;
         }
-        if (m.type === 'done') {
-          st.lines = linesBefore + m.lines;
-          st.bytes += m.bytes;
-          break;
-        }
-        taken++;
-        for (let k = 0; k < m.offsets.length; k++) {
-          classifyInto(st, m.texts[k] ?? '', m.offsets[k] ?? 0, linesBefore + (m.lines[k] ?? 0) + 1);
-        }
+        if (done === null) return;
+        st.lines = base + done.lines;
+        st.workerSegments++;
+        if (!done.kernel) st.workerWithoutKernel = true;
       }
+      st.bytes += (cuts[next + 1] ?? to) - (cuts[next] ?? to);
+      next++;
+      base = st.lines;
+      taken = 0;
+    }
+  };
+
+  try {
+    while (st.scanOnThisThread || workers.length === 0) {
+      mergeReady();
+      const seg = Atomics.add(claims, 0, 1);
+      if (seg >= segments) break;
+      mine[seg] = await scanHere(seg);
+      await new Promise<void>((resolve) => setImmediate(resolve)); // take the workers' messages in
+    }
+    for (;;) {
+      mergeReady();
+      if (next >= segments) break;
+      const w = owner[next];
+      // Claimed by a worker that stopped (or, unknown, when every worker has stopped) before finishing it.
+      if (w ? w.gone : workers.every((x) => x.gone)) {
+        if (taken > 0) {
+          throw new AppError('internal', `Scanning ${st.name} failed.`, {
+            cause: w?.failure ?? new Error('a scan worker stopped'),
+          });
+        }
+        queues[next] = [];
+        owner[next] = null;
+        mine[next] = await scanHere(next); // nothing of it merged yet: scan it here instead
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
     }
   } finally {
-    await Promise.all(workers.map((w) => w.terminate().catch(() => 0)));
+    // Not awaited: stopping a worker still booting takes as long as its boot, and the result is complete.
+    for (const w of workers) w.stop();
   }
 };
 
@@ -478,23 +669,36 @@ export const scanSyslogFile = async <S extends string = GuestSignal>(
       slackMs: slack,
       byOffset: seek,
       maxEvents: Math.max(1, opts.maxEvents ?? DEFAULT_MAX_EVENTS),
+      simd: opts.simd ?? true,
+      scanOnThisThread: opts.scanOnThisThread ?? true,
       events: [],
       eventsSeen: 0,
       lines: 0,
       bytes: 0,
       untimed: 0,
       inferredYears: new Set(),
+      segments: 0,
+      workerSegments: 0,
+      workerWithoutKernel: false,
     };
-    const threads = Math.max(1, Math.floor(opts.threads ?? defaultScanThreads(size)));
     if (gz) {
       await fh.close().catch(() => undefined);
       await scanGzip(st, path, chunkBytes);
       if (windowed) notes.push(`${st.name} is gzip-compressed: read from the start (no seeking).`);
-    } else if (!windowed && threads > 1 && size > 0) {
-      await scanParallel(st, fh, path, size, threads, chunkBytes);
     } else {
+      // With a window: the lines from a little before its start to a little before its end are all scanned
+      // (in parallel when there are many), then the blocks after them until one is past the window's end.
       const start = seek ? await seekTo(st, fh, size, st.fromMs - slack) : 0;
-      await readPlainRange(fh, new LineBlocks(chunkBytes, start, blockScanner(st)), start, size, chunkBytes);
+      const stop = seek ? Math.max(start, await seekTo(st, fh, size, st.toMs + slack)) : size;
+      const threads = Math.max(1, Math.floor(opts.threads ?? defaultScanThreads(stop - start)));
+      // A short window's few MiB: the regex costs less than the kernel's set-up (~10 ms: load, compile, memory).
+      await prepareReadBuffers(st, chunkBytes, st.simd && (!seek || stop - start >= KERNEL_MIN_BYTES));
+      let next = start;
+      if (threads > 1 && stop > start) {
+        await scanParallel(st, fh, path, start, stop, threads, chunkBytes);
+        next = stop;
+      }
+      if (next < size) await readAhead(fh, readBuffers(st), next, size, blockScanner(st, readBuffers(st)));
       if (seek && start > 0)
         notes.push(`${st.name}: skipped to byte ${start} for the window; refs are byte offsets.`);
     }
@@ -509,14 +713,27 @@ export const scanSyslogFile = async <S extends string = GuestSignal>(
       const years = [...st.inferredYears].sort().join(', ');
       notes.push(`${st.name}: syslog timestamps carry no year: assumed ${years} (${timeZone}).`);
     }
-    return { events: events as GuestEvent<S>[], linesScanned: st.lines, bytesScanned: st.bytes, notes };
+    const stats: ScanSyslogStats = {
+      segments: st.segments,
+      workerSegments: st.workerSegments,
+      // st.io is undefined when this thread scanned nothing.
+      simd: st.io?.kernels !== null && !st.workerWithoutKernel,
+    };
+    return {
+      events: events as GuestEvent<S>[],
+      linesScanned: st.lines,
+      bytesScanned: st.bytes,
+      notes,
+      stats,
+    };
   } finally {
     await fh.close().catch(() => undefined);
   }
 };
 
 const scanGzip = async (st: ScanState, path: string, chunkBytes: number): Promise<void> => {
-  const blocks = new LineBlocks(chunkBytes, 0, blockScanner(st));
+  const io = await prepareReadBuffers(st, chunkBytes, st.simd);
+  const blocks = new LineBlocks(chunkBytes, 0, blockScanner(st, io), io.bufs[0]);
   const source = createReadStream(path, { highWaterMark: chunkBytes });
   const gunzip = createGunzip({ chunkSize: 256 * 1024 });
   source.pipe(gunzip);

@@ -283,6 +283,35 @@ describe('scanSyslogFile with a window on a multi-MB file', () => {
     expect(par.events[n - 1]?.text).toBe(lines[n - 1]);
   });
 
+  it('scans a long window between its two seek points on several threads, with the same events', async () => {
+    const from = gen.boots[1] as Date;
+    const to = new Date((gen.boots[gen.boots.length - 1] as Date).getTime() + 60_000);
+    const window = { from, to };
+    const one = await scanSyslogFile(path, { ...opts(), window, threads: 1 });
+    const par = await scanSyslogFile(path, { ...opts(), window, threads: 3, scanOnThisThread: false });
+    expect(one.events.length).toBeGreaterThan(10);
+    expect(one.stats?.segments).toBe(0);
+    expect(par.stats?.workerSegments).toBeGreaterThan(0);
+    expect(par.stats?.workerSegments).toBe(par.stats?.segments);
+    expect(par.events).toEqual(one.events);
+    expect(par.notes).toEqual(one.notes);
+    expect(one.events).toEqual(
+      all
+        .filter((e) => e.at >= from && e.at <= to)
+        .map((e) => ({ ...e, ref: expect.stringMatching(/^big-syslog@\d+$/) })),
+    );
+    // Both read from a little before the window's start to a little after its end, not the whole file.
+    const size = readFileSync(path).length;
+    expect(par.bytesScanned).toBeLessThan(size);
+    expect(Math.abs(par.bytesScanned - one.bytesScanned)).toBeLessThan(2 * 1024 * 1024);
+    const fd = openSync(path, 'r');
+    for (const e of par.events) {
+      const b = Buffer.alloc(Buffer.byteLength(e.text));
+      readSync(fd, b, 0, b.length, Number(/@(\d+)$/.exec(e.ref)?.[1]));
+      expect(b.toString('utf8')).toBe(e.text);
+    }
+  });
+
   it('handles windows before, after and across the whole file', async () => {
     const before = { from: new Date('2025-01-01T00:00:00Z'), to: new Date('2025-01-02T00:00:00Z') };
     const after = { from: new Date('2026-06-01T00:00:00Z'), to: new Date('2026-06-02T00:00:00Z') };
