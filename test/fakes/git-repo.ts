@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -164,7 +164,35 @@ const openBareRepo = (root: string, opts: RepoOptions): GitRepo => {
   const git = (args: readonly string[], o: GitRunOptions = {}) =>
     run(dir, { ...env, ...(o.env ?? {}) }, args, o.input);
 
+  /**
+   * A full ref name (`refs/heads/x`) read from the repository's files as git stores them (a loose ref file,
+   * else a line of packed-refs), without starting git: the fakes ask for branch heads on nearly every request.
+   * Undefined when the files cannot tell (not a plain full ref name, a symbolic ref): git answers then.
+   */
+  const readRefFile = async (ref: string): Promise<string | null | undefined> => {
+    if (!/^refs\/[A-Za-z0-9._/-]+$/.test(ref) || ref.includes('..') || ref.endsWith('/')) return undefined;
+    try {
+      const value = (await readFile(join(dir, ref), 'utf8')).trim();
+      return /^[0-9a-f]{40}$/.test(value) ? value : undefined;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return undefined;
+    }
+    let packed: string;
+    try {
+      packed = await readFile(join(dir, 'packed-refs'), 'utf8');
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'ENOENT' ? null : undefined;
+    }
+    for (const line of packed.split('\n')) {
+      const m = /^([0-9a-f]{40}) (.+)$/.exec(line);
+      if (m?.[2] === ref) return m[1] ?? null;
+    }
+    return null;
+  };
+
   const revParse = async (ref: string) => {
+    const fromFile = await readRefFile(ref);
+    if (fromFile !== undefined) return fromFile;
     try {
       return (await git(['rev-parse', '--verify', '--quiet', `${ref}^{object}`])).trim() || null;
     } catch {
