@@ -29,6 +29,9 @@ export const config = defineConfig({
     // there is one), so those waits overlap with other files' work. The e2e project alone, back to back on the
     // shared machine (load 8-12): 2 workers 330 s wall, 3 workers 305 s.
     maxWorkers: 3,
+    // Compiles src/ into dist/ once when dist/ is not current (a clean clone), so the ~60 `opsbot` processes
+    // the suites start run JavaScript through bin/opsbot.js instead of each loading tsx over src/.
+    globalSetup: ['./test/support/build-dist.ts'],
     reporters: ['default', new SummaryReporter()],
     projects: [
       {
