@@ -21,9 +21,9 @@ import { type FakeGitlab, startFakeGitlab } from '../fakes/gitlab.js';
 /**
  * `opsbot amend` as users run it (bin/opsbot.js in a child process) against the forge fakes, which serve
  * real bare repositories over git's smart HTTP. The token test wraps `git` on the PATH (every git the CLI
- * starts records its argument list) and reads /proc/<pid>/cmdline of every process while the CLI runs, so
- * git's own helpers (git-remote-http) are checked too; afterwards every file left under the temp and data
- * directories is read.
+ * starts records its argument list) and reads /proc/<pid>/cmdline of every process started while the CLI
+ * runs, so git's own helpers (git-remote-http) are checked too; afterwards every file left under the temp and
+ * data directories is read.
  */
 
 const GL_TOKEN = 'glpat-AMENDcliSECRET-7f3a9c';
@@ -100,11 +100,17 @@ interface Run {
   tmp: string;
 }
 
-/** Every command line in /proc, now. */
-const scanProc = (): string[] => {
+const pids = (): string[] => readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+
+/**
+ * The command lines in /proc, now, of every process not in `before` (the processes that already ran when the
+ * CLI was started, which cannot be the CLI or anything it started; reading only the new ones keeps a scan
+ * every 2 ms cheap).
+ */
+const scanProc = (before: ReadonlySet<string>): string[] => {
   const out: string[] = [];
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
+  for (const pid of pids()) {
+    if (before.has(pid)) continue;
     try {
       out.push(readFileSync(`/proc/${pid}/cmdline`).toString('utf8').split('\0').join(' '));
     } catch {
@@ -118,6 +124,7 @@ const runCli = async (args: string[], env: Record<string, string>): Promise<Run>
   const tmp = mkdtempSync(join(dir, 'tmp-'));
   const cmdlines: string[] = [];
   let done = false;
+  const before = new Set(pids());
   const child = execFile(process.execPath, [join(root, 'bin/opsbot.js'), 'amend', ...args, '--config', cfg], {
     cwd: dir,
     env: { PATH: `${binDir}:${process.env.PATH ?? ''}`, HOME: dir, TMPDIR: tmp, ...env },
@@ -127,11 +134,11 @@ const runCli = async (args: string[], env: Record<string, string>): Promise<Run>
   child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<number | null>((res) => child.on('close', (c) => res(c)));
-  // Watch every process while the CLI runs (git children come and go: scan often, without starving the
+  // Watch every process started while the CLI runs (git children come and go: scan often, without starving the
   // machine; the git wrapper above records every direct spawn regardless).
   const watch = (async () => {
     while (!done) {
-      for (const c of scanProc()) if (c.includes('git')) cmdlines.push(c);
+      for (const c of scanProc(before)) if (c.includes('git')) cmdlines.push(c);
       await new Promise((r) => setTimeout(r, 2));
     }
   })();

@@ -1,6 +1,16 @@
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join, relative, sep } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeSlack, startFakeSlack } from '../fakes/slack.js';
@@ -12,12 +22,19 @@ import { REPO_ROOT, startOpsbotProcess, within } from './opsbot-process.js';
  * directory with its production dependencies only, and the installed `opsbot` run: --help, the demo on the
  * bundled examples, and `serve`. Installing is offline: the dependencies come from the npm cache that `npm ci`
  * filled, at the versions of package-lock.json (a lockfile for the clean directory is derived from it).
+ * It packs a copy of the checkout (everything but node_modules, which is linked, and what the build or a run
+ * writes): prepack's build starts by deleting dist/, and in the checkout itself it would pull dist/ from
+ * under the `opsbot serve` processes other suites start at the same moment (bin/opsbot.js runs dist/ when
+ * it is current).
  */
 
 const run = promisify(execFile);
 // npm and the installed bin's `#!/usr/bin/env node` must find this Node (24), not an older system node.
 const PATH = `${dirname(process.execPath)}:${process.env.PATH ?? '/usr/bin:/bin'}`;
 const ENV = { PATH, HOME: process.env.HOME ?? '/tmp', npm_config_update_notifier: 'false' };
+
+/** Top-level entries of the checkout not copied for packing: installed, built or written by a run. */
+const NOT_COPIED = new Set(['node_modules', '.git', 'dist', 'data', 'coverage', '.node']);
 
 const listFiles = (dir: string): string[] =>
   readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
@@ -38,8 +55,17 @@ describe('npm pack -> install in a clean directory -> run', () => {
   let fake: FakeSlack | null = null;
 
   beforeAll(async () => {
+    const checkout = join(work.dir, 'checkout');
+    cpSync(REPO_ROOT, checkout, {
+      recursive: true,
+      filter: (path) => {
+        const rel = relative(REPO_ROOT, path);
+        return !NOT_COPIED.has(rel) && !(rel.endsWith('.tgz') && !rel.includes(sep));
+      },
+    });
+    symlinkSync(realpathSync(join(REPO_ROOT, 'node_modules')), join(checkout, 'node_modules'));
     const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', work.dir], {
-      cwd: REPO_ROOT,
+      cwd: checkout,
       env: ENV,
       maxBuffer: 16 * 1024 * 1024,
     });

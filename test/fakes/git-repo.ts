@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -101,21 +102,97 @@ const run = (cwd: string, env: Record<string, string>, args: readonly string[], 
     else child.stdin?.end();
   });
 
-/** Creates a bare repository whose `defaultBranch` holds one commit with `files`. */
+interface RepoOptions {
+  readonly defaultBranch?: string;
+  readonly author?: GitAuthor;
+}
+
+/**
+ * Each distinct initial repository (files, branch, author) is built with git once per test process, then
+ * copied for every createBareRepo: a copy is a few file copies in this process, where building it again
+ * is eight git processes (forking is what costs on the test machine, not git). The copy is byte for byte
+ * the same repository (objects, refs, HEAD); only its initial commit's timestamp is shared.
+ */
+const templates = new Map<string, Promise<string>>();
+const templateRoots: string[] = [];
+process.once('exit', () => {
+  for (const root of templateRoots) rmSync(root, { recursive: true, force: true });
+});
+
+const templateFor = (files: Readonly<Record<string, string>>, opts: RepoOptions): Promise<string> => {
+  const key = JSON.stringify([opts.defaultBranch ?? 'main', opts.author ?? null, Object.entries(files)]);
+  let dir = templates.get(key);
+  if (!dir) {
+    dir = (async () => {
+      const root = await mkdtemp(join(tmpdir(), 'opsbot-git-template-'));
+      templateRoots.push(root);
+      const repo = openBareRepo(root, opts);
+      await run(root, baseEnv(root), [
+        'init',
+        '--bare',
+        '--quiet',
+        `--initial-branch=${repo.defaultBranch}`,
+        repo.dir,
+      ]);
+      await repo.commitToBranch(repo.defaultBranch, files, 'Initial commit');
+      return repo.dir;
+    })();
+    dir.catch(() => templates.delete(key));
+    templates.set(key, dir);
+  }
+  return dir;
+};
+
+/** Creates a bare repository whose `defaultBranch` holds one commit with `files` (a copy of a template). */
 export const createBareRepo = async (
   files: Readonly<Record<string, string>>,
-  opts: { defaultBranch?: string; author?: GitAuthor } = {},
+  opts: RepoOptions = {},
 ): Promise<GitRepo> => {
+  const template = await templateFor(files, opts);
   const root = await mkdtemp(join(tmpdir(), 'opsbot-git-'));
+  const repo = openBareRepo(root, opts);
+  await cp(template, repo.dir, { recursive: true });
+  return repo;
+};
+
+/** The repository `<root>/repo.git` (which may not exist yet), driven through the git CLI. */
+const openBareRepo = (root: string, opts: RepoOptions): GitRepo => {
   const dir = join(root, 'repo.git');
   const defaultBranch = opts.defaultBranch ?? 'main';
   const env = baseEnv(root);
-  await run(root, env, ['init', '--bare', '--quiet', `--initial-branch=${defaultBranch}`, dir]);
 
   const git = (args: readonly string[], o: GitRunOptions = {}) =>
     run(dir, { ...env, ...(o.env ?? {}) }, args, o.input);
 
+  /**
+   * A full ref name (`refs/heads/x`) read from the repository's files as git stores them (a loose ref file,
+   * else a line of packed-refs), without starting git: the fakes ask for branch heads on nearly every request.
+   * Undefined when the files cannot tell (not a plain full ref name, a symbolic ref): git answers then.
+   */
+  const readRefFile = async (ref: string): Promise<string | null | undefined> => {
+    if (!/^refs\/[A-Za-z0-9._/-]+$/.test(ref) || ref.includes('..') || ref.endsWith('/')) return undefined;
+    try {
+      const value = (await readFile(join(dir, ref), 'utf8')).trim();
+      return /^[0-9a-f]{40}$/.test(value) ? value : undefined;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return undefined;
+    }
+    let packed: string;
+    try {
+      packed = await readFile(join(dir, 'packed-refs'), 'utf8');
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'ENOENT' ? null : undefined;
+    }
+    for (const line of packed.split('\n')) {
+      const m = /^([0-9a-f]{40}) (.+)$/.exec(line);
+      if (m?.[2] === ref) return m[1] ?? null;
+    }
+    return null;
+  };
+
   const revParse = async (ref: string) => {
+    const fromFile = await readRefFile(ref);
+    if (fromFile !== undefined) return fromFile;
     try {
       return (await git(['rev-parse', '--verify', '--quiet', `${ref}^{object}`])).trim() || null;
     } catch {
@@ -251,7 +328,5 @@ export const createBareRepo = async (
       await rm(root, { recursive: true, force: true });
     },
   };
-
-  await repo.commitToBranch(defaultBranch, files, 'Initial commit');
   return repo;
 };

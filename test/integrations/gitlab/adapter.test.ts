@@ -154,7 +154,10 @@ describe('GitLab adapter', () => {
 
   it('follows pagination when finding the open MR for a branch', async () => {
     await repo.commitToBranch('opsbot/a', { 'x.txt': 'x\n' }, 'x');
-    for (let i = 0; i < 25; i++) await repo.commitToBranch(`release-${i}`, {}, 'r');
+    // 25 target branches in one git process (branches pointing at main; what is paged is the MR list).
+    const main = (await repo.revParse('refs/heads/main')) as string;
+    const creates = Array.from({ length: 25 }, (_, i) => `create refs/heads/release-${i} ${main}\n`);
+    await repo.git(['update-ref', '--stdin'], { input: creates.join('') });
     for (let i = 0; i < 25; i++) {
       await forge.openMergeRequest('infra/ansible', {
         sourceBranch: 'opsbot/a',
