@@ -2,12 +2,16 @@ import { defineConfig } from 'vitest/config';
 import { SummaryReporter } from './test/support/summary-reporter.js';
 
 /**
- * Two projects in one run (`npm test` runs both, in parallel):
+ * Three projects in one run (`npm test` runs them all, in parallel):
  * - unit: everything outside test/e2e/ (pure functions, adapters against fake servers, store contract);
+ * - isolated: the unit files that vi.mock a module (ISOLATED), each in a fresh process;
  * - e2e: test/e2e/** (a whole opsbot, in process or as an `opsbot serve` child, against the fakes; the
  *   packed tarball installed in a clean directory). Add a suite by dropping a file there.
  * `npx vitest run --project unit` is the quick loop while editing.
  */
+/** Files that vi.mock a module: they need a fresh module graph (project `isolated`). */
+const ISOLATED = ['test/playbooks/why-reboot/syslog-workers.test.ts'];
+
 export const config = defineConfig({
   test: {
     environment: 'node',
@@ -18,8 +22,9 @@ export const config = defineConfig({
     pool: 'forks',
     // One worker process runs many files (vitest's default is a fresh process per file): node_modules and src
     // are loaded once per worker instead of once per file. The 54 light unit files: 55 -> 24 CPU-seconds,
-    // 60 -> 27 s wall. Tests share no global state (no vi.mock, no env or timer stubs); a suite's servers,
-    // child processes and temp dirs are its own and closed in its afterAll/afterEach.
+    // 60 -> 27 s wall. Tests share no global state (no env or timer stubs); a suite's servers, child processes
+    // and temp dirs are its own and closed in its afterAll/afterEach. A file that replaces a module with
+    // vi.mock runs in its own process (ISOLATED below): in a shared worker the module may already be loaded.
     isolate: false,
     // expect.poll waits on state with a deadline; 1 s (vitest's default) is a wall-clock threshold in disguise
     // on a busy 2-core machine. A poll that succeeds returns as soon as the state is there.
@@ -36,7 +41,11 @@ export const config = defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ['test/e2e/**'] },
+        test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ['test/e2e/**', ...ISOLATED] },
+      },
+      {
+        extends: true,
+        test: { name: 'isolated', include: ISOLATED, isolate: true },
       },
       {
         extends: true,
