@@ -13,6 +13,25 @@ import type { GitRepo, TreeEdit } from './git-repo.js';
 import { createGitlabCi, type GitlabCi } from './gitlab-ci.js';
 import { createWebhookSender, type WebhookSender } from './webhook-sender.js';
 
+/** GitLab's pagination headers (x-total, x-page, x-next-page empty on the last page, ...) and its Link header. */
+const pageHeaders = (
+  p: ReturnType<typeof paginate>,
+  url: string,
+  query: URLSearchParams,
+): Record<string, string> => {
+  const headers: Record<string, string> = {
+    'x-total': String(p.total),
+    'x-total-pages': String(p.totalPages),
+    'x-page': String(p.page),
+    'x-per-page': String(p.perPage),
+    'x-next-page': p.page < p.totalPages ? String(p.page + 1) : '',
+    'x-prev-page': p.page > 1 ? String(p.page - 1) : '',
+  };
+  const link = pageLinks(url, query, p.page, p.totalPages);
+  if (link) headers.link = link;
+  return headers;
+};
+
 /**
  * A GitLab REST v4 fake that @gitbeaker/rest talks to over loopback. Paths are the ones gitbeaker sends
  * (project ids and file paths URL-encoded as one segment). Repository state lives in real bare git repos;
@@ -354,16 +373,7 @@ export const startFakeGitlab = async (opts: {
             (!stateQ || stateQ === 'all' || m.state === stateQ),
         );
         const p = paginate(filtered, req.query, 20, maxPerPage);
-        const headers: Record<string, string> = {
-          'x-total': String(p.total),
-          'x-total-pages': String(p.totalPages),
-          'x-page': String(p.page),
-          'x-per-page': String(p.perPage),
-          'x-next-page': p.page < p.totalPages ? String(p.page + 1) : '',
-          'x-prev-page': p.page > 1 ? String(p.page - 1) : '',
-        };
-        const link = pageLinks(`${host}${API}${req.path}`, req.query, p.page, p.totalPages);
-        if (link) headers.link = link;
+        const headers = pageHeaders(p, `${host}${API}${req.path}`, req.query);
         return { status: 200, headers, json: p.items.map(mrJson) };
       }
       if (req.method === 'POST' && rest.length === 1) {
@@ -437,16 +447,7 @@ export const startFakeGitlab = async (opts: {
           // oldest first (the default is newest first).
           const ordered = req.query.get('sort') === 'asc' ? mr.notes : [...mr.notes].reverse();
           const p = paginate(ordered, req.query, 20, maxPerPage);
-          const headers: Record<string, string> = {
-            'x-total': String(p.total),
-            'x-total-pages': String(p.totalPages),
-            'x-page': String(p.page),
-            'x-per-page': String(p.perPage),
-            'x-next-page': p.page < p.totalPages ? String(p.page + 1) : '',
-            'x-prev-page': p.page > 1 ? String(p.page - 1) : '',
-          };
-          const link = pageLinks(`${host}${API}${req.path}`, req.query, p.page, p.totalPages);
-          if (link) headers.link = link;
+          const headers = pageHeaders(p, `${host}${API}${req.path}`, req.query);
           return {
             status: 200,
             headers,

@@ -323,3 +323,27 @@ export const withRetry = async <T>(
     }
   }
 };
+
+/**
+ * Rejects when the signal aborts, and cancels the promise when it can be (a gax call has `cancel()`: its
+ * socket is then released), so an abandoned call neither holds a connection nor keeps its caller waiting.
+ */
+export const raceSignal = <T>(promise: Promise<T>, signal: AbortSignal): Promise<T> =>
+  new Promise<T>((resolve, reject) => {
+    const cancel = (): void => {
+      (promise as { cancel?: () => void }).cancel?.();
+      reject(signal.reason);
+    };
+    if (signal.aborted) return cancel();
+    signal.addEventListener('abort', cancel, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', cancel);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', cancel);
+        reject(e);
+      },
+    );
+  });

@@ -16,6 +16,7 @@ import {
   DEFAULT_RETRY,
   type GceErrorContext,
   type RetryPolicy,
+  raceSignal,
   type Sleep,
   timeoutError,
   toIntegrationError,
@@ -74,27 +75,6 @@ const timestamp = (d: Date) => ({
   seconds: Math.floor(d.getTime() / 1000),
   nanos: (d.getTime() % 1000) * 1_000_000,
 });
-
-/** Rejects when the signal aborts; cancels the gax call (it has `cancel()`) so its socket is released. */
-const raceSignal = <T>(promise: Promise<T>, signal: AbortSignal): Promise<T> =>
-  new Promise<T>((resolve, reject) => {
-    const cancel = (): void => {
-      (promise as { cancel?: () => void }).cancel?.();
-      reject(signal.reason);
-    };
-    if (signal.aborted) return cancel();
-    signal.addEventListener('abort', cancel, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', cancel);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', cancel);
-        reject(e);
-      },
-    );
-  });
 
 export const createMonitoringAdapter = (opts: MonitoringAdapterOptions = {}): MonitoringAdapter => {
   const timeoutMs = opts.timeoutMs ?? 30_000;

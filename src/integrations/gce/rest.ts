@@ -9,6 +9,7 @@ import {
   fromHttpResponse,
   type GceErrorContext,
   type RetryPolicy,
+  raceSignal,
   type Sleep,
   timeoutError,
   toIntegrationError,
@@ -54,25 +55,6 @@ const isHeaderSource = (value: unknown): value is HeaderSource =>
   typeof value === 'object' &&
   value !== null &&
   typeof (value as HeaderSource).getRequestHeaders === 'function';
-
-/** Rejects when the signal aborts. */
-const raceSignal = <T>(promise: Promise<T>, signal: AbortSignal): Promise<T> => {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
-};
 
 /** The caller's signal combined with a per-attempt deadline. */
 const deadline = (timeoutMs: number, signal?: AbortSignal): AbortSignal =>
