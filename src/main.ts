@@ -170,6 +170,7 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     token: botToken,
     apiUrl: config.slack.apiUrl,
     retries: config.slack.postRetries,
+    maxRetryAfterMs: config.slack.maxRetryAfterMs,
     logger,
     ...(options.fetch ? { fetch: options.fetch } : {}),
     onUpstreamError: (service) => metrics.upstreamErrors.inc({ service }),
