@@ -35,20 +35,19 @@ import { buildCommandRegistry, type HandlerDeps } from './handlers/registry.js';
 import { buildWatchStatusMessage, createWatchPoster } from './handlers/watch.js';
 import { createDeliveryRunner, createWebhookHandler } from './handlers/webhooks.js';
 import type { WhyRebootDeps } from './handlers/why-reboot.js';
-import { createForge, createForgeCache } from './integrations/forge/create.js';
+import { createForge, createForgeCache, warmForges } from './integrations/forge/create.js';
 import type { ParsedDelivery } from './integrations/forge/events.js';
 import { parseGithubWebhook } from './integrations/forge/github-events.js';
 import { parseGitlabWebhook } from './integrations/forge/gitlab-events.js';
 import type { ForgeKind, ForgePort } from './integrations/forge/port.js';
 import { createGceAdapters, type GceAdapters } from './integrations/gce/adapter.js';
-import { gceAuthOptions } from './integrations/gce/auth.js';
 import type { FleetPort } from './integrations/gce/fleet-port.js';
 import { createFleetRestClient } from './integrations/gce/fleet-rest.js';
-import { createMonitoringAdapter, type MonitoringAdapter } from './integrations/gce/monitoring.js';
+import type { MonitoringAdapter } from './integrations/gce/monitoring.js';
 import type { ComputePort } from './integrations/gce/port.js';
 import { gceAdapterAuth } from './integrations/gce/token.js';
 import { warmGoogleModules } from './integrations/gce/warm.js';
-import { changeBranch } from './integrations/git/workspace.js';
+import { changeBranch, warmGitWorkspace } from './integrations/git/workspace.js';
 import { createSlackApp } from './integrations/slack/app.js';
 import { createSlackClient } from './integrations/slack/client.js';
 import type { SlackIdentity } from './integrations/slack/port.js';
@@ -153,6 +152,12 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     });
   const now = options.now ?? Date.now;
   const metrics = createMetrics();
+  // Only the configured forges' SDKs load (and git's, for /amend), while the store opens: a forge's first
+  // call can come from a form Slack drops after 3 s. An unconfigured one is never loaded.
+  const forgesWarm =
+    config.forges.gitlab || config.forges.github
+      ? Promise.all([warmForges(config.forges), warmGitWorkspace()])
+      : Promise.resolve();
 
   const store = await openStore({
     databaseUrl: config.secrets.DATABASE_URL,
@@ -165,6 +170,7 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     token: botToken,
     apiUrl: config.slack.apiUrl,
     retries: config.slack.postRetries,
+    maxRetryAfterMs: config.slack.maxRetryAfterMs,
     logger,
     ...(options.fetch ? { fetch: options.fetch } : {}),
     onUpstreamError: (service) => metrics.upstreamErrors.inc({ service }),
@@ -256,13 +262,25 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
       await options.onMergeRequestState?.(e);
     },
   });
+  // The Monitoring client and google-auth-library load with it (warmGoogle, or the first /diag), never at start.
   let monitoring: MonitoringAdapter | null = null;
-  const getMonitoring = (): MonitoringAdapter => {
-    monitoring ??= createMonitoringAdapter({
-      apiEndpoint: config.google.endpoints.monitoring,
-      ...gceAuthOptions(config.secrets),
+  let monitoringBuilt: Promise<MonitoringAdapter> | null = null;
+  const getMonitoring = (): Promise<MonitoringAdapter> => {
+    monitoringBuilt ??= (async () => {
+      const [{ createMonitoringAdapter }, { gceAuthOptions }] = await Promise.all([
+        import('./integrations/gce/monitoring.js'),
+        import('./integrations/gce/auth.js'),
+      ]);
+      monitoring = createMonitoringAdapter({
+        apiEndpoint: config.google.endpoints.monitoring,
+        ...gceAuthOptions(config.secrets),
+      });
+      return monitoring;
+    })().catch((err: unknown) => {
+      monitoringBuilt = null; // tried again by the next command, as a client that failed to build always was
+      throw err;
     });
-    return monitoring;
+    return monitoringBuilt;
   };
   const diag =
     options.diag !== undefined
@@ -306,7 +324,7 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
             loggingEndpoint: config.google.endpoints.logging,
             computeEndpoint: config.google.endpoints.compute,
             timeoutMs: config.google.timeouts.auditLogsMs,
-            ...gceAuthOptions(config.secrets),
+            ...gceAdapterAuth(config.secrets), // GOOGLE_OAUTH_ACCESS_TOKEN, else ADC (loaded on first call)
           }),
           store.instances,
           () => new Date(now()),
@@ -391,6 +409,7 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
   });
   let port: number;
   try {
+    await forgesWarm; // never rejects
     port = await http.listen(config.http.port, options.host);
     // Google clients load now, between listen and taking Slack traffic: the modules a step at a time, then the
     // Monitoring client, whose construction parses its API description in one step. Loaded on the first
@@ -522,7 +541,10 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
  * (the Monitoring client parses its API description once, here) with a turn of the event loop between each. Never throws: a failure shows again, with its real error, on the command that needs the client.
  */
 const warmGoogle = async (
-  clients: { readonly getGce: () => GceAdapters; readonly getMonitoring: (() => MonitoringAdapter) | null },
+  clients: {
+    readonly getGce: () => GceAdapters;
+    readonly getMonitoring: (() => Promise<MonitoringAdapter>) | null;
+  },
   logger: Logger,
 ): Promise<void> => {
   const log = logger.child({ component: 'google' });
@@ -535,7 +557,7 @@ const warmGoogle = async (
     if (!build) continue;
     await step();
     try {
-      build();
+      await build();
     } catch (err) {
       log.warn({ err }, 'a Google client could not be built ahead of use');
     }
@@ -708,7 +730,7 @@ const buildRebootsDeps = (config: Config, memory: InstanceMemory): RebootsDeps =
           loggingEndpoint: config.google.endpoints.logging,
           computeEndpoint: config.google.endpoints.compute,
           timeoutMs: config.google.timeouts.auditLogsMs,
-          ...gceAuthOptions(config.secrets),
+          ...gceAdapterAuth(config.secrets), // GOOGLE_OAUTH_ACCESS_TOKEN, else ADC (loaded on first call)
         }),
         memory,
         () => new Date(),
@@ -730,7 +752,7 @@ const buildRebootsDeps = (config: Config, memory: InstanceMemory): RebootsDeps =
 const buildDiagDeps = (
   config: Config,
   getAdapters: () => GceAdapters,
-  getMonitoring: () => MonitoringAdapter,
+  getMonitoring: () => Promise<MonitoringAdapter>,
   ready: () => Promise<void>,
   memory: InstanceMemory,
 ): DiagDeps => ({
@@ -741,8 +763,9 @@ const buildDiagDeps = (
     await ready();
     const { investigateDiag } = await import('./playbooks/diag/investigate.js');
     const { compute, logging } = getAdapters();
+    const monitoring = await getMonitoring();
     return investigateDiag(
-      { compute, logging, monitoring: getMonitoring(), memory },
+      { compute, logging, monitoring, memory },
       {
         defaultProject: config.google.defaultProject,
         projects: config.google.projects,

@@ -125,12 +125,12 @@ export const runReboots: CliCommand = async (args, io) => {
       throw usage('which projects? Give --project P, or set google.projects in the config');
     }
     const { createFleetRestClient } = await import('../integrations/gce/fleet-rest.js');
-    const { gceAuthOptions } = await import('../integrations/gce/auth.js');
+    const { gceAdapterAuth } = await import('../integrations/gce/token.js');
     const port = createFleetRestClient({
       loggingEndpoint: config.google.endpoints.logging,
       computeEndpoint: config.google.endpoints.compute,
       timeoutMs: config.google.timeouts.auditLogsMs,
-      ...gceAuthOptions(config.secrets),
+      ...gceAdapterAuth(config.secrets), // a static token without google-auth-library, else ADC on first call
     });
     report = await collectFleetReboots(port, { projects, window, labels, cause, groupGapMs: gapMs });
   } catch (err) {

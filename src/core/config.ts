@@ -362,9 +362,17 @@ export const configSchema = z
           .default('https://slack.com/api/')
           .describe('Slack Web API base URL (GovSlack: https://slack-gov.com/api/); SLACK_API_URL overrides'),
         postRetries: z.number().int().min(0).max(10).default(3),
+        maxRetryAfterMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(30_000)
+          .describe(
+            'the longest 429 Retry-After a Web API call waits out before retrying; a longer one fails the call at once (background work such as change threads then waits itself)',
+          ),
       })
       .strict()
-      .default({ mode: 'http', apiUrl: 'https://slack.com/api/', postRetries: 3 }),
+      .default({ mode: 'http', apiUrl: 'https://slack.com/api/', postRetries: 3, maxRetryAfterMs: 30_000 }),
     http: z
       .object({
         port: z.number().int().min(0).max(65535).default(3000).describe('PORT overrides'),

@@ -24,6 +24,14 @@ describe('loadConfig', () => {
     expect(cfg.http.port).toBe(8080);
   });
 
+  it('bounds the Retry-After a Slack call waits out: 30 s unless slack.maxRetryAfterMs says otherwise', () => {
+    expect(loadConfig({}, null).slack.maxRetryAfterMs).toBe(30_000);
+    const set = files({ 'c.yaml': 'slack:\n  maxRetryAfterMs: 2000\n' });
+    expect(loadConfig({}, 'c.yaml', { readFile: set }).slack.maxRetryAfterMs).toBe(2_000);
+    const negative = files({ 'c.yaml': 'slack:\n  maxRetryAfterMs: -1\n' });
+    expect(() => loadConfig({}, 'c.yaml', { readFile: negative })).toThrow(/slack\.maxRetryAfterMs/);
+  });
+
   it('names the wrong key and what is expected', () => {
     const read = files({ 'c.yaml': 'slack:\n  mode: carrier-pigeon\n' });
     expect(() => loadConfig({}, 'c.yaml', { readFile: read })).toThrow(/slack\.mode/);

@@ -32,6 +32,12 @@ const BOB = 'U0BOB';
 const LEASE_MS = 3_000;
 /** Kill -> converged: the lease, the resumer's period, a process start and the forge and Slack calls. */
 export const CONVERGE_MS = 25_000;
+/**
+ * The replicas' `slack.maxRetryAfterMs`: a 429 asking for a longer wait fails the Web API call at once, and the
+ * change thread's reconciler waits out Retry-After instead (change-replicas-slack.test.ts). Small, so that
+ * suite proves it in seconds rather than over the 30 s default.
+ */
+export const SLACK_MAX_RETRY_AFTER_MS = 2_000;
 
 export interface ReplicasFixture {
   readonly slack: FakeSlack;
@@ -109,6 +115,8 @@ export const twoReplicas = (DATABASE_URL: string): ReplicasFixture => {
       `
 store:
   dataDir: ${tmp.dir}/data
+slack:
+  maxRetryAfterMs: ${SLACK_MAX_RETRY_AFTER_MS}
 forges:
   gitlab:
     host: ${gitlab.host}

@@ -22,6 +22,8 @@ const MAX_PAGES = 10_000;
 export interface FleetRestOptions {
   readonly loggingEndpoint?: string | undefined;
   readonly computeEndpoint?: string | undefined;
+  /** A static OAuth 2.0 access token (GOOGLE_OAUTH_ACCESS_TOKEN), sent as is: no Google library loaded. */
+  readonly accessToken?: string | undefined;
   /** A google-auth-library client (anything with getRequestHeaders); default ADC, cloud-platform scope. */
   readonly authClient?: unknown;
   readonly timeoutMs?: number | undefined;
@@ -67,7 +69,7 @@ export const createFleetRestClient = (opts: FleetRestOptions = {}): FleetPort =>
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const policy = opts.retry ?? DEFAULT_RETRY;
   const doFetch = opts.fetch ?? globalThis.fetch;
-  const auth = headerSourceOf({ authClient: opts.authClient });
+  const auth = headerSourceOf({ accessToken: opts.accessToken, authClient: opts.authClient });
 
   /** One JSON call with auth headers, deadline, mapped errors and retries (rest.ts). */
   const call = googleJsonCall({ timeoutMs, policy, fetch: doFetch, sleep: opts.sleep, auth });

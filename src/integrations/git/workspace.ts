@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type SimpleGit, simpleGit } from 'simple-git';
+import type { SimpleGit, SimpleGitFactory } from 'simple-git';
 import { IntegrationError } from '../../core/errors.js';
 import type { GitCredential } from './credential.js';
 
@@ -148,6 +148,30 @@ export const failedHunkOf = (patch: string, detail: string): string | null => {
   return best ? best.join('\n').replace(/\n+$/, '') : null;
 };
 
+let simpleGitModule: Promise<SimpleGitFactory> | null = null;
+/**
+ * simple-git, loaded on the first branch change (or ahead of it by `warmGitWorkspace`), not when the process
+ * starts: a server without a forge never changes a branch.
+ */
+const loadSimpleGit = (): Promise<SimpleGitFactory> => {
+  const loading =
+    simpleGitModule ??
+    import('simple-git').then(
+      (m) => m.simpleGit,
+      (err: unknown) => {
+        simpleGitModule = null;
+        throw err;
+      },
+    );
+  simpleGitModule = loading;
+  return loading;
+};
+
+/** Loads simple-git ahead of the first `changeBranch` (never rejects; a failure shows again on that call). */
+export const warmGitWorkspace = async (): Promise<void> => {
+  await loadSimpleGit().catch(() => undefined);
+};
+
 const isRejection = (text: string) =>
   /\[rejected\]|stale info|non-fast-forward|fetch first|\(stale info\)|failed to push some refs/i.test(text);
 
@@ -160,6 +184,7 @@ export const changeBranch = async (input: BranchChangeInput): Promise<BranchChan
   const secrets = input.remote.credential.secretValues();
   const timeout = input.timeoutMs ?? GIT_DEADLINE_MS;
   try {
+    const simpleGit = await loadSimpleGit();
     const work = join(root, 'repo');
     const env = baseEnv(root);
     // Only what git's own environment parsing allows: config count, system/global config paths.

@@ -1,4 +1,5 @@
-import { App, SocketModeReceiver } from '@slack/bolt';
+import { createRequire } from 'node:module';
+import type { App, SocketModeReceiver } from '@slack/bolt';
 import type { RetryOptions } from '@slack/web-api';
 import { AppError, IntegrationError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
@@ -32,6 +33,25 @@ export interface SlackAppOptions {
 }
 
 export const DEFAULT_SOCKET_CONNECT_TIMEOUT_MS = 30_000;
+
+/**
+ * Bolt's App and Socket Mode receiver from their own modules: the package's index also loads Express and the
+ * Express and AWS Lambda receivers, the assistant and workflow helpers and the whole @slack/types namespace,
+ * none of which opsbot uses (~0.1 s of every start). The index is the fallback should a Bolt release move them.
+ */
+const requireBolt = createRequire(import.meta.url);
+const boltModule = <K extends 'App' | 'SocketModeReceiver'>(
+  name: K,
+  path: string,
+): typeof import('@slack/bolt')[K] => {
+  try {
+    const m = requireBolt(path) as { default?: typeof import('@slack/bolt')[K] };
+    if (typeof m.default === 'function') return m.default;
+  } catch {
+    // moved in this release: the index below
+  }
+  return (requireBolt('@slack/bolt') as typeof import('@slack/bolt'))[name];
+};
 
 export interface SlackApp {
   readonly app: App;
@@ -248,7 +268,11 @@ export const createSlackApp = (o: SlackAppOptions): SlackApp => {
         if (abandon.signal.aborted) throw err;
       },
     };
-    socketReceiver = new SocketModeReceiver({
+    const SocketReceiver = boltModule(
+      'SocketModeReceiver',
+      '@slack/bolt/dist/receivers/SocketModeReceiver.js',
+    );
+    socketReceiver = new SocketReceiver({
       appToken: o.transport.appToken,
       logger,
       logLevel: slackLogLevel(o.logger.level),
@@ -257,7 +281,8 @@ export const createSlackApp = (o: SlackAppOptions): SlackApp => {
   }
   const receiver = httpReceiver ?? socketReceiver;
   if (!receiver) throw new Error('unreachable: no Slack receiver');
-  const app = new App({
+  const BoltApp = boltModule('App', '@slack/bolt/dist/App.js');
+  const app = new BoltApp({
     receiver,
     authorize,
     logger,

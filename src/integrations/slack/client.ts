@@ -16,7 +16,7 @@ export interface SlackClientSettings {
   readonly apiUrl: string;
   /** Retries of a failed call (network error, 5xx, 429). config.slack.postRetries. */
   readonly retries: number;
-  /** A 429 asking to wait longer than this fails instead of stalling the answer. */
+  /** A 429 asking to wait longer than this fails instead of stalling the answer (config.slack.maxRetryAfterMs, default 30 s). */
   readonly maxRetryAfterMs?: number;
   readonly timeoutMs?: number;
   readonly logger: Logger;

@@ -1,4 +1,5 @@
-import { LogLevel, type Logger as SlackLogger } from '@slack/bolt';
+import type { Logger as SlackLogger } from '@slack/bolt';
+import { LogLevel } from '@slack/web-api';
 import type { Logger } from '../../core/logger.js';
 
 /**
