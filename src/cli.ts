@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 import { pathToFileURL } from 'node:url';
-import { prestartDiagMetrics } from './cli/diag-prestart.js';
 import { type CliCommand, type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './cli/io.js';
 
 /**
@@ -13,12 +12,6 @@ const prestartSyslog = (args: readonly string[], io: CliIo): void => {
     (m) => void m.prestartSyslogScan(args, io),
     () => undefined,
   );
-};
-
-/** A live `diag`: Cloud Monitoring's worker thread starts at once and loads its client while the command loads. */
-const prestartDiag = (args: readonly string[], io: CliIo): void => {
-  prestartDiagMetrics(args);
-  prestartSyslog(args, io);
 };
 
 const COMMANDS: Readonly<
@@ -48,7 +41,7 @@ const COMMANDS: Readonly<
   },
   diag: {
     summary: 'host diagnostics of a Compute Engine VM (USE: CPU, memory, disks, network), live or from files',
-    prestart: prestartDiag,
+    prestart: prestartSyslog,
     load: async () => (await import('./cli/diag.js')).runDiag,
   },
   versionlock: {

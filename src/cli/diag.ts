@@ -5,8 +5,7 @@ import { type Config, loadConfig } from '../core/config.js';
 import { parseDuration } from '../core/duration.js';
 import { AppError, isAppError } from '../core/errors.js';
 import type { MonitoringAdapter } from '../integrations/gce/monitoring.js';
-import type { TimeSeries } from '../integrations/gce/monitoring-port.js';
-import { discardPrestartedMonitoringThread } from '../integrations/gce/monitoring-thread-start.js';
+import type { MonitoringPort, TimeSeries } from '../integrations/gce/monitoring-port.js';
 import type { DiagReport, DiagSourceReport } from '../playbooks/diag/types.js';
 import { buildWindow } from '../playbooks/why-reboot/request.js';
 import { DEFAULT_SQLITE_BUSY_TIMEOUT_MS } from '../store/sqlite-file.js';
@@ -157,23 +156,20 @@ const liveReport = async (vm: string, flags: Flags, io: CliIo, config: Config): 
     { parseMonitoringEndpoint },
     token,
     { openCliInstanceMemory },
-    { createMonitoringThreadAdapter },
   ] = await Promise.all([
     import('../playbooks/diag/investigate.js'),
     import('../integrations/gce/adapter.js'),
     import('../integrations/gce/monitoring-endpoint.js'),
     import('../integrations/gce/token.js'),
     import('./instance-memory.js'),
-    import('../integrations/gce/monitoring-thread.js'),
     // Loaded before any request leaves, so the memory answers before the lookup can (a read is a millisecond).
     import('../store/instance-file.js'),
   ]);
   const google = config.google;
-  const auth = token.gceAdapterAuth(config.secrets);
   const adapters = createGceAdapters({
     logging: { apiEndpoint: google.endpoints.logging },
     compute: { apiEndpoint: google.endpoints.compute },
-    ...auth,
+    ...token.gceAdapterAuth(config.secrets),
   });
   parseMonitoringEndpoint(google.endpoints.monitoring); // a bad endpoint is a usage error before any request
   const memory = openCliInstanceMemory({
@@ -183,16 +179,14 @@ const liveReport = async (vm: string, flags: Flags, io: CliIo, config: Config): 
     now: io.now,
   });
   // Cloud Monitoring's client (google-gax, protobufjs, the credentials library: about half a second of CPU,
-  // the heaviest load of the command, and a quarter of a second to decode the answers) runs in a worker thread
-  // started with the process (cli.ts prestart): it loads and decodes on the second core. Should the thread
-  // fail, the in-process adapter takes over, loaded once the evidence requests are in flight, a module at a
-  // time so their answers are handled between steps.
+  // the heaviest load of the command) loads once the evidence requests are in flight, a module at a time so
+  // their answers are handled between steps; the metric reads wait for it.
   const stop = new AbortController();
-  const inProcess = async (): Promise<MonitoringAdapter> => {
+  const monitoring = (async (): Promise<MonitoringAdapter | null> => {
     await new Promise((resolve) => setImmediate(resolve)); // the requests leave first
     const { warmGoogleModules } = await import('../integrations/gce/warm.js');
     await warmGoogleModules({ signal: stop.signal });
-    if (stop.signal.aborted) throw new AppError('internal', 'Cloud Monitoring was not loaded');
+    if (stop.signal.aborted) return null;
     const [{ createMonitoringAdapter }, { gceAuthOptions }] = await Promise.all([
       import('../integrations/gce/monitoring.js'),
       import('../integrations/gce/auth.js'),
@@ -203,14 +197,18 @@ const liveReport = async (vm: string, flags: Flags, io: CliIo, config: Config): 
     });
     adapter.warm();
     return adapter;
+  })();
+  monitoring.catch(() => undefined); // a load failure is the metric reads' failure
+  const lazyMonitoring: MonitoringPort = {
+    async listTimeSeries(query, signal) {
+      const adapter = await monitoring;
+      if (!adapter) throw new AppError('internal', 'Cloud Monitoring was not loaded');
+      return adapter.listTimeSeries(query, signal);
+    },
   };
-  const monitoring = createMonitoringThreadAdapter(
-    { apiEndpoint: google.endpoints.monitoring, accessToken: auth.accessToken },
-    inProcess,
-  );
   try {
     return await investigateDiag(
-      { compute: adapters.compute, logging: adapters.logging, monitoring, memory },
+      { compute: adapters.compute, logging: adapters.logging, monitoring: lazyMonitoring, memory },
       {
         defaultProject: google.defaultProject,
         projects: google.projects,
@@ -224,22 +222,15 @@ const liveReport = async (vm: string, flags: Flags, io: CliIo, config: Config): 
       io.now,
     );
   } finally {
-    stop.abort(); // no metric read left to serve: a fallback load still under way stops at its next step
-    await Promise.all([adapters.close(), monitoring.close(), memory.flush()]);
+    stop.abort(); // no metric read left to serve: a load still under way stops at its next step
+    const loaded = await monitoring.catch(() => null);
+    await Promise.all([adapters.close(), loaded?.close(), memory.flush()]);
   }
 };
 
 const USAGE_CODES = new Set(['bad_input', 'not_found', 'ambiguous', 'config_invalid']);
 
 export const runDiag: CliCommand = async (args, io) => {
-  try {
-    return await diag(args, io);
-  } finally {
-    await discardPrestartedMonitoringThread(); // started for a live run that ended before it read metrics
-  }
-};
-
-const diag: CliCommand = async (args, io) => {
   let flags: Flags;
   let positionals: string[];
   try {
