@@ -360,7 +360,9 @@ const openBareRepo = (root: string, opts: RepoOptions): GitRepo => {
       for (const line of out.split('\0')) {
         const m = /^(\d+) blob ([0-9a-f]+)\t(.*)$/s.exec(line);
         if (!m?.[2] || m[3] === undefined) continue;
-        result[m[3]] = await git(['cat-file', 'blob', m[2]]);
+        const blob = await readObject(m[2]);
+        if (!blob) throw new Error(`git cat-file: blob ${m[2]} of ${ref} is missing`);
+        result[m[3]] = blob.content.toString('utf8');
       }
       return result;
     },
