@@ -383,16 +383,40 @@ const openBareRepo = (root: string, opts: RepoOptions): GitRepo => {
     buildTree,
     commitTree,
     updateRef,
+    /**
+     * Two git processes whatever the number of files (blobs, tree and commit by one `git fast-import` onto a
+     * scratch ref, then one `git update-ref --stdin` transaction that moves the branch from `old`, compare and
+     * swap, and deletes the scratch ref), where a blob, a tree and a commit each took processes of their own.
+     */
     async commitToBranch(branch, changes, message, author) {
       const ref = `refs/heads/${branch}`;
       const old = await revParse(ref);
-      const edits: TreeEdit[] = [];
-      for (const [path, content] of Object.entries(changes)) {
-        edits.push({ path, sha: content === null ? null : await writeBlob(content) });
+      const who = author ?? opts.author ?? DEFAULT_AUTHOR;
+      const when = `${Math.floor(Date.now() / 1000)} +0000`;
+      const data = (content: string) => `data ${Buffer.byteLength(content)}\n${content}\n`;
+      const scratch = `refs/fake-scratch/${randomUUID()}`;
+      const stream = [
+        `commit ${scratch}\n`,
+        `author ${who.name} <${who.email}> ${when}\n`,
+        `committer ${who.name} <${who.email}> ${when}\n`,
+        data(message),
+        old ? `from ${old}\n` : '',
+        ...Object.entries(changes).map(([path, content]) =>
+          content === null ? `D ${path}\n` : `M 100644 inline ${path}\n${data(content)}`,
+        ),
+        '\ndone\n',
+      ].join('');
+      await git(['fast-import', '--quiet', '--done'], { input: stream });
+      const sha = await revParse(scratch);
+      if (!sha) throw new Error(`git fast-import left no commit on ${scratch}`);
+      try {
+        await git(['update-ref', '--stdin'], {
+          input: `update ${ref} ${sha} ${old ?? '0'.repeat(40)}\ndelete ${scratch} ${sha}\n`,
+        });
+      } catch {
+        await git(['update-ref', '-d', scratch]);
+        throw new Error(`branch ${branch} moved during commitToBranch`);
       }
-      const tree = await buildTree(old, edits);
-      const sha = await commitTree(tree, old ? [old] : [], message, author);
-      if (!(await updateRef(ref, sha, old))) throw new Error(`branch ${branch} moved during commitToBranch`);
       return sha;
     },
     async commitInfo(sha) {
