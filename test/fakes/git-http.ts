@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { basename, dirname } from 'node:path';
+import { basename, delimiter, dirname, join } from 'node:path';
 import type { GitRepo } from './git-repo.js';
 
 /**
@@ -34,6 +34,17 @@ export interface GitHttpRoute {
 const unauthorized = (res: ServerResponse) => {
   res.writeHead(401, { 'www-authenticate': 'Basic realm="fake forge"', 'content-type': 'text/plain' });
   res.end('HTTP Basic: Access denied\n');
+};
+
+let gitExecPath: string | null = null;
+/**
+ * The directory of git's own programs (`git --exec-path`), asked once per process. The fake starts
+ * `git-http-backend` from there itself: `git http-backend` is one more process per request (the `git` wrapper
+ * only finds that program and execs it), and a test run makes hundreds of requests.
+ */
+const execPath = (): string => {
+  gitExecPath ??= execFileSync('git', ['--exec-path'], { encoding: 'utf8' }).trim();
+  return gitExecPath;
 };
 
 const refsOf = async (repo: GitRepo): Promise<Map<string, string>> => {
@@ -91,7 +102,8 @@ export const serveGitHttp = async (
   if (receiving) await route.beforePush?.shift()?.();
   const before = receiving ? await refsOf(repo) : null;
   const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    // As the `git` wrapper would run it: git's programs first on PATH (http-backend starts upload-pack).
+    PATH: `${execPath()}${delimiter}${process.env.PATH ?? '/usr/bin:/bin'}`,
     GIT_CONFIG_NOSYSTEM: '1',
     GIT_CONFIG_GLOBAL: '/dev/null',
     GIT_PROJECT_ROOT: dirname(repo.dir),
@@ -103,15 +115,18 @@ export const serveGitHttp = async (
     REMOTE_USER: 'fake-user', // enables receive-pack, as an authenticated user would
     REMOTE_ADDR: '127.0.0.1',
     // Pushing from a shallow clone is allowed by GitLab and GitHub.
-    GIT_CONFIG_COUNT: '1',
+    GIT_CONFIG_COUNT: '2',
     GIT_CONFIG_KEY_0: 'receive.shallowUpdate',
     GIT_CONFIG_VALUE_0: 'true',
+    // No `git gc --auto` process after each push: a fake's repository lives for one test.
+    GIT_CONFIG_KEY_1: 'receive.autogc',
+    GIT_CONFIG_VALUE_1: 'false',
   };
   if (req.headers['content-encoding']) env.HTTP_CONTENT_ENCODING = String(req.headers['content-encoding']);
   if (req.headers['git-protocol']) env.GIT_PROTOCOL = String(req.headers['git-protocol']);
   if (req.headers['content-length']) env.CONTENT_LENGTH = String(req.headers['content-length']);
 
-  const child = spawn('git', ['http-backend'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(join(execPath(), 'git-http-backend'), [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
   req.pipe(child.stdin);
   const out: Buffer[] = [];
   child.stdout.on('data', (c: Buffer) => out.push(c));

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -28,11 +28,19 @@ export interface GitAuthor {
   readonly email: string;
 }
 
+export interface GitObject {
+  readonly sha: string;
+  readonly type: 'blob' | 'tree' | 'commit' | 'tag';
+  readonly content: Buffer;
+}
+
 export interface GitRepo {
   /** Path of the bare repository. */
   readonly dir: string;
   readonly defaultBranch: string;
   git(args: readonly string[], opts?: GitRunOptions): Promise<string>;
+  /** The object a name (`sha`, `ref^{commit}`, `ref:path`...) resolves to, as `git cat-file` reads it; or null. */
+  readObject(name: string): Promise<GitObject | null>;
   /** Full sha a ref resolves to, or null. */
   revParse(ref: string): Promise<string | null>;
   /** Branch names (without refs/heads/), sorted. */
@@ -102,6 +110,78 @@ const run = (cwd: string, env: Record<string, string>, args: readonly string[], 
     else child.stdin?.end();
   });
 
+/**
+ * One `git cat-file --batch` process per repository answers the fakes' reads (a ref's commit, a file at a
+ * commit, a commit's parents), which they make on nearly every request: a process per read was most of the
+ * processes a forge test started. It reads the repository as it is at each request (refs and objects another
+ * process wrote in between included). Names git cannot take on one line go to a `git cat-file` of their own.
+ */
+const catFileBatch = (dir: string, env: Record<string, string>) => {
+  let child: ChildProcessWithoutNullStreams | null = null;
+  let buffered: Buffer = Buffer.alloc(0);
+  const waiting: Array<{ resolve: (o: GitObject | null) => void; reject: (e: Error) => void }> = [];
+
+  const fail = (err: Error) => {
+    child = null;
+    buffered = Buffer.alloc(0);
+    for (const w of waiting.splice(0)) w.reject(err);
+  };
+  /** Answers, in order, every request whose whole answer has arrived. */
+  const drain = () => {
+    for (;;) {
+      const nl = buffered.indexOf(10);
+      if (nl < 0 || waiting.length === 0) return;
+      const header = buffered.subarray(0, nl).toString('utf8');
+      const m = /^([0-9a-f]{40}) (blob|tree|commit|tag) (\d+)$/.exec(header);
+      if (!m) {
+        // `<name> missing` or `<name> ambiguous`.
+        buffered = buffered.subarray(nl + 1);
+        waiting.shift()?.resolve(null);
+        continue;
+      }
+      const size = Number(m[3]);
+      if (buffered.length < nl + 1 + size + 1) return;
+      const content = Buffer.from(buffered.subarray(nl + 1, nl + 1 + size));
+      buffered = buffered.subarray(nl + 1 + size + 1);
+      waiting.shift()?.resolve({ sha: m[1] ?? '', type: m[2] as GitObject['type'], content });
+    }
+  };
+  const start = (): ChildProcessWithoutNullStreams => {
+    const c = spawn('git', ['cat-file', '--batch'], { cwd: dir, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    c.stdout.on('data', (chunk: Buffer) => {
+      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+      drain();
+    });
+    c.stderr.resume();
+    c.on('error', (err) => fail(err));
+    c.on('close', (code) => {
+      if (child === c) fail(new Error(`git cat-file --batch exited ${code}`));
+    });
+    c.stdin.on('error', () => undefined); // EPIPE after an exit: the close handler reports it
+    // Never what keeps a test process alive: it ends when its stdin closes, at cleanup or at exit.
+    c.unref();
+    (c.stdout as unknown as { unref(): void }).unref();
+    (c.stderr as unknown as { unref(): void }).unref();
+    (c.stdin as unknown as { unref(): void }).unref();
+    return c;
+  };
+  return {
+    read(name: string): Promise<GitObject | null> {
+      child ??= start();
+      const c = child;
+      return new Promise((resolve, reject) => {
+        waiting.push({ resolve, reject });
+        c.stdin.write(`${name}\n`);
+      });
+    },
+    close() {
+      const c = child;
+      child = null;
+      c?.stdin.end();
+    },
+  };
+};
+
 interface RepoOptions {
   readonly defaultBranch?: string;
   readonly author?: GitAuthor;
@@ -164,6 +244,21 @@ const openBareRepo = (root: string, opts: RepoOptions): GitRepo => {
   const git = (args: readonly string[], o: GitRunOptions = {}) =>
     run(dir, { ...env, ...(o.env ?? {}) }, args, o.input);
 
+  const batch = catFileBatch(dir, env);
+  const readObject = async (name: string): Promise<GitObject | null> => {
+    if (name === '' || /[\n\r]/.test(name)) {
+      // Not one batch line: git cat-file itself (which refuses what it cannot name).
+      try {
+        const type = (await git(['cat-file', '-t', name])).trim() as GitObject['type'];
+        const sha = (await git(['rev-parse', '--verify', '--quiet', name])).trim();
+        return { sha, type, content: Buffer.from(await git(['cat-file', type, sha]), 'utf8') };
+      } catch {
+        return null;
+      }
+    }
+    return batch.read(name);
+  };
+
   /**
    * A full ref name (`refs/heads/x`) read from the repository's files as git stores them (a loose ref file,
    * else a line of packed-refs), without starting git: the fakes ask for branch heads on nearly every request.
@@ -193,22 +288,15 @@ const openBareRepo = (root: string, opts: RepoOptions): GitRepo => {
   const revParse = async (ref: string) => {
     const fromFile = await readRefFile(ref);
     if (fromFile !== undefined) return fromFile;
-    try {
-      return (await git(['rev-parse', '--verify', '--quiet', `${ref}^{object}`])).trim() || null;
-    } catch {
-      return null;
-    }
+    return (await readObject(ref))?.sha ?? null;
   };
 
-  const blobSha = async (ref: string, path: string) => {
-    try {
-      const out = (await git(['ls-tree', '-z', ref, '--', path])).split('\0')[0] ?? '';
-      const m = /^(\d+) (blob) ([0-9a-f]+)\t/.exec(out);
-      return m?.[3] ?? null;
-    } catch {
-      return null;
-    }
+  /** The blob at `path` in the tree of `ref` (null for a directory or nothing). */
+  const blobAt = async (ref: string, path: string) => {
+    const o = await readObject(`${ref}:${path}`);
+    return o?.type === 'blob' ? o : null;
   };
+  const blobSha = async (ref: string, path: string) => (await blobAt(ref, path))?.sha ?? null;
 
   const writeBlob = async (content: string | Buffer) =>
     (await git(['hash-object', '-w', '--stdin'], { input: content })).trim();
@@ -261,10 +349,9 @@ const openBareRepo = (root: string, opts: RepoOptions): GitRepo => {
         .filter((l) => l !== '')
         .sort();
     },
+    readObject,
     async readFile(ref, path) {
-      const sha = await blobSha(ref, path);
-      if (!sha) return null;
-      return git(['cat-file', 'blob', sha]);
+      return (await blobAt(ref, path))?.content.toString('utf8') ?? null;
     },
     blobSha,
     async readTree(ref) {
@@ -273,7 +360,9 @@ const openBareRepo = (root: string, opts: RepoOptions): GitRepo => {
       for (const line of out.split('\0')) {
         const m = /^(\d+) blob ([0-9a-f]+)\t(.*)$/s.exec(line);
         if (!m?.[2] || m[3] === undefined) continue;
-        result[m[3]] = await git(['cat-file', 'blob', m[2]]);
+        const blob = await readObject(m[2]);
+        if (!blob) throw new Error(`git cat-file: blob ${m[2]} of ${ref} is missing`);
+        result[m[3]] = blob.content.toString('utf8');
       }
       return result;
     },
@@ -294,28 +383,49 @@ const openBareRepo = (root: string, opts: RepoOptions): GitRepo => {
     buildTree,
     commitTree,
     updateRef,
+    /**
+     * Two git processes whatever the number of files (blobs, tree and commit by one `git fast-import` onto a
+     * scratch ref, then one `git update-ref --stdin` transaction that moves the branch from `old`, compare and
+     * swap, and deletes the scratch ref), where a blob, a tree and a commit each took processes of their own.
+     */
     async commitToBranch(branch, changes, message, author) {
       const ref = `refs/heads/${branch}`;
       const old = await revParse(ref);
-      const edits: TreeEdit[] = [];
-      for (const [path, content] of Object.entries(changes)) {
-        edits.push({ path, sha: content === null ? null : await writeBlob(content) });
+      const who = author ?? opts.author ?? DEFAULT_AUTHOR;
+      const when = `${Math.floor(Date.now() / 1000)} +0000`;
+      const data = (content: string) => `data ${Buffer.byteLength(content)}\n${content}\n`;
+      const scratch = `refs/fake-scratch/${randomUUID()}`;
+      const stream = [
+        `commit ${scratch}\n`,
+        `author ${who.name} <${who.email}> ${when}\n`,
+        `committer ${who.name} <${who.email}> ${when}\n`,
+        data(message),
+        old ? `from ${old}\n` : '',
+        ...Object.entries(changes).map(([path, content]) =>
+          content === null ? `D ${path}\n` : `M 100644 inline ${path}\n${data(content)}`,
+        ),
+        '\ndone\n',
+      ].join('');
+      await git(['fast-import', '--quiet', '--done'], { input: stream });
+      const sha = await revParse(scratch);
+      if (!sha) throw new Error(`git fast-import left no commit on ${scratch}`);
+      try {
+        await git(['update-ref', '--stdin'], {
+          input: `update ${ref} ${sha} ${old ?? '0'.repeat(40)}\ndelete ${scratch} ${sha}\n`,
+        });
+      } catch {
+        await git(['update-ref', '-d', scratch]);
+        throw new Error(`branch ${branch} moved during commitToBranch`);
       }
-      const tree = await buildTree(old, edits);
-      const sha = await commitTree(tree, old ? [old] : [], message, author);
-      if (!(await updateRef(ref, sha, old))) throw new Error(`branch ${branch} moved during commitToBranch`);
       return sha;
     },
     async commitInfo(sha) {
-      try {
-        const raw = await git(['cat-file', 'commit', sha]);
-        const [header = '', ...rest] = raw.split('\n\n');
-        const parents = [...header.matchAll(/^parent ([0-9a-f]+)$/gm)].map((m) => m[1] ?? '');
-        const tree = /^tree ([0-9a-f]+)$/m.exec(header)?.[1] ?? '';
-        return { parents, message: rest.join('\n\n'), tree };
-      } catch {
-        return null;
-      }
+      const commit = await readObject(`${sha}^{commit}`);
+      if (!commit) return null;
+      const [header = '', ...rest] = commit.content.toString('utf8').split('\n\n');
+      const parents = [...header.matchAll(/^parent ([0-9a-f]+)$/gm)].map((m) => m[1] ?? '');
+      const tree = /^tree ([0-9a-f]+)$/m.exec(header)?.[1] ?? '';
+      return { parents, message: rest.join('\n\n'), tree };
     },
     async lastCommitFor(ref, path) {
       try {
@@ -325,6 +435,7 @@ const openBareRepo = (root: string, opts: RepoOptions): GitRepo => {
       }
     },
     async cleanup() {
+      batch.close();
       await rm(root, { recursive: true, force: true });
     },
   };

@@ -335,7 +335,7 @@ export const startFakeGithub = async (opts: {
       if (req.method === 'POST' && r1 === 'commits' && rest.length === 2) {
         const body = req.json() as { message?: string; tree?: string; parents?: string[] };
         if (!body.message || !body.tree) return fail(422, 'Invalid request.');
-        if ((await repo.git(['cat-file', '-t', body.tree]).catch(() => '')).trim() !== 'tree') {
+        if ((await repo.readObject(body.tree))?.type !== 'tree') {
           return fail(422, 'Tree SHA does not exist');
         }
         for (const p of body.parents ?? []) {
@@ -356,9 +356,9 @@ export const startFakeGithub = async (opts: {
         return { status: 201, json: { sha, url: `${api}/repos/${name}/git/blobs/${sha}` } };
       }
       if (req.method === 'GET' && r1 === 'blobs' && rest[2]) {
-        const type = (await repo.git(['cat-file', '-t', rest[2]]).catch(() => '')).trim();
-        if (type !== 'blob') return fail(404, 'Not Found');
-        const raw = Buffer.from(await repo.git(['cat-file', 'blob', rest[2]]), 'utf8');
+        const object = await repo.readObject(rest[2]);
+        if (object?.type !== 'blob') return fail(404, 'Not Found');
+        const raw = Buffer.from(object.content.toString('utf8'), 'utf8');
         return {
           status: 200,
           json: {
@@ -410,10 +410,9 @@ export const startFakeGithub = async (opts: {
       const ref = req.query.get('ref') ?? repo.defaultBranch;
       const commit = (await repo.revParse(`refs/heads/${ref}`)) ?? (await repo.revParse(`${ref}^{commit}`));
       if (!commit) return fail(404, `No commit found for the ref ${ref}`);
-      const blob = await repo.blobSha(commit, path);
-      if (!blob) {
-        const type = (await repo.git(['cat-file', '-t', `${commit}:${path}`]).catch(() => '')).trim();
-        if (type === 'tree') {
+      const object = await repo.readObject(`${commit}:${path}`);
+      if (object?.type !== 'blob') {
+        if (object?.type === 'tree') {
           const entries = await repo.listDir(commit, path);
           return {
             status: 200,
@@ -426,7 +425,8 @@ export const startFakeGithub = async (opts: {
         }
         return fail(404, 'Not Found');
       }
-      const raw = Buffer.from(await repo.git(['cat-file', 'blob', blob]), 'utf8');
+      const blob = object.sha;
+      const raw = Buffer.from(object.content.toString('utf8'), 'utf8');
       const big = raw.length > contentsLimit;
       return {
         status: 200,

@@ -265,9 +265,10 @@ export const startFakeGitlab = async (opts: {
       if (!ref) return fail(400, 'ref is missing');
       const commit = await repo.revParse(`${ref}^{commit}`);
       if (!commit) return fail(404, '404 Commit Not Found');
-      const blob = await repo.blobSha(commit, filePath);
-      if (!blob) return fail(404, '404 File Not Found');
-      const content = await repo.git(['cat-file', 'blob', blob]);
+      const file = await repo.readObject(`${commit}:${filePath}`);
+      if (file?.type !== 'blob') return fail(404, '404 File Not Found');
+      const blob = file.sha;
+      const content = file.content.toString('utf8');
       if (rest[3] === 'raw') return { status: 200, text: content };
       return {
         status: 200,

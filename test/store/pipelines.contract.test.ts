@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CiJobState, CiStatus, JobEvent, PipelineEvent } from '../../src/core/ci.js';
 import type { FollowTiming, MergeRequestChange, StoreForgeEvent } from '../../src/store/pipeline-types.js';
 import type { Store } from '../../src/store/types.js';
@@ -86,18 +86,21 @@ const mrEvent = (state: MergeRequestChange['state'], at: string, over: Partial<M
     ...over,
   }) satisfies MergeRequestChange;
 
-describe.each(engines())('pipeline store on $engine', ({ create }) => {
+describe.each(engines())('pipeline store on $engine', ({ migrated, release }) => {
   let target: StoreTarget;
   let store: Store;
   const clock = manualClock('2026-05-04T10:00:00Z');
 
   beforeEach(async () => {
     clock.set('2026-05-04T10:00:00Z');
-    target = await create();
+    target = await migrated();
     store = await target.open({ now: clock.now });
   });
   afterEach(async () => {
     await target.dispose();
+  });
+  afterAll(async () => {
+    await release();
   });
 
   const follow = () =>

@@ -88,12 +88,18 @@ export type BranchChangeOutcome =
 
 const GIT_DEADLINE_MS = 120_000;
 
-/** The environment of every git child: nothing inherited but PATH. */
+/**
+ * The environment of every git child: nothing inherited but PATH. `maintenance.auto=false`: the fetch and the
+ * commit would each start a `git maintenance run --auto` process for a repository deleted a moment later.
+ */
 const baseEnv = (home: string): Record<string, string> => ({
   PATH: process.env.PATH ?? '/usr/bin:/bin',
   HOME: home,
   GIT_CONFIG_NOSYSTEM: '1',
   GIT_CONFIG_GLOBAL: '/dev/null',
+  GIT_CONFIG_COUNT: '1',
+  GIT_CONFIG_KEY_0: 'maintenance.auto',
+  GIT_CONFIG_VALUE_0: 'false',
   GIT_TERMINAL_PROMPT: '0',
   LANG: 'C',
   LC_ALL: 'C',
@@ -203,9 +209,9 @@ export const changeBranch = async (input: BranchChangeInput): Promise<BranchChan
     });
     const remote: SimpleGit = simpleGit({ baseDir: work, unsafe, timeout: { block: timeout } }).env({
       ...env,
-      GIT_CONFIG_COUNT: '1',
-      GIT_CONFIG_KEY_0: `http.${input.remote.url}.extraHeader`,
-      GIT_CONFIG_VALUE_0: input.remote.credential.authorizationHeader(),
+      GIT_CONFIG_COUNT: '2',
+      GIT_CONFIG_KEY_1: `http.${input.remote.url}.extraHeader`,
+      GIT_CONFIG_VALUE_1: input.remote.credential.authorizationHeader(),
     });
     const networked = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
       try {
