@@ -2,7 +2,25 @@
  * Layer direction, checked by `npm run lint`: core <- store/server/integrations <- playbooks <- handlers/cli
  * <- main (src/main.ts, and src/cli.ts, the process entry that starts it). A module may import its own layer
  * and the layers below it, never one above. Type-only imports count too: a type from above is a dependency.
+ *
+ * Sources are read with swc (`parser: 'swc'`, the @swc/core devDependency): dependency-cruiser reads TypeScript
+ * only through the TypeScript 5 compiler API (typescript >=2 <7), and the project's compiler is TypeScript 7, which
+ * has none. swc sees every import declaration, `import type` included, and every `import('...')` call, but not
+ * `import('...')` in a type (`typeof import('./x.js')`): lint/no-import-type-query.grit (Biome) forbids those.
+ * Without a parser for .ts, dependency-cruiser would cruise no module and report no violation: hence the check below.
  */
+const swcVersion = (() => {
+  try {
+    return require('@swc/core/package.json').version;
+  } catch {
+    return 'missing';
+  }
+})();
+if (!/^1\./.test(swcVersion)) {
+  throw new Error(
+    `.dependency-cruiser.cjs: dependency-cruiser reads src/ with @swc/core 1.x (found: ${swcVersion}); without it no .ts file is cruised and the layer check would pass on nothing. Run npm ci.`,
+  );
+}
 const core = '^src/core/';
 const low = '^src/(store|server|integrations)/';
 const playbooks = '^src/playbooks/';
@@ -50,6 +68,7 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
+    parser: 'swc',
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     exclude: { path: '^(test|bench|dist)/' },

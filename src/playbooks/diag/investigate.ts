@@ -4,6 +4,7 @@ import type { ComputePort, LoggingPort } from '../../integrations/gce/port.js';
 import { type CollectTimeouts, collectEvidence } from '../why-reboot/collect.js';
 import type { InstanceMemory } from '../why-reboot/instance-memory.js';
 import type { SourceReport, TimeWindow } from '../why-reboot/types.js';
+import type * as Analyze from './analyze.js';
 import { HOST_LINES } from './host-lines.js';
 import { type CollectedMetrics, collectMetrics } from './metrics.js';
 import type { DiagReport, DiagSourceReport } from './types.js';
@@ -58,7 +59,7 @@ export const investigateDiag = async (
 ): Promise<DiagReport> => {
   // The analysis loads while the requests are in flight, once the lookup has answered (the first requests
   // left before it: its answer took a round trip), a turn of the event loop after the queries it starts.
-  let analysis: Promise<typeof import('./analyze.js')> | null = null;
+  let analysis: Promise<typeof Analyze> | null = null;
   const loadAnalysis = () => {
     analysis ??= new Promise((resolve) => setImmediate(resolve)).then(() => import('./analyze.js'));
     return analysis;

@@ -1,3 +1,5 @@
+import type * as Canvas from '@napi-rs/canvas';
+import type * as ChartJs from 'chart.js';
 import type { ChartData, ChartPanel, DiagEvent } from './types.js';
 
 /**
@@ -26,8 +28,8 @@ export const MARKER_COLOURS: Readonly<Partial<Record<DiagEvent['kind'], string>>
   stop: '#8d6e63',
 };
 
-type ChartModule = typeof import('chart.js');
-type CanvasModule = typeof import('@napi-rs/canvas');
+type ChartModule = typeof ChartJs;
+type CanvasModule = typeof Canvas;
 
 let libs: Promise<{ chart: ChartModule; canvas: CanvasModule }> | null = null;
 /** Loads Chart.js and the canvas (once); callers may start it early to overlap it with network waits. */

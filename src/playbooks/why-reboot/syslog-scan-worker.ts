@@ -1,5 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import type * as ScanCore from './syslog-scan-core.js';
 import type { KernelFactory } from './syslog-scan-core.js';
+import type * as Simd from './syslog-simd.js';
 
 /**
  * A syslog scan worker's entry point (syslog-workers.ts starts it). It loads the byte-level half of the scan
@@ -13,9 +15,9 @@ const sibling = (name: string): string =>
 
 if (parentPort !== null) {
   const port = parentPort;
-  const core: Promise<typeof import('./syslog-scan-core.js')> = import(sibling('syslog-scan-core'));
+  const core: Promise<typeof ScanCore> = import(sibling('syslog-scan-core'));
   const kernel: Promise<KernelFactory | null> = import(sibling('syslog-simd')).then(
-    (m: typeof import('./syslog-simd.js')) => {
+    (m: typeof Simd) => {
       m.compileLineScanKernel();
       return m.createLineScanKernel;
     },
