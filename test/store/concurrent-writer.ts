@@ -9,11 +9,12 @@
  */
 import module from 'node:module';
 import { createInterface } from 'node:readline';
+import type * as OpenStore from '../../src/store/open.js';
 
 module.enableCompileCache?.();
 const { openStore } = (await import(
   new URL('../../dist/store/open.js', import.meta.url).href
-)) as typeof import('../../src/store/open.js');
+)) as typeof OpenStore;
 
 interface Job {
   readonly databaseUrl?: string;

@@ -1,6 +1,8 @@
 import { AppError } from '../../core/errors.js';
 import type { Secrets } from '../../core/secrets.js';
+import type * as GithubAdapter from '../github/adapter.js';
 import type { GithubForgeOptions } from '../github/adapter.js';
+import type * as GitlabAdapter from '../gitlab/adapter.js';
 import type { GitlabForgeOptions } from '../gitlab/adapter.js';
 import type { ForgeKind, ForgePort } from './port.js';
 
@@ -10,8 +12,8 @@ import type { ForgeKind, ForgePort } from './port.js';
  * GitHub never loads octokit. One load per process, shared by every forge of the kind.
  */
 const adapterModules: {
-  gitlab?: Promise<typeof import('../gitlab/adapter.js')>;
-  github?: Promise<typeof import('../github/adapter.js')>;
+  gitlab?: Promise<typeof GitlabAdapter>;
+  github?: Promise<typeof GithubAdapter>;
 } = {};
 const loadGitlab = () => {
   adapterModules.gitlab ??= import('../gitlab/adapter.js');

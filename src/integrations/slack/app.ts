@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import type * as Bolt from '@slack/bolt';
 import type { App, SocketModeReceiver } from '@slack/bolt';
 import type { RetryOptions } from '@slack/web-api';
 import { AppError, IntegrationError } from '../../core/errors.js';
@@ -40,17 +41,14 @@ export const DEFAULT_SOCKET_CONNECT_TIMEOUT_MS = 30_000;
  * none of which opsbot uses (~0.1 s of every start). The index is the fallback should a Bolt release move them.
  */
 const requireBolt = createRequire(import.meta.url);
-const boltModule = <K extends 'App' | 'SocketModeReceiver'>(
-  name: K,
-  path: string,
-): typeof import('@slack/bolt')[K] => {
+const boltModule = <K extends 'App' | 'SocketModeReceiver'>(name: K, path: string): (typeof Bolt)[K] => {
   try {
-    const m = requireBolt(path) as { default?: typeof import('@slack/bolt')[K] };
+    const m = requireBolt(path) as { default?: (typeof Bolt)[K] };
     if (typeof m.default === 'function') return m.default;
   } catch {
     // moved in this release: the index below
   }
-  return (requireBolt('@slack/bolt') as typeof import('@slack/bolt'))[name];
+  return (requireBolt('@slack/bolt') as typeof Bolt)[name];
 };
 
 export interface SlackApp {
