@@ -1,16 +1,21 @@
 import { defineConfig } from 'vitest/config';
+import { LongestFirstSequencer } from './test/support/sequencer.js';
 import { SummaryReporter } from './test/support/summary-reporter.js';
 
 /**
- * Three projects in one run (`npm test` runs them all, in parallel):
- * - unit: everything outside test/e2e/ (pure functions, adapters against fake servers, store contract);
- * - isolated: the unit files that vi.mock a module (ISOLATED), each in a fresh process;
- * - e2e: test/e2e/** (a whole opsbot, in process or as an `opsbot serve` child, against the fakes; the
- *   packed tarball installed in a clean directory). Add a suite by dropping a file there.
- * `npx vitest run --project unit` is the quick loop while editing.
+ * Two projects in one run (`npm test` runs them both):
+ * - suite: every test file: unit tests (pure functions, adapters against fake servers, store contract) and
+ *   test/e2e/** (a whole opsbot, in process or as an `opsbot serve` child, against the fakes; the packed
+ *   tarball installed in a clean directory). Add an end-to-end suite by dropping a file there. One project,
+ *   so that a worker process runs end-to-end and unit files alike: vitest stops a worker when the next file
+ *   belongs to another project, and the end-to-end files' waits would otherwise only overlap each other.
+ * - isolated: the files that vi.mock a module (ISOLATED), each in a fresh process, first.
+ * `OPSBOT_TESTS=unit npx vitest run` is the quick loop while editing (everything but test/e2e/).
  */
 /** Files that vi.mock a module: they need a fresh module graph (project `isolated`). */
 const ISOLATED = ['test/playbooks/why-reboot/syslog-workers.test.ts'];
+/** `OPSBOT_TESTS=unit`: leave out the end-to-end suites (vitest's --exclude does not reach a project's files). */
+const UNIT_ONLY = process.env.OPSBOT_TESTS === 'unit' ? ['test/e2e/**'] : [];
 
 export const config = defineConfig({
   test: {
@@ -37,19 +42,17 @@ export const config = defineConfig({
     // Compiles src/ into dist/ once when dist/ is not current (a clean clone), so the ~60 `opsbot` processes
     // the suites start run JavaScript through bin/opsbot.js instead of each loading tsx over src/.
     globalSetup: ['./test/support/build-dist.ts'],
+    // Longest files first, across unit and end-to-end (test/support/sequencer.ts).
+    sequence: { sequencer: LongestFirstSequencer },
     reporters: ['default', new SummaryReporter()],
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ['test/e2e/**', ...ISOLATED] },
+        test: { name: 'suite', include: ['test/**/*.test.ts'], exclude: [...ISOLATED, ...UNIT_ONLY] },
       },
       {
         extends: true,
         test: { name: 'isolated', include: ISOLATED, isolate: true },
-      },
-      {
-        extends: true,
-        test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'] },
       },
     ],
   },
