@@ -4,6 +4,7 @@ import type { DestinationStream } from 'pino';
 import { type Config, loadConfig } from './core/config.js';
 import { AppError } from './core/errors.js';
 import { buildLogger, type Logger, SecretSanitizer } from './core/logger.js';
+import { onceUntilRejected } from './core/once.js';
 import { type Env, secretValues } from './core/secrets.js';
 import {
   type AmendHandlerDeps,
@@ -263,25 +264,19 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
     },
   });
   // The Monitoring client and google-auth-library load with it (warmGoogle, or the first /diag), never at start.
-  let monitoring: MonitoringAdapter | null = null;
-  let monitoringBuilt: Promise<MonitoringAdapter> | null = null;
-  const getMonitoring = (): Promise<MonitoringAdapter> => {
-    monitoringBuilt ??= (async () => {
-      const [{ createMonitoringAdapter }, { gceAuthOptions }] = await Promise.all([
-        import('./integrations/gce/monitoring.js'),
-        import('./integrations/gce/auth.js'),
-      ]);
-      monitoring = createMonitoringAdapter({
-        apiEndpoint: config.google.endpoints.monitoring,
-        ...gceAuthOptions(config.secrets),
-      });
-      return monitoring;
-    })().catch((err: unknown) => {
-      monitoringBuilt = null; // tried again by the next command, as a client that failed to build always was
-      throw err;
+  let monitoring: MonitoringAdapter | null = null; // once built, for the shutdown to close
+  // Tried again by the next command when it failed to build, as a client that failed to build always was.
+  const getMonitoring = onceUntilRejected(async (): Promise<MonitoringAdapter> => {
+    const [{ createMonitoringAdapter }, { gceAuthOptions }] = await Promise.all([
+      import('./integrations/gce/monitoring.js'),
+      import('./integrations/gce/auth.js'),
+    ]);
+    monitoring = createMonitoringAdapter({
+      apiEndpoint: config.google.endpoints.monitoring,
+      ...gceAuthOptions(config.secrets),
     });
-    return monitoringBuilt;
-  };
+    return monitoring;
+  });
   const diag =
     options.diag !== undefined
       ? options.diag

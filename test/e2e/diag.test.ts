@@ -56,19 +56,24 @@ afterAll(async () => {
   await Promise.all([slack?.close(), fakes?.close()]);
 });
 
+/** Posts `/diag` for the scenario's VM, signed as Slack would; the ack must be a 200. */
+const postDiag = async (): Promise<void> => {
+  const s = scenario.target;
+  const res = await postSigned(
+    port,
+    slashBody({
+      command: '/diag',
+      text: `${s.name} --project ${s.project} --zone ${s.zone}`,
+      response_url: slack.responseUrl(),
+    }),
+  );
+  expect(res.status).toBe(200);
+};
+
 describe('/diag end to end (real process, real clients, fake Slack and Google)', () => {
   it('answers with the verdict, uploads the chart to the thread and posts the report, escaping the evidence', async () => {
     slack.failNext('files.completeUploadExternal', { status: 429, retryAfter: 1 });
-    const s = scenario.target;
-    const res = await postSigned(
-      port,
-      slashBody({
-        command: '/diag',
-        text: `${s.name} --project ${s.project} --zone ${s.zone}`,
-        response_url: slack.responseUrl(),
-      }),
-    );
-    expect(res.status).toBe(200);
+    await postDiag();
     const root = await slack.waitFor(
       () => slack.messages.find((m) => m.threadTs === null && m.updates > 0),
       60_000,
@@ -110,15 +115,7 @@ describe('/diag end to end (real process, real clients, fake Slack and Google)',
     // The first /diag (above, or here when this test runs alone) looked the VM up and remembered it.
     const ask = async () => {
       const before = slack.messages.filter((m) => m.threadTs === null && m.updates > 0).length;
-      const res = await postSigned(
-        port,
-        slashBody({
-          command: '/diag',
-          text: `${s.name} --project ${s.project} --zone ${s.zone}`,
-          response_url: slack.responseUrl(),
-        }),
-      );
-      expect(res.status).toBe(200);
+      await postDiag();
       await slack.waitFor(
         () => slack.messages.filter((m) => m.threadTs === null && m.updates > 0).length > before || undefined,
         60_000,

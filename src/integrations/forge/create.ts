@@ -1,4 +1,5 @@
 import { AppError } from '../../core/errors.js';
+import { onceUntilRejected } from '../../core/once.js';
 import type { Secrets } from '../../core/secrets.js';
 import type * as GithubAdapter from '../github/adapter.js';
 import type { GithubForgeOptions } from '../github/adapter.js';
@@ -41,14 +42,7 @@ export const warmForges = async (settings: Pick<ForgeSettings, 'gitlab' | 'githu
  * module is in; a build that fails fails that call and is tried again on the next one.
  */
 const lazyForge = (kind: ForgeKind, build: () => Promise<ForgePort>): ForgePort => {
-  let built: Promise<ForgePort> | null = null;
-  const forge = (): Promise<ForgePort> => {
-    built ??= build().catch((err: unknown) => {
-      built = null;
-      throw err;
-    });
-    return built;
-  };
+  const forge = onceUntilRejected(build);
   return {
     kind,
     getBranchHead: async (...a) => (await forge()).getBranchHead(...a),

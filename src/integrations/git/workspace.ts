@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SimpleGit, SimpleGitFactory } from 'simple-git';
 import { IntegrationError } from '../../core/errors.js';
+import { onceUntilRejected } from '../../core/once.js';
 import type { GitCredential } from './credential.js';
 
 /**
@@ -154,24 +155,13 @@ export const failedHunkOf = (patch: string, detail: string): string | null => {
   return best ? best.join('\n').replace(/\n+$/, '') : null;
 };
 
-let simpleGitModule: Promise<SimpleGitFactory> | null = null;
 /**
  * simple-git, loaded on the first branch change (or ahead of it by `warmGitWorkspace`), not when the process
  * starts: a server without a forge never changes a branch.
  */
-const loadSimpleGit = (): Promise<SimpleGitFactory> => {
-  const loading =
-    simpleGitModule ??
-    import('simple-git').then(
-      (m) => m.simpleGit,
-      (err: unknown) => {
-        simpleGitModule = null;
-        throw err;
-      },
-    );
-  simpleGitModule = loading;
-  return loading;
-};
+const loadSimpleGit = onceUntilRejected(
+  async (): Promise<SimpleGitFactory> => (await import('simple-git')).simpleGit,
+);
 
 /** Loads simple-git ahead of the first `changeBranch` (never rejects; a failure shows again on that call). */
 export const warmGitWorkspace = async (): Promise<void> => {
