@@ -75,6 +75,31 @@ export class NodeSqliteDatabase implements SqliteDatabase {
   }
 }
 
+const SQLITE_BUSY = 5;
+const isBusy = (err: unknown): boolean =>
+  typeof err === 'object' && err !== null && (err as { errcode?: unknown }).errcode === SQLITE_BUSY;
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Runs `step` again while SQLite answers SQLITE_BUSY, for up to `timeoutMs`, for the statements SQLite fails
+ * at once instead of calling its busy handler: switching a file to WAL needs the exclusive lock, and while
+ * another process holds the write lock (BEGIN IMMEDIATE, as a second opsbot migrating the same fresh file
+ * does) SQLite returns "database is locked" without waiting, to avoid a deadlock. The connection holds no
+ * lock between tries, so waiting here cannot deadlock. Synchronous, like node:sqlite itself.
+ */
+const untilNotBusy = <T>(step: () => T, timeoutMs: number): T => {
+  const deadline = performance.now() + timeoutMs;
+  for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
+    try {
+      return step();
+    } catch (err) {
+      const left = deadline - performance.now();
+      if (!isBusy(err) || left <= 0) throw err;
+      Atomics.wait(pause, 0, 0, Math.min(delay + Math.random() * delay, left));
+    }
+  }
+};
+
 /**
  * Opens (creating if needed) a SQLite file for a long-lived service: WAL so readers never block the writer,
  * a busy timeout so a second process (the CLI next to the server) waits instead of failing with
@@ -85,7 +110,7 @@ export const openSqliteFile = (file: string, options: SqliteFileOptions): NodeSq
   const db = new NodeSqliteDatabase(raw);
   try {
     db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs))}`);
-    const mode = db.pragma('journal_mode = WAL');
+    const mode = untilNotBusy(() => db.pragma('journal_mode = WAL'), options.busyTimeoutMs);
     if (String(mode).toLowerCase() !== 'wal') {
       throw new Error(`SQLite refused WAL journal mode (got ${String(mode)})`);
     }

@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -64,5 +66,54 @@ describe('SQLite engine', () => {
       db.close();
     }
     expect(db.isOpen).toBe(false);
+  });
+
+  /**
+   * Another process holds the fresh file's write lock (BEGIN IMMEDIATE, as a second opsbot migrating it does)
+   * and lets go after `holdMs`, or when killed. Resolves once the lock is held.
+   */
+  const holdWriteLock = async (file: string, holdMs: number) => {
+    const script = `
+      const { DatabaseSync } = require('node:sqlite');
+      const db = new DatabaseSync(${JSON.stringify(file)});
+      db.exec('create table if not exists t (x)');
+      db.exec('BEGIN IMMEDIATE');
+      db.exec('insert into t values (1)');
+      process.stdout.write('held\\n');
+      setTimeout(() => db.exec('COMMIT'), ${holdMs});`;
+    const child = spawn(process.execPath, ['--no-warnings', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await once(child.stdout, 'data');
+    return child;
+  };
+
+  it('waits for another process that holds the write lock of a fresh file before switching it to WAL', async () => {
+    const file = path.join(root, 'fresh.sqlite');
+    const holder = await holdWriteLock(file, 300);
+    try {
+      // SQLite answers "database is locked" at once here, without its busy handler: opsbot waits itself.
+      const db = openSqliteFile(file, { busyTimeoutMs: 10_000 });
+      try {
+        expect(db.pragma('journal_mode')).toBe('wal');
+        expect(db.prepare('select count(*) as n from t').all([])).toEqual([{ n: 1 }]);
+      } finally {
+        db.close();
+      }
+    } finally {
+      holder.kill();
+    }
+  });
+
+  it('gives up with SQLITE_BUSY once the busy timeout has passed', async () => {
+    const file = path.join(root, 'held.sqlite');
+    const holder = await holdWriteLock(file, 60_000);
+    try {
+      const t0 = performance.now();
+      expect(() => openSqliteFile(file, { busyTimeoutMs: 200 })).toThrow(/database is locked/);
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(190);
+    } finally {
+      holder.kill();
+    }
   });
 });
