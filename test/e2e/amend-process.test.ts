@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open.js';
+import { type FakeCompute, startFakeCompute } from '../fakes/gce-compute.js';
+import { TEST_TOKEN } from '../fakes/gce-env.js';
 import { createBareRepo, type GitRepo } from '../fakes/git-repo.js';
 import { type FakeGitlab, startFakeGitlab } from '../fakes/gitlab.js';
 import { type FakeSlack, type PostedFakeMessage, startFakeSlack } from '../fakes/slack.js';
@@ -33,6 +35,8 @@ const ALICE = 'U0ALICE'; // requester
 const BOB = 'U0BOB'; // approver
 const CONF = 'name = app\nworkers = 2\n';
 const LOCKS = 'inventory/versionlock.list';
+const TF = 'terraform/prod';
+const VM_ID = `projects/shop-prod/zones/europe-west1-b/instances/web-1`;
 const DIFF = `--- a/app.conf
 +++ b/app.conf
 @@ -1,2 +1,2 @@
@@ -45,6 +49,7 @@ describe('/amend in Slack against an opsbot serve process', () => {
   let slack: FakeSlack;
   let gitlab: FakeGitlab;
   let repo: GitRepo;
+  let compute: FakeCompute;
   let bot: OpsbotProcess;
   /** Starts opsbot serve on the same port, config and store (a restart after a kill). */
   let start: () => Promise<OpsbotProcess>;
@@ -57,6 +62,34 @@ describe('/amend in Slack against an opsbot serve process', () => {
       'app.conf': CONF,
       'README.md': '# app\n',
       [LOCKS]: '0:nginx-1.20.1-1.*\n',
+      [`${TF}/main.tf`]: '# prod\n',
+      [`${TF}/imports.tf`]: '# imports\n',
+    });
+    // The VM /tf-import vm looks up in Compute (instances.get, then its boot disk's image).
+    compute = await startFakeCompute({ accessToken: TEST_TOKEN });
+    compute.addInstance('shop-prod', 'europe-west1-b', {
+      name: 'web-1',
+      id: '4567890123456789012',
+      status: 'RUNNING',
+      machineType:
+        'https://www.googleapis.com/compute/v1/projects/shop-prod/zones/europe-west1-b/machineTypes/e2-standard-4',
+      disks: [
+        {
+          deviceName: 'web-1',
+          boot: true,
+          source: 'https://www.googleapis.com/compute/v1/projects/shop-prod/zones/europe-west1-b/disks/web-1',
+          diskSizeGb: '20',
+        },
+      ],
+      networkInterfaces: [
+        { network: 'https://www.googleapis.com/compute/v1/projects/shop-prod/global/networks/prod' },
+      ],
+      scheduling: { automaticRestart: true, onHostMaintenance: 'MIGRATE', preemptible: false },
+    });
+    compute.addDisk('shop-prod', 'europe-west1-b', {
+      name: 'web-1',
+      sourceImage:
+        'https://www.googleapis.com/compute/v1/projects/debian-cloud/global/images/debian-12-bookworm-v20240110',
     });
     gitlab = await startFakeGitlab({
       projects: { 'ops/app': repo },
@@ -68,6 +101,10 @@ describe('/amend in Slack against an opsbot serve process', () => {
       `
 store:
   dataDir: ${tmp.dir}/data
+google:
+  defaultProject: shop-prod
+  endpoints:
+    compute: ${compute.url}
 forges:
   gitlab:
     host: ${gitlab.host}
@@ -81,6 +118,11 @@ targets:
       repo: ops/app
       path: ${LOCKS}
       format: yum
+  terraform:
+    - name: prod
+      forge: gitlab
+      repo: ops/app
+      dir: ${TF}
 changes:
   gitAuthor:
     name: opsbot
@@ -106,6 +148,7 @@ access:
           SLACK_API_URL: slack.apiUrl,
           GITLAB_TOKEN: GL_TOKEN,
           GITLAB_WEBHOOK_SECRET: HOOK_SECRET,
+          GOOGLE_OAUTH_ACCESS_TOKEN: TEST_TOKEN,
           PORT: String(port),
         },
       });
@@ -115,7 +158,7 @@ access:
 
   afterAll(async () => {
     await bot?.kill();
-    await Promise.all([gitlab?.close(), slack?.close()]);
+    await Promise.all([gitlab?.close(), slack?.close(), compute?.close()]);
     await repo?.cleanup();
     tmp.cleanup();
   });
@@ -288,6 +331,52 @@ access:
     // No new MR: the change went onto the existing one.
     expect(gitlab.mergeRequests).toHaveLength(mrsBefore);
     expect(gitlab.mergeRequests.some((m) => m.source_branch.startsWith('opsbot/'))).toBe(false);
+  }, 180_000);
+
+  it('/tf-import vm --mr puts the import block and the resource block onto that MR branch as one commit, no new MR', async () => {
+    const mr = await openMr('feat/import');
+    const mrsBefore = gitlab.mergeRequests.length;
+    const head = (await repo.revParse('refs/heads/feat/import')) as string;
+    const r = await postSigned(
+      bot.port,
+      slashBody({
+        command: '/tf-import',
+        text: `vm web-1 --mr ops/app!${mr.iid}`,
+        channel_id: CHANNEL,
+        user_id: ALICE,
+        response_url: slack.responseUrl(`tf-${++n}`),
+      }),
+    );
+    expect(r.status).toBe(200);
+    const root = await previewOf(`ops/app!${mr.iid}`);
+    const preview = blockText(root);
+    expect(preview).toContain('+  to = google_compute_instance.web-1');
+    expect(preview).toContain(head.slice(0, 12));
+    expect(preview).toContain('feat/import');
+    expect(await repo.revParse('refs/heads/feat/import')).toBe(head); // a preview pushes nothing
+    await click(root, buttonsOf(root).find((b) => b.action_id === 'change_approve') as Button, BOB);
+    await slack.waitFor(() => thread(root).find((m) => blockText(m).includes('Pushed commit')), 60_000);
+    const newHead = (await repo.revParse('refs/heads/feat/import')) as string;
+    // One commit of opsbot's on top of Carol's, whose file is still there.
+    expect(await repo.git(['rev-parse', `${newHead}^`])).toContain(head);
+    expect(await repo.readFile(newHead, 'feat/import.md')).toBe('work in progress\n');
+    // The import block a user would write, appended to the stack's imports.tf (what was there kept).
+    expect(await repo.readFile(newHead, `${TF}/imports.tf`)).toBe(
+      `# imports\n\nimport {\n  to = google_compute_instance.web-1\n  id = "${VM_ID}"\n}\n`,
+    );
+    // And the starting resource block from the VM's real fields, in a file of its own.
+    const resource = (await repo.readFile(newHead, `${TF}/imported.tf`)) as string;
+    expect(resource).toContain('resource "google_compute_instance" "web-1" {');
+    expect(resource).toMatch(/machine_type += "e2-standard-4"/);
+    expect(resource).toContain('debian-12-bookworm');
+    expect(await repo.readFile(newHead, `${TF}/main.tf`)).toBe('# prod\n');
+    const message = await repo.git(['log', '-1', '--format=%B', newHead]);
+    expect(message).toContain('google_compute_instance.web-1');
+    expect(message).toContain('Approved-by: @u0bob (Slack)');
+    expect(mr.notes.find((x) => x.body.includes('opsbot added commit'))).toBeDefined();
+    // No new MR and no opsbot branch: the change went onto the existing MR.
+    expect(gitlab.mergeRequests).toHaveLength(mrsBefore);
+    expect((await repo.listBranches()).filter((b) => b.startsWith('opsbot/'))).toEqual([]);
   }, 180_000);
 
   /** `/amend <mr>` without --diff, with a trigger id the fake Slack issued (`issuedAgoMs` back). */
