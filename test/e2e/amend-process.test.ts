@@ -356,7 +356,7 @@ access:
     180_000,
   );
 
-  it('someone pushes between preview and approval: nothing pushed, both commits intact, Preview again on the new head', async () => {
+  it('someone pushes between preview and approval: nothing pushed, both commits intact, the old preview out of date, Preview again on the new head', async () => {
     const mr = await openMr('feat/race');
     const head = (await repo.revParse('refs/heads/feat/race')) as string;
     await amend(`ops/app!${mr.iid}`);
@@ -368,7 +368,8 @@ access:
     });
     gitlab.pushToMergeRequest('ops/app', mr.iid, theirs); // GitLab sees the push (MR head, hook)
 
-    await click(root, buttonsOf(root).find((b) => b.action_id === 'change_approve') as Button, BOB);
+    const approve = buttonsOf(root).find((b) => b.action_id === 'change_approve') as Button;
+    await click(root, approve, BOB);
     const moved = await slack.waitFor(
       () => thread(root).find((m) => blockText(m).includes('nothing was pushed')),
       60_000,
@@ -381,6 +382,40 @@ access:
     expect(await repo.git(['rev-parse', `${theirs}^`])).toContain(head);
     expect(await repo.readFile(theirs, 'app.conf')).toBe(CONF);
 
+    // The old preview says it is out of date and can no longer be approved (or cancelled): no buttons.
+    await slack.waitFor(
+      () => buttonsOf(root).length === 0 && /Out of date, not approvable/.test(blockText(root)),
+      30_000,
+    );
+    expect(blockText(root)).toContain('Preview again');
+    // An Approve click on it all the same (a Slack client showing the message as it was) is answered
+    // privately, and nothing is tried again: no second approval, no second "moved" note.
+    const movedNotes = () => thread(root).filter((m) => blockText(m).includes('nothing was pushed')).length;
+    const ephemeralBefore = slack.callsOf('chat.postEphemeral').length;
+    const threadBefore = thread(root).length;
+    await click(root, approve, BOB);
+    const answered = () =>
+      slack
+        .callsOf('chat.postEphemeral')
+        .slice(ephemeralBefore)
+        .find((c) => c.args.user === BOB);
+    // Whichever comes first: the private answer, or (the defect) a new attempt in the thread.
+    await slack.waitFor(() => answered() ?? (thread(root).length > threadBefore || undefined), 30_000);
+    expect(thread(root).slice(threadBefore).map(blockText)).toEqual([]);
+    expect(String(answered()?.args.text)).toContain('out of date');
+    expect(String(answered()?.args.text)).toContain('Preview again');
+    expect(movedNotes()).toBe(1);
+    const store = await openStore({ databaseUrl: undefined, dataDir: `${tmp.dir}/data` });
+    try {
+      const rows = (await store.audit.list({ command: 'amend' })).filter((r) =>
+        r.target?.startsWith(`ops/app@amend:${mr.iid}:`),
+      );
+      expect(rows.filter((r) => r.outcome === 'approved')).toHaveLength(1);
+    } finally {
+      await store.close();
+    }
+    expect(await repo.revParse('refs/heads/feat/race')).toBe(theirs);
+
     const again = buttonsOf(moved).find((b) => b.action_id === 'amend_repreview') as Button;
     expect(again).toBeDefined();
     await click(moved, again, ALICE);
@@ -388,6 +423,9 @@ access:
     expect(blockText(second)).toContain(theirs.slice(0, 12));
     expect(blockText(second)).toContain('+workers = 4');
     expect(await repo.revParse('refs/heads/feat/race')).toBe(theirs); // still nothing pushed
+    // The old preview now points at the new one.
+    await slack.waitFor(() => blockText(root).includes('Superseded by a newer request'), 30_000);
+    expect(buttonsOf(second).map((b) => b.action_id)).toEqual(['change_approve', 'change_cancel']);
   }, 180_000);
 
   it('/versionlock --mr puts the change onto that MR branch as a commit, previewed and approved like /amend', async () => {
