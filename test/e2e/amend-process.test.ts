@@ -181,10 +181,11 @@ access:
   });
 
   /** An MR someone opened from their own branch, with a commit of theirs on it. */
-  const openMr = async (branch: string) => {
+  const openMr = async (branch: string, files: Readonly<Record<string, string>> = {}) => {
     const main = (await repo.revParse(`refs/heads/${repo.defaultBranch}`)) as string;
     await repo.updateRef(`refs/heads/${branch}`, main, null);
-    await repo.commitToBranch(branch, { [`${branch}.md`]: 'work in progress\n' }, `WIP on ${branch}`, {
+    const wip = { [`${branch}.md`]: 'work in progress\n', ...files };
+    await repo.commitToBranch(branch, wip, `WIP on ${branch}`, {
       name: 'Carol',
       email: 'carol@example.test',
     });
@@ -457,7 +458,9 @@ access:
   }, 180_000);
 
   it('/tf-import vm --mr puts the import block and the resource block onto that MR branch as one commit, no new MR', async () => {
-    const mr = await openMr('feat/import');
+    // Carol's MR already imports another VM: the change is planned on her branch, not on main.
+    const theirs = `# imports\n\nimport {\n  to = google_compute_instance.db-9\n  id = "db-9"\n}\n`;
+    const mr = await openMr('feat/import', { [`${TF}/imports.tf`]: theirs });
     const mrsBefore = gitlab.mergeRequests.length;
     const head = (await repo.revParse('refs/heads/feat/import')) as string;
     const r = await postSigned(
@@ -483,10 +486,11 @@ access:
     // One commit of opsbot's on top of Carol's, whose file is still there.
     expect(await repo.git(['rev-parse', `${newHead}^`])).toContain(head);
     expect(await repo.readFile(newHead, 'feat/import.md')).toBe('work in progress\n');
-    // The import block a user would write, appended to the stack's imports.tf (what was there kept).
+    // The import block a user would write, appended to the MR branch's imports.tf (Carol's block kept).
     expect(await repo.readFile(newHead, `${TF}/imports.tf`)).toBe(
-      `# imports\n\nimport {\n  to = google_compute_instance.web-1\n  id = "${VM_ID}"\n}\n`,
+      `${theirs}\nimport {\n  to = google_compute_instance.web-1\n  id = "${VM_ID}"\n}\n`,
     );
+    expect(await repo.readFile(repo.defaultBranch, `${TF}/imports.tf`)).toBe('# imports\n'); // main untouched
     // And the starting resource block from the VM's real fields, in a file of its own.
     const resource = (await repo.readFile(newHead, `${TF}/imported.tf`)) as string;
     expect(resource).toContain('resource "google_compute_instance" "web-1" {');
