@@ -674,7 +674,7 @@ export const createChangeLifecycle = (deps: ChangeLifecycleDeps): ChangeLifecycl
         const reason = `${out.target.branch} moved since the preview (${out.expected.slice(0, 12)} -> ${out.actual?.slice(0, 12) ?? 'deleted'})`;
         runLog.info({ expected: out.expected, actual: out.actual }, 'amend refused: the branch moved');
         // Out of date for good (its head is gone): superseded, not failed, so its Approve cannot try again.
-        const failed = await move(
+        const outdated = await move(
           change.id,
           'head-moved',
           { reason, errorRef: ref, attempts: 0, nextAttemptAt: null },
@@ -689,7 +689,8 @@ export const createChangeLifecycle = (deps: ChangeLifecycleDeps): ChangeLifecycl
           ],
           applyAudit(ref, 'failed', `${reason}; nothing was pushed`),
         );
-        return failed ? { kind: 'failed', change: failed } : { kind: 'not-ours' };
+        // For the caller the apply failed (nothing pushed); the change's status says it is out of date.
+        return outdated ? { kind: 'failed', change: outdated } : { kind: 'not-ours' };
       }
       case 'refused':
         throw new AppError('bad_input', out.hunk ? `${out.message}\n${out.hunk}` : out.message);
