@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open.js';
+import { type FakeCompute, startFakeCompute } from '../fakes/gce-compute.js';
+import { TEST_TOKEN } from '../fakes/gce-env.js';
 import { createBareRepo, type GitRepo } from '../fakes/git-repo.js';
+import { type FakeGithub, startFakeGithub } from '../fakes/github.js';
 import { type FakeGitlab, startFakeGitlab } from '../fakes/gitlab.js';
 import { type FakeSlack, type PostedFakeMessage, startFakeSlack } from '../fakes/slack.js';
 import {
@@ -20,19 +23,24 @@ import { freePort, type OpsbotProcess, spawnOpsbot } from './process.js';
 
 /**
  * `/amend` as users run it: a real `opsbot serve` process (bin/opsbot.js) taking signed slash commands and
- * button clicks, the fake Slack for the thread, and the GitLab fake serving a real bare repository over git's
- * smart HTTP, so the preview's fetch and the approval's push are real git. What is asserted is what people
+ * button clicks, the fake Slack for the thread, and the GitLab fake (the GitHub fake too, for the main path)
+ * serving a real bare repository over git's smart HTTP, so the preview's fetch and the approval's push are real
+ * git; the Compute fake for the VM /tf-import looks up. What is asserted is what people
  * see: the preview and its buttons, the commit on the MR branch, the note on the MR, the thread's notes, and,
  * when someone pushes between the preview and the approval, that nothing is pushed and nobody's commit is lost.
  */
 
 const GL_TOKEN = 'glpat-amend-e2e-token-9091';
 const HOOK_SECRET = 'amend-hook-secret-31';
+const GH_TOKEN = 'ghp_amend_e2e_token_5150';
+const GH_HOOK_SECRET = 'amend-gh-hook-secret-47';
 const CHANNEL = 'C0OPS';
 const ALICE = 'U0ALICE'; // requester
 const BOB = 'U0BOB'; // approver
 const CONF = 'name = app\nworkers = 2\n';
 const LOCKS = 'inventory/versionlock.list';
+const TF = 'terraform/prod';
+const VM_ID = `projects/shop-prod/zones/europe-west1-b/instances/web-1`;
 const DIFF = `--- a/app.conf
 +++ b/app.conf
 @@ -1,2 +1,2 @@
@@ -45,6 +53,10 @@ describe('/amend in Slack against an opsbot serve process', () => {
   let slack: FakeSlack;
   let gitlab: FakeGitlab;
   let repo: GitRepo;
+  let github: FakeGithub;
+  /** The same app on GitHub (acme/app): the main path runs on both forges. */
+  let ghRepo: GitRepo;
+  let compute: FakeCompute;
   let bot: OpsbotProcess;
   /** Starts opsbot serve on the same port, config and store (a restart after a kill). */
   let start: () => Promise<OpsbotProcess>;
@@ -57,10 +69,43 @@ describe('/amend in Slack against an opsbot serve process', () => {
       'app.conf': CONF,
       'README.md': '# app\n',
       [LOCKS]: '0:nginx-1.20.1-1.*\n',
+      [`${TF}/main.tf`]: '# prod\n',
+      [`${TF}/imports.tf`]: '# imports\n',
+    });
+    // The VM /tf-import vm looks up in Compute (instances.get, then its boot disk's image).
+    compute = await startFakeCompute({ accessToken: TEST_TOKEN });
+    compute.addInstance('shop-prod', 'europe-west1-b', {
+      name: 'web-1',
+      id: '4567890123456789012',
+      status: 'RUNNING',
+      machineType:
+        'https://www.googleapis.com/compute/v1/projects/shop-prod/zones/europe-west1-b/machineTypes/e2-standard-4',
+      disks: [
+        {
+          deviceName: 'web-1',
+          boot: true,
+          source: 'https://www.googleapis.com/compute/v1/projects/shop-prod/zones/europe-west1-b/disks/web-1',
+          diskSizeGb: '20',
+        },
+      ],
+      networkInterfaces: [
+        { network: 'https://www.googleapis.com/compute/v1/projects/shop-prod/global/networks/prod' },
+      ],
+      scheduling: { automaticRestart: true, onHostMaintenance: 'MIGRATE', preemptible: false },
+    });
+    compute.addDisk('shop-prod', 'europe-west1-b', {
+      name: 'web-1',
+      sourceImage:
+        'https://www.googleapis.com/compute/v1/projects/debian-cloud/global/images/debian-12-bookworm-v20240110',
     });
     gitlab = await startFakeGitlab({
       projects: { 'ops/app': repo },
       tokens: { [GL_TOKEN]: { access: 'write' } },
+    });
+    ghRepo = await createBareRepo({ 'app.conf': CONF, 'README.md': '# app\n' });
+    github = await startFakeGithub({
+      repos: { 'acme/app': ghRepo },
+      tokens: { [GH_TOKEN]: { access: 'write', login: 'opsbot' } },
     });
     const port = await freePort();
     const configPath = writeConfig(
@@ -68,9 +113,15 @@ describe('/amend in Slack against an opsbot serve process', () => {
       `
 store:
   dataDir: ${tmp.dir}/data
+google:
+  defaultProject: shop-prod
+  endpoints:
+    compute: ${compute.url}
 forges:
   gitlab:
     host: ${gitlab.host}
+  github:
+    baseUrl: ${github.baseUrl}
 pipelines:
   polling:
     mode: never
@@ -81,6 +132,11 @@ targets:
       repo: ops/app
       path: ${LOCKS}
       format: yum
+  terraform:
+    - name: prod
+      forge: gitlab
+      repo: ops/app
+      dir: ${TF}
 changes:
   gitAuthor:
     name: opsbot
@@ -106,25 +162,30 @@ access:
           SLACK_API_URL: slack.apiUrl,
           GITLAB_TOKEN: GL_TOKEN,
           GITLAB_WEBHOOK_SECRET: HOOK_SECRET,
+          GITHUB_TOKEN: GH_TOKEN,
+          GITHUB_WEBHOOK_SECRET: GH_HOOK_SECRET,
+          GOOGLE_OAUTH_ACCESS_TOKEN: TEST_TOKEN,
           PORT: String(port),
         },
       });
     bot = await start();
     gitlab.setWebhook({ url: `http://127.0.0.1:${port}/webhooks/gitlab`, token: HOOK_SECRET });
+    github.setWebhook({ url: `http://127.0.0.1:${port}/webhooks/github`, secret: GH_HOOK_SECRET });
   }, 60_000);
 
   afterAll(async () => {
     await bot?.kill();
-    await Promise.all([gitlab?.close(), slack?.close()]);
-    await repo?.cleanup();
+    await Promise.all([gitlab?.close(), github?.close(), slack?.close(), compute?.close()]);
+    await Promise.all([repo?.cleanup(), ghRepo?.cleanup()]);
     tmp.cleanup();
   });
 
   /** An MR someone opened from their own branch, with a commit of theirs on it. */
-  const openMr = async (branch: string) => {
+  const openMr = async (branch: string, files: Readonly<Record<string, string>> = {}) => {
     const main = (await repo.revParse(`refs/heads/${repo.defaultBranch}`)) as string;
     await repo.updateRef(`refs/heads/${branch}`, main, null);
-    await repo.commitToBranch(branch, { [`${branch}.md`]: 'work in progress\n' }, `WIP on ${branch}`, {
+    const wip = { [`${branch}.md`]: 'work in progress\n', ...files };
+    await repo.commitToBranch(branch, wip, `WIP on ${branch}`, {
       name: 'Carol',
       email: 'carol@example.test',
     });
@@ -133,6 +194,60 @@ access:
       title: `Work on ${branch}`,
       author: 'carol',
     });
+  };
+
+  /**
+   * What the main path needs of a forge: its repository, an MR (PR) someone opened with a commit of theirs,
+   * the notes (comments) on it, and a pipeline (workflow run) on a commit, with the label the thread shows.
+   */
+  interface ForgeCase {
+    readonly repo: () => GitRepo;
+    open(branch: string): Promise<{ ref: string; number: number; notes: () => string[] }>;
+    pipeline(sha: string, branch: string, number: number): string;
+  }
+  const forges: Record<'GitLab' | 'GitHub', ForgeCase> = {
+    GitLab: {
+      repo: () => repo,
+      async open(branch) {
+        const mr = await openMr(branch);
+        return { ref: `ops/app!${mr.iid}`, number: mr.iid, notes: () => mr.notes.map((x) => x.body) };
+      },
+      pipeline(sha, _branch, number) {
+        const p = gitlab.ci.createPipeline('ops/app', {
+          mrIid: number,
+          sha,
+          jobs: [{ name: 'test', stage: 'test' }],
+        });
+        return `Pipeline #${p.id}`;
+      },
+    },
+    GitHub: {
+      repo: () => ghRepo,
+      async open(branch) {
+        const main = (await ghRepo.revParse(`refs/heads/${ghRepo.defaultBranch}`)) as string;
+        await ghRepo.updateRef(`refs/heads/${branch}`, main, null);
+        await ghRepo.commitToBranch(branch, { [`${branch}.md`]: 'work in progress\n' }, `WIP on ${branch}`, {
+          name: 'Carol',
+          email: 'carol@example.test',
+        });
+        const pr = github.addPull('acme/app', { head: branch, title: `Work on ${branch}`, user: 'carol' });
+        return {
+          ref: `acme/app#${pr.number}`,
+          number: pr.number,
+          notes: () => pr.comments.map((c) => c.body),
+        };
+      },
+      pipeline(sha, branch, number) {
+        github.actions.createWorkflowRun('acme/app', {
+          headSha: sha,
+          headBranch: branch,
+          prNumber: number,
+          name: 'ci',
+          jobs: [{ name: 'test' }],
+        });
+        return `Checks of ${sha.slice(0, 7)}`;
+      },
+    },
   };
 
   const amend = async (mr: string, extra = '') => {
@@ -174,61 +289,75 @@ access:
 
   const thread = (root: PostedFakeMessage) => slack.messages.filter((m) => m.threadTs === root.ts);
 
-  it('preview, Approve: the commit is on the MR branch, the MR has a note, the thread says pushed and follows the pipeline', async () => {
-    const mr = await openMr('feat/workers');
-    const head = (await repo.revParse('refs/heads/feat/workers')) as string;
-    await amend(`ops/app!${mr.iid}`, ' --reason "4 workers for the sale"');
-    const root = await previewOf(`ops/app!${mr.iid}`);
-    const preview = blockText(root);
-    // The exact diff that will be pushed, the branch and the head it was computed on.
-    expect(preview).toContain('+workers = 4');
-    expect(preview).toContain('feat/workers');
-    expect(preview).toContain(head.slice(0, 12));
-    expect(await repo.revParse('refs/heads/feat/workers')).toBe(head); // a preview pushes nothing
+  it.each(['GitLab', 'GitHub'] as const)(
+    '%s: preview, Approve: the commit is on the MR branch with its trailer, the MR has one note, the thread says pushed and follows the pipeline',
+    async (forgeName) => {
+      const forge = forges[forgeName];
+      const git = forge.repo();
+      const branch = `feat/workers-${forgeName.toLowerCase()}`;
+      const mr = await forge.open(branch);
+      const head = (await git.revParse(`refs/heads/${branch}`)) as string;
+      await amend(mr.ref, ' --reason "4 workers for the sale"');
+      const root = await previewOf(mr.ref);
+      const preview = blockText(root);
+      // The exact diff that will be pushed, the branch and the head it was computed on.
+      expect(preview).toContain('+workers = 4');
+      expect(preview).toContain(branch);
+      expect(preview).toContain(head.slice(0, 12));
+      expect(await git.revParse(`refs/heads/${branch}`)).toBe(head); // a preview pushes nothing
 
-    const approve = buttonsOf(root).find((b) => b.action_id === 'change_approve') as Button;
-    await click(root, approve, BOB);
-    const pushed = await slack.waitFor(
-      () => thread(root).find((m) => blockText(m).includes('Pushed commit')),
-      60_000,
-    );
-    const newHead = (await repo.revParse('refs/heads/feat/workers')) as string;
-    expect(newHead).not.toBe(head);
-    expect(blockText(pushed)).toContain(newHead.slice(0, 12));
-    expect(await repo.readFile(newHead, 'app.conf')).toBe('name = app\nworkers = 4\n');
-    // Carol's commit is still there, under opsbot's.
-    expect(await repo.git(['rev-parse', `${newHead}^`])).toContain(head);
-    const message = await repo.git(['log', '-1', '--format=%an%n%B', newHead]);
-    expect(message).toContain('opsbot');
-    expect(message).toContain('Approved-by: @u0bob (Slack)');
-    expect(message).toContain('Co-authored-by: Alice Example <alice@example.test>');
-    const note = mr.notes.find((x) => x.body.includes('opsbot added commit'));
-    expect(note?.body).toContain('4 workers for the sale');
-    expect(note?.body).toMatch(/Slack thread: \S+/);
-    await slack.waitFor(() => buttonsOf(root).length === 0 && blockText(root).includes('pushed to'), 30_000);
+      const approve = buttonsOf(root).find((b) => b.action_id === 'change_approve') as Button;
+      await click(root, approve, BOB);
+      const pushed = await slack.waitFor(
+        () => thread(root).find((m) => blockText(m).includes('Pushed commit')),
+        60_000,
+      );
+      const newHead = (await git.revParse(`refs/heads/${branch}`)) as string;
+      expect(newHead).not.toBe(head);
+      expect(blockText(pushed)).toContain(newHead.slice(0, 12));
+      expect(await git.readFile(newHead, 'app.conf')).toBe('name = app\nworkers = 4\n');
+      // Carol's commit is still there, under opsbot's.
+      expect(await git.git(['rev-parse', `${newHead}^`])).toContain(head);
+      const message = await git.git(['log', '-1', '--format=%an%n%B', newHead]);
+      expect(message).toContain('opsbot');
+      expect(message).toContain('Approved-by: @u0bob (Slack)');
+      expect(message).toContain('Co-authored-by: Alice Example <alice@example.test>');
+      // The trailer that lets a resumed apply recognise its own commit, and the same id in the MR note.
+      const changeId = /^Opsbot-Change: (\S+)$/m.exec(message)?.[1];
+      expect(changeId).toMatch(/^[0-9a-f-]{36}$/);
+      await slack.waitFor(
+        () => buttonsOf(root).length === 0 && blockText(root).includes('pushed to'),
+        30_000,
+      );
+      const notes = mr.notes().filter((x) => x.includes('opsbot added commit'));
+      expect(notes).toHaveLength(1);
+      expect(notes[0]).toContain('4 workers for the sale');
+      expect(notes[0]).toMatch(/Slack thread: \S+/);
+      expect(notes[0]).toContain(`<!-- opsbot-change: ${changeId} -->`);
 
-    // The MR's pipeline shows up in the same thread.
-    const p = gitlab.ci.createPipeline('ops/app', {
-      mrIid: mr.iid,
-      sha: newHead,
-      jobs: [{ name: 'test', stage: 'test' }],
-    });
-    await slack.waitFor(() => thread(root).find((m) => blockText(m).includes(`Pipeline #${p.id}`)), 60_000);
+      // The MR's pipeline shows up in the same thread.
+      const label = forge.pipeline(newHead, branch, mr.number);
+      await slack.waitFor(() => thread(root).find((m) => blockText(m).includes(label)), 60_000);
+      expect(mr.notes().filter((x) => x.includes('opsbot added commit'))).toHaveLength(1); // still one
 
-    // The request, the approval and the push are in the audit log.
-    const store = await openStore({ databaseUrl: undefined, dataDir: `${tmp.dir}/data` });
-    try {
-      await expect
-        .poll(async () =>
-          (await store.audit.list({ command: 'amend' })).map((r) => `${r.actorId}:${r.outcome}`),
-        )
-        .toEqual(expect.arrayContaining([`${ALICE}:planned`, `${BOB}:approved`, `${BOB}:ok`]));
-    } finally {
-      await store.close();
-    }
-  }, 180_000);
+      // The request, the approval and the push are in the audit log.
+      const store = await openStore({ databaseUrl: undefined, dataDir: `${tmp.dir}/data` });
+      try {
+        await expect
+          .poll(async () =>
+            (await store.audit.list({ command: 'amend' }))
+              .filter((r) => r.target?.startsWith(`${mr.ref.split(/[!#]/)[0]}@amend:${mr.number}:`))
+              .map((r) => `${r.actorId}:${r.outcome}`),
+          )
+          .toEqual(expect.arrayContaining([`${ALICE}:planned`, `${BOB}:approved`, `${BOB}:ok`]));
+      } finally {
+        await store.close();
+      }
+    },
+    180_000,
+  );
 
-  it('someone pushes between preview and approval: nothing pushed, both commits intact, Preview again on the new head', async () => {
+  it('someone pushes between preview and approval: nothing pushed, both commits intact, the old preview out of date, Preview again on the new head', async () => {
     const mr = await openMr('feat/race');
     const head = (await repo.revParse('refs/heads/feat/race')) as string;
     await amend(`ops/app!${mr.iid}`);
@@ -240,7 +369,8 @@ access:
     });
     gitlab.pushToMergeRequest('ops/app', mr.iid, theirs); // GitLab sees the push (MR head, hook)
 
-    await click(root, buttonsOf(root).find((b) => b.action_id === 'change_approve') as Button, BOB);
+    const approve = buttonsOf(root).find((b) => b.action_id === 'change_approve') as Button;
+    await click(root, approve, BOB);
     const moved = await slack.waitFor(
       () => thread(root).find((m) => blockText(m).includes('nothing was pushed')),
       60_000,
@@ -253,6 +383,40 @@ access:
     expect(await repo.git(['rev-parse', `${theirs}^`])).toContain(head);
     expect(await repo.readFile(theirs, 'app.conf')).toBe(CONF);
 
+    // The old preview says it is out of date and can no longer be approved (or cancelled): no buttons.
+    await slack.waitFor(
+      () => buttonsOf(root).length === 0 && /Out of date, not approvable/.test(blockText(root)),
+      30_000,
+    );
+    expect(blockText(root)).toContain('Preview again');
+    // An Approve click on it all the same (a Slack client showing the message as it was) is answered
+    // privately, and nothing is tried again: no second approval, no second "moved" note.
+    const movedNotes = () => thread(root).filter((m) => blockText(m).includes('nothing was pushed')).length;
+    const ephemeralBefore = slack.callsOf('chat.postEphemeral').length;
+    const threadBefore = thread(root).length;
+    await click(root, approve, BOB);
+    const answered = () =>
+      slack
+        .callsOf('chat.postEphemeral')
+        .slice(ephemeralBefore)
+        .find((c) => c.args.user === BOB);
+    // Whichever comes first: the private answer, or (the defect) a new attempt in the thread.
+    await slack.waitFor(() => answered() ?? (thread(root).length > threadBefore || undefined), 30_000);
+    expect(thread(root).slice(threadBefore).map(blockText)).toEqual([]);
+    expect(String(answered()?.args.text)).toContain('out of date');
+    expect(String(answered()?.args.text)).toContain('Preview again');
+    expect(movedNotes()).toBe(1);
+    const store = await openStore({ databaseUrl: undefined, dataDir: `${tmp.dir}/data` });
+    try {
+      const rows = (await store.audit.list({ command: 'amend' })).filter((r) =>
+        r.target?.startsWith(`ops/app@amend:${mr.iid}:`),
+      );
+      expect(rows.filter((r) => r.outcome === 'approved')).toHaveLength(1);
+    } finally {
+      await store.close();
+    }
+    expect(await repo.revParse('refs/heads/feat/race')).toBe(theirs);
+
     const again = buttonsOf(moved).find((b) => b.action_id === 'amend_repreview') as Button;
     expect(again).toBeDefined();
     await click(moved, again, ALICE);
@@ -260,6 +424,9 @@ access:
     expect(blockText(second)).toContain(theirs.slice(0, 12));
     expect(blockText(second)).toContain('+workers = 4');
     expect(await repo.revParse('refs/heads/feat/race')).toBe(theirs); // still nothing pushed
+    // The old preview now points at the new one.
+    await slack.waitFor(() => blockText(root).includes('Superseded by a newer request'), 30_000);
+    expect(buttonsOf(second).map((b) => b.action_id)).toEqual(['change_approve', 'change_cancel']);
   }, 180_000);
 
   it('/versionlock --mr puts the change onto that MR branch as a commit, previewed and approved like /amend', async () => {
@@ -288,6 +455,55 @@ access:
     // No new MR: the change went onto the existing one.
     expect(gitlab.mergeRequests).toHaveLength(mrsBefore);
     expect(gitlab.mergeRequests.some((m) => m.source_branch.startsWith('opsbot/'))).toBe(false);
+  }, 180_000);
+
+  it('/tf-import vm --mr puts the import block and the resource block onto that MR branch as one commit, no new MR', async () => {
+    // Carol's MR already imports another VM: the change is planned on her branch, not on main.
+    const theirs = `# imports\n\nimport {\n  to = google_compute_instance.db-9\n  id = "db-9"\n}\n`;
+    const mr = await openMr('feat/import', { [`${TF}/imports.tf`]: theirs });
+    const mrsBefore = gitlab.mergeRequests.length;
+    const head = (await repo.revParse('refs/heads/feat/import')) as string;
+    const r = await postSigned(
+      bot.port,
+      slashBody({
+        command: '/tf-import',
+        text: `vm web-1 --mr ops/app!${mr.iid}`,
+        channel_id: CHANNEL,
+        user_id: ALICE,
+        response_url: slack.responseUrl(`tf-${++n}`),
+      }),
+    );
+    expect(r.status).toBe(200);
+    const root = await previewOf(`ops/app!${mr.iid}`);
+    const preview = blockText(root);
+    expect(preview).toContain('+  to = google_compute_instance.web-1');
+    expect(preview).toContain(head.slice(0, 12));
+    expect(preview).toContain('feat/import');
+    expect(await repo.revParse('refs/heads/feat/import')).toBe(head); // a preview pushes nothing
+    await click(root, buttonsOf(root).find((b) => b.action_id === 'change_approve') as Button, BOB);
+    await slack.waitFor(() => thread(root).find((m) => blockText(m).includes('Pushed commit')), 60_000);
+    const newHead = (await repo.revParse('refs/heads/feat/import')) as string;
+    // One commit of opsbot's on top of Carol's, whose file is still there.
+    expect(await repo.git(['rev-parse', `${newHead}^`])).toContain(head);
+    expect(await repo.readFile(newHead, 'feat/import.md')).toBe('work in progress\n');
+    // The import block a user would write, appended to the MR branch's imports.tf (Carol's block kept).
+    expect(await repo.readFile(newHead, `${TF}/imports.tf`)).toBe(
+      `${theirs}\nimport {\n  to = google_compute_instance.web-1\n  id = "${VM_ID}"\n}\n`,
+    );
+    expect(await repo.readFile(repo.defaultBranch, `${TF}/imports.tf`)).toBe('# imports\n'); // main untouched
+    // And the starting resource block from the VM's real fields, in a file of its own.
+    const resource = (await repo.readFile(newHead, `${TF}/imported.tf`)) as string;
+    expect(resource).toContain('resource "google_compute_instance" "web-1" {');
+    expect(resource).toMatch(/machine_type += "e2-standard-4"/);
+    expect(resource).toContain('debian-12-bookworm');
+    expect(await repo.readFile(newHead, `${TF}/main.tf`)).toBe('# prod\n');
+    const message = await repo.git(['log', '-1', '--format=%B', newHead]);
+    expect(message).toContain('google_compute_instance.web-1');
+    expect(message).toContain('Approved-by: @u0bob (Slack)');
+    expect(mr.notes.find((x) => x.body.includes('opsbot added commit'))).toBeDefined();
+    // No new MR and no opsbot branch: the change went onto the existing MR.
+    expect(gitlab.mergeRequests).toHaveLength(mrsBefore);
+    expect((await repo.listBranches()).filter((b) => b.startsWith('opsbot/'))).toEqual([]);
   }, 180_000);
 
   /** `/amend <mr>` without --diff, with a trigger id the fake Slack issued (`issuedAgoMs` back). */

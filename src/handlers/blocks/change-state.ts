@@ -16,6 +16,12 @@ const link = (c: ChangeRequest): string => mrLink(c.forge, c.mrUrl, c.mrNumber);
 /** A forge user name (outside text): escaped, short. */
 const forgeUser = (name: string | null): string => (name ? ` by ${escapeText(truncate(name, 80))}` : '');
 
+/**
+ * An /amend preview superseded by its branch's new head (someone pushed between the preview and the approval),
+ * with no newer request of it yet: it points the user at "Preview again".
+ */
+const isOutOfDate = (c: ChangeRequest): boolean => c.kind === 'amend' && c.supersededBy === null;
+
 /** The root message's status line for a change past approval; null while it awaits a decision. */
 export const buildChangeStatusLine = (c: ChangeRequest, successorUrl: string | null): string | null => {
   switch (c.status) {
@@ -41,6 +47,8 @@ export const buildChangeStatusLine = (c: ChangeRequest, successorUrl: string | n
         ? `:x: Cancelled by <@${c.actor}>. Nothing was changed.`
         : `Nothing to do any more: ${escapeText(truncate(c.reason ?? 'the base branch already has it', 1500))}. No merge request was opened.`;
     case 'superseded':
+      if (isOutOfDate(c))
+        return `:arrows_counterclockwise: Out of date, not approvable any more: ${escapeText(truncate(c.reason ?? 'the branch moved since the preview', 1500))}; nothing was pushed. Use *Preview again* in the thread to preview this change on the new head.`;
       return `:arrows_counterclockwise: Superseded by a newer request of the same change${successorUrl ? `: <${successorUrl}|here>` : ''}.`;
   }
 };
@@ -167,6 +175,8 @@ export const buildChangeStateText = (c: ChangeRequest): string => {
     case 'cancelled':
       return 'This change is already cancelled; nothing was changed.';
     case 'superseded':
+      if (isOutOfDate(c))
+        return `This preview is out of date: ${escapeText(truncate(c.reason ?? 'the branch moved since the preview', 500))}, and nothing was pushed. Use *Preview again* in its thread${thread(c.threadUrl)} to preview it on the new head.`;
       return 'This request was superseded by a newer request of the same change: use the latest preview.';
     case 'failed':
     case 'planned':

@@ -260,6 +260,12 @@ export const createChangeLifecycle = (deps: ChangeLifecycleDeps): ChangeLifecycl
       const superseded = [...passed, ...(holder ? [holder] : [])].filter((c) =>
         HOLDS_BRANCH.includes(c.status),
       );
+      // An /amend preview made out of date by its branch's new head (superseded, no successor yet) points at
+      // this newer request of the same change ("Preview again"), so its thread links to the new preview.
+      const outdated =
+        holder?.kind === AMEND_KIND && holder.status === 'superseded' && holder.supersededBy === null
+          ? holder
+          : null;
       try {
         const out = await store.transaction(async (tx) => {
           const replaced: ChangeRequest[] = [];
@@ -291,9 +297,11 @@ export const createChangeLifecycle = (deps: ChangeLifecycleDeps): ChangeLifecycl
             slackStatusTs: null,
             threadUrl: input.threadUrl,
           });
+          if (outdated) await tx.changes.update(outdated.id, { supersededBy: id }, { touch: true });
           return { change, replaced };
         });
         for (const old of out.replaced) changed(old.id);
+        if (outdated) changed(outdated.id);
         changed(id);
         return { kind: 'recorded', change: out.change, superseded: out.replaced };
       } catch (err) {
@@ -663,11 +671,12 @@ export const createChangeLifecycle = (deps: ChangeLifecycleDeps): ChangeLifecycl
         return { kind: 'opened', change: final, reused: !pushed };
       }
       case 'head_moved': {
-        const reason = `${out.target.branch} moved since the preview (${out.expected.slice(0, 12)} -> ${out.actual?.slice(0, 12) ?? 'deleted'}); nothing was pushed`;
+        const reason = `${out.target.branch} moved since the preview (${out.expected.slice(0, 12)} -> ${out.actual?.slice(0, 12) ?? 'deleted'})`;
         runLog.info({ expected: out.expected, actual: out.actual }, 'amend refused: the branch moved');
-        const failed = await move(
+        // Out of date for good (its head is gone): superseded, not failed, so its Approve cannot try again.
+        const outdated = await move(
           change.id,
-          'fail',
+          'head-moved',
           { reason, errorRef: ref, attempts: 0, nextAttemptAt: null },
           [
             {
@@ -678,9 +687,10 @@ export const createChangeLifecycle = (deps: ChangeLifecycleDeps): ChangeLifecycl
               commits: out.commits.map((c) => ({ sha: c.sha, author: c.author, subject: c.subject })),
             },
           ],
-          applyAudit(ref, 'failed', reason),
+          applyAudit(ref, 'failed', `${reason}; nothing was pushed`),
         );
-        return failed ? { kind: 'failed', change: failed } : { kind: 'not-ours' };
+        // For the caller the apply failed (nothing pushed); the change's status says it is out of date.
+        return outdated ? { kind: 'failed', change: outdated } : { kind: 'not-ours' };
       }
       case 'refused':
         throw new AppError('bad_input', out.hunk ? `${out.message}\n${out.hunk}` : out.message);

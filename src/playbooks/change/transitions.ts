@@ -17,6 +17,8 @@ import type { ChangeNoteData } from './notes.js';
  *      '------replan---------+-----------------'  |  '--fail--> failed --approve--> approved
  *   planned|failed --cancel--> cancelled          '--obsolete--> cancelled (the base already has it)
  *   planned|failed --supersede--> superseded (a newer request of the same change)
+ *   applying --head-moved--> superseded (an /amend whose MR branch moved since its preview: nothing was pushed,
+ *                                        the preview is out of date; "Preview again" makes a new change)
  */
 
 export const CHANGE_EVENTS = [
@@ -27,6 +29,7 @@ export const CHANGE_EVENTS = [
   'opened',
   'replan',
   'obsolete',
+  'head-moved',
   'fail',
   'mr-opened',
   'mr-merged',
@@ -59,6 +62,9 @@ export const TRANSITIONS: readonly Row[] = [
   ['applying', 'opened', 'open'],
   ['applying', 'replan', 'planned'], // the base moved and the edit differs: approve the new one
   ['applying', 'obsolete', 'cancelled'], // the base moved and already holds the change
+  // An /amend's branch moved since its preview: that preview can never be pushed, so it is not approvable
+  // again (a failure would be); it is superseded by the branch's new head, and "Preview again" asks anew.
+  ['applying', 'head-moved', 'superseded'],
   ['approved', 'fail', 'failed'],
   ['applying', 'fail', 'failed'],
   // The forge tells: an MR of ours (found by number, or by branch while it was being recorded).

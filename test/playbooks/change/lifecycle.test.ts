@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { VersionlockTarget } from '../../../src/core/config.js';
-import type { ForgePort } from '../../../src/integrations/forge/port.js';
+import type { ForgePort, MergeRequestSource } from '../../../src/integrations/forge/port.js';
+import type { AmendDeps } from '../../../src/playbooks/amend/amend.js';
+import { buildAmendPlan } from '../../../src/playbooks/amend/change.js';
 import { planChange, planDigest } from '../../../src/playbooks/change/flow.js';
 import {
   type AuditStamp,
@@ -347,5 +349,108 @@ describe('the change lifecycle (GitLab fake, SQLite)', () => {
     expect(await ev('open', 5000)).toEqual({ kind: 'ignored', reason: 'unchanged' });
     expect(await store.changes.get(change.id)).toMatchObject({ status: 'merged', actor: 'carol' });
     expect(await ev('merged', 6000, 999)).toEqual({ kind: 'ignored', reason: 'unknown-mr' });
+  });
+  it('an /amend whose branch moved since its preview is superseded, not failed: no replica approves it again, and the same request made again links it', async () => {
+    const expected = 'a'.repeat(40);
+    const actual = 'b'.repeat(40);
+    const mr: MergeRequestSource = {
+      number: 7,
+      url: 'https://gitlab.example/infra/ansible/-/merge_requests/7',
+      title: 'More workers',
+      state: 'open',
+      sourceBranch: 'feat/x',
+      targetBranch: 'main',
+      headSha: actual,
+      sourceRepo: 'infra/ansible',
+      cloneUrl: 'https://gitlab.example/infra/ansible.git',
+      fork: false,
+      collaborationAllowed: true,
+      branchProtected: false,
+      author: 'carol',
+    };
+    let pushes = 0;
+    const amendDeps: AmendDeps = {
+      forge: {
+        getMergeRequestSource: async () => mr,
+        getGitCredential: async () => ({ username: 'oauth2', password: 'x' }),
+      } as unknown as ForgePort,
+      changeBranch: async () => {
+        pushes++;
+        return {
+          kind: 'head_moved',
+          expected,
+          actual,
+          commits: [{ sha: actual, author: 'Dave <d@x>', subject: 'Dave was here', trailers: '' }],
+        };
+      },
+      identity: { name: 'opsbot', email: 'opsbot@example.test' },
+    };
+    const amendAccess = {
+      ...access,
+      approvals: {
+        ...access.approvals,
+        amend: { users: ['U0BOB', 'U0CAROL'], groups: [], requireSecondPerson: true },
+      },
+    };
+    const over = { amend: () => amendDeps, access: amendAccess };
+    const a = make('A', over);
+    const b = make('B', over); // another replica (or A after a restart): it knows only what the store says
+    const patch = '--- a/app.conf\n+++ b/app.conf\n@@ -1 +1 @@\n-workers = 2\n+workers = 4\n';
+    const amendPlan = buildAmendPlan(
+      { ref: { forge: 'gitlab', repo: 'infra/ansible', number: 7 }, patch, mode: 'add', message: null },
+      {
+        kind: 'preview',
+        target: {
+          label: 'infra/ansible!7',
+          url: mr.url,
+          title: mr.title,
+          sourceRepo: mr.sourceRepo,
+          branch: mr.sourceBranch,
+          fork: false,
+          author: 'carol',
+        },
+        headSha: expected,
+        mode: 'add',
+        diff: patch,
+        files: ['app.conf'],
+      },
+      null,
+    );
+    const ask = async (lc: ChangeLifecycle, ts: string) => {
+      const out = await lc.request({
+        plan: amendPlan,
+        requestedBy: 'U0ALICE',
+        requestedByName: 'alice',
+        thread: { channel: 'C1', ts },
+        threadUrl: `https://x.slack.com/archives/C1/p${ts.replace('.', '')}`,
+      });
+      if (out.kind !== 'recorded') throw new Error(out.kind);
+      return out.change;
+    };
+    const first = await ask(a, '500.1');
+    const digest = planDigest(amendPlan);
+    expect(await approve(a, first, digest)).toMatchObject({ kind: 'approved' });
+    await expect.poll(() => statusOf(first.id), { timeout: 10_000 }).toBe('superseded');
+    expect(await store.changes.get(first.id)).toMatchObject({
+      supersededBy: null,
+      reason: expect.stringContaining('feat/x moved since the preview'),
+    });
+    expect(await notesOf(first.id)).toEqual(['approved', 'amend_head_moved']);
+    // Approve again, on either replica: out of date, nothing tried again.
+    for (const lc of [a, b]) {
+      expect(await approve(lc, first, digest, 'U0CAROL')).toMatchObject({
+        kind: 'already',
+        change: { status: 'superseded' },
+      });
+    }
+    expect(pushes).toBe(1);
+    expect(await statusOf(first.id)).toBe('superseded');
+    // "Preview again" asks for the same change anew: a new change to approve, which the old one points at.
+    const second = await ask(b, '500.2');
+    expect(second.status).toBe('planned');
+    expect(await store.changes.get(first.id)).toMatchObject({
+      status: 'superseded',
+      supersededBy: second.id,
+    });
   });
 });
