@@ -10,7 +10,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -160,6 +160,17 @@ const filesBelow = (d: string): Array<{ path: string; content: Buffer }> => {
   return out;
 };
 
+/** The git subcommand of every invocation the wrapper recorded since the log was emptied, in order. */
+const gitCommands = (): string[] =>
+  readFileSync(argvLog, 'utf8')
+    .split('\n--\n')
+    .map((inv) => inv.split('\n').find((a) => a !== '' && !a.startsWith('-')) ?? '')
+    .filter(Boolean);
+
+/** The commit the preview announced (`The new commit: <sha>`). */
+const previewedCommit = (stdout: string): string =>
+  /^The new commit: ([0-9a-f]{40})$/m.exec(stdout)?.[1] ?? '';
+
 const forms = (token: string) => [
   token,
   Buffer.from(`oauth2:${token}`).toString('base64'),
@@ -210,7 +221,85 @@ describe('opsbot amend', () => {
     expectNoToken(r, GL_TOKEN);
   });
 
+  it('pushes the very commit it previewed, made as an approved /amend makes it, from one fetch and one commit', async () => {
+    writeFileSync(argvLog, '');
+    await glRepo.git(['branch', 'same', 'main']);
+    const head = await glRepo.commitToBranch('same', { 'same.md': 'notes\n' }, 'Same');
+    const mr = await gitlab.addMergeRequest('ops/app', { sourceBranch: 'same' });
+    const r = await runCli(
+      [`ops/app!${mr.iid}`, '--patch', 'change.patch', '--message', 'More workers', '--reason', 'load'],
+      { GITLAB_TOKEN: GL_TOKEN },
+    );
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const now = (await glRepo.revParse('refs/heads/same')) as string;
+    // The commit named in the preview is the one on the branch, and its diff is the diff shown.
+    expect(previewedCommit(r.stdout)).toBe(now);
+    expect(r.stdout).toContain(`Pushed ${now}`);
+    const shown = r.stdout.slice(r.stdout.indexOf('\n\n') + 2, r.stdout.indexOf('\nPushed '));
+    expect(shown).toBe(await glRepo.git(['diff', '--no-color', head, now]));
+    // Message and trailers as the apply makes them (no Approved-by from a terminal), and the note.
+    expect((await glRepo.commitInfo(now))?.message).toBe(
+      `More workers\n\nRequested-by: cli:${userInfo().username}\n`,
+    );
+    expect(mr.notes.at(-1)?.body).toContain(`added commit ${now.slice(0, 12)}`);
+    expect(mr.notes.at(-1)?.body).toContain('Why: load');
+    // One workspace: one init, one fetch, one commit, one push.
+    const cmds = gitCommands();
+    for (const c of ['init', 'fetch', 'commit', 'push'])
+      expect(
+        cmds.filter((x) => x === c),
+        c,
+      ).toHaveLength(1);
+  });
+
+  /**
+   * Someone pushes to the branch after the CLI's preview: as its push starts (before git reads the branch for it:
+   * a `--force` push would overwrite theirs), or as its pack arrives (the forge's compare-and-swap refuses it).
+   */
+  it.each([
+    ['add', 'beforeNextPushStarts'],
+    ['amend', 'beforeNextPushStarts'],
+    ['amend', 'beforeNextPush'],
+  ] as const)(
+    '%s, a push racing the CLI (%s) is kept: exit 2 with who pushed what, nothing of ours on the branch',
+    async (mode, when) => {
+      const branch = `race-${mode}-${when}`;
+      await glRepo.git(['branch', branch, 'main']);
+      const head = await glRepo.commitToBranch(branch, { 'race.md': 'x\n' }, 'Race base');
+      const mr = await gitlab.addMergeRequest('ops/app', { sourceBranch: branch });
+      let theirs = '';
+      gitlab[when](async () => {
+        theirs = await glRepo.commitToBranch(branch, { 'theirs.md': 'mine\n' }, 'Their fix');
+      });
+      const r = await runCli(
+        [`ops/app!${mr.iid}`, '--patch', 'change.patch', ...(mode === 'amend' ? ['--amend'] : [])],
+        { GITLAB_TOKEN: GL_TOKEN },
+      );
+      expect(theirs).not.toBe('');
+      expect(r.stdout).toContain(`at ${head}`);
+      expect(r.stderr).toContain(
+        `${branch} moved since the preview (${head.slice(0, 12)}); nothing was pushed`,
+      );
+      expect(r.stderr).toContain(`${theirs.slice(0, 12)} `);
+      expect(r.stderr).toContain('Their fix');
+      expect(r.code).toBe(2);
+      expect(await glRepo.revParse(`refs/heads/${branch}`)).toBe(theirs);
+      expect((await glRepo.commitInfo(theirs))?.parents).toEqual([head]);
+      // Our commit is on no ref (git may have received its objects before refusing the update).
+      const ours = previewedCommit(r.stdout);
+      expect(ours).not.toBe('');
+      const refsWithOurs = await glRepo
+        .git(['for-each-ref', '--contains', ours])
+        .catch((e: unknown) => (/no such commit/.test(String(e)) ? '' : Promise.reject(e)));
+      expect(refsWithOurs).toBe('');
+      expect(mr.notes).toHaveLength(0);
+      expect(r.stdout).not.toContain('Pushed');
+    },
+  );
+
   it('--dry-run shows the preview and pushes nothing (exit 0)', async () => {
+    writeFileSync(argvLog, '');
     await ghRepo.git(['branch', 'gh-dry', 'main']);
     const head = await ghRepo.commitToBranch('gh-dry', { README: 'x\n' }, 'Readme');
     const pr = github.addPull('acme/web', { head: 'gh-dry' });
@@ -219,8 +308,16 @@ describe('opsbot amend', () => {
     });
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain(`at ${head}`);
+    expect(dry.stdout).toContain('+workers = 4');
     expect(dry.stdout).toContain('dry run: nothing pushed');
     expect(await ghRepo.revParse('refs/heads/gh-dry')).toBe(head);
+    // No push was even tried, the previewed commit never reached the forge, no comment, no workspace left.
+    expect(gitCommands()).toContain('fetch');
+    expect(gitCommands()).not.toContain('push');
+    expect(previewedCommit(dry.stdout)).not.toBe('');
+    expect(await ghRepo.readObject(previewedCommit(dry.stdout))).toBeNull();
+    expect(pr.comments).toHaveLength(0);
+    for (const t of github.issuedTokens) expectNoToken(dry, t);
   });
 
   it('amends a GitHub PR with the App installation token, which never shows', async () => {
@@ -234,7 +331,11 @@ describe('opsbot amend', () => {
     expect(r.code).toBe(0);
     const now = (await ghRepo.revParse('refs/heads/gh-tune')) as string;
     expect(now).not.toBe(head);
+    expect(previewedCommit(r.stdout)).toBe(now);
     expect((await ghRepo.commitInfo(now))?.parents).toEqual((await ghRepo.commitInfo(head))?.parents);
+    expect((await ghRepo.commitInfo(now))?.message).toBe(
+      `Readme\n\nRequested-by: cli:${userInfo().username}\n`,
+    );
     expect(github.issuedTokens.length).toBeGreaterThan(0);
     expect(github.gitPasswords.some((p) => github.issuedTokens.includes(p))).toBe(true);
     for (const t of github.issuedTokens) expectNoToken(r, t);
