@@ -20,10 +20,10 @@ import { type FakeGitlab, startFakeGitlab } from '../fakes/gitlab.js';
 
 /**
  * `opsbot amend` as users run it (bin/opsbot.js in a child process) against the forge fakes, which serve
- * real bare repositories over git's smart HTTP. The token test wraps `git` on the PATH (every git the CLI
- * starts records its argument list) and reads /proc/<pid>/cmdline of every process started while the CLI
- * runs, so git's own helpers (git-remote-http) are checked too; afterwards every file left under the temp and
- * data directories is read.
+ * real bare repositories over git's smart HTTP. `git` on the PATH is wrapped (every git the CLI starts records
+ * its argument list); the token tests also read /proc/<pid>/cmdline of every process started while the CLI
+ * runs, so git's own helpers (git-remote-http) are checked too, and afterwards every file left under the temp
+ * and data directories.
  */
 
 const GL_TOKEN = 'glpat-AMENDcliSECRET-7f3a9c';
@@ -95,8 +95,9 @@ interface Run {
   code: number | null;
   stdout: string;
   stderr: string;
-  /** Every process command line seen while the CLI ran (NUL-separated argv joined by spaces). */
+  /** Every process command line seen while the CLI ran (NUL-separated argv joined by spaces), when watched. */
   cmdlines: string[];
+  watched: boolean;
   tmp: string;
 }
 
@@ -120,7 +121,15 @@ const scanProc = (before: ReadonlySet<string>): string[] => {
   return out;
 };
 
-const runCli = async (args: string[], env: Record<string, string>): Promise<Run> => {
+/**
+ * Runs the CLI; `watchProcesses` scans /proc every 2 ms meanwhile (for the token checks only: it costs the
+ * test process CPU for as long as the CLI runs).
+ */
+const runCli = async (
+  args: string[],
+  env: Record<string, string>,
+  { watchProcesses = false }: { watchProcesses?: boolean } = {},
+): Promise<Run> => {
   const tmp = mkdtempSync(join(dir, 'tmp-'));
   const cmdlines: string[] = [];
   let done = false;
@@ -137,7 +146,7 @@ const runCli = async (args: string[], env: Record<string, string>): Promise<Run>
   // Watch every process started while the CLI runs (git children come and go: scan often, without starving the
   // machine; the git wrapper above records every direct spawn regardless).
   const watch = (async () => {
-    while (!done) {
+    while (watchProcesses && !done) {
       for (const c of scanProc(before)) if (c.includes('git')) cmdlines.push(c);
       await new Promise((r) => setTimeout(r, 2));
     }
@@ -145,7 +154,7 @@ const runCli = async (args: string[], env: Record<string, string>): Promise<Run>
   const code = await exited;
   done = true;
   await watch;
-  return { code, stdout, stderr, cmdlines, tmp };
+  return { code, stdout, stderr, cmdlines, watched: watchProcesses, tmp };
 };
 
 /** Every file below `d`, with its content. */
@@ -178,6 +187,7 @@ const forms = (token: string) => [
 ];
 
 const expectNoToken = (run: Run, token: string) => {
+  expect(run.watched).toBe(true);
   const argv = readFileSync(argvLog, 'utf8');
   for (const t of forms(token)) {
     expect(run.stdout).not.toContain(t);
@@ -203,9 +213,11 @@ describe('opsbot amend', () => {
     await glRepo.git(['branch', 'tune', 'main']);
     const head = await glRepo.commitToBranch('tune', { 'tune.md': 'tuning notes\n' }, 'Tune');
     const mr = await gitlab.addMergeRequest('ops/app', { sourceBranch: 'tune' });
-    const r = await runCli([`ops/app!${mr.iid}`, '--patch', 'change.patch', '--message', 'More workers'], {
-      GITLAB_TOKEN: GL_TOKEN,
-    });
+    const r = await runCli(
+      [`ops/app!${mr.iid}`, '--patch', 'change.patch', '--message', 'More workers'],
+      { GITLAB_TOKEN: GL_TOKEN },
+      { watchProcesses: true },
+    );
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`at ${head}`);
@@ -303,9 +315,11 @@ describe('opsbot amend', () => {
     await ghRepo.git(['branch', 'gh-dry', 'main']);
     const head = await ghRepo.commitToBranch('gh-dry', { README: 'x\n' }, 'Readme');
     const pr = github.addPull('acme/web', { head: 'gh-dry' });
-    const dry = await runCli([`acme/web#${pr.number}`, '--patch', 'change.patch', '--dry-run'], {
-      GITHUB_APP_PRIVATE_KEY: appKey,
-    });
+    const dry = await runCli(
+      [`acme/web#${pr.number}`, '--patch', 'change.patch', '--dry-run'],
+      { GITHUB_APP_PRIVATE_KEY: appKey },
+      { watchProcesses: true },
+    );
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain(`at ${head}`);
     expect(dry.stdout).toContain('+workers = 4');
@@ -325,9 +339,11 @@ describe('opsbot amend', () => {
     await ghRepo.git(['branch', 'gh-tune', 'main']);
     const head = await ghRepo.commitToBranch('gh-tune', { README: 'x\n' }, 'Readme');
     const pr = github.addPull('acme/web', { head: 'gh-tune' });
-    const r = await runCli([`acme/web#${pr.number}`, '--patch', 'change.patch', '--amend'], {
-      GITHUB_APP_PRIVATE_KEY: appKey,
-    });
+    const r = await runCli(
+      [`acme/web#${pr.number}`, '--patch', 'change.patch', '--amend'],
+      { GITHUB_APP_PRIVATE_KEY: appKey },
+      { watchProcesses: true },
+    );
     expect(r.code).toBe(0);
     const now = (await ghRepo.revParse('refs/heads/gh-tune')) as string;
     expect(now).not.toBe(head);
@@ -360,7 +376,11 @@ describe('opsbot amend', () => {
     const mr = await conflictingMr('denied');
     const wrong = 'glpat-WRONG-token-0000';
     writeFileSync(argvLog, '');
-    const denied = await runCli([`ops/app!${mr.iid}`, '--patch', 'change.patch'], { GITLAB_TOKEN: wrong });
+    const denied = await runCli(
+      [`ops/app!${mr.iid}`, '--patch', 'change.patch'],
+      { GITLAB_TOKEN: wrong },
+      { watchProcesses: true },
+    );
     expect(denied.code).toBe(1);
     expectNoToken(denied, wrong);
   });
