@@ -149,8 +149,14 @@ export const runAmend: CliCommand = async (args, io) => {
     threadUrl: null,
   };
 
+  // Ctrl-C (or SIGTERM) stops the git work and removes the workspace before exiting; a second one exits at once.
+  const interrupt = new AbortController();
+  const onSignal = () => interrupt.abort();
+  io.signals?.once('SIGINT', onSignal);
+  io.signals?.once('SIGTERM', onSignal);
+  let pushing = false;
   try {
-    const preview = await prepareAmend(deps, request);
+    const preview = await prepareAmend(deps, request, { signal: interrupt.signal });
     if (preview.kind === 'nothing_to_do') {
       io.stdout.write(
         `${label}: the change is already on ${preview.target.branch} at ${preview.headSha.slice(0, 12)}; nothing to do\n`,
@@ -170,7 +176,10 @@ export const runAmend: CliCommand = async (args, io) => {
         `${label} ${preview.target.title}\nWill ${how} ${preview.target.sourceRepo}:${preview.target.branch} at ${preview.headSha}\nThe new commit: ${preview.commitSha}\n\n${preview.diff}`,
       );
       // The commit just shown, pushed from the workspace that made it; --dry-run only removes the workspace.
-      if (!values['dry-run']) out = await preview.push();
+      if (!values['dry-run']) {
+        pushing = true;
+        out = await preview.push();
+      }
     } finally {
       await preview.dispose();
     }
@@ -196,8 +205,20 @@ export const runAmend: CliCommand = async (args, io) => {
     await audit('bad_input', out.kind === 'refused' ? out.reason : out.kind);
     return EXIT_USAGE;
   } catch (err) {
+    if (interrupt.signal.aborted) {
+      io.stderr.write(
+        pushing
+          ? `opsbot amend: interrupted during the push: ${label} may or may not have the commit; look at the branch before running it again\n`
+          : 'opsbot amend: interrupted; nothing was pushed\n',
+      );
+      await audit('failed', 'interrupted');
+      return EXIT_FAILURE;
+    }
     io.stderr.write(`opsbot amend: ${sanitizer.scrub(failureMessage(err))}\n`);
     await audit('failed', isAppError(err) ? err.code : 'internal');
     return EXIT_FAILURE;
+  } finally {
+    io.signals?.off('SIGINT', onSignal);
+    io.signals?.off('SIGTERM', onSignal);
   }
 };

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import {
   chmodSync,
@@ -128,16 +128,25 @@ const scanProc = (before: ReadonlySet<string>): string[] => {
 const runCli = async (
   args: string[],
   env: Record<string, string>,
-  { watchProcesses = false }: { watchProcesses?: boolean } = {},
+  {
+    watchProcesses = false,
+    onSpawn,
+  }: {
+    watchProcesses?: boolean;
+    /** The CLI's process, started in a process group of its own (a terminal's foreground job). */
+    onSpawn?: (child: ChildProcess) => void;
+  } = {},
 ): Promise<Run> => {
   const tmp = mkdtempSync(join(dir, 'tmp-'));
   const cmdlines: string[] = [];
   let done = false;
   const before = new Set(pids());
-  const child = execFile(process.execPath, [join(root, 'bin/opsbot.js'), 'amend', ...args, '--config', cfg], {
+  const child = spawn(process.execPath, [join(root, 'bin/opsbot.js'), 'amend', ...args, '--config', cfg], {
     cwd: dir,
     env: { PATH: `${binDir}:${process.env.PATH ?? ''}`, HOME: dir, TMPDIR: tmp, ...env },
+    detached: onSpawn !== undefined,
   });
+  onSpawn?.(child);
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -309,6 +318,32 @@ describe('opsbot amend', () => {
       expect(r.stdout).not.toContain('Pushed');
     },
   );
+
+  it('Ctrl-C during the push: git stops, nothing is pushed, the workspace is removed (exit 1)', async () => {
+    await glRepo.git(['branch', 'ctrl-c', 'main']);
+    const head = await glRepo.commitToBranch('ctrl-c', { 'c.md': 'x\n' }, 'Base');
+    const mr = await gitlab.addMergeRequest('ops/app', { sourceBranch: 'ctrl-c' });
+    let cli: ChildProcess | undefined;
+    // The push has started (git is waiting for the forge): Ctrl-C, as a terminal sends it to the whole job
+    // (the CLI and its git processes); the forge answers only once the CLI has exited.
+    gitlab.beforeNextPushStarts(async () => {
+      const proc = cli as ChildProcess;
+      const gone = new Promise((res) => (proc.exitCode !== null ? res(null) : proc.once('exit', res)));
+      process.kill(-(proc.pid as number), 'SIGINT');
+      await gone;
+    });
+    const r = await runCli(
+      [`ops/app!${mr.iid}`, '--patch', 'change.patch'],
+      { GITLAB_TOKEN: GL_TOKEN },
+      { onSpawn: (c) => (cli = c) },
+    );
+    expect(r.stdout).toContain(`at ${head}`);
+    expect(r.stderr).toContain('interrupted during the push');
+    expect(r.code).toBe(1);
+    expect(await glRepo.revParse('refs/heads/ctrl-c')).toBe(head);
+    expect(mr.notes).toHaveLength(0);
+    expect(readdirSync(r.tmp).filter((n) => !n.startsWith('tsx-') && n !== 'node-compile-cache')).toEqual([]);
+  });
 
   it('--dry-run shows the preview and pushes nothing (exit 0)', async () => {
     writeFileSync(argvLog, '');

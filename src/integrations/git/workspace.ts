@@ -54,6 +54,11 @@ export interface BranchChangeInput {
   readonly tmpRoot?: string;
   /** Per git command deadline (default 120 s). */
   readonly timeoutMs?: number;
+  /**
+   * Stops the git work (the CLI's Ctrl-C): the running git is killed, no later one starts (the push included),
+   * the call rejects, and the workspace is removed as on any failure.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface BranchCommit {
@@ -217,7 +222,12 @@ export const prepareBranchChange = async (input: BranchChangeInput): Promise<Bra
     const env = baseEnv(root);
     // Only what git's own environment parsing allows: config count, system/global config paths.
     const unsafe = { allowUnsafeConfigEnvCount: true, allowUnsafeConfigPaths: true } as const;
-    const init = simpleGit({ baseDir: root, unsafe, timeout: { block: timeout } }).env(env);
+    const options = {
+      unsafe,
+      timeout: { block: timeout },
+      ...(input.signal ? { abort: input.signal } : {}),
+    };
+    const init = simpleGit({ baseDir: root, ...options }).env(env);
     await init.raw(['init', '--quiet', work]);
     const identity = {
       GIT_AUTHOR_NAME: input.identity.name,
@@ -225,11 +235,11 @@ export const prepareBranchChange = async (input: BranchChangeInput): Promise<Bra
       GIT_COMMITTER_NAME: input.identity.name,
       GIT_COMMITTER_EMAIL: input.identity.email,
     };
-    const local: SimpleGit = simpleGit({ baseDir: work, unsafe, timeout: { block: timeout } }).env({
+    const local: SimpleGit = simpleGit({ baseDir: work, ...options }).env({
       ...env,
       ...identity,
     });
-    const remote: SimpleGit = simpleGit({ baseDir: work, unsafe, timeout: { block: timeout } }).env({
+    const remote: SimpleGit = simpleGit({ baseDir: work, ...options }).env({
       ...env,
       GIT_CONFIG_COUNT: '2',
       GIT_CONFIG_KEY_1: `http.${input.remote.url}.extraHeader`,

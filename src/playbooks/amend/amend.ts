@@ -198,6 +198,7 @@ const prepareOn = async (
   req: AmendRequest,
   expectedHead: string | null,
   trailers: BranchChangeInput['trailers'],
+  signal?: AbortSignal,
 ): Promise<
   | {
       kind: 'prepared';
@@ -224,6 +225,7 @@ const prepareOn = async (
     trailers,
     identity: deps.identity,
     ...(deps.tmpRoot ? { tmpRoot: deps.tmpRoot } : {}),
+    ...(signal ? { signal } : {}),
   });
   return { kind: 'prepared', target: read.target, files: check.files, head, out };
 };
@@ -418,13 +420,14 @@ export type AmendPrepareOutcome = PreparedAmend | AmendNothingToDo | AmendRefusa
 /**
  * Preview and apply in one workspace (`opsbot amend`): the diff checked, the MR read, the diff applied and
  * committed once on the MR's head, with the apply's trailers. The caller shows the preview, then pushes it or
- * not, and disposes in a `finally`.
+ * not, and disposes in a `finally`. `signal` stops the git work, the push included (the caller's Ctrl-C).
  */
 export const prepareAmend = async (
   deps: AmendDeps,
   input: AmendPrepareInput,
+  { signal }: { readonly signal?: AbortSignal } = {},
 ): Promise<AmendPrepareOutcome> => {
-  const prepared = await prepareOn(deps, input, null, amendTrailers(input));
+  const prepared = await prepareOn(deps, input, null, amendTrailers(input), signal);
   if (prepared.kind === 'refused') return prepared;
   const { target, files, head, out } = prepared;
   if (out.kind !== 'ready') return fromBranch(target, head, out);
