@@ -24,6 +24,7 @@ const BENCHES: readonly BenchEntry[] = [
       };
     },
   },
+  { name: 'amend-cli', load: async () => (await import('./amend-cli.js')).runAmendCliBench },
   {
     name: 'webhooks',
     load: async () => {

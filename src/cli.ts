@@ -115,6 +115,7 @@ export const runProcessCli = async (): Promise<void> => {
     env: process.env,
     cwd: process.cwd(),
     now: () => new Date(),
+    signals: process,
   });
   // `serve` has shut down (drained, cut-off users told, audit written, store closed): work abandoned at the
   // drain deadline (an upstream request still waiting for its own timeout) must not hold the exit. The timer

@@ -48,7 +48,7 @@ import type { MonitoringAdapter } from './integrations/gce/monitoring.js';
 import type { ComputePort } from './integrations/gce/port.js';
 import { gceAdapterAuth } from './integrations/gce/token.js';
 import { warmGoogleModules } from './integrations/gce/warm.js';
-import { changeBranch, warmGitWorkspace } from './integrations/git/workspace.js';
+import { prepareBranchChange, warmGitWorkspace } from './integrations/git/workspace.js';
 import { createSlackApp } from './integrations/slack/app.js';
 import { createSlackClient } from './integrations/slack/client.js';
 import type { SlackIdentity } from './integrations/slack/port.js';
@@ -813,10 +813,11 @@ const buildChanges = (
     return forgeCache(kind);
   };
   const logger = d.logger.child({ component: 'change' });
-  // /amend changes an MR's branch with real git (a temporary clone per preview and per apply).
+  // /amend changes an MR's branch with real git (a temporary clone per preview and per apply: an approval
+  // may come to another replica, much later).
   const amendFor = (kind: ForgeKind): AmendDeps => ({
     forge: forgeFor(kind),
-    changeBranch,
+    prepareBranchChange,
     identity: config.changes.gitAuthor,
   });
   const replicaId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;

@@ -2,14 +2,13 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isAppError } from '../core/errors.js';
-import { changeBranch } from '../integrations/git/workspace.js';
+import { prepareBranchChange } from '../integrations/git/workspace.js';
 import {
   type AmendApplyOutcome,
   type AmendDeps,
-  type AmendPreviewOutcome,
-  applyAmend,
+  type AmendPrepareOutcome,
   mrLabel,
-  previewAmend,
+  prepareAmend,
 } from '../playbooks/amend/amend.js';
 import { cliActor, recordCliRun } from './audit.js';
 import {
@@ -23,10 +22,10 @@ import { type CliCommand, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './io.js';
 
 /**
  * `opsbot amend <mr> --patch FILE`: the /amend playbook from a terminal, against the forge with opsbot's
- * token. It previews (the exact diff, the branch, the head it was computed on), then pushes onto that same
- * head; `--dry-run` stops after the preview. Exit 0 pushed or nothing to do, 1 forge or git failure,
- * 2 refused (bad arguments, a closed MR, a fork that does not allow it, a diff that does not apply, or a
- * branch that moved).
+ * token. It previews (the exact diff, the branch, the head it was computed on, the commit), then pushes that
+ * very commit onto that same head, from the same workspace (one fetch, one apply, one commit: `prepareAmend`);
+ * `--dry-run` stops after the preview. Exit 0 pushed or nothing to do, 1 forge or git failure, 2 refused (bad
+ * arguments, a closed MR, a fork that does not allow it, a diff that does not apply, or a branch that moved).
  */
 
 export const AMEND_USAGE = `Usage: opsbot amend <mr> --patch FILE [--amend] [--message M] [--dry-run]
@@ -56,7 +55,7 @@ const readStdin = async (): Promise<string> => {
 };
 
 const describeRefusal = (
-  out: Exclude<AmendPreviewOutcome | AmendApplyOutcome, { kind: 'preview' | 'pushed' | 'nothing_to_do' }>,
+  out: Exclude<AmendPrepareOutcome | AmendApplyOutcome, { kind: 'preview' | 'pushed' | 'nothing_to_do' }>,
 ): string => {
   if (out.kind === 'head_moved') {
     const who = out.commits.length
@@ -136,7 +135,7 @@ export const runAmend: CliCommand = async (args, io) => {
     });
   const deps: AmendDeps = {
     forge,
-    changeBranch,
+    prepareBranchChange,
     identity: config.changes.gitAuthor,
   };
   const request = {
@@ -144,10 +143,20 @@ export const runAmend: CliCommand = async (args, io) => {
     patch,
     mode: values.amend ? ('amend' as const) : ('add' as const),
     message: values.message ?? null,
+    requester: cliActor(),
+    approver: null,
+    reason: values.reason ?? null,
+    threadUrl: null,
   };
 
+  // Ctrl-C (or SIGTERM) stops the git work and removes the workspace before exiting; a second one exits at once.
+  const interrupt = new AbortController();
+  const onSignal = () => interrupt.abort();
+  io.signals?.once('SIGINT', onSignal);
+  io.signals?.once('SIGTERM', onSignal);
+  let pushing = false;
   try {
-    const preview = await previewAmend(deps, request);
+    const preview = await prepareAmend(deps, request, { signal: interrupt.signal });
     if (preview.kind === 'nothing_to_do') {
       io.stdout.write(
         `${label}: the change is already on ${preview.target.branch} at ${preview.headSha.slice(0, 12)}; nothing to do\n`,
@@ -160,23 +169,25 @@ export const runAmend: CliCommand = async (args, io) => {
       await audit('bad_input', preview.kind === 'refused' ? preview.reason : preview.kind);
       return EXIT_USAGE;
     }
-    const how = preview.mode === 'amend' ? 'amend the last commit of' : 'add a commit to';
-    io.stdout.write(
-      `${label} ${preview.target.title}\nWill ${how} ${preview.target.sourceRepo}:${preview.target.branch} at ${preview.headSha}\n\n${preview.diff}`,
-    );
-    if (values['dry-run']) {
+    let out: AmendApplyOutcome | null = null;
+    try {
+      const how = preview.mode === 'amend' ? 'amend the last commit of' : 'add a commit to';
+      io.stdout.write(
+        `${label} ${preview.target.title}\nWill ${how} ${preview.target.sourceRepo}:${preview.target.branch} at ${preview.headSha}\nThe new commit: ${preview.commitSha}\n\n${preview.diff}`,
+      );
+      // The commit just shown, pushed from the workspace that made it; --dry-run only removes the workspace.
+      if (!values['dry-run']) {
+        pushing = true;
+        out = await preview.push();
+      }
+    } finally {
+      await preview.dispose();
+    }
+    if (out === null) {
       io.stdout.write('\n(dry run: nothing pushed)\n');
       await audit('ok', 'dry run');
       return EXIT_OK;
     }
-    const out = await applyAmend(deps, {
-      ...request,
-      expectedHead: preview.headSha,
-      requester: cliActor(),
-      approver: null,
-      reason: values.reason ?? null,
-      threadUrl: null,
-    });
     if (out.kind === 'pushed') {
       io.stdout.write(
         `\nPushed ${out.newSha} to ${out.target.sourceRepo}:${out.target.branch} (was ${out.oldSha.slice(0, 12)})\n`,
@@ -194,8 +205,20 @@ export const runAmend: CliCommand = async (args, io) => {
     await audit('bad_input', out.kind === 'refused' ? out.reason : out.kind);
     return EXIT_USAGE;
   } catch (err) {
+    if (interrupt.signal.aborted) {
+      io.stderr.write(
+        pushing
+          ? `opsbot amend: interrupted during the push: ${label} may or may not have the commit; look at the branch before running it again\n`
+          : 'opsbot amend: interrupted; nothing was pushed\n',
+      );
+      await audit('failed', 'interrupted');
+      return EXIT_FAILURE;
+    }
     io.stderr.write(`opsbot amend: ${sanitizer.scrub(failureMessage(err))}\n`);
     await audit('failed', isAppError(err) ? err.code : 'internal');
     return EXIT_FAILURE;
+  } finally {
+    io.signals?.off('SIGINT', onSignal);
+    io.signals?.off('SIGTERM', onSignal);
   }
 };

@@ -7,6 +7,12 @@ export interface CliIo {
   readonly env: Env;
   readonly cwd: string;
   readonly now: () => Date;
+  /**
+   * The process's SIGINT / SIGTERM, for a command that must clean up when interrupted (`opsbot amend` removes
+   * its git workspace); a command that listens handles them itself while it does. Absent in tests run in
+   * process.
+   */
+  readonly signals?: Pick<NodeJS.Process, 'once' | 'off'>;
 }
 
 export type CliCommand = (args: readonly string[], io: CliIo) => Promise<number>;

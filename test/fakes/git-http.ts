@@ -29,6 +29,11 @@ export interface GitHttpRoute {
   readonly seenPasswords?: string[];
   /** Run (and removed) one per push, after the client sent its pack and before git receives it: a race. */
   readonly beforePush?: Array<() => Promise<void>>;
+  /**
+   * Run (and removed) one per push, when it starts (the receive-pack ref advertisement), before the client has
+   * seen the branch: someone else's push landing after the pusher read the branch and before it pushed.
+   */
+  readonly beforePushStarts?: Array<() => Promise<void>>;
 }
 
 const unauthorized = (res: ServerResponse) => {
@@ -98,6 +103,7 @@ export const serveGitHttp = async (
     return true;
   }
 
+  if (pushing && m[2] === '/info/refs') await route.beforePushStarts?.shift()?.();
   const receiving = pushing && m[2] === '/git-receive-pack';
   if (receiving) await route.beforePush?.shift()?.();
   const before = receiving ? await refsOf(repo) : null;

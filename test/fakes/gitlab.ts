@@ -113,6 +113,11 @@ export interface FakeGitlab {
   readonly gitPasswords: string[];
   /** Runs `fn` when the next git push arrives, before it is received (someone else's push racing it). */
   beforeNextPush(fn: () => Promise<void>): void;
+  /**
+   * Runs `fn` when the next git push starts, before the client reads the branch's head for it (someone else's
+   * push landing between a pusher's fetch and its push: a `--force` push would overwrite it).
+   */
+  beforeNextPushStarts(fn: () => Promise<void>): void;
   /** Merges (or closes) an MR as `user` would in the UI, sending the Merge Request Hook. */
   setMergeRequestState(
     project: string,
@@ -171,6 +176,7 @@ export const startFakeGitlab = async (opts: {
   const protectedBranches = new Set<string>();
   const gitPasswords: string[] = [];
   const beforePush: Array<() => Promise<void>> = [];
+  const beforePushStarts: Array<() => Promise<void>> = [];
   const projectById = (id: string): string =>
     /^\d+$/.test(id) ? ([...projectIds.entries()].find(([, n]) => String(n) === id)?.[0] ?? id) : id;
 
@@ -464,6 +470,7 @@ export const startFakeGitlab = async (opts: {
   // moves the head of every open MR from that branch (Merge Request Hook "update"), as GitLab does.
   const gitRoute = {
     beforePush,
+    beforePushStarts,
     repos: opts.projects,
     seenPasswords: gitPasswords,
     access: (password: string, name: string) => {
@@ -526,6 +533,9 @@ export const startFakeGitlab = async (opts: {
     gitPasswords,
     beforeNextPush(fn) {
       beforePush.push(fn);
+    },
+    beforeNextPushStarts(fn) {
+      beforePushStarts.push(fn);
     },
     async addMergeRequest(project, m) {
       const repo = opts.projects[m.sourceProject ?? project];

@@ -11,8 +11,13 @@ import type { GitCredential } from './credential.js';
  * shallow single-branch fetch over HTTPS into a fresh temporary directory, `git apply --check` before
  * `git apply`, a commit by the bot (a new commit, or the last one amended), and a push that can never lose a
  * commit: a normal push in add-commit mode (the server refuses a non-fast-forward), and
- * `--force-with-lease=<branch>:<head seen at preview>` in amend mode. The temporary directory is removed on
- * every path.
+ * `--force-with-lease=<branch>:<head seen at preview>` in amend mode.
+ *
+ * `prepareBranchChange` does everything but the push and hands back the prepared commit (its diff, files and
+ * sha) holding the workspace: `push()` pushes that very commit, `dispose()` removes the directory. A caller
+ * that previews and pushes in one go (the CLI) does the git work once; one that must wait for an approval
+ * (Slack) disposes after the preview and prepares again on the previewed head when approved. Every outcome
+ * but `ready` has removed its directory already; a `ready` one is removed by `dispose()` (safe to repeat).
  *
  * The token reaches git only through the child's environment (`GIT_CONFIG_COUNT` with
  * `http.<remote url>.extraHeader`, scoped to the remote so a redirect to another host does not get it): never
@@ -45,12 +50,15 @@ export interface BranchChangeInput {
   readonly trailers: readonly (readonly [string, string])[];
   /** The bot: committer always, author of an added commit (an amended commit keeps its author). */
   readonly identity: GitIdentity;
-  /** false: stop before pushing (the preview and --dry-run). */
-  readonly push: boolean;
   /** Where temporary directories go (default: the OS temp dir). */
   readonly tmpRoot?: string;
   /** Per git command deadline (default 120 s). */
   readonly timeoutMs?: number;
+  /**
+   * Stops the git work (the CLI's Ctrl-C): the running git is killed, no later one starts (the push included),
+   * the call rejects, and the workspace is removed as on any failure.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface BranchCommit {
@@ -61,9 +69,8 @@ export interface BranchCommit {
   readonly trailers: string;
 }
 
+/** The commit a change made, not pushed yet (`ready`) or on the branch (`pushed`). */
 export interface BranchChangeDone {
-  /** `ready` when push was false, `pushed` when the branch now points at `newSha`. */
-  readonly kind: 'ready' | 'pushed';
   readonly oldSha: string;
   readonly newSha: string;
   /** What the push changes on the branch: `git diff <old head> <new head>`. */
@@ -71,19 +78,39 @@ export interface BranchChangeDone {
   readonly files: readonly string[];
 }
 
-export type BranchChangeOutcome =
-  | (BranchChangeDone & { readonly kind: 'ready' })
-  | (BranchChangeDone & { readonly kind: 'pushed' })
+/** The branch is not where the preview saw it: nothing was pushed. */
+export interface BranchHeadMoved {
+  readonly kind: 'head_moved';
+  readonly expected: string | null;
+  readonly actual: string | null;
+  /** Commits on the branch since `expected`, newest first (at most 10). */
+  readonly commits: readonly BranchCommit[];
+}
+
+/** A push's outcome: the branch points at `newSha`, or it moved and nothing was pushed. */
+export type BranchPushOutcome = (BranchChangeDone & { readonly kind: 'pushed' }) | BranchHeadMoved;
+
+/**
+ * The commit made and checked in its workspace, not pushed. The workspace stays until `dispose()`, which every
+ * holder calls on every path (in a `finally`); `push()` may be called once, before it.
+ */
+export interface PreparedBranchChange extends BranchChangeDone {
+  readonly kind: 'ready';
+  /**
+   * Pushes `newSha` onto the head it was made on (a normal push, or `--force-with-lease` on that head when
+   * amending): `head_moved`, with who pushed what, when the branch is elsewhere by then. Throws
+   * IntegrationError('git') for git or network failures.
+   */
+  push(): Promise<BranchPushOutcome>;
+  /** Removes the workspace. Safe to call more than once; `push()` after it throws. */
+  dispose(): Promise<void>;
+}
+
+export type BranchPrepareOutcome =
+  | PreparedBranchChange
   /** The patch is already on the branch (it applies in reverse): nothing to do. */
   | { readonly kind: 'already_applied'; readonly head: string }
-  /** The branch is not where the preview saw it: nothing was pushed. */
-  | {
-      readonly kind: 'head_moved';
-      readonly expected: string | null;
-      readonly actual: string | null;
-      /** Commits on the branch since `expected`, newest first (at most 10). */
-      readonly commits: readonly BranchCommit[];
-    }
+  | BranchHeadMoved
   | { readonly kind: 'branch_missing' }
   | { readonly kind: 'patch_failed'; readonly detail: string; readonly hunk: string | null };
 
@@ -163,7 +190,7 @@ const loadSimpleGit = onceUntilRejected(
   async (): Promise<SimpleGitFactory> => (await import('simple-git')).simpleGit,
 );
 
-/** Loads simple-git ahead of the first `changeBranch` (never rejects; a failure shows again on that call). */
+/** Loads simple-git ahead of the first branch change (never rejects; a failure shows again on that call). */
 export const warmGitWorkspace = async (): Promise<void> => {
   await loadSimpleGit().catch(() => undefined);
 };
@@ -172,20 +199,35 @@ const isRejection = (text: string) =>
   /\[rejected\]|stale info|non-fast-forward|fetch first|\(stale info\)|failed to push some refs/i.test(text);
 
 /**
- * Applies `patch` to `branch` of `remote` and (when `push`) pushes the result. Throws IntegrationError('git')
- * for git or network failures (a bad token, an unreachable forge); every refusal is returned as data.
+ * Applies `patch` to `branch` of `remote` and commits it in a new workspace, without pushing: `ready` holds the
+ * workspace until its `dispose()`. Throws IntegrationError('git') for git or network failures (a bad token, an
+ * unreachable forge), having removed the workspace; every refusal is returned as data.
  */
-export const changeBranch = async (input: BranchChangeInput): Promise<BranchChangeOutcome> => {
+export const prepareBranchChange = async (input: BranchChangeInput): Promise<BranchPrepareOutcome> => {
   const root = await mkdtemp(join(input.tmpRoot ?? tmpdir(), 'opsbot-amend-'));
   const secrets = input.remote.credential.secretValues();
   const timeout = input.timeoutMs ?? GIT_DEADLINE_MS;
+  let disposed = false;
+  /** The push in flight, if any: the workspace is removed after it ends. */
+  let pushing: Promise<unknown> | null = null;
+  const dispose = async (): Promise<void> => {
+    disposed = true;
+    await pushing?.catch(() => undefined);
+    await rm(root, { recursive: true, force: true });
+  };
+  let handedOver = false;
   try {
     const simpleGit = await loadSimpleGit();
     const work = join(root, 'repo');
     const env = baseEnv(root);
     // Only what git's own environment parsing allows: config count, system/global config paths.
     const unsafe = { allowUnsafeConfigEnvCount: true, allowUnsafeConfigPaths: true } as const;
-    const init = simpleGit({ baseDir: root, unsafe, timeout: { block: timeout } }).env(env);
+    const options = {
+      unsafe,
+      timeout: { block: timeout },
+      ...(input.signal ? { abort: input.signal } : {}),
+    };
+    const init = simpleGit({ baseDir: root, ...options }).env(env);
     await init.raw(['init', '--quiet', work]);
     const identity = {
       GIT_AUTHOR_NAME: input.identity.name,
@@ -193,11 +235,11 @@ export const changeBranch = async (input: BranchChangeInput): Promise<BranchChan
       GIT_COMMITTER_NAME: input.identity.name,
       GIT_COMMITTER_EMAIL: input.identity.email,
     };
-    const local: SimpleGit = simpleGit({ baseDir: work, unsafe, timeout: { block: timeout } }).env({
+    const local: SimpleGit = simpleGit({ baseDir: work, ...options }).env({
       ...env,
       ...identity,
     });
-    const remote: SimpleGit = simpleGit({ baseDir: work, unsafe, timeout: { block: timeout } }).env({
+    const remote: SimpleGit = simpleGit({ baseDir: work, ...options }).env({
       ...env,
       GIT_CONFIG_COUNT: '2',
       GIT_CONFIG_KEY_1: `http.${input.remote.url}.extraHeader`,
@@ -230,7 +272,7 @@ export const changeBranch = async (input: BranchChangeInput): Promise<BranchChan
       const line = out.split('\n').find((l) => l.endsWith(`\trefs/heads/${input.branch}`));
       return line ? (line.split('\t')[0] ?? null) : null;
     };
-    const moved = async (actual: string | null): Promise<BranchChangeOutcome> => {
+    const moved = async (actual: string | null): Promise<BranchHeadMoved> => {
       if (actual === null) return { kind: 'head_moved', expected: input.expectedHead, actual, commits: [] };
       await fetchBranch(50);
       const log = await local.raw([
@@ -317,25 +359,41 @@ export const changeBranch = async (input: BranchChangeInput): Promise<BranchChan
     }
     const diff = await local.raw(['diff', '--no-color', '--no-ext-diff', head, newSha]);
 
-    if (!input.push) return { kind: 'ready', oldSha: head, newSha, diff, files: staged };
-    const target = `refs/heads/${input.branch}`;
-    try {
-      await remote.raw([
-        'push',
-        '--porcelain',
-        '--no-verify',
-        ...(input.mode === 'amend' ? [`--force-with-lease=${target}:${head}`] : []),
-        input.remote.url,
-        `${newSha}:${target}`,
-      ]);
-    } catch (err) {
-      const text = cleanGitMessage(err, secrets);
-      if (isRejection(text)) return await moved(await networked('ls-remote', headOf));
-      throw new IntegrationError('git', `git push failed: ${text}`, { retryable: true });
-    }
-    return { kind: 'pushed', oldSha: head, newSha, diff, files: staged };
+    const done = { oldSha: head, newSha, diff, files: staged };
+    const push = async (): Promise<BranchPushOutcome> => {
+      const target = `refs/heads/${input.branch}`;
+      try {
+        await remote.raw([
+          'push',
+          '--porcelain',
+          '--no-verify',
+          ...(input.mode === 'amend' ? [`--force-with-lease=${target}:${head}`] : []),
+          input.remote.url,
+          `${newSha}:${target}`,
+        ]);
+      } catch (err) {
+        const text = cleanGitMessage(err, secrets);
+        if (isRejection(text)) return await moved(await networked('ls-remote', headOf));
+        throw new IntegrationError('git', `git push failed: ${text}`, { retryable: true });
+      }
+      return { kind: 'pushed', ...done };
+    };
+    const prepared: PreparedBranchChange = {
+      kind: 'ready',
+      ...done,
+      push: () => {
+        if (disposed) return Promise.reject(new Error('push() after dispose(): the workspace is gone'));
+        if (pushing) return Promise.reject(new Error('push() called twice'));
+        const pushed = push();
+        pushing = pushed;
+        return pushed;
+      },
+      dispose,
+    };
+    handedOver = true;
+    return prepared;
   } finally {
-    await rm(root, { recursive: true, force: true });
+    if (!handedOver) await dispose();
   }
 };
 

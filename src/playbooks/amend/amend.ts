@@ -2,8 +2,9 @@ import type { MergeRequestRef } from '../../integrations/forge/events.js';
 import type { ForgePort, MergeRequestSource } from '../../integrations/forge/port.js';
 import type {
   BranchChangeInput,
-  BranchChangeOutcome,
   BranchCommit,
+  BranchPrepareOutcome,
+  BranchPushOutcome,
   GitIdentity,
 } from '../../integrations/git/workspace.js';
 import { formatMrRef } from '../pipelines/mr-ref.js';
@@ -14,7 +15,9 @@ import { checkPatch } from './patch.js';
  * preview fetches the branch and applies the diff without pushing (so it shows the exact diff that will be
  * pushed and the head it was computed on); the apply does it again on that same head and pushes (a normal
  * push when adding a commit, `--force-with-lease` on the previewed head when amending), then leaves a note on
- * the MR. Every refusal is data with a reason a person can act on.
+ * the MR. Slack previews and applies apart (an approval comes later, maybe to another replica); the CLI
+ * previews and pushes in one workspace (`prepareAmend`): the commit it shows is the commit it pushes. Every
+ * refusal is data with a reason a person can act on.
  */
 
 export type AmendMode = 'add' | 'amend';
@@ -29,7 +32,11 @@ export interface AmendRequest {
 
 export interface AmendDeps {
   readonly forge: ForgePort;
-  readonly changeBranch: (input: BranchChangeInput) => Promise<BranchChangeOutcome>;
+  /**
+   * Fetches the branch, applies the diff and commits in a temporary workspace (integrations/git); a `ready`
+   * outcome holds it until its `dispose()`, which this playbook calls on every path.
+   */
+  readonly prepareBranchChange: (input: BranchChangeInput) => Promise<BranchPrepareOutcome>;
   readonly identity: GitIdentity;
   readonly tmpRoot?: string;
 }
@@ -167,7 +174,7 @@ const readTarget = async (
 const fromBranch = (
   target: AmendTarget,
   expected: string,
-  out: Exclude<BranchChangeOutcome, { kind: 'ready' | 'pushed' }>,
+  out: Exclude<BranchPrepareOutcome, { kind: 'ready' }>,
 ): AmendNothingToDo | AmendRefusal | AmendHeadMoved => {
   switch (out.kind) {
     case 'already_applied':
@@ -185,36 +192,68 @@ const fromBranch = (
   }
 };
 
-/** Checks the diff and the MR, then applies the diff on the MR's current head without pushing. */
-export const previewAmend = async (deps: AmendDeps, req: AmendRequest): Promise<AmendPreviewOutcome> => {
+/** The diff checked, the MR read and the diff applied and committed on `expectedHead` (null: the MR's head). */
+const prepareOn = async (
+  deps: AmendDeps,
+  req: AmendRequest,
+  expectedHead: string | null,
+  trailers: BranchChangeInput['trailers'],
+  signal?: AbortSignal,
+): Promise<
+  | {
+      kind: 'prepared';
+      target: AmendTarget;
+      files: readonly string[];
+      /** The head the change was made on (or was expected and not found). */
+      head: string;
+      out: BranchPrepareOutcome;
+    }
+  | AmendRefusal
+> => {
   const check = checkPatch(req.patch);
   if (!check.ok) return refuse('bad_patch', check.problem);
   const read = await readTarget(deps, req.ref);
   if (read.kind === 'refused') return read;
-  const head = read.mr.headSha as string;
-  const out = await deps.changeBranch({
+  const head = expectedHead ?? (read.mr.headSha as string);
+  const out = await deps.prepareBranchChange({
     remote: { url: read.cloneUrl, credential: await deps.forge.getGitCredential() },
     branch: read.mr.sourceBranch,
     expectedHead: head,
     patch: req.patch,
     mode: req.mode,
     message: req.message,
-    trailers: [],
+    trailers,
     identity: deps.identity,
-    push: false,
     ...(deps.tmpRoot ? { tmpRoot: deps.tmpRoot } : {}),
+    ...(signal ? { signal } : {}),
   });
-  if (out.kind === 'ready' || out.kind === 'pushed') {
-    return {
-      kind: 'preview',
-      target: read.target,
-      headSha: out.oldSha,
-      mode: req.mode,
-      diff: out.diff,
-      files: out.files,
-    };
-  }
-  return fromBranch(read.target, head, out);
+  return { kind: 'prepared', target: read.target, files: check.files, head, out };
+};
+
+const previewOf = (
+  req: AmendRequest,
+  target: AmendTarget,
+  ready: { oldSha: string; diff: string; files: readonly string[] },
+): AmendPreview => ({
+  kind: 'preview',
+  target,
+  headSha: ready.oldSha,
+  mode: req.mode,
+  diff: ready.diff,
+  files: ready.files,
+});
+
+/**
+ * Checks the diff and the MR, then applies the diff on the MR's current head without pushing (the workspace is
+ * removed before it returns: what Slack previews, to be applied after an approval by `applyAmend`).
+ */
+export const previewAmend = async (deps: AmendDeps, req: AmendRequest): Promise<AmendPreviewOutcome> => {
+  const prepared = await prepareOn(deps, req, null, []);
+  if (prepared.kind === 'refused') return prepared;
+  const { target, head, out } = prepared;
+  if (out.kind !== 'ready') return fromBranch(target, head, out);
+  await out.dispose();
+  return previewOf(req, target, out);
 };
 
 export interface AmendApplyInput extends AmendRequest {
@@ -236,6 +275,9 @@ export interface AmendApplyInput extends AmendRequest {
   readonly changeId?: string | null;
 }
 
+/** What `prepareAmend` takes: an apply whose head is the one its own preview finds. */
+export type AmendPrepareInput = Omit<AmendApplyInput, 'expectedHead'>;
+
 export const CHANGE_TRAILER = 'Opsbot-Change';
 
 /** The hidden marker in the MR note of a change (an HTML comment: GitLab and GitHub do not show it). */
@@ -244,7 +286,7 @@ export const amendNoteMarker = (changeId: string): string => `<!-- opsbot-change
 const carriesChange = (trailers: string, changeId: string): boolean =>
   trailers.split('\n').some((l) => l.trim() === `${CHANGE_TRAILER}: ${changeId}`);
 
-export const amendTrailers = (input: AmendApplyInput): Array<[string, string]> => [
+export const amendTrailers = (input: AmendPrepareInput): Array<[string, string]> => [
   ['Requested-by', input.requester],
   ...(input.approver ? [['Approved-by', input.approver] as [string, string]] : []),
   ...(input.coAuthor ? [['Co-authored-by', input.coAuthor] as [string, string]] : []),
@@ -292,26 +334,16 @@ export const ensureAmendNote = async (
 };
 
 /**
- * Applies the diff on the previewed head and pushes. Safe to repeat: a change already on the branch is
- * "nothing to do", and a branch that moved is never overwritten.
+ * What a push (or a prepare that found the branch elsewhere) means for the change: pushed, with the MR note
+ * left; pushed by an earlier attempt of the same change; or why nothing was pushed.
  */
-export const applyAmend = async (deps: AmendDeps, input: AmendApplyInput): Promise<AmendApplyOutcome> => {
-  const check = checkPatch(input.patch);
-  if (!check.ok) return refuse('bad_patch', check.problem);
-  const read = await readTarget(deps, input.ref);
-  if (read.kind === 'refused') return read;
-  const out = await deps.changeBranch({
-    remote: { url: read.cloneUrl, credential: await deps.forge.getGitCredential() },
-    branch: read.mr.sourceBranch,
-    expectedHead: input.expectedHead,
-    patch: input.patch,
-    mode: input.mode,
-    message: input.message,
-    trailers: amendTrailers(input),
-    identity: deps.identity,
-    push: true,
-    ...(deps.tmpRoot ? { tmpRoot: deps.tmpRoot } : {}),
-  });
+const settleApply = async (
+  deps: AmendDeps,
+  input: AmendApplyInput,
+  target: AmendTarget,
+  files: readonly string[],
+  out: BranchPushOutcome | Exclude<BranchPrepareOutcome, { kind: 'ready' }>,
+): Promise<AmendApplyOutcome> => {
   if (out.kind === 'head_moved' && input.changeId) {
     // The branch moved: by this change's own earlier push (killed before recording it)? Then it is done,
     // and only the note may be missing.
@@ -320,23 +352,21 @@ export const applyAmend = async (deps: AmendDeps, input: AmendApplyInput): Promi
     if (ours) {
       const earlier = {
         kind: 'pushed' as const,
-        target: read.target,
+        target,
         oldSha: input.expectedHead,
         newSha: ours.sha,
         mode: input.mode,
         diff: input.patch,
-        files: check.files,
+        files,
         earlier: true,
       };
       return { ...earlier, noteProblem: await ensureAmendNote(deps, input, earlier) };
     }
   }
-  if (out.kind !== 'ready' && out.kind !== 'pushed') {
-    return fromBranch(read.target, input.expectedHead, out);
-  }
+  if (out.kind !== 'pushed') return fromBranch(target, input.expectedHead, out);
   const pushed = {
     kind: 'pushed' as const,
-    target: read.target,
+    target,
     oldSha: out.oldSha,
     newSha: out.newSha,
     mode: input.mode,
@@ -345,4 +375,67 @@ export const applyAmend = async (deps: AmendDeps, input: AmendApplyInput): Promi
     earlier: false,
   };
   return { ...pushed, noteProblem: await ensureAmendNote(deps, input, pushed) };
+};
+
+/** Pushes a prepared commit and removes its workspace (also when the push fails). */
+const pushAndDispose = async (
+  ready: Extract<BranchPrepareOutcome, { kind: 'ready' }>,
+): Promise<BranchPushOutcome> => {
+  try {
+    return await ready.push();
+  } finally {
+    await ready.dispose();
+  }
+};
+
+/**
+ * Applies the diff on the previewed head and pushes. Safe to repeat: a change already on the branch is
+ * "nothing to do", and a branch that moved is never overwritten.
+ */
+export const applyAmend = async (deps: AmendDeps, input: AmendApplyInput): Promise<AmendApplyOutcome> => {
+  const prepared = await prepareOn(deps, input, input.expectedHead, amendTrailers(input));
+  if (prepared.kind === 'refused') return prepared;
+  const { target, files, out } = prepared;
+  return settleApply(deps, input, target, files, out.kind === 'ready' ? await pushAndDispose(out) : out);
+};
+
+/**
+ * A preview holding its workspace: the commit shown is the commit `push()` pushes, made exactly as
+ * `applyAmend` makes it (message, trailers, mode), onto the head shown only.
+ */
+export interface PreparedAmend extends AmendPreview {
+  /** The commit `push()` pushes (made in the workspace, not on the forge until then). */
+  readonly commitSha: string;
+  /**
+   * Pushes the previewed commit onto `headSha` (a branch that moved since is refused as `head_moved`, nothing
+   * pushed), removes the workspace, then leaves the MR note. At most once.
+   */
+  push(): Promise<AmendApplyOutcome>;
+  /** Removes the workspace without pushing. Safe to repeat, and after `push()`; call it on every path. */
+  dispose(): Promise<void>;
+}
+
+export type AmendPrepareOutcome = PreparedAmend | AmendNothingToDo | AmendRefusal | AmendHeadMoved;
+
+/**
+ * Preview and apply in one workspace (`opsbot amend`): the diff checked, the MR read, the diff applied and
+ * committed once on the MR's head, with the apply's trailers. The caller shows the preview, then pushes it or
+ * not, and disposes in a `finally`. `signal` stops the git work, the push included (the caller's Ctrl-C).
+ */
+export const prepareAmend = async (
+  deps: AmendDeps,
+  input: AmendPrepareInput,
+  { signal }: { readonly signal?: AbortSignal } = {},
+): Promise<AmendPrepareOutcome> => {
+  const prepared = await prepareOn(deps, input, null, amendTrailers(input), signal);
+  if (prepared.kind === 'refused') return prepared;
+  const { target, files, head, out } = prepared;
+  if (out.kind !== 'ready') return fromBranch(target, head, out);
+  const applyInput: AmendApplyInput = { ...input, expectedHead: out.oldSha };
+  return {
+    ...previewOf(input, target, out),
+    commitSha: out.newSha,
+    push: async () => settleApply(deps, applyInput, target, files, await pushAndDispose(out)),
+    dispose: () => out.dispose(),
+  };
 };

@@ -4,13 +4,15 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ForgePort } from '../../../src/integrations/forge/port.js';
 import { GitCredential } from '../../../src/integrations/git/credential.js';
-import { changeBranch } from '../../../src/integrations/git/workspace.js';
+import { prepareBranchChange } from '../../../src/integrations/git/workspace.js';
 import { createGithubForge } from '../../../src/integrations/github/adapter.js';
 import { createGitlabForge } from '../../../src/integrations/gitlab/adapter.js';
 import {
   type AmendDeps,
   type AmendPreview,
   applyAmend,
+  type PreparedAmend,
+  prepareAmend,
   previewAmend,
 } from '../../../src/playbooks/amend/amend.js';
 import { createBareRepo, type GitRepo } from '../../fakes/git-repo.js';
@@ -52,7 +54,7 @@ afterEach(async () => {
   await rm(tmpRoot, { recursive: true, force: true });
 });
 
-const depsOf = (forge: ForgePort): AmendDeps => ({ forge, changeBranch, identity: BOT, tmpRoot });
+const depsOf = (forge: ForgePort): AmendDeps => ({ forge, prepareBranchChange, identity: BOT, tmpRoot });
 
 describe('amend on GitLab (real git over smart HTTP)', () => {
   let repo: GitRepo;
@@ -148,6 +150,62 @@ describe('amend on GitLab (real git over smart HTTP)', () => {
     });
     expect(again.kind).toBe('nothing_to_do');
     expect(await repo.revParse(`refs/heads/${branch}`)).toBe(now);
+  });
+
+  it('prepareAmend (the CLI) pushes the very commit it previewed, made as applyAmend makes it, from one workspace', async () => {
+    const { branch, head, mr, ref } = await openMr();
+    const input = {
+      ref,
+      patch: PATCH,
+      mode: 'add' as const,
+      message: 'Lock kibana too',
+      requester: 'cli:alice',
+      approver: null,
+      reason: 'kibana must stay on 7.10',
+      threadUrl: null,
+      changeId: 'chg-42',
+    };
+    const prepared = (await prepareAmend(depsOf(forge), input)) as PreparedAmend;
+    expect(prepared.kind).toBe('preview');
+    expect(prepared.headSha).toBe(head);
+    expect(prepared.diff).toContain('+0:kibana-7.10.1-1.*');
+    // Prepared, not pushed: the branch is where it was and the workspace is held.
+    expect(await repo.revParse(`refs/heads/${branch}`)).toBe(head);
+    expect(await readdir(tmpRoot)).toHaveLength(1);
+    const out = await prepared.push();
+    // The workspace is gone once pushed, before the caller's dispose.
+    expect(await readdir(tmpRoot)).toEqual([]);
+    expect(out).toMatchObject({ kind: 'pushed', oldSha: head, newSha: prepared.commitSha, earlier: false });
+    expect(await repo.revParse(`refs/heads/${branch}`)).toBe(prepared.commitSha);
+    expect((await repo.commitInfo(prepared.commitSha))?.message).toBe(
+      'Lock kibana too\n\nRequested-by: cli:alice\nOpsbot-Change: chg-42\n',
+    );
+    expect(mr.notes.at(-1)?.body).toContain('<!-- opsbot-change: chg-42 -->');
+    expect(mr.notes.at(-1)?.body).toContain('kibana must stay on 7.10');
+    await expect(prepared.push()).rejects.toThrow();
+    await prepared.dispose();
+    await prepared.dispose();
+    expect(mr.notes).toHaveLength(1);
+  });
+
+  it('prepareAmend disposed without a push (--dry-run) leaves the branch and no workspace', async () => {
+    const { branch, head, mr, ref } = await openMr();
+    const prepared = (await prepareAmend(depsOf(forge), {
+      ref,
+      patch: PATCH,
+      mode: 'amend',
+      message: null,
+      requester: 'cli:alice',
+      approver: null,
+      reason: null,
+      threadUrl: null,
+    })) as PreparedAmend;
+    expect(prepared.kind).toBe('preview');
+    await prepared.dispose();
+    await expect(prepared.push()).rejects.toThrow();
+    expect(await repo.revParse(`refs/heads/${branch}`)).toBe(head);
+    expect(await repo.readObject(prepared.commitSha)).toBeNull();
+    expect(mr.notes).toHaveLength(0);
   });
 
   it('a push between preview and approval: nothing is pushed, the answer names who pushed what, both commits stay', async () => {
@@ -293,7 +351,7 @@ describe('amend on GitLab (real git over smart HTTP)', () => {
   it('git failing (a token the forge refuses) throws a git error without the token; the temp dir is removed', async () => {
     const { branch, head } = await openMr();
     const wrong = 'glpat-WRONG-git-token-31337';
-    const err = await changeBranch({
+    const err = await prepareBranchChange({
       remote: { url: `${gitlab.host}/infra/ansible.git`, credential: new GitCredential('oauth2', wrong) },
       branch,
       expectedHead: head,
@@ -302,7 +360,6 @@ describe('amend on GitLab (real git over smart HTTP)', () => {
       message: null,
       trailers: [],
       identity: BOT,
-      push: true,
       tmpRoot,
     }).catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'IntegrationError', service: 'git' });
