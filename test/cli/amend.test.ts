@@ -319,6 +319,34 @@ describe('opsbot amend', () => {
     },
   );
 
+  it.each(['add', 'amend'] as const)(
+    '%s, the branch deleted between the preview and the push: not recreated, exit 2, nothing pushed',
+    async (mode) => {
+      const branch = `gone-${mode}`;
+      await glRepo.git(['branch', branch, 'main']);
+      const head = await glRepo.commitToBranch(branch, { 'gone.md': 'x\n' }, 'Gone base');
+      const mr = await gitlab.addMergeRequest('ops/app', { sourceBranch: branch });
+      let deleted = false;
+      gitlab.beforeNextPushStarts(async () => {
+        await glRepo.git(['update-ref', '-d', `refs/heads/${branch}`]);
+        deleted = true;
+      });
+      const r = await runCli(
+        [`ops/app!${mr.iid}`, '--patch', 'change.patch', ...(mode === 'amend' ? ['--amend'] : [])],
+        { GITLAB_TOKEN: GL_TOKEN },
+      );
+      expect(deleted).toBe(true);
+      expect(r.stdout).toContain(`at ${head}`);
+      expect(r.stderr).toContain(
+        `${branch} moved since the preview (${head.slice(0, 12)}); nothing was pushed`,
+      );
+      expect(r.stderr).toContain('nothing (deleted)');
+      expect(r.code).toBe(2);
+      expect(await glRepo.git(['for-each-ref', `refs/heads/${branch}`])).toBe('');
+      expect(mr.notes).toHaveLength(0);
+    },
+  );
+
   it('Ctrl-C during the push: git stops, nothing is pushed, the workspace is removed (exit 1)', async () => {
     await glRepo.git(['branch', 'ctrl-c', 'main']);
     const head = await glRepo.commitToBranch('ctrl-c', { 'c.md': 'x\n' }, 'Base');

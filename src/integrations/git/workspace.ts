@@ -10,8 +10,8 @@ import type { GitCredential } from './credential.js';
  * A throwaway git workspace for changing someone's branch: real git (through simple-git over the git CLI), a
  * shallow single-branch fetch over HTTPS into a fresh temporary directory, `git apply --check` before
  * `git apply`, a commit by the bot (a new commit, or the last one amended), and a push that can never lose a
- * commit: a normal push in add-commit mode (the server refuses a non-fast-forward), and
- * `--force-with-lease=<branch>:<head seen at preview>` in amend mode.
+ * commit: `--force-with-lease=<branch>:<head seen at preview>` in both modes (in add-commit mode the push is a
+ * fast-forward; the lease also refuses a branch deleted since, which a normal push would recreate).
  *
  * `prepareBranchChange` does everything but the push and hands back the prepared commit (its diff, files and
  * sha) holding the workspace: `push()` pushes that very commit, `dispose()` removes the directory. A caller
@@ -97,8 +97,7 @@ export type BranchPushOutcome = (BranchChangeDone & { readonly kind: 'pushed' })
 export interface PreparedBranchChange extends BranchChangeDone {
   readonly kind: 'ready';
   /**
-   * Pushes `newSha` onto the head it was made on (a normal push, or `--force-with-lease` on that head when
-   * amending): `head_moved`, with who pushed what, when the branch is elsewhere by then. Throws
+   * Pushes `newSha` onto the head it was made on (`--force-with-lease` on that head): `head_moved`, with who pushed what, when the branch is elsewhere by then. Throws
    * IntegrationError('git') for git or network failures.
    */
   push(): Promise<BranchPushOutcome>;
@@ -367,7 +366,9 @@ export const prepareBranchChange = async (input: BranchChangeInput): Promise<Bra
           'push',
           '--porcelain',
           '--no-verify',
-          ...(input.mode === 'amend' ? [`--force-with-lease=${target}:${head}`] : []),
+          // On the head the commit was made on, in both modes: refused when the branch moved or was deleted
+          // since (a normal push would recreate a deleted branch; in add mode it is a fast-forward anyway).
+          `--force-with-lease=${target}:${head}`,
           input.remote.url,
           `${newSha}:${target}`,
         ]);

@@ -374,7 +374,7 @@ describe('the change lifecycle (GitLab fake, SQLite)', () => {
         getMergeRequestSource: async () => mr,
         getGitCredential: async () => ({ username: 'oauth2', password: 'x' }),
       } as unknown as ForgePort,
-      changeBranch: async () => {
+      prepareBranchChange: async () => {
         pushes++;
         return {
           kind: 'head_moved',
