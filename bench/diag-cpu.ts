@@ -67,6 +67,10 @@ export const runDiagCpu = async (runs = Number(process.env.DIAG_CPU_RUNS ?? 5)):
     HOME: process.env.HOME ?? '/tmp',
     GOOGLE_OAUTH_ACCESS_TOKEN: TEST_TOKEN,
     OPSBOT_NO_AUDIT: '1',
+    // Passed through to compare with Node's compile cache off (bin/opsbot.js turns it on).
+    ...(process.env.NODE_DISABLE_COMPILE_CACHE
+      ? { NODE_DISABLE_COMPILE_CACHE: process.env.NODE_DISABLE_COMPILE_CACHE }
+      : {}),
   };
   const fakeList = [fakes.compute, fakes.logging, fakes.monitoring] as const;
   /** Each fake's clock (ms since it started) -> Date.now(): an unrouted probe is recorded with no latency. */
