@@ -19,11 +19,13 @@ import { median } from './lib/stats.js';
  *
  * The wall-clock parts are still wall clock (read them on an idle machine, or compare builds alternately); the
  * CPU figure is what grows on a slower host. Run: `npm run build && npx tsx bench/diag-cpu.ts` (env
- * DIAG_CPU_RUNS, default 5; DIAG_CPU_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+ * DIAG_CPU_RUNS, default 5; DIAG_CPU_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`; DIAG_CPU_BIN;
+ * DIAG_CPU_WRAP, e.g. `valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p` for instruction counts).
  */
 
 const LATENCY = { instance: 300, audit: 1500, guest: 1000, serial: 800, metrics: 1000 } as const;
-const repo = fileURLToPath(new URL('../', import.meta.url));
+/** The CLI to run: this checkout's, or another build's (`DIAG_CPU_BIN=/path/to/bin/opsbot.js`, to compare). */
+const bin = process.env.DIAG_CPU_BIN ?? fileURLToPath(new URL('../bin/opsbot.js', import.meta.url));
 
 interface Run {
   readonly cpuMs: number;
@@ -62,6 +64,8 @@ export const runDiagCpu = async (runs = Number(process.env.DIAG_CPU_RUNS ?? 5)):
     '--json',
   ];
   const nodeArgs = (process.env.DIAG_CPU_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  /** A command the process runs under, e.g. `valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p`. */
+  const wrap = (process.env.DIAG_CPU_WRAP ?? '').split(' ').filter(Boolean);
   const env = {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '/tmp',
@@ -100,8 +104,11 @@ export const runDiagCpu = async (runs = Number(process.env.DIAG_CPU_RUNS ?? 5)):
       const t0 = Date.now();
       const child = spawn(
         '/usr/bin/time',
-        ['-f', 'CPU %U %S', process.execPath, ...nodeArgs, `${repo}bin/opsbot.js`, ...args],
-        { env, stdio: ['ignore', 'ignore', 'pipe'] },
+        ['-f', 'CPU %U %S', ...wrap, process.execPath, ...nodeArgs, bin, ...args],
+        {
+          env,
+          stdio: ['ignore', 'ignore', 'pipe'],
+        },
       );
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => {
