@@ -20,7 +20,7 @@ import { median } from './lib/stats.js';
  * The wall-clock parts are still wall clock (read them on an idle machine, or compare builds alternately); the
  * CPU figure is what grows on a slower host. Run: `npm run build && npx tsx bench/diag-cpu.ts` (env
  * DIAG_CPU_RUNS, default 5; DIAG_CPU_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`; DIAG_CPU_BIN;
- * DIAG_CPU_WRAP, e.g. `valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p` for instruction counts).
+ * DIAG_CPU_STDERR=1 echoes the process's stderr; DIAG_CPU_WRAP, e.g. `valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p` for instruction counts).
  */
 
 const LATENCY = { instance: 300, audit: 1500, guest: 1000, serial: 800, metrics: 1000 } as const;
@@ -117,6 +117,7 @@ export const runDiagCpu = async (runs = Number(process.env.DIAG_CPU_RUNS ?? 5)):
       child.on('error', reject);
       child.on('exit', (code) => {
         const t1 = Date.now();
+        if (process.env.DIAG_CPU_STDERR === '1') process.stderr.write(stderr); // e.g. a --import hook's report
         const m = /CPU ([\d.]+) ([\d.]+)/.exec(stderr);
         if (code !== 0 || !m) {
           reject(new Error(`opsbot diag exited ${code}: ${stderr}`));
