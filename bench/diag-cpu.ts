@@ -2,9 +2,8 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { openStore } from '../src/store/open.js';
-import { startDiagFakes } from '../test/fakes/diag-env.js';
 import { TEST_TOKEN } from '../test/fakes/gce-env.js';
-import { buildHostScenario } from '../test/fakes/host-scenarios.js';
+import { DIAG_LATENCY, startDiagBenchFakes } from './lib/diag-fakes.js';
 import { median } from './lib/stats.js';
 
 /**
@@ -23,7 +22,7 @@ import { median } from './lib/stats.js';
  * DIAG_CPU_STDERR=1 echoes the process's stderr; DIAG_CPU_WRAP, e.g. `valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p` for instruction counts).
  */
 
-const LATENCY = { instance: 300, audit: 1500, guest: 1000, serial: 800, metrics: 1000 } as const;
+const LATENCY = DIAG_LATENCY;
 /** The CLI to run: this checkout's, or another build's (`DIAG_CPU_BIN=/path/to/bin/opsbot.js`, to compare). */
 const bin = process.env.DIAG_CPU_BIN ?? fileURLToPath(new URL('../bin/opsbot.js', import.meta.url));
 
@@ -39,18 +38,7 @@ interface Run {
 }
 
 export const runDiagCpu = async (runs = Number(process.env.DIAG_CPU_RUNS ?? 5)): Promise<Run[]> => {
-  const fakes = await startDiagFakes();
-  const scenario = buildHostScenario('oom', { end: new Date('2026-11-20T11:00:00Z') });
-  fakes.seed(scenario);
-  fakes.monitoring.maxPageSize = 1000;
-  fakes.monitoring.emptyPagesBefore = 0;
-  fakes.logging.emptyPagesBefore = 0;
-  fakes.compute.latencyMs['instances.get'] = LATENCY.instance;
-  fakes.compute.latencyMs['instances.aggregatedList'] = LATENCY.instance;
-  fakes.compute.latencyMs['instances.serialPort'] = LATENCY.serial;
-  fakes.logging.latencyByFilter.cloudaudit = LATENCY.audit;
-  fakes.logging.latencyByFilter['/logs/syslog'] = LATENCY.guest;
-  fakes.monitoring.latencyMs['timeSeries.list'] = LATENCY.metrics;
+  const { fakes, scenario } = await startDiagBenchFakes();
   const { project, zone, name } = scenario.target;
   const args = [
     'diag',

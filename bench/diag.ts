@@ -14,9 +14,8 @@ import type { InstanceMemory } from '../src/playbooks/why-reboot/instance-memory
 import { buildAuditLogFilter } from '../src/playbooks/why-reboot/links.js';
 import { openStore } from '../src/store/open.js';
 import { SQLITE_FILE_NAME } from '../src/store/sqlite-file.js';
-import { startDiagFakes } from '../test/fakes/diag-env.js';
 import { staticTokenClient, TEST_TOKEN } from '../test/fakes/gce-env.js';
-import { buildHostScenario } from '../test/fakes/host-scenarios.js';
+import { DIAG_LATENCY, startDiagBenchFakes } from './lib/diag-fakes.js';
 import { median, time } from './lib/stats.js';
 
 /**
@@ -40,7 +39,7 @@ import { median, time } from './lib/stats.js';
  * with the spread of the whole-process runs).
  */
 
-const LATENCY = { instance: 300, audit: 1500, guest: 1000, serial: 800, metrics: 1000 } as const;
+const LATENCY = DIAG_LATENCY;
 const repo = fileURLToPath(new URL('../', import.meta.url));
 const TARGET = 1.2;
 /** Before the instance memory (every run took today's cold path), on the idle machine, 2026-12-02 02:39 UTC. */
@@ -99,19 +98,7 @@ export interface DiagBenchResult {
 export const runDiagBench = async (
   runs = Number(process.env.DIAG_BENCH_RUNS ?? 5),
 ): Promise<DiagBenchResult> => {
-  const fakes = await startDiagFakes();
-  const scenario = buildHostScenario('oom', { end: new Date('2026-11-20T11:00:00Z') });
-  fakes.seed(scenario);
-  // A real Monitoring answers these small queries in one page.
-  fakes.monitoring.maxPageSize = 1000;
-  fakes.monitoring.emptyPagesBefore = 0;
-  fakes.logging.emptyPagesBefore = 0;
-  fakes.compute.latencyMs['instances.get'] = LATENCY.instance;
-  fakes.compute.latencyMs['instances.aggregatedList'] = LATENCY.instance;
-  fakes.compute.latencyMs['instances.serialPort'] = LATENCY.serial;
-  fakes.logging.latencyByFilter.cloudaudit = LATENCY.audit;
-  fakes.logging.latencyByFilter['/logs/syslog'] = LATENCY.guest;
-  fakes.monitoring.latencyMs['timeSeries.list'] = LATENCY.metrics;
+  const { fakes, scenario } = await startDiagBenchFakes();
 
   const { project, zone, name, id } = scenario.target;
   const window = { from: scenario.from, to: scenario.end };

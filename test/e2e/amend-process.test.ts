@@ -7,6 +7,7 @@ import { type FakeGithub, startFakeGithub } from '../fakes/github.js';
 import { type FakeGitlab, startFakeGitlab } from '../fakes/gitlab.js';
 import { type FakeSlack, type PostedFakeMessage, startFakeSlack } from '../fakes/slack.js';
 import {
+  addTfImportVm,
   BOT_TOKEN,
   type Button,
   blockActionBody,
@@ -74,30 +75,7 @@ describe('/amend in Slack against an opsbot serve process', () => {
     });
     // The VM /tf-import vm looks up in Compute (instances.get, then its boot disk's image).
     compute = await startFakeCompute({ accessToken: TEST_TOKEN });
-    compute.addInstance('shop-prod', 'europe-west1-b', {
-      name: 'web-1',
-      id: '4567890123456789012',
-      status: 'RUNNING',
-      machineType:
-        'https://www.googleapis.com/compute/v1/projects/shop-prod/zones/europe-west1-b/machineTypes/e2-standard-4',
-      disks: [
-        {
-          deviceName: 'web-1',
-          boot: true,
-          source: 'https://www.googleapis.com/compute/v1/projects/shop-prod/zones/europe-west1-b/disks/web-1',
-          diskSizeGb: '20',
-        },
-      ],
-      networkInterfaces: [
-        { network: 'https://www.googleapis.com/compute/v1/projects/shop-prod/global/networks/prod' },
-      ],
-      scheduling: { automaticRestart: true, onHostMaintenance: 'MIGRATE', preemptible: false },
-    });
-    compute.addDisk('shop-prod', 'europe-west1-b', {
-      name: 'web-1',
-      sourceImage:
-        'https://www.googleapis.com/compute/v1/projects/debian-cloud/global/images/debian-12-bookworm-v20240110',
-    });
+    addTfImportVm(compute);
     gitlab = await startFakeGitlab({
       projects: { 'ops/app': repo },
       tokens: { [GL_TOKEN]: { access: 'write' } },

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { WhyRebootDeps } from '../../src/handlers/why-reboot.js';
 import { signSlackRequest } from '../../src/integrations/slack/verify.js';
 import type { WhyRebootReport } from '../../src/playbooks/why-reboot/types.js';
+import type { FakeCompute } from '../fakes/gce-compute.js';
 import type { PostedFakeMessage } from '../fakes/slack.js';
 
 export const SIGNING_SECRET = 'e2e-signing-secret-5f1c9a';
@@ -207,3 +208,28 @@ export const blockActionBody = (o: {
       ],
     }),
   }).toString();
+
+/**
+ * The VM the /tf-import suites import: shop-prod/europe-west1-b/web-1 (an e2-standard-4 booting debian-12), in
+ * Compute as `instances.get` and its boot disk's image answer for it.
+ */
+export const addTfImportVm = (compute: FakeCompute, labels?: Record<string, string>): void => {
+  const zone = 'https://www.googleapis.com/compute/v1/projects/shop-prod/zones/europe-west1-b';
+  compute.addInstance('shop-prod', 'europe-west1-b', {
+    name: 'web-1',
+    id: '4567890123456789012',
+    status: 'RUNNING',
+    machineType: `${zone}/machineTypes/e2-standard-4`,
+    ...(labels ? { labels } : {}),
+    disks: [{ deviceName: 'web-1', boot: true, source: `${zone}/disks/web-1`, diskSizeGb: '20' }],
+    networkInterfaces: [
+      { network: 'https://www.googleapis.com/compute/v1/projects/shop-prod/global/networks/prod' },
+    ],
+    scheduling: { automaticRestart: true, onHostMaintenance: 'MIGRATE', preemptible: false },
+  });
+  compute.addDisk('shop-prod', 'europe-west1-b', {
+    name: 'web-1',
+    sourceImage:
+      'https://www.googleapis.com/compute/v1/projects/debian-cloud/global/images/debian-12-bookworm-v20240110',
+  });
+};
