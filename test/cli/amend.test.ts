@@ -337,10 +337,7 @@ describe('opsbot amend', () => {
       );
       expect(deleted).toBe(true);
       expect(r.stdout).toContain(`at ${head}`);
-      expect(r.stderr).toContain(
-        `${branch} moved since the preview (${head.slice(0, 12)}); nothing was pushed`,
-      );
-      expect(r.stderr).toContain('nothing (deleted)');
+      expect(r.stderr).toContain(`the branch ${branch} no longer exists in ops/app`);
       expect(r.code).toBe(2);
       expect(await glRepo.git(['for-each-ref', `refs/heads/${branch}`])).toBe('');
       expect(mr.notes).toHaveLength(0);

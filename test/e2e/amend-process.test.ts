@@ -407,6 +407,25 @@ access:
     expect(buttonsOf(second).map((b) => b.action_id)).toEqual(['change_approve', 'change_cancel']);
   }, 180_000);
 
+  it('the MR branch deleted between preview and approval: refused, nothing pushed, the branch not recreated', async () => {
+    const mr = await openMr('feat/gone');
+    const head = (await repo.revParse('refs/heads/feat/gone')) as string;
+    await amend(`ops/app!${mr.iid}`);
+    const root = await previewOf(`ops/app!${mr.iid}`);
+    expect(blockText(root)).toContain(head.slice(0, 12));
+    await repo.git(['update-ref', '-d', 'refs/heads/feat/gone']);
+
+    await click(root, buttonsOf(root).find((b) => b.action_id === 'change_approve') as Button, BOB);
+    await slack.waitFor(
+      () => /Nothing was pushed: the branch feat\/gone no longer exists in ops\/app/.test(blockText(root)),
+      60_000,
+    );
+    expect(thread(root).map(blockText).join('\n')).toContain('the branch feat/gone no longer exists');
+    expect(await repo.git(['for-each-ref', 'refs/heads/feat/gone'])).toBe('');
+    // Approve stays: the branch may come back (restored at the same head, the retry pushes).
+    expect(buttonsOf(root).map((b) => b.action_id)).toEqual(['change_approve', 'change_cancel']);
+  }, 120_000);
+
   it('/versionlock --mr puts the change onto that MR branch as a commit, previewed and approved like /amend', async () => {
     const mr = await openMr('feat/locks');
     const mrsBefore = gitlab.mergeRequests.length;

@@ -182,6 +182,9 @@ const fromBranch = (
     case 'branch_missing':
       return refuse('head_unknown', `the branch ${target.branch} no longer exists in ${target.sourceRepo}`);
     case 'head_moved':
+      // Deleted by the push (the lease refused it): the same answer as a branch already gone at the fetch.
+      if (out.actual === null)
+        return refuse('head_unknown', `the branch ${target.branch} no longer exists in ${target.sourceRepo}`);
       return { kind: 'head_moved', target, expected, actual: out.actual, commits: out.commits };
     case 'patch_failed':
       return refuse(
