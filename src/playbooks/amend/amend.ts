@@ -13,8 +13,8 @@ import { checkPatch } from './patch.js';
 /**
  * `/amend` and `opsbot amend`: change someone's open MR/PR branch without losing anyone's commits. The
  * preview fetches the branch and applies the diff without pushing (so it shows the exact diff that will be
- * pushed and the head it was computed on); the apply does it again on that same head and pushes (a normal
- * push when adding a commit, `--force-with-lease` on the previewed head when amending), then leaves a note on
+ * pushed and the head it was computed on); the apply does it again on that same head and pushes
+ * (`--force-with-lease` on the previewed head, in both modes), then leaves a note on
  * the MR. Slack previews and applies apart (an approval comes later, maybe to another replica); the CLI
  * previews and pushes in one workspace (`prepareAmend`): the commit it shows is the commit it pushes. Every
  * refusal is data with a reason a person can act on.
