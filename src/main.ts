@@ -643,6 +643,7 @@ const buildPipelineFollower = (
   const webhooks = createWebhookHandler({
     secrets,
     maxBodyBytes: p.webhooks.maxBodyBytes,
+    bodyTimeoutMs: p.webhooks.bodyTimeoutMs,
     parse,
     deliveries: d.store.deliveries,
     receiver: follower,

@@ -29,6 +29,8 @@ export interface WebhookHandlerDeps {
   /** Accepted secrets per forge (current first, then the previous one during a rotation); empty: not set up. */
   readonly secrets: Readonly<Record<ForgeKind, readonly string[]>>;
   readonly maxBodyBytes: number;
+  /** A body not fully received this long after the headers is answered 408 and its connection closed. */
+  readonly bodyTimeoutMs: number;
   readonly parse: (source: ForgeKind, event: string, body: unknown) => ParsedDelivery;
   readonly deliveries: Pick<DeliveryRepository, 'record'>;
   readonly receiver: WebhookReceiver;
@@ -64,10 +66,15 @@ const header = (req: IncomingMessage, name: string): string | undefined => {
 type Body =
   | { readonly kind: 'ok'; readonly raw: Buffer }
   | { readonly kind: 'too_large' }
+  | { readonly kind: 'timeout' }
   | { readonly kind: 'aborted' };
 
-/** Reads the body up to `max` bytes; over it, stops keeping data (node drains the rest after the answer). */
-const readBody = (req: IncomingMessage, max: number): Promise<Body> =>
+/**
+ * Reads the body up to `max` bytes; over it, stops keeping data (node drains the rest after the answer). A body
+ * still incomplete after `timeoutMs` (a stalled or deliberately slow sender: node's own request timeout is
+ * 5 minutes) is given up on, so a crowd of them cannot hold connections and buffers for long.
+ */
+const readBody = (req: IncomingMessage, max: number, timeoutMs: number): Promise<Body> =>
   new Promise((resolve) => {
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > max) {
@@ -80,8 +87,13 @@ const readBody = (req: IncomingMessage, max: number): Promise<Body> =>
     const finish = (b: Body) => {
       if (done) return;
       done = true;
+      clearTimeout(timer);
       resolve(b);
     };
+    const timer = setTimeout(() => {
+      chunks.length = 0;
+      finish({ kind: 'timeout' });
+    }, timeoutMs);
     req.on('data', (c: Buffer) => {
       if (done) return;
       size += c.length;
@@ -117,8 +129,18 @@ export const createWebhookHandler = (deps: WebhookHandlerDeps): WebhookHandler =
       const name = source === 'gitlab' ? 'GITLAB_WEBHOOK_SECRET' : 'GITHUB_WEBHOOK_SECRET';
       return done(404, 'not_configured', { error: `${source} webhooks are not set up here (set ${name})` });
     }
-    const body = await readBody(req, deps.maxBodyBytes);
+    const body = await readBody(req, deps.maxBodyBytes, deps.bodyTimeoutMs);
     if (body.kind === 'aborted') return;
+    if (body.kind === 'timeout') {
+      deps.logger.warn(
+        { source, ip: req.socket.remoteAddress, timeoutMs: deps.bodyTimeoutMs },
+        'webhook refused: body not received in time',
+      );
+      // The sender stalled: answer, then close the connection rather than wait for the rest.
+      res.once('finish', () => req.socket.destroy());
+      res.shouldKeepAlive = false;
+      return done(408, 'timeout', { error: 'request_timeout', timeoutMs: deps.bodyTimeoutMs });
+    }
     if (body.kind === 'too_large') {
       // Answer now; node reads and discards the rest of the upload, so the forge gets the 413 and not a reset.
       req.resume();
@@ -141,6 +163,7 @@ export const createWebhookHandler = (deps: WebhookHandlerDeps): WebhookHandler =
     try {
       json = JSON.parse(body.raw.toString('utf8'));
     } catch {
+      deps.logger.warn({ source, event, bytes: body.raw.length }, 'webhook refused: body is not JSON');
       return done(400, 'bad_request', { error: 'body is not JSON' });
     }
     const parsed = deps.parse(source, event, json);
