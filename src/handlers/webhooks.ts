@@ -58,6 +58,12 @@ const answer = (res: ServerResponse, status: number, body: Record<string, unknow
   res.end(text);
 };
 
+/** application/json, or any `+json` type, with or without parameters (`; charset=utf-8`). */
+const isJsonType = (value: string): boolean => {
+  const media = (value.split(';')[0] ?? '').trim().toLowerCase();
+  return media === 'application/json' || /^application\/[a-z0-9.+-]*\+json$/.test(media);
+};
+
 const header = (req: IncomingMessage, name: string): string | undefined => {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
@@ -159,6 +165,18 @@ export const createWebhookHandler = (deps: WebhookHandlerDeps): WebhookHandler =
       return done(401, 'unauthorized', { error: 'unauthorized' });
     }
     if (!event) return done(400, 'bad_request', { error: 'missing event header' });
+    const type = header(req, 'content-type');
+    if (type !== undefined && !isJsonType(type)) {
+      // GitHub's form for a new webhook defaults to application/x-www-form-urlencoded: say what to change.
+      deps.logger.warn(
+        { source, event, contentType: type.slice(0, 100) },
+        'webhook refused: set the webhook content type to application/json',
+      );
+      return done(415, 'bad_request', {
+        error: 'unsupported_media_type',
+        detail: 'set the webhook content type to application/json',
+      });
+    }
     let json: unknown;
     try {
       json = JSON.parse(body.raw.toString('utf8'));

@@ -272,6 +272,24 @@ pipelines:
     expect(chatCalls()).toBe(before);
   });
 
+  it('GitHub with the form content type (its UI default) is 415 naming the fix, and the operator sees it in the log', async () => {
+    const json = JSON.stringify({ zen: 'Keep it logically awesome.', hook_id: 1 });
+    const form = `payload=${encodeURIComponent(json)}`;
+    const r = await fetch(`http://127.0.0.1:${bot.port}/webhooks/github`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-github-event': 'ping',
+        'x-github-delivery': randomUUID(),
+        'x-hub-signature-256': sign(GH_SECRET, form),
+      },
+      body: form,
+    });
+    expect(r.status).toBe(415);
+    expect(await r.text()).toContain('application/json');
+    await bot.waitForLine((l) => l.includes('application/json') && l.includes('"level":40'), 10_000);
+  });
+
   it('authentic but broken bodies: not JSON is 400, JSON of the wrong shape is ignored (2xx); never a 5xx the forge would retry', async () => {
     const post = (body: string, event = 'Pipeline Hook') =>
       fetch(`http://127.0.0.1:${bot.port}/webhooks/gitlab`, {
