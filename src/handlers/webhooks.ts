@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../core/logger.js';
 import type { ForgeEvent, ParsedDelivery } from '../integrations/forge/events.js';
 import type { ForgeKind } from '../integrations/forge/port.js';
-import { verifyGithubSignature } from '../integrations/github/webhook.js';
+import { isGithubSignatureHeader, verifyGithubSignature } from '../integrations/github/webhook.js';
 import { verifyGitlabToken } from '../integrations/gitlab/webhook.js';
 import type { DeliveryOutcome } from '../playbooks/pipelines/follower.js';
 import type { Metrics } from '../server/metrics.js';
@@ -11,9 +11,11 @@ import type { DeliveryRepository, StoredDelivery } from '../store/pipeline-types
 import { type CommandPipeline, newCorrelationId } from './pipeline.js';
 
 /**
- * POST /webhooks/gitlab and /webhooks/github: the forge events entry. In order: size cap (413, answered
- * before the rest of the body is drained, never by cutting the connection), authentication on the raw bytes
- * (GitLab's token, GitHub's HMAC signature; 401), parse, is it about a followed MR (if not: 2xx and nothing
+ * POST /webhooks/gitlab and /webhooks/github: the forge events entry. In order: what the headers decide
+ * before any of the body is read (a declared size over the cap: 413; GitLab's token, a missing or malformed
+ * GitHub signature: 401; the rest of the body is drained, never by cutting the connection, unless the sender
+ * stalls past the body deadline), the body read within its cap and deadline (413, 408), GitHub's HMAC of the
+ * raw bytes (401), parse, is it about a followed MR (if not: 2xx and nothing
  * kept), then the delivery is recorded durably under its id (a redelivery is a duplicate) and answered 202;
  * the work happens after the answer. A correlation id follows the delivery into the logs and the audit row.
  */
@@ -82,11 +84,6 @@ type Body =
  */
 const readBody = (req: IncomingMessage, max: number, timeoutMs: number): Promise<Body> =>
   new Promise((resolve) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > max) {
-      resolve({ kind: 'too_large' });
-      return;
-    }
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
@@ -121,6 +118,20 @@ export const createWebhookHandler = (deps: WebhookHandlerDeps): WebhookHandler =
     handle: (source, req, res) => handleOne(source, req, res),
   };
 
+  /**
+   * Lets node read and drop the rest of a body that was answered without it (the sender gets the answer, not
+   * a reset); a sender that stalls is cut off at the body deadline instead of holding the connection.
+   */
+  function discard(req: IncomingMessage): void {
+    req.resume();
+    if (req.complete) return;
+    const timer = setTimeout(() => {
+      if (!req.complete) req.socket.destroy();
+    }, deps.bodyTimeoutMs);
+    req.once('end', () => clearTimeout(timer));
+    req.once('close', () => clearTimeout(timer));
+  }
+
   async function handleOne(source: ForgeKind, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const t0 = performance.now();
     const done = (status: number, outcome: string, body: Record<string, unknown>): void => {
@@ -131,9 +142,35 @@ export const createWebhookHandler = (deps: WebhookHandlerDeps): WebhookHandler =
     if (req.method !== 'POST') return done(405, 'bad_request', { error: 'method_not_allowed' });
     const secrets = deps.secrets[source];
     if (secrets.length === 0) {
-      req.resume();
+      discard(req);
       const name = source === 'gitlab' ? 'GITLAB_WEBHOOK_SECRET' : 'GITHUB_WEBHOOK_SECRET';
       return done(404, 'not_configured', { error: `${source} webhooks are not set up here (set ${name})` });
+    }
+    const event = header(req, source === 'gitlab' ? 'x-gitlab-event' : 'x-github-event');
+    const tooLarge = () => {
+      // Answer now; node reads and discards the rest of the upload, so the forge gets the 413 and not a reset.
+      discard(req);
+      return done(413, 'too_large', { error: 'payload_too_large', maxBytes: deps.maxBodyBytes });
+    };
+    const unauthorized = () => {
+      deps.logger.warn(
+        { source, event, ip: req.socket.remoteAddress },
+        'webhook refused: bad token or signature',
+      );
+      return done(401, 'unauthorized', { error: 'unauthorized' });
+    };
+    // What the headers alone decide is decided before a byte of the body is kept: a declared size over the
+    // cap, GitLab's token, a GitHub signature header that is missing or malformed.
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > deps.maxBodyBytes) return tooLarge();
+    const signature = header(req, 'x-hub-signature-256');
+    const headersPass =
+      source === 'gitlab'
+        ? verifyGitlabToken(header(req, 'x-gitlab-token'), secrets)
+        : isGithubSignatureHeader(signature);
+    if (!headersPass) {
+      discard(req);
+      return unauthorized();
     }
     const body = await readBody(req, deps.maxBodyBytes, deps.bodyTimeoutMs);
     if (body.kind === 'aborted') return;
@@ -147,23 +184,8 @@ export const createWebhookHandler = (deps: WebhookHandlerDeps): WebhookHandler =
       res.shouldKeepAlive = false;
       return done(408, 'timeout', { error: 'request_timeout', timeoutMs: deps.bodyTimeoutMs });
     }
-    if (body.kind === 'too_large') {
-      // Answer now; node reads and discards the rest of the upload, so the forge gets the 413 and not a reset.
-      req.resume();
-      return done(413, 'too_large', { error: 'payload_too_large', maxBytes: deps.maxBodyBytes });
-    }
-    const event = header(req, source === 'gitlab' ? 'x-gitlab-event' : 'x-github-event');
-    const authentic =
-      source === 'gitlab'
-        ? verifyGitlabToken(header(req, 'x-gitlab-token'), secrets)
-        : verifyGithubSignature(body.raw, header(req, 'x-hub-signature-256'), secrets);
-    if (!authentic) {
-      deps.logger.warn(
-        { source, event, ip: req.socket.remoteAddress },
-        'webhook refused: bad token or signature',
-      );
-      return done(401, 'unauthorized', { error: 'unauthorized' });
-    }
+    if (body.kind === 'too_large') return tooLarge();
+    if (source === 'github' && !verifyGithubSignature(body.raw, signature, secrets)) return unauthorized();
     if (!event) return done(400, 'bad_request', { error: 'missing event header' });
     const type = header(req, 'content-type');
     if (type !== undefined && !isJsonType(type)) {

@@ -38,6 +38,8 @@ interface RawAnswer {
   readonly raw: string;
   /** When the answer (or the close) came, ms after the request started. */
   readonly ms: number;
+  /** When the answer's first byte came, ms after the request started. */
+  readonly answeredMs: number | null;
   /** The body bytes actually written before the answer came. */
   readonly sentBytes: number;
   readonly closed: boolean;
@@ -56,6 +58,8 @@ const rawPost = (
     contentLength?: number;
     stallAfter?: number;
     deadlineMs: number;
+    /** Resolve only when opsbot closes the connection (or at the deadline), not at its answer. */
+    untilClosed?: boolean;
   },
 ): Promise<RawAnswer> =>
   new Promise((resolve) => {
@@ -64,20 +68,30 @@ const rawPost = (
     let raw = '';
     let sent = 0;
     let settled = false;
+    let answeredMs: number | null = null;
     const finish = (closed: boolean) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       const m = /^HTTP\/1\.1 (\d{3})/.exec(raw);
-      resolve({ status: m ? Number(m[1]) : null, raw, ms: performance.now() - t0, sentBytes: sent, closed });
+      resolve({
+        status: m ? Number(m[1]) : null,
+        raw,
+        ms: performance.now() - t0,
+        answeredMs,
+        sentBytes: sent,
+        closed,
+      });
       sock.destroy();
     };
     const timer = setTimeout(() => finish(false), o.deadlineMs);
     sock.on('data', (d: Buffer) => {
+      answeredMs ??= performance.now() - t0;
       raw += d.toString('utf8');
       // The whole answer is in once its body (content-length) is.
       const head = raw.indexOf('\r\n\r\n');
       const len = /content-length: (\d+)/i.exec(raw);
+      if (o.untilClosed) return;
       if (head >= 0 && len && Buffer.byteLength(raw) >= head + 4 + Number(len[1])) finish(false);
     });
     sock.on('close', () => finish(true));
@@ -347,6 +361,46 @@ pipelines:
       deadlineMs: 5_000,
     });
     expect(lying.status).toBe(200);
+  });
+
+  it('refusals that need no body come before it: a wrong GitLab token or a missing GitHub signature is 401 at once, and a stalled sender is cut off', async () => {
+    const body = Buffer.alloc(MAX_BODY - 10, 'x');
+    const stalled = (path: string, headers: Record<string, string>) =>
+      rawPost(bot.port, {
+        path,
+        headers,
+        body,
+        stallAfter: 0,
+        deadlineMs: BODY_TIMEOUT_MS + 5_000,
+        untilClosed: true,
+      });
+    const [gl, gh, none, big] = await Promise.all([
+      stalled('/webhooks/gitlab', { 'x-gitlab-event': 'Pipeline Hook', 'x-gitlab-token': 'wrong' }),
+      stalled('/webhooks/github', { 'x-github-event': 'workflow_run', 'x-hub-signature-256': 'sha256=zz' }),
+      stalled('/webhooks/github', { 'x-github-event': 'workflow_run' }),
+      rawPost(bot.port, {
+        path: '/webhooks/gitlab',
+        headers: { 'x-gitlab-event': 'Pipeline Hook', 'x-gitlab-token': GL_SECRET },
+        body: Buffer.alloc(MAX_BODY * 2, 'x'),
+        stallAfter: 1_000,
+        deadlineMs: BODY_TIMEOUT_MS + 5_000,
+        untilClosed: true,
+      }),
+    ]);
+    for (const [what, a, status] of [
+      ['gitlab wrong token', gl, 401],
+      ['github bad signature header', gh, 401],
+      ['github no signature', none, 401],
+      ['over the cap, then stalled', big, 413],
+    ] as const) {
+      expect(a.status, what).toBe(status);
+      expect(a.sentBytes, what).toBeLessThanOrEqual(1_000);
+      // Answered without waiting for the body...
+      expect(a.answeredMs ?? Number.POSITIVE_INFINITY, what).toBeLessThan(BODY_TIMEOUT_MS * 0.8);
+      // ...and the connection of a sender that then stalls is not held beyond the body deadline.
+      expect(a.closed, what).toBe(true);
+      expect(a.ms, what).toBeLessThan(BODY_TIMEOUT_MS + 4_000);
+    }
   });
 
   it('slow loris: a body that stops half way is answered 408 and closed after bodyTimeoutMs; a crowd of them does not stop real deliveries', async () => {
