@@ -1,5 +1,6 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
+import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBareRepo, type GitRepo } from '../fakes/git-repo.js';
 import { type FakeGithub, startFakeGithub } from '../fakes/github.js';
@@ -424,6 +425,86 @@ pipelines:
       expect(a.ms).toBeGreaterThanOrEqual(BODY_TIMEOUT_MS * 0.9);
       expect(a.ms).toBeLessThan(BODY_TIMEOUT_MS + 4_000);
     }
+  });
+
+  it('a flood of authentic deliveries (a forge retrying, a replay storm) is answered, each recorded once, and the thread ends right', async () => {
+    const mr = await gitlab.addMergeRequest('ops/app', {
+      sourceBranch: 'fix/<!channel>-<@U0EVIL>|x&y',
+      title: 'flood',
+    });
+    const root = await follow(`ops/app!${mr.iid}`);
+    const thread = threadOf(root);
+    gitlab.webhooks.hold();
+    const p = gitlab.ci.createPipeline('ops/app', {
+      mrIid: mr.iid,
+      sha: glSha,
+      jobs: [{ name: 'unit', stage: 'test' }],
+    });
+    gitlab.webhooks.release(() => []);
+    const body = JSON.stringify({ ...gitlab.ci.pipelineHookBody(p), padding: 'p'.repeat(MAX_BODY - 4_096) });
+    // What an operator's Prometheus sees, sampled while the flood lasts.
+    const metric = async (name: string) => {
+      const t = await (await fetch(`http://127.0.0.1:${bot.port}/metrics`)).text();
+      return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(t)?.[1] ?? Number.NaN);
+    };
+    let peakQueue = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        peakQueue = Math.max(peakQueue, await metric('opsbot_webhook_queue_depth'));
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    const N = 400;
+    const keys = Array.from({ length: N }, (_, i) => (i % 4 === 0 ? 'replayed-key' : randomUUID()));
+    const statuses = await Promise.all(
+      keys.map((key) =>
+        fetch(`http://127.0.0.1:${bot.port}/webhooks/gitlab`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'x-gitlab-event': 'Pipeline Hook',
+            'x-gitlab-token': GL_SECRET,
+            'idempotency-key': key,
+          },
+          body,
+        }).then(async (r) => {
+          await r.arrayBuffer();
+          return r.status;
+        }),
+      ),
+    );
+    sampling = false;
+    await sampler;
+    expect(statuses.filter((s) => s === 202)).toHaveLength(N - N / 4 + 1);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(N / 4 - 1); // the replays: duplicates
+    gitlab.ci.setJob(p.id, 'unit', 'running');
+    gitlab.ci.setJob(p.id, 'unit', 'success');
+    // One status message (edited to passed) and one result: nothing posted per delivery.
+    const mine = () => thread().filter((m) => text(m).includes(`Pipeline #${p.id}`));
+    await slack.waitFor(
+      () => (mine().filter((m) => m.text.includes(`Pipeline #${p.id} passed`)).length === 2 ? true : null),
+      30_000,
+    );
+    expect(mine()).toHaveLength(2);
+    // Every accepted delivery was applied, those beyond the in-memory queue later from the store; the queue
+    // stayed within its bound (it reached 171 of 301 accepted before it had one).
+    const db = new DatabaseSync(`${tmp.dir}/data/opsbot.sqlite`);
+    try {
+      const ids = [...new Set(keys)].map((k) => `gitlab:${k}`);
+      const unapplied = () =>
+        ids.filter(
+          (id) =>
+            (db.prepare('select status from webhook_deliveries where id = ?').get(id) as { status: string })
+              .status === 'pending',
+        ).length;
+      await slack.waitFor(() => (unapplied() === 0 ? true : null), 30_000);
+    } finally {
+      db.close();
+    }
+    expect(peakQueue).toBeGreaterThan(0);
+    expect(peakQueue).toBeLessThanOrEqual(64);
+    expect(await metric('opsbot_webhook_deferred_total')).toBeGreaterThan(0);
   });
 
   it('forge text aimed at Slack (branch, titles, job names, user names, job logs) is escaped, stripped of ANSI and cut to fit', async () => {

@@ -155,6 +155,9 @@ class SlackPaused extends Error {}
 const slackErrorOf = (err: unknown): string | null =>
   err instanceof IntegrationError && err.service === 'slack' ? String(err.details.slackError ?? '') : null;
 
+/** Accepted deliveries held in memory at most; more wait in the store for the recovery sweep. */
+export const MAX_QUEUED_DELIVERIES = 64;
+
 export const createPipelineFollower = (deps: PipelineFollowerDeps): PipelineFollower => {
   const now = deps.now ?? Date.now;
   const owner = deps.owner ?? `opsbot-${randomBytes(5).toString('hex')}`;
@@ -555,7 +558,10 @@ export const createPipelineFollower = (deps: PipelineFollowerDeps): PipelineFoll
   };
 
   // Accepted deliveries are applied one at a time, yielding in between: the webhook answers (which read and
-  // write the store too) wait for at most one background transaction.
+  // write the store too) wait for at most one background transaction. A flood is answered faster than it is
+  // applied, so the queue in memory is bounded: a delivery beyond it is already in the store, leased for a few
+  // seconds, and the recovery sweep applies it when the lease runs out. Queued items keep their events, not
+  // their bodies (up to maxBodyBytes each).
   const queue: Array<{ d: StoredDelivery; events: readonly ForgeEvent[] }> = [];
   let draining = false;
   const drain = (): void => {
@@ -565,6 +571,7 @@ export const createPipelineFollower = (deps: PipelineFollowerDeps): PipelineFoll
       (async () => {
         try {
           for (let item = queue.shift(); item; item = queue.shift()) {
+            deps.metrics?.webhookQueue.set(queue.length);
             await processDelivery(item.d, item.events);
             await new Promise<void>((r) => setImmediate(r));
           }
@@ -610,7 +617,12 @@ export const createPipelineFollower = (deps: PipelineFollowerDeps): PipelineFoll
     },
     accept(delivery, events) {
       if (stopped) return; // recorded: the next start (or another replica) applies it
-      queue.push({ d: delivery, events });
+      if (queue.length >= MAX_QUEUED_DELIVERIES) {
+        deps.metrics?.webhookDeferred.inc();
+        return; // recorded and leased: the recovery sweep applies it once the lease runs out
+      }
+      queue.push({ d: { ...delivery, body: '' }, events });
+      deps.metrics?.webhookQueue.set(queue.length);
       drain();
     },
     async retryFailedJobs(value) {
