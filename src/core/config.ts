@@ -172,7 +172,9 @@ const pipelinesSection = z
         mode: z
           .enum(['auto', 'always', 'never'])
           .default('auto')
-          .describe('auto: poll a forge whose webhook secret is not set (no webhooks); always; never'),
+          .describe(
+            'auto: poll a forge whose webhook secret is not set (no webhooks), and the others every maxIntervalMs as a safety net; always; never',
+          ),
         intervalMs: z.number().int().min(1_000).default(PIPELINE_DEFAULTS.polling.intervalMs),
         maxIntervalMs: z
           .number()

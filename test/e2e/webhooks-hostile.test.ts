@@ -18,8 +18,9 @@ import { type OpsbotProcess, spawnOpsbot } from './process.js';
  * text made to ping the channel or fake links; job logs that 404, fail or are huge; a forge answering 429
  * and 5xx while it is polled. What is asserted is what the forge, the channel and the operator's logs see.
  *
- * GitLab delivers webhooks here; GitHub's webhook is never set up on the forge (deliveries never arrive), so
- * its PRs are followed by polling (`mode: always`), while its endpoint still has a secret to attack.
+ * GitLab delivers webhooks here. GitHub's endpoint has a secret too (to attack), but the hook is never set up on
+ * the fake forge: its deliveries never arrive, as when a hook was mistyped, disabled, or a delivery was lost
+ * while opsbot restarted (GitHub does not redeliver on its own). Polling is `auto`, the default.
  */
 
 const GL_TOKEN = 'glpat-hostile-e2e-token-6161';
@@ -161,7 +162,7 @@ pipelines:
     maxBodyBytes: ${MAX_BODY}
     bodyTimeoutMs: ${BODY_TIMEOUT_MS}
   polling:
-    mode: always
+    mode: auto
     intervalMs: 1000
     maxIntervalMs: 2000
   slack:
@@ -630,7 +631,7 @@ pipelines:
     expect(t).not.toContain('404 Not found');
   });
 
-  it('polling only (webhooks never arrive) through 429 with Retry-After and 5xx from GitHub: the thread still ends with the result', async () => {
+  it('webhooks set up but never arriving (GitHub does not redeliver): the safety-net poll ends the thread with the result, through a 429 with Retry-After and 5xx', async () => {
     const sha = await ghRepo.commitToBranch('fix/poll', { 'b.txt': 'b\n' }, 'poll');
     const pr = github.addPull('acme/web', { head: 'fix/poll', title: 'poll <!channel>' });
     const root = await follow(`acme/web#${pr.number}`);

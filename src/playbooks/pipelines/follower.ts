@@ -71,6 +71,9 @@ export interface PipelineTimings {
   readonly maxPollIntervalMs: number;
 }
 
+/** See PipelineFollowerDeps.polls. */
+export type PollMode = 'schedule' | 'safety-net' | 'never';
+
 export interface PipelineFollowerDeps {
   readonly store: Pick<Store, 'pipelines' | 'deliveries'>;
   /** Slack for the thread messages; give it no retries of its own: 429 and failures are handled here. */
@@ -78,8 +81,12 @@ export interface PipelineFollowerDeps {
   readonly render: PipelineRenderers;
   /** The forge adapter for polling, logs and retries; null when that forge is not configured. */
   readonly forgeFor: (kind: ForgeKind) => ForgePort | null;
-  /** Whether followed MRs of this forge are polled on a schedule (no webhooks); they are synced once anyway. */
-  readonly polls: (kind: ForgeKind) => boolean;
+  /**
+   * How followed MRs of this forge are polled besides the one sync when followed: `schedule` every
+   * pollIntervalMs, doubling while nothing changes (no webhooks); `safety-net` every maxPollIntervalMs, for a
+   * delivery that never came (webhooks set up); `never`.
+   */
+  readonly polls: (kind: ForgeKind) => PollMode;
   readonly parse: (source: ForgeKind, event: string, body: unknown) => ParsedDelivery;
   readonly timings: PipelineTimings;
   readonly logLines: number;
@@ -400,14 +407,17 @@ export const createPipelineFollower = (deps: PipelineFollowerDeps): PipelineFoll
         const changed = await pollOnce(forge, mr);
         pollFailures = 0;
         pollIntervalMs = changed ? t.pollIntervalMs : Math.min(t.maxPollIntervalMs, mr.pollIntervalMs * 2);
-        if (deps.polls(mr.forge))
-          pollNextAt = Math.min(pollNextAt ?? Number.POSITIVE_INFINITY, now() + pollIntervalMs);
+        const mode = deps.polls(mr.forge);
+        if (mode !== 'never') {
+          const wait = mode === 'schedule' ? pollIntervalMs : t.maxPollIntervalMs;
+          pollNextAt = Math.min(pollNextAt ?? Number.POSITIVE_INFINITY, now() + wait);
+        }
       } catch (err) {
         pollFailures += 1;
         const wait = Math.min(t.maxPollIntervalMs, t.pollIntervalMs * 2 ** Math.min(pollFailures, 8));
         log.warn({ err, mr: mr.id, retryInMs: wait }, 'polling the forge failed');
         if (err instanceof IntegrationError) deps.metrics?.upstreamErrors.inc({ service: err.service });
-        if (deps.polls(mr.forge) || pollFailures <= 3)
+        if (deps.polls(mr.forge) !== 'never' || pollFailures <= 3)
           pollNextAt = Math.min(pollNextAt ?? Number.POSITIVE_INFINITY, now() + wait);
       }
     }
