@@ -41,6 +41,7 @@ export interface WebhookHandlerDeps {
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly newCorrelationId?: () => string;
+  readonly now?: () => number;
 }
 
 export interface WebhookHandler {
@@ -49,6 +50,9 @@ export interface WebhookHandler {
 
 /** How long a recorded delivery stays leased to this process before a sweep may take it over. */
 const DELIVERY_LEASE_MS = 5_000;
+
+/** At most one log line per source and kind of unauthenticated refusal in this window. */
+const REFUSAL_LOG_WINDOW_MS = 10_000;
 
 const answer = (res: ServerResponse, status: number, body: Record<string, unknown>): void => {
   const text = JSON.stringify(body);
@@ -114,9 +118,27 @@ const readBody = (req: IncomingMessage, max: number, timeoutMs: number): Promise
 
 export const createWebhookHandler = (deps: WebhookHandlerDeps): WebhookHandler => {
   const newId = deps.newCorrelationId ?? newCorrelationId;
+  const now = deps.now ?? Date.now;
+  const quiet = new Map<string, { until: number; suppressed: number }>();
   return {
     handle: (source, req, res) => handleOne(source, req, res),
   };
+
+  /**
+   * Refusals anyone can cause without a secret (401, 408) are logged at most once per REFUSAL_LOG_WINDOW_MS for
+   * each source and reason, with the number left out since the last line: a flood of them does not flood the
+   * log (opsbot_webhook_deliveries_total still counts every one).
+   */
+  function warnRefused(key: string, fields: Record<string, unknown>, msg: string): void {
+    const at = now();
+    const q = quiet.get(key);
+    if (q && at < q.until) {
+      q.suppressed += 1;
+      return;
+    }
+    deps.logger.warn({ ...fields, ...(q?.suppressed ? { suppressedBefore: q.suppressed } : {}) }, msg);
+    quiet.set(key, { until: at + REFUSAL_LOG_WINDOW_MS, suppressed: 0 });
+  }
 
   /**
    * Lets node read and drop the rest of a body that was answered without it (the sender gets the answer, not
@@ -153,8 +175,9 @@ export const createWebhookHandler = (deps: WebhookHandlerDeps): WebhookHandler =
       return done(413, 'too_large', { error: 'payload_too_large', maxBytes: deps.maxBodyBytes });
     };
     const unauthorized = () => {
-      deps.logger.warn(
-        { source, event, ip: req.socket.remoteAddress },
+      warnRefused(
+        `${source}:unauthorized`,
+        { source, event: event?.slice(0, 100), ip: req.socket.remoteAddress },
         'webhook refused: bad token or signature',
       );
       return done(401, 'unauthorized', { error: 'unauthorized' });
@@ -175,7 +198,8 @@ export const createWebhookHandler = (deps: WebhookHandlerDeps): WebhookHandler =
     const body = await readBody(req, deps.maxBodyBytes, deps.bodyTimeoutMs);
     if (body.kind === 'aborted') return;
     if (body.kind === 'timeout') {
-      deps.logger.warn(
+      warnRefused(
+        `${source}:timeout`,
         { source, ip: req.socket.remoteAddress, timeoutMs: deps.bodyTimeoutMs },
         'webhook refused: body not received in time',
       );
