@@ -54,12 +54,21 @@ const DELIVERY_LEASE_MS = 5_000;
 /** At most one log line per source and kind of unauthenticated refusal in this window. */
 const REFUSAL_LOG_WINDOW_MS = 10_000;
 
-const answer = (res: ServerResponse, status: number, body: Record<string, unknown>): void => {
+/** Bodies not yet authenticated (GitHub's) read at once, at most this many times maxBodyBytes in all. */
+const UNVERIFIED_BODIES_IN_CAPS = 8;
+
+const answer = (
+  res: ServerResponse,
+  status: number,
+  body: Record<string, unknown>,
+  headers: Record<string, string> = {},
+): void => {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),
     'cache-control': 'no-store',
+    ...headers,
   });
   res.end(text);
 };
@@ -79,14 +88,26 @@ type Body =
   | { readonly kind: 'ok'; readonly raw: Buffer }
   | { readonly kind: 'too_large' }
   | { readonly kind: 'timeout' }
+  | { readonly kind: 'busy' }
   | { readonly kind: 'aborted' };
+
+/** Bytes held by bodies being read, against a limit: `take` refuses what would go over it. */
+interface ByteBudget {
+  take(n: number): boolean;
+  give(n: number): void;
+}
 
 /**
  * Reads the body up to `max` bytes; over it, stops keeping data (node drains the rest after the answer). A body
  * still incomplete after `timeoutMs` (a stalled or deliberately slow sender: node's own request timeout is
  * 5 minutes) is given up on, so a crowd of them cannot hold connections and buffers for long.
  */
-const readBody = (req: IncomingMessage, max: number, timeoutMs: number): Promise<Body> =>
+const readBody = (
+  req: IncomingMessage,
+  max: number,
+  timeoutMs: number,
+  budget: ByteBudget | null,
+): Promise<Body> =>
   new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -95,6 +116,7 @@ const readBody = (req: IncomingMessage, max: number, timeoutMs: number): Promise
       if (done) return;
       done = true;
       clearTimeout(timer);
+      budget?.give(size); // the caller holds the bytes of a body it keeps only while it answers
       resolve(b);
     };
     const timer = setTimeout(() => {
@@ -103,6 +125,11 @@ const readBody = (req: IncomingMessage, max: number, timeoutMs: number): Promise
     }, timeoutMs);
     req.on('data', (c: Buffer) => {
       if (done) return;
+      if (budget && !budget.take(c.length)) {
+        chunks.length = 0;
+        finish({ kind: 'busy' });
+        return;
+      }
       size += c.length;
       if (size > max) {
         chunks.length = 0;
@@ -120,6 +147,21 @@ export const createWebhookHandler = (deps: WebhookHandlerDeps): WebhookHandler =
   const newId = deps.newCorrelationId ?? newCorrelationId;
   const now = deps.now ?? Date.now;
   const quiet = new Map<string, { until: number; suppressed: number }>();
+  // GitHub's signature covers the body, so a body must be read before the sender is known: the bodies being
+  // read unauthenticated share a budget, so a crowd of forged deliveries cannot hold more memory than that.
+  // GitLab's token is checked before its body is read.
+  const unverifiedLimit = UNVERIFIED_BODIES_IN_CAPS * deps.maxBodyBytes;
+  let unverified = 0;
+  const unverifiedBudget: ByteBudget = {
+    take(n) {
+      if (unverified + n > unverifiedLimit) return false;
+      unverified += n;
+      return true;
+    },
+    give(n) {
+      unverified -= n;
+    },
+  };
   return {
     handle: (source, req, res) => handleOne(source, req, res),
   };
@@ -156,8 +198,13 @@ export const createWebhookHandler = (deps: WebhookHandlerDeps): WebhookHandler =
 
   async function handleOne(source: ForgeKind, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const t0 = performance.now();
-    const done = (status: number, outcome: string, body: Record<string, unknown>): void => {
-      answer(res, status, body);
+    const done = (
+      status: number,
+      outcome: string,
+      body: Record<string, unknown>,
+      headers?: Record<string, string>,
+    ): void => {
+      answer(res, status, body, headers);
       deps.metrics.webhookDeliveries.inc({ source, outcome });
       deps.metrics.webhookDuration.observe({ source }, (performance.now() - t0) / 1000);
     };
@@ -195,8 +242,22 @@ export const createWebhookHandler = (deps: WebhookHandlerDeps): WebhookHandler =
       discard(req);
       return unauthorized();
     }
-    const body = await readBody(req, deps.maxBodyBytes, deps.bodyTimeoutMs);
+    const body = await readBody(
+      req,
+      deps.maxBodyBytes,
+      deps.bodyTimeoutMs,
+      source === 'github' ? unverifiedBudget : null,
+    );
     if (body.kind === 'aborted') return;
+    if (body.kind === 'busy') {
+      warnRefused(
+        `${source}:busy`,
+        { source, ip: req.socket.remoteAddress, limitBytes: unverifiedLimit },
+        'webhook refused: too many unauthenticated bodies being read at once',
+      );
+      discard(req);
+      return done(503, 'busy', { error: 'busy' }, { 'retry-after': '10' });
+    }
     if (body.kind === 'timeout') {
       warnRefused(
         `${source}:timeout`,

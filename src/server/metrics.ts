@@ -49,7 +49,7 @@ export const createMetrics = (options: { defaultMetrics?: boolean } = {}): Metri
     }),
     webhookDeliveries: new Counter({
       name: 'opsbot_webhook_deliveries_total',
-      help: 'Forge webhook deliveries by source and outcome (accepted, duplicate, ignored, unauthorized, too_large, timeout, bad_request, not_configured)',
+      help: 'Forge webhook deliveries by source and outcome (accepted, duplicate, ignored, unauthorized, too_large, timeout, busy, bad_request, not_configured)',
       labelNames: ['source', 'outcome'],
       registers: [registry],
     }),

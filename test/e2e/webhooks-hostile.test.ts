@@ -459,6 +459,46 @@ pipelines:
     }
   });
 
+  it('forged GitHub deliveries (their signature needs the whole body) share a byte budget: beyond it 503 at once, memory bounded; real ones pass again after', async () => {
+    const size = MAX_BODY - 100;
+    const crowd = await Promise.all(
+      Array.from({ length: 24 }, () =>
+        rawPost(bot.port, {
+          path: '/webhooks/github',
+          headers: {
+            'x-github-event': 'workflow_run',
+            'x-hub-signature-256': `sha256=${'ab'.repeat(32)}`,
+            'content-type': 'application/json',
+          },
+          body: Buffer.alloc(size, 'x'),
+          stallAfter: size - 10, // nearly all of it, then nothing: held until the body deadline
+          deadlineMs: BODY_TIMEOUT_MS + 5_000,
+        }),
+      ),
+    );
+    const busy = crowd.filter((a) => a.status === 503);
+    // 8 bodies of maxBodyBytes in all (512 kB here): at most 8 of these are read, the others refused at once.
+    expect(busy.length).toBeGreaterThanOrEqual(24 - 8);
+    for (const a of busy) {
+      expect(a.raw.toLowerCase()).toContain('retry-after: 10');
+      expect(a.answeredMs ?? Number.POSITIVE_INFINITY).toBeLessThan(BODY_TIMEOUT_MS * 0.8);
+    }
+    expect(crowd.filter((a) => a.status === 408).length).toBe(24 - busy.length);
+    // The budget is given back: a real (signed) delivery is read and answered again.
+    const ping = JSON.stringify({ zen: 'Design for failure.', hook_id: 7 });
+    const r = await fetch(`http://127.0.0.1:${bot.port}/webhooks/github`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-github-event': 'ping',
+        'x-github-delivery': randomUUID(),
+        'x-hub-signature-256': sign(GH_SECRET, ping),
+      },
+      body: ping,
+    });
+    expect(r.status).toBe(200);
+  });
+
   it('a flood of authentic deliveries (a forge retrying, a replay storm) is answered, each recorded once, and the thread ends right', async () => {
     const mr = await gitlab.addMergeRequest('ops/app', {
       sourceBranch: 'fix/<!channel>-<@U0EVIL>|x&y',
