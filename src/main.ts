@@ -621,7 +621,14 @@ const buildPipelineFollower = (
     }),
     render: pipelineRenderers,
     forgeFor,
-    polls: (kind) => p.polling.mode === 'always' || (p.polling.mode === 'auto' && secrets[kind].length === 0),
+    // auto: on a schedule without webhooks; with them, a safety net for a lost delivery (GitHub never
+    // redelivers on its own, GitLab disables a failing hook).
+    polls: (kind) =>
+      p.polling.mode === 'never'
+        ? 'never'
+        : p.polling.mode === 'always' || secrets[kind].length === 0
+          ? 'schedule'
+          : 'safety-net',
     parse,
     timings: {
       coalesceMs: p.slack.coalesceMs,
@@ -643,6 +650,7 @@ const buildPipelineFollower = (
   const webhooks = createWebhookHandler({
     secrets,
     maxBodyBytes: p.webhooks.maxBodyBytes,
+    bodyTimeoutMs: p.webhooks.bodyTimeoutMs,
     parse,
     deliveries: d.store.deliveries,
     receiver: follower,

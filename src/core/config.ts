@@ -133,7 +133,7 @@ export const ACTION_NAMES = ['retry-pipeline'] as const;
 export type ActionName = (typeof ACTION_NAMES)[number];
 
 const PIPELINE_DEFAULTS = {
-  webhooks: { maxBodyBytes: 5 * 1024 * 1024, keepDeliveriesHours: 72 },
+  webhooks: { maxBodyBytes: 5 * 1024 * 1024, bodyTimeoutMs: 10_000, keepDeliveriesHours: 72 },
   polling: { mode: 'auto' as const, intervalMs: 15_000, maxIntervalMs: 300_000 },
   slack: { coalesceMs: 1_500, minUpdateIntervalMs: 3_000, resultDelayMs: 2_000 },
   logLines: 30,
@@ -150,6 +150,14 @@ const pipelinesSection = z
           .min(1024)
           .default(PIPELINE_DEFAULTS.webhooks.maxBodyBytes)
           .describe('larger deliveries are refused with 413'),
+        bodyTimeoutMs: z
+          .number()
+          .int()
+          .min(100)
+          .default(PIPELINE_DEFAULTS.webhooks.bodyTimeoutMs)
+          .describe(
+            'a delivery whose body has not fully arrived this long after its headers is answered 408 and its connection closed (forges send at once and give up after 10 s)',
+          ),
         keepDeliveriesHours: z
           .number()
           .int()
@@ -164,7 +172,9 @@ const pipelinesSection = z
         mode: z
           .enum(['auto', 'always', 'never'])
           .default('auto')
-          .describe('auto: poll a forge whose webhook secret is not set (no webhooks); always; never'),
+          .describe(
+            'auto: poll a forge whose webhook secret is not set (no webhooks), and the others every maxIntervalMs as a safety net; always; never',
+          ),
         intervalMs: z.number().int().min(1_000).default(PIPELINE_DEFAULTS.polling.intervalMs),
         maxIntervalMs: z
           .number()

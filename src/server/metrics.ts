@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
  * opsbot's Prometheus metrics. One registry per running instance (not prom-client's global one), so several
@@ -13,6 +13,8 @@ export interface Metrics {
   readonly webhookDeliveries: Counter<'source' | 'outcome'>;
   readonly webhookDuration: Histogram<'source'>;
   readonly forgeEvents: Counter<'via' | 'result'>;
+  readonly webhookQueue: Gauge;
+  readonly webhookDeferred: Counter;
 }
 
 export const createMetrics = (options: { defaultMetrics?: boolean } = {}): Metrics => {
@@ -47,7 +49,7 @@ export const createMetrics = (options: { defaultMetrics?: boolean } = {}): Metri
     }),
     webhookDeliveries: new Counter({
       name: 'opsbot_webhook_deliveries_total',
-      help: 'Forge webhook deliveries by source and outcome (accepted, duplicate, ignored, unauthorized, too_large, bad_request, not_configured)',
+      help: 'Forge webhook deliveries by source and outcome (accepted, duplicate, ignored, unauthorized, too_large, timeout, busy, bad_request, not_configured)',
       labelNames: ['source', 'outcome'],
       registers: [registry],
     }),
@@ -62,6 +64,16 @@ export const createMetrics = (options: { defaultMetrics?: boolean } = {}): Metri
       name: 'opsbot_forge_events_total',
       help: 'Forge events applied to followed MRs, by how they came (webhook, poll) and result (changed, unchanged, ignored)',
       labelNames: ['via', 'result'],
+      registers: [registry],
+    }),
+    webhookQueue: new Gauge({
+      name: 'opsbot_webhook_queue_depth',
+      help: 'Accepted deliveries waiting in memory to be applied (bounded; beyond it they wait in the store)',
+      registers: [registry],
+    }),
+    webhookDeferred: new Counter({
+      name: 'opsbot_webhook_deferred_total',
+      help: 'Accepted deliveries left in the store for the recovery sweep because the in-memory queue was full',
       registers: [registry],
     }),
   };

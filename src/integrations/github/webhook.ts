@@ -5,6 +5,10 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * webhook's secret. Verified on the raw bytes, before the body is parsed, in constant time; several secrets
  * may be accepted while a rotated one rolls out.
  */
+/** Is `header` shaped like GitHub's signature (`sha256=` and 64 hex digits): checked before the body is read. */
+export const isGithubSignatureHeader = (header: string | undefined): header is string =>
+  header !== undefined && /^sha256=[0-9a-f]{64}$/i.test(header);
+
 export const verifyGithubSignature = (
   rawBody: Buffer,
   header: string | undefined,

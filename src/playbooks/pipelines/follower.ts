@@ -71,6 +71,9 @@ export interface PipelineTimings {
   readonly maxPollIntervalMs: number;
 }
 
+/** See PipelineFollowerDeps.polls. */
+export type PollMode = 'schedule' | 'safety-net' | 'never';
+
 export interface PipelineFollowerDeps {
   readonly store: Pick<Store, 'pipelines' | 'deliveries'>;
   /** Slack for the thread messages; give it no retries of its own: 429 and failures are handled here. */
@@ -78,8 +81,12 @@ export interface PipelineFollowerDeps {
   readonly render: PipelineRenderers;
   /** The forge adapter for polling, logs and retries; null when that forge is not configured. */
   readonly forgeFor: (kind: ForgeKind) => ForgePort | null;
-  /** Whether followed MRs of this forge are polled on a schedule (no webhooks); they are synced once anyway. */
-  readonly polls: (kind: ForgeKind) => boolean;
+  /**
+   * How followed MRs of this forge are polled besides the one sync when followed: `schedule` every
+   * pollIntervalMs, doubling while nothing changes (no webhooks); `safety-net` every maxPollIntervalMs, for a
+   * delivery that never came (webhooks set up); `never`.
+   */
+  readonly polls: (kind: ForgeKind) => PollMode;
   readonly parse: (source: ForgeKind, event: string, body: unknown) => ParsedDelivery;
   readonly timings: PipelineTimings;
   readonly logLines: number;
@@ -154,6 +161,9 @@ class SlackPaused extends Error {}
 
 const slackErrorOf = (err: unknown): string | null =>
   err instanceof IntegrationError && err.service === 'slack' ? String(err.details.slackError ?? '') : null;
+
+/** Accepted deliveries held in memory at most; more wait in the store for the recovery sweep. */
+export const MAX_QUEUED_DELIVERIES = 64;
 
 export const createPipelineFollower = (deps: PipelineFollowerDeps): PipelineFollower => {
   const now = deps.now ?? Date.now;
@@ -397,14 +407,17 @@ export const createPipelineFollower = (deps: PipelineFollowerDeps): PipelineFoll
         const changed = await pollOnce(forge, mr);
         pollFailures = 0;
         pollIntervalMs = changed ? t.pollIntervalMs : Math.min(t.maxPollIntervalMs, mr.pollIntervalMs * 2);
-        if (deps.polls(mr.forge))
-          pollNextAt = Math.min(pollNextAt ?? Number.POSITIVE_INFINITY, now() + pollIntervalMs);
+        const mode = deps.polls(mr.forge);
+        if (mode !== 'never') {
+          const wait = mode === 'schedule' ? pollIntervalMs : t.maxPollIntervalMs;
+          pollNextAt = Math.min(pollNextAt ?? Number.POSITIVE_INFINITY, now() + wait);
+        }
       } catch (err) {
         pollFailures += 1;
         const wait = Math.min(t.maxPollIntervalMs, t.pollIntervalMs * 2 ** Math.min(pollFailures, 8));
         log.warn({ err, mr: mr.id, retryInMs: wait }, 'polling the forge failed');
         if (err instanceof IntegrationError) deps.metrics?.upstreamErrors.inc({ service: err.service });
-        if (deps.polls(mr.forge) || pollFailures <= 3)
+        if (deps.polls(mr.forge) !== 'never' || pollFailures <= 3)
           pollNextAt = Math.min(pollNextAt ?? Number.POSITIVE_INFINITY, now() + wait);
       }
     }
@@ -555,7 +568,10 @@ export const createPipelineFollower = (deps: PipelineFollowerDeps): PipelineFoll
   };
 
   // Accepted deliveries are applied one at a time, yielding in between: the webhook answers (which read and
-  // write the store too) wait for at most one background transaction.
+  // write the store too) wait for at most one background transaction. A flood is answered faster than it is
+  // applied, so the queue in memory is bounded: a delivery beyond it is already in the store, leased for a few
+  // seconds, and the recovery sweep applies it when the lease runs out. Queued items keep their events, not
+  // their bodies (up to maxBodyBytes each).
   const queue: Array<{ d: StoredDelivery; events: readonly ForgeEvent[] }> = [];
   let draining = false;
   const drain = (): void => {
@@ -565,6 +581,7 @@ export const createPipelineFollower = (deps: PipelineFollowerDeps): PipelineFoll
       (async () => {
         try {
           for (let item = queue.shift(); item; item = queue.shift()) {
+            deps.metrics?.webhookQueue.set(queue.length);
             await processDelivery(item.d, item.events);
             await new Promise<void>((r) => setImmediate(r));
           }
@@ -610,7 +627,12 @@ export const createPipelineFollower = (deps: PipelineFollowerDeps): PipelineFoll
     },
     accept(delivery, events) {
       if (stopped) return; // recorded: the next start (or another replica) applies it
-      queue.push({ d: delivery, events });
+      if (queue.length >= MAX_QUEUED_DELIVERIES) {
+        deps.metrics?.webhookDeferred.inc();
+        return; // recorded and leased: the recovery sweep applies it once the lease runs out
+      }
+      queue.push({ d: { ...delivery, body: '' }, events });
+      deps.metrics?.webhookQueue.set(queue.length);
       drain();
     },
     async retryFailedJobs(value) {
