@@ -18,6 +18,7 @@ const SECONDS: Readonly<Record<string, number>> = {
   'test/playbooks/amend/amend.test.ts': 39,
   'test/e2e/amend-process.test.ts': 38,
   'test/e2e/socket-mode.test.ts': 32,
+  'test/e2e/webhooks-hostile.test.ts': 30,
   'test/cli/amend.test.ts': 31,
   'test/integrations/forge/contract.test.ts': 25,
   'test/store/store.contract.test.ts': 23,
