@@ -24,6 +24,11 @@ export interface InjectedFailure {
   readonly times?: number;
   /** Never answer (the client must time out). */
   readonly hang?: boolean;
+  /**
+   * Only requests this accepts fail (say, one project's): others pass by without using the failure up, so a
+   * test's failures cannot land on another test's requests.
+   */
+  readonly when?: (request: RecordedRequest) => boolean;
 }
 
 const STATUS_NAMES: Readonly<Record<number, string>> = {
@@ -156,7 +161,7 @@ export const startFakeServer = async (options: {
       for (const [k, v] of url.searchParams) query[k] = v;
       const body = await readBody(req);
       const routed = options.match(req.method ?? 'GET', decodeURIComponent(url.pathname));
-      core.requests.push({
+      const recorded: RecordedRequest = {
         route: routed?.route ?? 'unknown',
         method: req.method ?? 'GET',
         path: url.pathname,
@@ -164,7 +169,8 @@ export const startFakeServer = async (options: {
         headers: req.headers,
         body,
         at: Date.now() - started,
-      });
+      };
+      core.requests.push(recorded);
       const delay =
         (routed && options.latencyOf?.(routed, body)) ??
         (routed && core.latencyMs[routed.route]) ??
@@ -186,8 +192,9 @@ export const startFakeServer = async (options: {
         sendGoogleError(res, 404, `The requested URL ${url.pathname} was not found on this server.`);
         return;
       }
-      const pending = failures.get(routed.route);
-      const failure = pending?.shift();
+      const pending = failures.get(routed.route) ?? [];
+      const index = pending.findIndex((f) => !f.when || f.when(recorded));
+      const failure = index >= 0 ? pending.splice(index, 1)[0] : undefined;
       if (failure) {
         if (failure.hang) {
           hanging.add(res);

@@ -79,6 +79,11 @@ export interface FakeSlack {
    * `reached` resolves once it was carried out (kill the caller there to test a crash after the effect).
    */
   holdNext(method: string): { readonly reached: Promise<void>; release(): void };
+  /**
+   * The next `times` POSTs of bytes to an upload URL answer this HTTP status (files.slack.com failing); the
+   * bytes are not kept, so the file cannot be completed until a POST succeeds.
+   */
+  failUploadUrl(status: number, times?: number): void;
   /** For `ms` from now every request's connection is reset without an answer (Slack unreachable). */
   outage(ms: number): void;
   /** auth.test answers `{ok:false,error}` while set (e.g. 'invalid_auth', 'account_inactive'). */
@@ -207,6 +212,7 @@ export const startFakeSlack = async (
   let triggerCounter = 0;
   let authError: string | null = null;
   let outageUntil = 0;
+  const uploadUrlFailures: number[] = [];
   let socketMode: { readonly appToken: string; issueUrl(): string } | null = null;
   let tsCounter = 0;
   const nextTs = () => {
@@ -454,6 +460,12 @@ export const startFakeSlack = async (
           res.end('Not Found');
           return;
         }
+        const refusal = uploadUrlFailures.shift();
+        if (refusal !== undefined) {
+          res.writeHead(refusal, { 'content-type': 'text/plain' });
+          res.end(refusal >= 500 ? 'Internal Server Error' : 'Bad Request');
+          return;
+        }
         upload.bytes = body;
         res.writeHead(200, { 'content-type': 'text/plain' });
         res.end(`OK - ${body.length}`);
@@ -564,6 +576,9 @@ export const startFakeSlack = async (
       const q = failures.get(method) ?? [];
       q.push({ failure, left: times });
       failures.set(method, q);
+    },
+    failUploadUrl(status, times = 1) {
+      for (let i = 0; i < times; i++) uploadUrlFailures.push(status);
     },
     outage(ms) {
       outageUntil = Date.now() + ms;
