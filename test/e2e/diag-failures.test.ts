@@ -225,6 +225,22 @@ describe('/diag when Slack file upload fails (real process)', () => {
   }, 120_000);
 });
 
+describe('/diag when Slack refuses to replace the progress message (real process)', () => {
+  it('chat.update failing for good: the verdict goes into the thread instead, once, with the report; audited ok', async () => {
+    seedVm('dg-update-dead', 'upd-1');
+    slack.failNext('chat.update', { status: 503 }, SLACK_ATTEMPTS);
+    const a = await diag('upd-1 --project dg-update-dead --zone europe-west1-b', 'upd-1', {
+      responseId: 'upd-1',
+    });
+    // Whatever could not be edited, the engineer in the channel must not be left with "Checking…" alone.
+    const verdicts = [a.root, ...a.thread].filter((m) => m?.text.startsWith('upd-1: memory exhausted'));
+    expect(verdicts).toHaveLength(1);
+    expect(verdicts[0]?.threadTs).toBe(a.root?.ts);
+    expectWholeReportOnce(a.thread);
+    expect(a.audit.outcome).toBe('ok');
+  }, 90_000);
+});
+
 describe('/diag when a Google source fails (real process)', () => {
   it('Cloud Monitoring API disabled in the project (403): says so and answers from the logs', async () => {
     seedVm('dg-no-monitoring', 'mon-1');
