@@ -250,11 +250,29 @@ describe('/diag when a Google source fails (real process)', () => {
     const s = shown(a.root);
     // The OOM kill is in the guest log: still found, still the verdict.
     expect(s).toContain('OOM killer killed java');
-    expect(s).toMatch(/metrics :x: [^"]*(?:Monitoring API|monitoring\.googleapis\.com)/i);
+    expect(s).toMatch(
+      /metrics :x: the Cloud Monitoring API is not enabled[^"]*dg-no-monitoring[^"]*enable monitoring\.googleapis\.com/,
+    );
     // One refusal per metric is enough to know: a 403 is not retried.
     const asked = fakes.monitoring.requests.filter(inProject('dg-no-monitoring'));
     expect(asked.length).toBeGreaterThan(0);
     expect(asked.length).toBeLessThanOrEqual(20);
+  }, 90_000);
+
+  it('Cloud Monitoring refusing the service account (403 without the role): names the missing role, answers from the logs', async () => {
+    seedVm('dg-mon-denied', 'mon-4');
+    const when = inProject('dg-mon-denied');
+    fakes.monitoring.failNext('timeSeries.list', {
+      status: 403,
+      message: 'Permission monitoring.timeSeries.list denied (or the resource may not exist).',
+      times: 40,
+      when,
+    });
+    const a = await diag('mon-4 --project dg-mon-denied --zone europe-west1-b', 'mon-4');
+    expect(a.audit.outcome).toBe('ok');
+    const s = shown(a.root);
+    expect(s).toContain('OOM killer killed java');
+    expect(s).toMatch(/metrics :x: permission denied reading metrics[^"]*roles\/monitoring\.viewer/);
   }, 90_000);
 
   it('Cloud Monitoring rate-limited (429 with Retry-After): waits, retries, and answers with the metrics', async () => {
@@ -266,6 +284,21 @@ describe('/diag when a Google source fails (real process)', () => {
     const s = shown(a.root);
     expect(s).toContain('metrics :white_check_mark:');
     expect(s).toMatch(/memory used 9\d%/); // a finding only the metrics give
+  }, 90_000);
+
+  it('Cloud Monitoring failing (500 on every read): retried a bounded number of times, named, answered from the logs', async () => {
+    seedVm('dg-mon-500', 'mon-5');
+    const when = inProject('dg-mon-500');
+    fakes.monitoring.failNext('timeSeries.list', { status: 500, times: 400, when });
+    const a = await diag('mon-5 --project dg-mon-500 --zone europe-west1-b', 'mon-5');
+    expect(a.audit.outcome).toBe('ok');
+    const s = shown(a.root);
+    expect(s).toContain('OOM killer killed java');
+    expect(s).toMatch(/metrics :x: [^"]*HTTP 500/);
+    // Each metric's read is tried a few times (DEFAULT_RETRY: 4 attempts), not until the deadline.
+    const reads = fakes.monitoring.requests.filter(inProject('dg-mon-500'));
+    const metrics = new Set(reads.map((r) => r.query.filter));
+    expect(reads.length).toBeLessThanOrEqual(metrics.size * 4);
   }, 90_000);
 
   it('Cloud Logging failing (500 on every query): names the failed sources and answers from the metrics', async () => {

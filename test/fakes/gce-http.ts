@@ -63,8 +63,15 @@ export const sendGoogleError = (
   status: number,
   message: string,
   headers: Record<string, string> = {},
+  /** The legacy `errors[].reason` and extra `details` (google.rpc.ErrorInfo, Help), where the API sends them. */
+  extra: { readonly reason?: string; readonly details?: readonly unknown[] } = {},
 ): void => {
   const statusName = STATUS_NAMES[status] ?? 'UNKNOWN';
+  const retryInfo =
+    headers['retry-after'] !== undefined
+      ? [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: `${headers['retry-after']}s` }]
+      : [];
+  const details = [...retryInfo, ...(extra.details ?? [])];
   sendJson(
     res,
     status,
@@ -73,18 +80,16 @@ export const sendGoogleError = (
         code: status,
         message,
         status: statusName,
-        errors: [{ message, domain: 'global', reason: statusName === 'NOT_FOUND' ? 'notFound' : statusName }],
-        // Google APIs say how long to wait in a google.rpc.RetryInfo detail too (clients that drop headers read it).
-        ...(headers['retry-after'] !== undefined
-          ? {
-              details: [
-                {
-                  '@type': 'type.googleapis.com/google.rpc.RetryInfo',
-                  retryDelay: `${headers['retry-after']}s`,
-                },
-              ],
-            }
-          : {}),
+        errors: [
+          {
+            message,
+            domain: 'global',
+            reason: extra.reason ?? (statusName === 'NOT_FOUND' ? 'notFound' : statusName),
+          },
+        ],
+        // Google APIs say how long to wait in a google.rpc.RetryInfo detail too (clients that drop headers read
+        // it), and why a request was refused in a google.rpc.ErrorInfo.
+        ...(details.length ? { details } : {}),
       },
     },
     headers,
