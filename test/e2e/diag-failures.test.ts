@@ -241,6 +241,32 @@ describe('/diag when Slack refuses to replace the progress message (real process
   }, 90_000);
 });
 
+describe('/diag when Slack refuses the full report (real process)', () => {
+  it('thread replies failing for good: the verdict stands in the channel, the user is told with a ref, nothing posted twice', async () => {
+    seedVm('dg-report-dead', 'rep-1');
+    const inThread = (args: Record<string, unknown>) =>
+      args.thread_ts !== undefined && String(args.text ?? '').startsWith('Full report');
+    slack.failNext('chat.postMessage', { status: 503 }, SLACK_ATTEMPTS, inThread);
+    const postsBefore = slack.callsOf('chat.postMessage').length;
+    const a = await diag('rep-1 --project dg-report-dead --zone europe-west1-b', 'rep-1', {
+      responseId: 'rep-1',
+    });
+    expect(shown(a.root)).toContain('memory exhausted');
+    expect(a.root?.updates).toBe(1);
+    // The first part was tried as configured and given up; no later part, no second verdict.
+    const tried = slack
+      .callsOf('chat.postMessage')
+      .slice(postsBefore)
+      .filter((c) => inThread(c.args));
+    expect(tried.length).toBe(SLACK_ATTEMPTS);
+    expect(reportParts(a.thread)).toEqual([]);
+    const told = await slack.waitFor(() => slack.responses.find((r) => r.id === 'rep-1'), 10_000);
+    expect(String(told.body.text)).toMatch(/ref/);
+    expect(told.body.response_type).toBe('ephemeral');
+    expect(a.audit.outcome).toBe('failed');
+  }, 90_000);
+});
+
 describe('/diag when a Google source fails (real process)', () => {
   it('Cloud Monitoring API disabled in the project (403): says so and answers from the logs', async () => {
     seedVm('dg-no-monitoring', 'mon-1');
@@ -423,6 +449,28 @@ describe('/diag quoting text from outside (real process)', () => {
     }
     expectWholeReportOnce(a.thread);
   }, 90_000);
+
+  it('a 3,500-character argument full of mentions: an answer Slack accepts, pinging no one', async () => {
+    const text = `${'<!channel>&'.repeat(318)}zz-long`;
+    const a = await diag(text, 'zz-long', { responseId: 'long-arg' });
+    expect(['bad_input', 'failed']).toContain(a.audit.outcome);
+    const answers = [a.root, ...a.thread].filter((m) => m !== undefined);
+    for (const m of answers) {
+      expect(validateBlocks(m.blocks)).toBeNull();
+      expect(m.text.length).toBeLessThanOrEqual(40_000);
+    }
+    // Something reached the user: in the channel, in the ack, or through response_url.
+    const privately = slack.responses.filter((r) => r.id === 'long-arg').map((r) => JSON.stringify(r.body));
+    expect(answers.length + privately.length + (a.ackText ? 1 : 0)).toBeGreaterThan(0);
+    if (a.ackText) {
+      const ack = JSON.parse(a.ackText) as { text: string; blocks?: unknown[] };
+      expect(validateBlocks(ack.blocks ?? null)).toBeNull();
+      expect(ack.text.length).toBeLessThanOrEqual(3000);
+    }
+    for (const p of privately)
+      expect(validateBlocks((JSON.parse(p) as { blocks?: unknown[] }).blocks ?? null)).toBeNull();
+    expect(rawControls()).toEqual([]);
+  }, 60_000);
 
   it('a VM name typed with mentions and links is answered as text, found nowhere, and audited', async () => {
     const a = await diag('"<!channel> <https://evil.example|x>" --project dg-hostile-name', 'x>', {
