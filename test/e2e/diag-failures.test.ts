@@ -205,6 +205,18 @@ describe('/diag when Slack file upload fails (real process)', () => {
     }
   }, 90_000);
 
+  it('files.getUploadURLExternal failing for good (HTTP 500): one note, no file, the report once', async () => {
+    seedVm('dg-upload-nourl', 'up-5');
+    slack.failNext('files.getUploadURLExternal', { status: 500 }, SLACK_ATTEMPTS);
+    const uploadsBefore = slack.uploads.length;
+    const a = await diag('up-5 --project dg-upload-nourl --zone europe-west1-b', 'up-5');
+    expect(a.audit.outcome).toBe('ok');
+    expect(shown(a.root)).toContain('memory exhausted');
+    expect(slack.uploads.length).toBe(uploadsBefore);
+    expect(a.thread.filter((m) => m.text.includes('could not be attached'))).toHaveLength(1);
+    expectWholeReportOnce(a.thread);
+  }, 90_000);
+
   it('files.completeUploadExternal failing: one note in the thread, the report once, the process still answers', async () => {
     seedVm('dg-upload-complete', 'up-3');
     slack.failNext('files.completeUploadExternal', { status: 503 }, SLACK_ATTEMPTS);
