@@ -83,10 +83,15 @@ afterAll(async () => {
   await Promise.all([slack?.close(), fakes?.close()]);
 });
 
-/** An OOM scenario on a VM of its own project. */
-const seedVm = (project: string, name: string, victim = 'java'): HostScenario => {
+/** A scenario (an OOM kill unless told) on a VM of its own project. */
+const seedVm = (
+  project: string,
+  name: string,
+  victim = 'java',
+  kind: 'oom' | 'healthy' = 'oom',
+): HostScenario => {
   ids += 1n;
-  const scenario = buildHostScenario('oom', {
+  const scenario = buildHostScenario(kind, {
     end: new Date(),
     victim,
     target: { project, name, id: String(ids) },
@@ -337,6 +342,26 @@ describe('/diag when a Google source fails (real process)', () => {
     const reads = fakes.monitoring.requests.filter(inProject('dg-mon-500'));
     const metrics = new Set(reads.map((r) => r.query.filter));
     expect(reads.length).toBeLessThanOrEqual(metrics.size * 4);
+  }, 90_000);
+
+  it('a quiet VM whose metrics cannot be read: no green light, the verdict says utilization is unknown', async () => {
+    seedVm('dg-quiet-nomon', 'mon-6', 'java', 'healthy');
+    fakes.monitoring.failNext('timeSeries.list', {
+      status: 503,
+      times: 400,
+      when: inProject('dg-quiet-nomon'),
+    });
+    const a = await diag('mon-6 --project dg-quiet-nomon --zone europe-west1-b', 'mon-6');
+    expect(a.audit.outcome).toBe('ok');
+    const s = shown(a.root);
+    expect(s).toContain('Cloud Monitoring could not be read');
+    expect(s).toContain('utilization and saturation are unknown');
+    // Nothing was found, but most of what could be wrong was not looked at: not a green light.
+    expect(s).not.toContain(':large_green_circle:');
+    expect(s).toContain(':white_circle:');
+    // One reason, said once, not the same 503 for each of the twenty metric types.
+    expect(a.root?.text.match(/HTTP 503/g)).toHaveLength(1);
+    expect(a.root?.text).toMatch(/\(and \d+ more metric types alike\)/);
   }, 90_000);
 
   it('Cloud Logging failing (500 on every query): names the failed sources and answers from the metrics', async () => {

@@ -98,7 +98,11 @@ const buildNoEvidenceBlocks = (report: DiagReport): SlackMessage & { readonly fu
 
 export const buildDiagBlocks = (report: DiagReport): SlackMessage & { readonly fullReport: string } => {
   if (noDiagEvidence(report.sources)) return buildNoEvidenceBlocks(report);
-  const worst: Level = report.findings[0]?.level ?? 'ok';
+  // Nothing found is a green light only when the sources that find problems were read.
+  const blindSpot = report.sources.some(
+    (s) => (s.name === 'metrics' || s.name === 'guest-logs') && s.status === 'failed',
+  );
+  const worst: Level = report.findings[0]?.level ?? (blindSpot ? 'unknown' : 'ok');
   const head = escapeText(diagTitle(report));
   const blocks: SlackBlock[] = [
     {
