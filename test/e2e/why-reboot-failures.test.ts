@@ -201,6 +201,22 @@ describe('/why-reboot when a Google source fails (real process)', () => {
   }, 60_000);
 });
 
+describe('/why-reboot when Slack will not edit the progress message (real process)', () => {
+  it('chat.update failing for good: the verdict goes into the thread, once, before the full report; audited ok', async () => {
+    seedHostErrorIncident({ compute, logging }, { project: 'wr-noedit', name: 'web-noedit' });
+    // postRetries defaults to 3: four tries in all.
+    slack.failNext('chat.update', { status: 503 }, 4);
+    const a = await whyReboot('web-noedit --project wr-noedit --zone us-central1-a', 'web-noedit');
+    expect(a.audit.outcome).toBe('ok');
+    expect(a.root?.updates).toBe(0);
+    expect(a.root?.text).toMatch(/^Investigating web-noedit/);
+    const verdicts = a.thread.filter((m) => m.text.startsWith('web-noedit: host-error'));
+    expect(verdicts).toHaveLength(1);
+    expect(a.thread.indexOf(verdicts[0] as PostedFakeMessage)).toBe(0);
+    expect(a.thread.some((m) => m.text.startsWith('Full report'))).toBe(true);
+  }, 60_000);
+});
+
 describe('/why-reboot quoting text from outside (real process)', () => {
   it('an API reset by a principal full of mentions and links: shown as text in the answer and the report, pinging no one', async () => {
     const t = seedHostErrorIncident({ compute, logging }, { project: 'wr-hostile', name: 'web-hx' });
