@@ -48,7 +48,11 @@ export const markEvidenceThreadFailed = async (
     .catch(() => undefined);
 };
 
-/** The answer in place of the progress message, or privately where there is no thread. */
+/**
+ * The answer in place of the progress message, or privately where there is no thread. When Slack will not
+ * edit the progress message (chat.update failing after its retries), the answer goes into the thread as a
+ * reply instead: the channel must not be left with "Checking…" while only the asker hears what went wrong.
+ */
 export const showEvidenceAnswer = async (
   ctx: CommandContext,
   root: ThreadRoot | null,
@@ -58,10 +62,15 @@ export const showEvidenceAnswer = async (
     await ctx.reply({ text: message.text, blocks: message.blocks ?? [] });
     return;
   }
-  await ctx.slack.updateMessage(root.channel, root.ts, {
-    text: message.text,
-    ...(message.blocks ? { blocks: message.blocks } : {}),
-  });
+  const answer = { text: message.text, ...(message.blocks ? { blocks: message.blocks } : {}) };
+  try {
+    await ctx.slack.updateMessage(root.channel, root.ts, answer);
+  } catch (err) {
+    ctx.logger.warn({ err }, 'could not replace the progress message; posting the answer in the thread');
+    await ctx.slack.postMessage(root.channel, { ...answer, threadTs: root.ts }).catch(() => {
+      throw err; // neither worked: the pipeline tells the user, with the correlation id
+    });
+  }
 };
 
 /**

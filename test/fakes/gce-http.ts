@@ -24,6 +24,11 @@ export interface InjectedFailure {
   readonly times?: number;
   /** Never answer (the client must time out). */
   readonly hang?: boolean;
+  /**
+   * Only requests this accepts fail (say, one project's): others pass by without using the failure up, so a
+   * test's failures cannot land on another test's requests.
+   */
+  readonly when?: (request: RecordedRequest) => boolean;
 }
 
 const STATUS_NAMES: Readonly<Record<number, string>> = {
@@ -58,8 +63,15 @@ export const sendGoogleError = (
   status: number,
   message: string,
   headers: Record<string, string> = {},
+  /** The legacy `errors[].reason` and extra `details` (google.rpc.ErrorInfo, Help), where the API sends them. */
+  extra: { readonly reason?: string; readonly details?: readonly unknown[] } = {},
 ): void => {
   const statusName = STATUS_NAMES[status] ?? 'UNKNOWN';
+  const retryInfo =
+    headers['retry-after'] !== undefined
+      ? [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: `${headers['retry-after']}s` }]
+      : [];
+  const details = [...retryInfo, ...(extra.details ?? [])];
   sendJson(
     res,
     status,
@@ -68,18 +80,16 @@ export const sendGoogleError = (
         code: status,
         message,
         status: statusName,
-        errors: [{ message, domain: 'global', reason: statusName === 'NOT_FOUND' ? 'notFound' : statusName }],
-        // Google APIs say how long to wait in a google.rpc.RetryInfo detail too (clients that drop headers read it).
-        ...(headers['retry-after'] !== undefined
-          ? {
-              details: [
-                {
-                  '@type': 'type.googleapis.com/google.rpc.RetryInfo',
-                  retryDelay: `${headers['retry-after']}s`,
-                },
-              ],
-            }
-          : {}),
+        errors: [
+          {
+            message,
+            domain: 'global',
+            reason: extra.reason ?? (statusName === 'NOT_FOUND' ? 'notFound' : statusName),
+          },
+        ],
+        // Google APIs say how long to wait in a google.rpc.RetryInfo detail too (clients that drop headers read
+        // it), and why a request was refused in a google.rpc.ErrorInfo.
+        ...(details.length ? { details } : {}),
       },
     },
     headers,
@@ -156,7 +166,7 @@ export const startFakeServer = async (options: {
       for (const [k, v] of url.searchParams) query[k] = v;
       const body = await readBody(req);
       const routed = options.match(req.method ?? 'GET', decodeURIComponent(url.pathname));
-      core.requests.push({
+      const recorded: RecordedRequest = {
         route: routed?.route ?? 'unknown',
         method: req.method ?? 'GET',
         path: url.pathname,
@@ -164,7 +174,8 @@ export const startFakeServer = async (options: {
         headers: req.headers,
         body,
         at: Date.now() - started,
-      });
+      };
+      core.requests.push(recorded);
       const delay =
         (routed && options.latencyOf?.(routed, body)) ??
         (routed && core.latencyMs[routed.route]) ??
@@ -186,8 +197,9 @@ export const startFakeServer = async (options: {
         sendGoogleError(res, 404, `The requested URL ${url.pathname} was not found on this server.`);
         return;
       }
-      const pending = failures.get(routed.route);
-      const failure = pending?.shift();
+      const pending = failures.get(routed.route) ?? [];
+      const index = pending.findIndex((f) => !f.when || f.when(recorded));
+      const failure = index >= 0 ? pending.splice(index, 1)[0] : undefined;
       if (failure) {
         if (failure.hang) {
           hanging.add(res);

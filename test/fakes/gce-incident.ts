@@ -73,7 +73,7 @@ const moveEntry = (
   return e as unknown as FakeLogEntry;
 };
 
-const activity = (
+export const activity = (
   target: { project: string; zone: string; name: string; id: string },
   method: string,
   principal: string,

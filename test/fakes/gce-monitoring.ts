@@ -266,10 +266,35 @@ export const startFakeMonitoring = async (options: FakeMonitoringOptions): Promi
     handle: ({ routed, res, query }) => {
       const project = routed.params.project as string;
       if (disabledProjects.has(project)) {
+        // The real answer: PERMISSION_DENIED, legacy reason accessNotConfigured, an ErrorInfo SERVICE_DISABLED
+        // naming the service and the consumer, and a Help link to enable it.
+        const enable = `https://console.developers.google.com/apis/api/monitoring.googleapis.com/overview?project=${project}`;
         sendGoogleError(
           res,
           403,
-          `Cloud Monitoring API has not been used in project ${project} before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/monitoring.googleapis.com/overview?project=${project} then retry.`,
+          `Cloud Monitoring API has not been used in project ${project} before or it is disabled. Enable it by visiting ${enable} then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry.`,
+          {},
+          {
+            reason: 'accessNotConfigured',
+            details: [
+              {
+                '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+                reason: 'SERVICE_DISABLED',
+                domain: 'googleapis.com',
+                metadata: {
+                  service: 'monitoring.googleapis.com',
+                  consumer: `projects/${project}`,
+                  activationUrl: enable,
+                  serviceTitle: 'Cloud Monitoring API',
+                  containerInfo: project,
+                },
+              },
+              {
+                '@type': 'type.googleapis.com/google.rpc.Help',
+                links: [{ description: 'Google developers console API activation', url: enable }],
+              },
+            ],
+          },
         );
         return;
       }

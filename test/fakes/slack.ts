@@ -72,13 +72,26 @@ export interface FakeSlack {
   readonly uploads: FakeUpload[];
   /** A response_url for a slash command payload; POSTs to it are recorded in `responses`. */
   responseUrl(id?: string): string;
-  /** The next `times` calls of `method` fail with 429 + Retry-After, an HTTP 5xx, or `{ok:false,error}`. */
-  failNext(method: string, failure: Failure, times?: number): void;
+  /**
+   * The next `times` calls of `method` fail with 429 + Retry-After, an HTTP 5xx, or `{ok:false,error}`; with
+   * `when`, only calls whose arguments it accepts (thread replies, say), the others passing by.
+   */
+  failNext(
+    method: string,
+    failure: Failure,
+    times?: number,
+    when?: (args: Record<string, unknown>) => boolean,
+  ): void;
   /**
    * The next call of `method` is carried out (a message is posted) but its answer is held until released:
    * `reached` resolves once it was carried out (kill the caller there to test a crash after the effect).
    */
   holdNext(method: string): { readonly reached: Promise<void>; release(): void };
+  /**
+   * The next `times` POSTs of bytes to an upload URL answer this HTTP status (files.slack.com failing); the
+   * bytes are not kept, so the file cannot be completed until a POST succeeds.
+   */
+  failUploadUrl(status: number, times?: number): void;
   /** For `ms` from now every request's connection is reset without an answer (Slack unreachable). */
   outage(ms: number): void;
   /** auth.test answers `{ok:false,error}` while set (e.g. 'invalid_auth', 'account_inactive'). */
@@ -197,7 +210,10 @@ export const startFakeSlack = async (
   const messages: PostedFakeMessage[] = [];
   const uploads: FakeUpload[] = [];
   let origin = '';
-  const failures = new Map<string, { failure: Failure; left: number }[]>();
+  const failures = new Map<
+    string,
+    { failure: Failure; left: number; when?: ((args: Record<string, unknown>) => boolean) | undefined }[]
+  >();
   const groups = new Map<string, readonly string[]>();
   const hidden = new Set<string>();
   const notMemberOf = new Set<string>();
@@ -207,6 +223,7 @@ export const startFakeSlack = async (
   let triggerCounter = 0;
   let authError: string | null = null;
   let outageUntil = 0;
+  const uploadUrlFailures: number[] = [];
   let socketMode: { readonly appToken: string; issueUrl(): string } | null = null;
   let tsCounter = 0;
   const nextTs = () => {
@@ -454,6 +471,12 @@ export const startFakeSlack = async (
           res.end('Not Found');
           return;
         }
+        const refusal = uploadUrlFailures.shift();
+        if (refusal !== undefined) {
+          res.writeHead(refusal, { 'content-type': 'text/plain' });
+          res.end(refusal >= 500 ? 'Internal Server Error' : 'Bad Request');
+          return;
+        }
         upload.bytes = body;
         res.writeHead(200, { 'content-type': 'text/plain' });
         res.end(`OK - ${body.length}`);
@@ -499,11 +522,12 @@ export const startFakeSlack = async (
           method === 'apps.connections.open' ? given.startsWith('xox') : given.startsWith('xapp-');
         return send(200, { ok: false, error: wrongType ? 'not_allowed_token_type' : 'invalid_auth' });
       }
-      const queue = failures.get(method);
-      const next = queue?.[0];
+      const queue = failures.get(method) ?? [];
+      const at = queue.findIndex((f) => !f.when || f.when(args));
+      const next = at >= 0 ? queue[at] : undefined;
       if (next) {
         next.left -= 1;
-        if (next.left <= 0) queue.shift();
+        if (next.left <= 0) queue.splice(at, 1);
         if ('status' in next.failure && next.failure.status !== 429) {
           return send(next.failure.status, { ok: false, error: 'internal_error' });
         }
@@ -560,10 +584,13 @@ export const startFakeSlack = async (
       holds.set(method, { reach, released });
       return { reached, release };
     },
-    failNext(method, failure, times = 1) {
+    failNext(method, failure, times = 1, when) {
       const q = failures.get(method) ?? [];
-      q.push({ failure, left: times });
+      q.push({ failure, left: times, when });
       failures.set(method, q);
+    },
+    failUploadUrl(status, times = 1) {
+      for (let i = 0; i < times; i++) uploadUrlFailures.push(status);
     },
     outage(ms) {
       outageUntil = Date.now() + ms;

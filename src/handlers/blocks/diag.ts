@@ -1,4 +1,5 @@
 import type { SlackBlock, SlackMessage } from '../../integrations/slack/port.js';
+import { noDiagEvidence } from '../../playbooks/diag/no-evidence.js';
 import { diagTitle, renderDiagText, rowName } from '../../playbooks/diag/render-text.js';
 import type { DiagReport, Finding, Level } from '../../playbooks/diag/types.js';
 import { escapeAndTruncate, escapeText, SLACK_LIMITS, truncate } from './text.js';
@@ -61,8 +62,47 @@ const useTable = (report: DiagReport): string => {
   return `\`\`\`${escapeText(lines.join('\n'))}\`\`\``;
 };
 
+/** Each source and how it went, failures with their reason. */
+const sourcesLine = (report: DiagReport): string =>
+  report.sources
+    .map(
+      (s) =>
+        `${s.name} ${s.status === 'ok' ? ':white_check_mark:' : s.status === 'failed' ? `:x: ${escapeText(s.reason ?? '')}` : escapeText(s.status)}`,
+    )
+    .join(' · ');
+
+/** Every source failed: no table of unknowns, no green light; what was tried and why each failed. */
+const buildNoEvidenceBlocks = (report: DiagReport): SlackMessage & { readonly fullReport: string } => {
+  const name = report.instance.name;
+  const failed = report.sources.filter((s) => s.status === 'failed');
+  const blocks: SlackBlock[] = [
+    {
+      type: 'header',
+      text: {
+        type: 'plain_text',
+        text: truncate(`${name}: no evidence could be read`, SLACK_LIMITS.headerText),
+      },
+    },
+    section(`:x: ${escapeText(report.verdict)}`),
+    section(
+      failed.map((s) => `• *${s.name}*: ${escapeText(truncate(s.reason ?? 'failed', 400))}`).join('\n'),
+    ),
+    context(escapeText(diagTitle(report)), sourcesLine(report)),
+  ];
+  return {
+    text: escapeText(`${truncate(name, 200)}: no evidence could be read (every source failed)`),
+    blocks,
+    fullReport: renderDiagText(report),
+  };
+};
+
 export const buildDiagBlocks = (report: DiagReport): SlackMessage & { readonly fullReport: string } => {
-  const worst: Level = report.findings[0]?.level ?? 'ok';
+  if (noDiagEvidence(report.sources)) return buildNoEvidenceBlocks(report);
+  // Nothing found is a green light only when the sources that find problems were read.
+  const blindSpot = report.sources.some(
+    (s) => (s.name === 'metrics' || s.name === 'guest-logs') && s.status === 'failed',
+  );
+  const worst: Level = report.findings[0]?.level ?? (blindSpot ? 'unknown' : 'ok');
   const head = escapeText(diagTitle(report));
   const blocks: SlackBlock[] = [
     {
@@ -91,12 +131,7 @@ export const buildDiagBlocks = (report: DiagReport): SlackMessage & { readonly f
         ':information_source: No Ops Agent on this VM: hypervisor view only (no memory, filesystems, disk queues, load or steal).',
       ),
     );
-  const sources = report.sources
-    .map(
-      (s) =>
-        `${s.name} ${s.status === 'ok' ? ':white_check_mark:' : s.status === 'failed' ? `:x: ${escapeText(s.reason ?? '')}` : escapeText(s.status)}`,
-    )
-    .join(' · ');
+  const sources = sourcesLine(report);
   const links = report.links.map((l) => `<${l.url}|${escapeText(l.label)}>`).join(' · ');
   blocks.push(context(head, sources, ...(links ? [links] : [])));
   const text = truncate(`${report.instance.name}: ${report.verdict}`, 3000);

@@ -5,6 +5,7 @@ import { buildEvents } from './events.js';
 import { deviceOfLine, type HostSignal, interfaceOfLine, parseOomVictim } from './host-lines.js';
 import { buildDiagLinks } from './links.js';
 import { METRICS } from './metrics.js';
+import { noDiagEvidence } from './no-evidence.js';
 import type {
   ChartData,
   DiagEvent,
@@ -847,6 +848,7 @@ export const analyzeDiag = (input: DiagEvidence, opts: DiagOptions): DiagReport 
   }
   const sources: DiagSourceReport[] = [input.metricsReport, ...evidence.sources];
   const verdict = buildVerdict(findings, {
+    sources,
     cpuUtil,
     memUtil,
     rows,
@@ -1037,6 +1039,7 @@ const parseOomVictimText = (text: string): string | null => {
 const buildVerdict = (
   findings: readonly Finding[],
   ctx: {
+    sources: readonly DiagSourceReport[];
     cpuUtil: UseCell;
     memUtil: UseCell;
     rows: readonly UseRow[];
@@ -1045,6 +1048,11 @@ const buildVerdict = (
     restarts: readonly DiagEvent[];
   },
 ): string => {
+  // Nothing could be read: "no problem found" would tell the on-call engineer a sick VM is healthy.
+  if (noDiagEvidence(ctx.sources)) {
+    const failed = ctx.sources.filter((s) => s.status === 'failed').map((s) => s.name);
+    return `No evidence could be read: every source failed or timed out (${failed.join(', ')}), so opsbot cannot say how this VM is doing. Try again, or check opsbot's access to the project.`;
+  }
   // A restart in the window is the first thing to know (the chart shows its gap); /why-reboot explains it.
   const restarted = ctx.restarts.length
     ? `The VM ${ctx.restarts
@@ -1060,7 +1068,8 @@ const buildVerdict = (
       .map((f) => f.summary)
       .join('; ')}`;
   if (ctx.metricsReport.status === 'failed') {
-    return `${restarted}No resource problem found in the guest logs, but Cloud Monitoring could not be read (${ctx.metricsReport.reason ?? 'failed'}): utilization and saturation are unknown.`;
+    const guestRead = ctx.sources.some((s) => s.name === 'guest-logs' && s.status !== 'failed');
+    return `${restarted}No resource problem found in ${guestRead ? 'the guest logs' : 'what could be read (the guest logs could not be read either)'}, but Cloud Monitoring could not be read (${ctx.metricsReport.reason ?? 'failed'}): utilization and saturation are unknown.`;
   }
   const parts: string[] = [];
   if (ctx.cpuUtil.peak !== null) parts.push(`CPU peak ${pct(ctx.cpuUtil.peak)}`);

@@ -136,11 +136,7 @@ export const investigateDiag = async (
   );
 };
 
-/** True when every evidence source that ran failed: the result rests on nothing (CLI exit 1, Slack says so). */
-export const noDiagEvidence = (sources: readonly DiagSourceReport[]): boolean => {
-  const tried = sources.filter((s) => s.status !== 'skipped');
-  return tried.length > 0 && tried.every((s) => s.status === 'failed');
-};
+export { noDiagEvidence } from './no-evidence.js';
 
 /** "the instance lookup failed (<reason>)" when the lookup failed (a timeout, a 403), not when it found nothing. */
 const lookupFailure = (sources: readonly SourceReport[]): string | null => {

@@ -127,22 +127,35 @@ export const collectMetrics = async (
   );
   const metrics = new Map<string, TimeSeries[]>();
   const failures: { type: string; reason: string }[] = [];
+  /** The same failure (code and HTTP status) for several metric types is one reason, not twenty. */
+  const kinds = new Map<string, { reason: string; count: number }>();
   results.forEach((r, i) => {
     const spec = METRIC_SPECS[i] as MetricSpec;
-    if (r.status === 'fulfilled') metrics.set(spec.type, r.value);
-    else
-      failures.push({
-        type: spec.type,
-        reason: isAppError(r.reason) ? r.reason.userMessage : 'Cloud Monitoring failed unexpectedly',
-      });
+    if (r.status === 'fulfilled') {
+      metrics.set(spec.type, r.value);
+      return;
+    }
+    const reason = isAppError(r.reason) ? r.reason.userMessage : 'Cloud Monitoring failed unexpectedly';
+    failures.push({ type: spec.type, reason });
+    const status = (r.reason as { status?: unknown } | null)?.status;
+    const key = isAppError(r.reason) ? `${r.reason.code}:${String(status ?? '')}` : 'unexpected';
+    const kind = kinds.get(key);
+    if (kind) kind.count += 1;
+    else kinds.set(key, { reason, count: 1 });
   });
+  const failedReason = [...kinds.values()]
+    .map(({ reason, count }) => {
+      const alike = failures.filter((f) => f.reason === reason).length;
+      // Messages that name the metric differ only by it: say how many, once.
+      return count > alike ? `${reason} (and ${count - 1} more metric types alike)` : reason;
+    })
+    .join('; ');
   const durationMs = Math.round(clock() - started);
   const series = [...metrics.values()].reduce((n, list) => n + list.length, 0);
   const detail = `${METRIC_SPECS.length} metric types, ${ALIGNMENT_SECONDS} s alignment`;
   let report: DiagSourceReport;
   if (failures.length === METRIC_SPECS.length) {
-    const reasons = [...new Set(failures.map((f) => f.reason))];
-    report = { name: 'metrics', status: 'failed', reason: reasons.join('; '), items: 0, durationMs, detail };
+    report = { name: 'metrics', status: 'failed', reason: failedReason, items: 0, durationMs, detail };
   } else if (series === 0) {
     report = {
       name: 'metrics',
