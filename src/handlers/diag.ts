@@ -37,13 +37,12 @@ export interface DiagRequest {
 
 /** The /diag playbook and its picture, injected by main.ts (tests: the real ones over the fakes, or stand-ins). */
 export interface DiagDeps {
-  investigate(request: DiagRequest, signal?: AbortSignal): Promise<DiagReport>;
+  /** Bounded by each source's own deadline (google.timeouts, diag.metricsTimeoutMs), not by an overall one. */
+  investigate(request: DiagRequest): Promise<DiagReport>;
   renderPng(report: DiagReport): Promise<Uint8Array>;
   readonly now: () => Date;
   readonly defaultWindow: string;
   readonly around: string;
-  /** Overall deadline of the investigation. */
-  readonly timeoutMs?: number;
 }
 
 /** Cloud Monitoring keeps Compute Engine and agent metrics for 6 weeks. */
@@ -170,7 +169,7 @@ const runDiag = async (
   // 2. Evidence and reasoning.
   let report: DiagReport;
   try {
-    report = await deps.investigate(request, AbortSignal.timeout(deps.timeoutMs ?? 120_000));
+    report = await deps.investigate(request);
   } catch (err) {
     if (isAppError(err) && (err.code === 'ambiguous' || err.code === 'not_found')) {
       const answer = unresolvedMessage(err, args);

@@ -264,7 +264,7 @@ export const createRebootsActionHandler = (deps: RebootsActionDeps) => ({
         });
         let report: WhyRebootReport;
         try {
-          report = await w.investigate(request, AbortSignal.timeout(w.timeoutMs ?? 120_000));
+          report = await w.investigate(request);
         } catch (err) {
           const known = err instanceof AppError && (err.code === 'not_found' || err.code === 'ambiguous');
           await deps.slack

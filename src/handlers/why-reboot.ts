@@ -37,13 +37,12 @@ export interface WhyRebootRequest {
  * servers, or small stand-ins). `investigate` is the playbook's investigateWhyReboot, the same as the CLI's.
  */
 export interface WhyRebootDeps {
-  investigate(request: WhyRebootRequest, signal?: AbortSignal): Promise<WhyRebootReport>;
+  /** Bounded by each source's own deadline (google.timeouts, diag.metricsTimeoutMs), not by an overall one. */
+  investigate(request: WhyRebootRequest): Promise<WhyRebootReport>;
   buildProgress(request: WhyRebootRequest): SlackMessage;
   buildReport(report: WhyRebootReport): SlackMessage & { readonly fullReport: string };
   readonly now: () => Date;
   readonly defaultWindow: string;
-  /** Overall deadline of the investigation. */
-  readonly timeoutMs?: number;
   /** Releases connections (shutdown). */
   close?(): Promise<void>;
 }
@@ -155,10 +154,9 @@ const investigate = async (
   const root = await openEvidenceThread(ctx, deps.buildProgress(request), 'Investigating', request.vm);
 
   // 2. Evidence and reasoning.
-  const signal = AbortSignal.timeout(deps.timeoutMs ?? 120_000);
   let report: WhyRebootReport;
   try {
-    report = await deps.investigate(request, signal);
+    report = await deps.investigate(request);
   } catch (err) {
     if (err instanceof AppError && (err.code === 'ambiguous' || err.code === 'not_found')) {
       const answer = unresolvedAnswer(err, args);
