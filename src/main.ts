@@ -183,7 +183,8 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
   const google: { warm: Promise<void>; done: boolean } = { warm: Promise.resolve(), done: true };
   const readiness = createReadiness(
     {
-      store: () => store.ping(),
+      // Not cached for 30 s as auth.test is: a database gone shows at the next probe.
+      store: { run: () => store.ping(), okTtlMs: 1_000 },
       slack: async () => {
         identity = await slack.authTest();
       },
