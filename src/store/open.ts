@@ -208,10 +208,16 @@ async function openPostgres(url: string, opts: OpenStoreOptions, now: () => Date
   } catch (err) {
     throw toStoreError(err, errors, 'open');
   }
-  // An idle client losing its connection must not crash the process; the next query reconnects.
-  pool.on('error', (err) => {
-    opts.logger?.warn({ err: new StoreCause(err, scrub) }, 'idle database connection failed');
+  // A connection lost (a failover, a network cut, a database restart) must not crash the process. pg emits
+  // 'error' on the client itself, idle in the pool or checked out (a query or a transaction in flight, whose
+  // queries reject with it), and on the pool too for an idle one: an 'error' nobody listens to is thrown. The
+  // pool drops the client (idle, or on its release) and the next query connects again.
+  pool.on('connect', (client) => {
+    client.on('error', (err) => {
+      opts.logger?.warn({ err: new StoreCause(err, scrub) }, 'database connection lost');
+    });
   });
+  pool.on('error', () => undefined); // the same error, already logged by the client's listener
   const db = new Kysely<Database>({ dialect: new CurrentSchemaPostgresDialect({ pool }) });
   try {
     const applied = await migratePostgres(db, pool);

@@ -1,0 +1,98 @@
+import { createConnection, createServer, type Socket } from 'node:net';
+
+/**
+ * A TCP proxy in front of a real server (PostgreSQL, for the store outage suite): what a failover, a network
+ * cut or a database restart looks like from opsbot's side, without stopping the server other tests use.
+ * `cut()` destroys every connection through it and refuses new ones (each is accepted and reset at once, as a
+ * host whose database is down answers); `restore()` forwards again.
+ */
+
+export interface TcpProxy {
+  readonly port: number;
+  /** Connections forwarded now. */
+  readonly open: number;
+  /** Connections accepted since the start (forwarded or reset). */
+  readonly accepted: number;
+  /** Connections reset because the proxy was cut. */
+  readonly refused: number;
+  readonly isCut: boolean;
+  cut(): void;
+  restore(): void;
+  close(): Promise<void>;
+}
+
+export const startTcpProxy = async (target: { host: string; port: number }): Promise<TcpProxy> => {
+  const pairs = new Set<{ client: Socket; upstream: Socket }>();
+  let cut = false;
+  let accepted = 0;
+  let refused = 0;
+  const server = createServer((client) => {
+    accepted += 1;
+    client.on('error', () => undefined);
+    if (cut) {
+      refused += 1;
+      client.resetAndDestroy();
+      return;
+    }
+    const upstream = createConnection(target);
+    upstream.on('error', () => undefined);
+    const pair = { client, upstream };
+    pairs.add(pair);
+    const end = () => {
+      pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', end);
+    upstream.on('close', end);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as { port: number };
+  return {
+    port,
+    get open() {
+      return pairs.size;
+    },
+    get accepted() {
+      return accepted;
+    },
+    get refused() {
+      return refused;
+    },
+    get isCut() {
+      return cut;
+    },
+    cut() {
+      cut = true;
+      for (const { client, upstream } of pairs) {
+        client.resetAndDestroy();
+        upstream.destroy();
+      }
+      pairs.clear();
+    },
+    restore() {
+      cut = false;
+    },
+    close() {
+      cut = true;
+      for (const { client, upstream } of pairs) {
+        client.destroy();
+        upstream.destroy();
+      }
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+};
+
+/** `url` with its host and port replaced by the proxy's (the rest, search_path options included, kept). */
+export const viaProxy = (url: string, proxy: TcpProxy): string => {
+  const u = new URL(url);
+  u.hostname = '127.0.0.1';
+  u.port = String(proxy.port);
+  return u.toString();
+};
