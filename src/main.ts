@@ -183,8 +183,8 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
   const google: { warm: Promise<void>; done: boolean } = { warm: Promise.resolve(), done: true };
   const readiness = createReadiness(
     {
-      // Not cached for 30 s as auth.test is: a database gone shows at the next probe.
-      store: { run: () => store.ping(), okTtlMs: 1_000 },
+      // Not cached for 30 s as auth.test is: a database gone, or back, shows at the next probe.
+      store: { run: () => store.ping(), okTtlMs: 1_000, failTtlMs: 1_000 },
       slack: async () => {
         identity = await slack.authTest();
       },

@@ -30,18 +30,18 @@ const reasonOf = (err: unknown): string => {
   return 'unreachable';
 };
 
-/** A readiness check: a function, or one with its own cache lifetime of a success (see createReadiness). */
+/** A readiness check: a function, or one with its own cache lifetimes (see createReadiness). */
 export type ReadinessCheck =
   | (() => Promise<unknown>)
-  | { readonly run: () => Promise<unknown>; readonly okTtlMs?: number };
+  | { readonly run: () => Promise<unknown>; readonly okTtlMs?: number; readonly failTtlMs?: number };
 
 const NO_ANSWER = Symbol('no answer');
 
 /**
- * /readyz: every named check must pass. A success is reused for `okTtlMs` (~30 s; a check may set its own, as
- * the store does: a `select 1` costs nothing, and a database gone must show at the next probe, not 30 s
- * later) so a probe every few seconds does not call auth.test each time; a failure only for `failTtlMs`, so
- * recovery shows quickly. A check that does not settle within `timeoutMs` (a database behind a dropped
+ * /readyz: every named check must pass. A success is reused for `okTtlMs` (~30 s) so a probe every few seconds
+ * does not call auth.test each time; a failure only for `failTtlMs` (5 s), so recovery shows quickly. A check
+ * may set its own, as the store does (1 s both ways): a `select 1` costs nothing, and a database gone, or back,
+ * must show at the next probe. A check that does not settle within `timeoutMs` (a database behind a dropped
  * network answers nothing until the pool's connect timeout) fails with that reason, so /readyz answers
  * within the probe's timeout. Concurrent probes share one round of checks.
  */
@@ -76,8 +76,9 @@ export const createReadiness = (
   const run = (name: string, check: ReadinessCheck): Promise<CheckResult> => {
     const fn = typeof check === 'function' ? check : check.run;
     const ttlOk = typeof check === 'function' ? okTtl : (check.okTtlMs ?? okTtl);
+    const ttlFail = typeof check === 'function' ? failTtl : (check.failTtlMs ?? failTtl);
     const hit = cache.get(name);
-    if (hit && now() - hit.at < (hit.result.ok ? ttlOk : failTtl)) return Promise.resolve(hit.result);
+    if (hit && now() - hit.at < (hit.result.ok ? ttlOk : ttlFail)) return Promise.resolve(hit.result);
     const inflight = pending.get(name);
     if (inflight) return inflight;
     const p = bounded(fn)

@@ -15,7 +15,7 @@ describe('createReadiness', () => {
   };
   const storeDown = () => new AppError('store', 'The opsbot database is not reachable.');
 
-  it('a check with a short okTtlMs shows a failure at the next probe; the others keep their cached success', async () => {
+  it('a check with short lifetimes shows a failure and a recovery at the next probe; the others keep their cached success', async () => {
     const c = clock();
     let storeUp = true;
     let slackCalls = 0;
@@ -26,6 +26,7 @@ describe('createReadiness', () => {
             if (!storeUp) throw storeDown();
           },
           okTtlMs: 1_000,
+          failTtlMs: 1_000,
         },
         slack: async () => {
           slackCalls += 1;
@@ -43,7 +44,7 @@ describe('createReadiness', () => {
     });
     expect(slackCalls).toBe(1); // auth.test still cached for 30 s
     storeUp = true;
-    c.advance(5_000); // a failure is kept for failTtlMs only
+    c.advance(1_000); // and back at the next probe too
     expect((await readiness.check()).ready).toBe(true);
   });
 
