@@ -163,6 +163,7 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
   const store = await openStore({
     databaseUrl: config.secrets.DATABASE_URL,
     dataDir: config.store.dataDir,
+    queryTimeoutMs: config.store.queryTimeoutMs,
     logger: logger.child({ component: 'store' }),
   });
 

@@ -90,6 +90,7 @@ describe.skipIf(!DATABASE_URL)('opsbot serve while its PostgreSQL goes away', ()
       `
 store:
   dataDir: ${tmp.dir}/data
+  queryTimeoutMs: 2000
 forges:
   gitlab:
     host: ${gitlab.host}
@@ -165,10 +166,10 @@ pipelines:
       slashBody({ command, text, user_id: ALICE, channel_id: CHANNEL, response_url: slack.responseUrl(id) }),
     ).then((res) => ({ ...res, id }));
   };
-  const privateAnswer = (id: string) =>
+  const privateAnswer = (id: string, timeoutMs = 10_000) =>
     slack.waitFor(
       () => slack.responses.find((x) => x.id === id)?.body as { text?: string } | undefined,
-      10_000,
+      timeoutMs,
     );
 
   /** /versionlock add <pkg> through r: the root message once it has its two buttons. */
@@ -364,5 +365,37 @@ pipelines:
     const again = await request(b, `pairup${++n}`);
     expect(buttonsOf(again)).toHaveLength(2);
     expect([alive(a), alive(b)]).toEqual([true, true]);
+  }, 90_000);
+
+  it('a dropped network (nothing answers, nothing resets): /readyz 503 within the probe timeout, the user hears back, and once the database is back the next change goes through without a restart', async () => {
+    const a = await running('A');
+    await expect.poll(() => readyStatus(a), { timeout: 10_000 }).toBe(200);
+    proxy.blackhole(); // the connections open now never answer again, as after a failover
+    await expect
+      .poll(
+        async () => {
+          const t0 = Date.now();
+          const status = await readyStatus(a);
+          // Kubernetes gives the probe 5 s (deploy/helm/opsbot: timeoutSeconds); a hang is a failed probe with no reason.
+          expect(Date.now() - t0).toBeLessThan(5_000);
+          return status;
+        },
+        { timeout: 10_000, interval: 250 },
+      )
+      .toBe(503);
+    const lock = await slash(a, '/versionlock', `add hole${++n} 7.10.2-1`);
+    expect(lock.ms).toBeLessThan(SLACK_ACK_MS);
+    // Not silence: the query without an answer fails after store.queryTimeoutMs (2 s here).
+    const said = await privateAnswer(lock.id, 15_000);
+    expect(said.text).toMatch(/database is not reachable.*ref `[0-9a-f]+`/);
+    expect(alive(a)).toBe(true);
+
+    proxy.restore(); // new connections reach the database; the black-holed ones stay silent
+    await expect.poll(() => readyStatus(a), { timeout: 15_000, interval: 250 }).toBe(200);
+    const rootMsg = await request(a, `holeup${++n}`);
+    const change = await changeOf(rootMsg);
+    await approve(a, rootMsg);
+    await expectConverged(rootMsg, change.id, change.branch);
+    expect(alive(a)).toBe(true);
   }, 90_000);
 });

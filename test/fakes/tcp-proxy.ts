@@ -4,7 +4,9 @@ import { createConnection, createServer, type Socket } from 'node:net';
  * A TCP proxy in front of a real server (PostgreSQL, for the store outage suite): what a failover, a network
  * cut or a database restart looks like from opsbot's side, without stopping the server other tests use.
  * `cut()` destroys every connection through it and refuses new ones (each is accepted and reset at once, as a
- * host whose database is down answers); `restore()` forwards again.
+ * host whose database is down answers); `blackhole()` answers nothing any more, on the connections open now
+ * and on new ones, and resets nothing (a dropped network, a primary gone in a failover); `restore()` forwards
+ * new connections again, while the ones black-holed stay silent (their server is gone) until the proxy closes.
  */
 
 export interface TcpProxy {
@@ -17,36 +19,49 @@ export interface TcpProxy {
   readonly refused: number;
   readonly isCut: boolean;
   cut(): void;
+  blackhole(): void;
   restore(): void;
   close(): Promise<void>;
 }
 
 export const startTcpProxy = async (target: { host: string; port: number }): Promise<TcpProxy> => {
-  const pairs = new Set<{ client: Socket; upstream: Socket }>();
-  let cut = false;
+  interface Pair {
+    readonly client: Socket;
+    readonly upstream: Socket | null;
+    silent: boolean;
+  }
+  const pairs = new Set<Pair>();
+  let mode: 'forward' | 'reset' | 'silent' = 'forward';
   let accepted = 0;
   let refused = 0;
   const server = createServer((client) => {
     accepted += 1;
     client.on('error', () => undefined);
-    if (cut) {
+    if (mode === 'reset') {
       refused += 1;
       client.resetAndDestroy();
       return;
     }
-    const upstream = createConnection(target);
-    upstream.on('error', () => undefined);
-    const pair = { client, upstream };
+    const upstream = mode === 'silent' ? null : createConnection(target);
+    const pair: Pair = { client, upstream, silent: mode === 'silent' };
     pairs.add(pair);
     const end = () => {
       pairs.delete(pair);
       client.destroy();
-      upstream.destroy();
+      upstream?.destroy();
     };
     client.on('close', end);
-    upstream.on('close', end);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    if (!upstream) return; // accepted, and never answered
+    upstream.on('error', () => undefined);
+    upstream.on('close', () => {
+      if (!pair.silent) end();
+    });
+    client.on('data', (d: Buffer) => {
+      if (!pair.silent) upstream.write(d);
+    });
+    upstream.on('data', (d: Buffer) => {
+      if (!pair.silent) client.write(d);
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -65,24 +80,28 @@ export const startTcpProxy = async (target: { host: string; port: number }): Pro
       return refused;
     },
     get isCut() {
-      return cut;
+      return mode !== 'forward';
     },
     cut() {
-      cut = true;
+      mode = 'reset';
       for (const { client, upstream } of pairs) {
         client.resetAndDestroy();
-        upstream.destroy();
+        upstream?.destroy();
       }
       pairs.clear();
     },
+    blackhole() {
+      mode = 'silent';
+      for (const pair of pairs) pair.silent = true;
+    },
     restore() {
-      cut = false;
+      mode = 'forward';
     },
     close() {
-      cut = true;
+      mode = 'reset';
       for (const { client, upstream } of pairs) {
         client.destroy();
-        upstream.destroy();
+        upstream?.destroy();
       }
       return new Promise((resolve) => server.close(() => resolve()));
     },
