@@ -241,23 +241,48 @@ pipelines:
     // Liveness stays up: Kubernetes must not restart pods because the database is away.
     expect(await probe(a, '/healthz')).toMatchObject({ status: 200 });
 
-    // A command that needs no store is answered as usual.
-    const help = await slash(a, '/opsbot', 'help');
-    expect(help.status).toBe(200);
-    expect(help.ms).toBeLessThan(SLACK_ACK_MS);
-    expect(help.text).toContain('opsbot commands');
-    // One that does is acknowledged in time and then told, privately, what is wrong, with a ref to quote.
+    // A command that needs the store is acknowledged in time and then told, privately, what is wrong, with a
+    // ref to quote.
+    const mark = a.lines.length;
     const pkg = `down${++n}`;
     const lock = await slash(a, '/versionlock', `add ${pkg} 7.10.2-1`);
     expect(lock.status).toBe(200);
     expect(lock.ms).toBeLessThan(SLACK_ACK_MS);
     const said = await privateAnswer(lock.id);
     expect(said.text).toMatch(/database is not reachable.*ref `[0-9a-f]+`/);
+    const ref = /ref `([0-9a-f]+)`/.exec(said.text ?? '')?.[1];
     expect(slack.messages.filter((m) => m.text.includes(pkg))).toHaveLength(0);
+    // Its audit row (written after the answer) has met the missing database before the restore.
+    await slack.waitFor(
+      () =>
+        a.lines
+          .slice(mark)
+          .some(
+            (l) =>
+              l.includes('"audit rows could not be written"') ||
+              l.includes('"the store does not answer; audit rows kept to write later"'),
+          ),
+      10_000,
+    );
+    // A command that needs no store is answered as usual.
+    const help = await slash(a, '/opsbot', 'help');
+    expect(help.status).toBe(200);
+    expect(help.ms).toBeLessThan(SLACK_ACK_MS);
+    expect(help.text).toContain('opsbot commands');
     expect(alive(a)).toBe(true);
 
     proxy.restore();
     await expect.poll(() => readyStatus(a), { timeout: 10_000, interval: 250 }).toBe(200);
+    // The audit row of the command refused during the cut is written once the database answers, not lost.
+    await expect
+      .poll(
+        async () =>
+          (await store.audit.list({ command: 'versionlock', limit: 1000 })).find(
+            (r) => r.correlationId === ref,
+          )?.outcome,
+        { timeout: 10_000 },
+      )
+      .toBe('failed');
     const rootMsg = await request(a, `up${++n}`);
     expect(buttonsOf(rootMsg)).toHaveLength(2);
     expect(alive(a)).toBe(true);
