@@ -39,6 +39,8 @@ const SLACK_ACK_MS = 3_000;
 /** Restore -> converged: the apply lease (3 s), the resumer's period, the forge and Slack calls. */
 const CONVERGE_MS = 25_000;
 const P = '/projects/infra%2Fansible';
+/** http.drainTimeoutMs of the replicas. */
+const DRAIN_MS = 1_500;
 
 describe.skipIf(!DATABASE_URL)('opsbot serve while its PostgreSQL goes away', () => {
   let slack: FakeSlack;
@@ -91,6 +93,8 @@ describe.skipIf(!DATABASE_URL)('opsbot serve while its PostgreSQL goes away', ()
 store:
   dataDir: ${tmp.dir}/data
   queryTimeoutMs: 2000
+http:
+  drainTimeoutMs: ${DRAIN_MS}
 forges:
   gitlab:
     host: ${gitlab.host}
@@ -431,4 +435,28 @@ pipelines:
     await expectConverged(rootMsg, change.id, change.branch);
     expect(alive(a)).toBe(true);
   }, 90_000);
+
+  it('SIGTERM while nothing answers (a rolling restart during a failover): the replica still exits 0 within http.drainTimeoutMs + 5 s', async () => {
+    const c = await start('C');
+    try {
+      await expect.poll(() => readyStatus(c), { timeout: 10_000 }).toBe(200);
+      proxy.blackhole();
+      await expect.poll(() => readyStatus(c), { timeout: 10_000, interval: 250 }).toBe(503);
+      const exited = new Promise<number | string>((resolve) =>
+        c.child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
+      );
+      const t0 = Date.now();
+      c.child.kill('SIGTERM');
+      // The chart's grace period is the drain timeout plus 15 s; opsbot promises drain + 5 s (README).
+      const code = await Promise.race([
+        exited,
+        new Promise((r) => setTimeout(() => r('still running'), 25_000)),
+      ]);
+      expect(code).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(DRAIN_MS + 5_000);
+    } finally {
+      replicas.delete('C');
+      c.child.kill('SIGKILL');
+    }
+  }, 60_000);
 });

@@ -34,7 +34,8 @@ export const startTcpProxy = async (target: { host: string; port: number }): Pro
   let mode: 'forward' | 'reset' | 'silent' = 'forward';
   let accepted = 0;
   let refused = 0;
-  const server = createServer((client) => {
+  // allowHalfOpen: a black-holed connection does not answer a FIN either (pg's end() waits for one).
+  const server = createServer({ allowHalfOpen: true }, (client) => {
     accepted += 1;
     client.on('error', () => undefined);
     if (mode === 'reset') {
@@ -42,7 +43,7 @@ export const startTcpProxy = async (target: { host: string; port: number }): Pro
       client.resetAndDestroy();
       return;
     }
-    const upstream = mode === 'silent' ? null : createConnection(target);
+    const upstream = mode === 'silent' ? null : createConnection({ ...target, allowHalfOpen: true });
     const pair: Pair = { client, upstream, silent: mode === 'silent' };
     pairs.add(pair);
     const end = () => {
@@ -61,6 +62,12 @@ export const startTcpProxy = async (target: { host: string; port: number }): Pro
     });
     upstream.on('data', (d: Buffer) => {
       if (!pair.silent) client.write(d);
+    });
+    client.on('end', () => {
+      if (!pair.silent) upstream.end();
+    });
+    upstream.on('end', () => {
+      if (!pair.silent) client.end();
     });
   });
   await new Promise<void>((resolve, reject) => {
