@@ -163,6 +163,7 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
   const store = await openStore({
     databaseUrl: config.secrets.DATABASE_URL,
     dataDir: config.store.dataDir,
+    queryTimeoutMs: config.store.queryTimeoutMs,
     logger: logger.child({ component: 'store' }),
   });
 
@@ -183,7 +184,8 @@ export const startOpsbot = async (options: StartOpsbotOptions): Promise<RunningO
   const google: { warm: Promise<void>; done: boolean } = { warm: Promise.resolve(), done: true };
   const readiness = createReadiness(
     {
-      store: () => store.ping(),
+      // Not cached for 30 s as auth.test is: a database gone, or back, shows at the next probe.
+      store: { run: () => store.ping(), okTtlMs: 1_000, failTtlMs: 1_000 },
       slack: async () => {
         identity = await slack.authTest();
       },

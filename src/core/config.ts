@@ -3,7 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { AppError } from './errors.js';
 import { type Env, readSecrets, type Secrets } from './secrets.js';
-import { DEFAULT_DATA_DIR } from './store-settings.js';
+import { DEFAULT_DATA_DIR, DEFAULT_QUERY_TIMEOUT_MS } from './store-settings.js';
 
 /**
  * The configuration file's schema. The same definition validates the YAML at startup and generates
@@ -564,9 +564,17 @@ export const configSchema = z
           .string()
           .default(DEFAULT_DATA_DIR)
           .describe('SQLite file location when DATABASE_URL is not set'),
+        queryTimeoutMs: z
+          .number()
+          .int()
+          .min(1_000)
+          .default(DEFAULT_QUERY_TIMEOUT_MS)
+          .describe(
+            'PostgreSQL: a query with no answer for this long fails and its connection is dropped (after a failover or a network drop, open connections may never answer again)',
+          ),
       })
       .strict()
-      .default({ dataDir: DEFAULT_DATA_DIR }),
+      .default({ dataDir: DEFAULT_DATA_DIR, queryTimeoutMs: DEFAULT_QUERY_TIMEOUT_MS }),
     logging: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

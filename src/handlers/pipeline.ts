@@ -5,6 +5,7 @@ import { AppError, IntegrationError, isAppError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { SlackMessage, SlackPort } from '../integrations/slack/port.js';
 import type { Metrics } from '../server/metrics.js';
+import { isStoreUnavailable } from '../store/errors.js';
 import type { AuditOutcome, AuditRecord, AuditRepository } from '../store/types.js';
 import { escapeText, SLACK_LIMITS, splitForCodeBlocks, truncate } from './blocks/text.js';
 
@@ -87,7 +88,8 @@ export type BatchingAuditRepository = Pick<AuditRepository, 'record'> &
  * commands never queues acks behind database writes. Rows are written in batches (`recordMany`, one
  * multi-row INSERT); a batch the store refuses is retried row by row, so one bad row or a passing hiccup
  * costs no other row. What still fails is logged and counted, not retried forever: the command's answer
- * must not depend on it. A full queue (the store far slower than the commands) drops rows: never silently,
+ * must not depend on it. A store that does not answer at all (PostgreSQL away: `isStoreUnavailable`) is
+ * different: the rows stay queued, in order, and are written once it answers again. A full queue (the store far slower than the commands) drops rows: never silently,
  * every drop is counted, and logged at most once per `dropLogIntervalMs` with the number since the last line.
  */
 export const createAuditWriter = (
@@ -99,6 +101,9 @@ export const createAuditWriter = (
     maxQueue?: number;
     maxBatch?: number;
     dropLogIntervalMs?: number;
+    /** The first pause before writing again while the store does not answer (doubling, at most maxRetryDelayMs). */
+    retryDelayMs?: number;
+    maxRetryDelayMs?: number;
     now?: () => number;
   },
 ): AuditSink => {
@@ -129,32 +134,60 @@ export const createAuditWriter = (
       'audit rows could not be written',
     );
   };
-  const writeBatch = async (batch: readonly AuditRecord[]): Promise<void> => {
+  /** Writes a batch; returns the rows to write again later, when the store did not answer. */
+  const writeBatch = async (batch: readonly AuditRecord[]): Promise<readonly AuditRecord[]> => {
     if (audit.recordMany && batch.length > 1) {
       try {
         await audit.recordMany(batch);
-        return;
+        return [];
       } catch (err) {
+        if (isStoreUnavailable(err)) return batch;
         options.logger.warn({ err, rows: batch.length }, 'audit batch refused; writing its rows one by one');
       }
     }
     const lost: AuditRecord[] = [];
     let lastErr: unknown;
-    for (const row of batch) {
+    for (let i = 0; i < batch.length; i++) {
+      const row = batch[i] as AuditRecord;
       try {
         await audit.record(row);
       } catch (err) {
+        if (isStoreUnavailable(err)) {
+          if (lost.length > 0) failed(lastErr, lost);
+          return batch.slice(i);
+        }
         lost.push(row);
         lastErr = err;
       }
     }
     if (lost.length > 0) failed(lastErr, lost);
+    return [];
   };
+  // While the store does not answer (a failover, a network cut), rows wait in the queue and are tried again
+  // after a pause that doubles up to maxRetryDelayMs; the queue's bound still holds.
+  const retryDelayMs = options.retryDelayMs ?? 1_000;
+  const maxRetryDelayMs = options.maxRetryDelayMs ?? 30_000;
+  let pauseMs = 0;
   const loop = async (): Promise<void> => {
     // Let the current burst of acks go out before writing.
     await new Promise<void>((r) => setImmediate(r));
     while (queue.length > 0) {
-      await writeBatch(queue.splice(0, audit.recordMany ? maxBatch : 1));
+      const again = await writeBatch(queue.splice(0, audit.recordMany ? maxBatch : 1));
+      if (again.length > 0) {
+        queue.unshift(...again);
+        if (pauseMs === 0)
+          options.logger.warn(
+            { rows: queue.length },
+            'the store does not answer; audit rows kept to write later',
+          );
+        pauseMs = pauseMs === 0 ? retryDelayMs : Math.min(maxRetryDelayMs, pauseMs * 2);
+        await new Promise<void>((r) => setTimeout(r, pauseMs).unref());
+        continue;
+      }
+      if (pauseMs > 0) {
+        pauseMs = 0;
+        options.logger.info('the store answers again; kept audit rows written');
+      }
       if (droppedUnlogged > 0 && now() - lastDropLog >= dropLogIntervalMs) logDrops();
       // Yield to incoming requests between writes: acks come first.
       await new Promise<void>((r) => setImmediate(r));

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isAppError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { ForgeEvent, ParsedDelivery } from '../integrations/forge/events.js';
 import type { ForgeKind } from '../integrations/forge/port.js';
@@ -25,6 +26,8 @@ export interface WebhookReceiver {
   isFollowed(events: readonly ForgeEvent[]): Promise<boolean>;
   /** Applies a recorded, answered delivery in the background. */
   accept(delivery: StoredDelivery, events: readonly ForgeEvent[]): void;
+  /** A delivery the store could not take (answered 503): what it said is read from the forge later. */
+  missed(): void;
 }
 
 export interface WebhookHandlerDeps {
@@ -296,7 +299,20 @@ export const createWebhookHandler = (deps: WebhookHandlerDeps): WebhookHandler =
       deps.logger.debug({ source, event, reason: parsed.reason }, 'webhook ignored');
       return done(200, 'ignored', { ignored: parsed.reason });
     }
-    if (!(await deps.receiver.isFollowed(parsed.events))) {
+    // The store not answering (a failover, a network cut): 503, never a 202 for a delivery not recorded.
+    const storeDown = (err: unknown): void => {
+      if (!(isAppError(err) && err.code === 'store')) throw err;
+      deps.receiver.missed();
+      deps.logger.warn({ err, source, event }, 'webhook not recorded: the store does not answer');
+      done(503, 'store_unavailable', { error: 'store_unavailable' });
+    };
+    let followed: boolean;
+    try {
+      followed = await deps.receiver.isFollowed(parsed.events);
+    } catch (err) {
+      return storeDown(err);
+    }
+    if (!followed) {
       return done(200, 'ignored', { ignored: 'no followed merge request' });
     }
     const key =
@@ -313,15 +329,20 @@ export const createWebhookHandler = (deps: WebhookHandlerDeps): WebhookHandler =
       attempts: 1,
       receivedAt: new Date(),
     };
-    const recorded = await deps.deliveries.record({
-      id: delivery.id,
-      source,
-      event,
-      body: delivery.body,
-      correlationId,
-      owner: deps.owner,
-      leaseMs: DELIVERY_LEASE_MS,
-    });
+    let recorded: Awaited<ReturnType<WebhookHandlerDeps['deliveries']['record']>>;
+    try {
+      recorded = await deps.deliveries.record({
+        id: delivery.id,
+        source,
+        event,
+        body: delivery.body,
+        correlationId,
+        owner: deps.owner,
+        leaseMs: DELIVERY_LEASE_MS,
+      });
+    } catch (err) {
+      return storeDown(err);
+    }
     if (recorded === 'duplicate') return done(200, 'duplicate', { duplicate: true });
     done(202, 'accepted', { accepted: true, ref: correlationId });
     deps.receiver.accept(delivery, parsed.events);

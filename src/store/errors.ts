@@ -70,6 +70,20 @@ export interface ErrorContext {
   readonly scrub: (text: string) => string;
 }
 
+/** SQLSTATEs of a server that is going away or not taking connections: worth trying again later. */
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
+
+/**
+ * PostgreSQL did not answer, as opposed to refusing the statement: a socket error (ECONNRESET,
+ * ECONNREFUSED, a connection terminated, a connect or query timeout: no SQLSTATE at all) or a connection
+ * exception (class 08), a shutdown or too many connections.
+ */
+const isUnavailable = (engine: Engine, code: unknown): boolean => {
+  if (engine !== 'postgres') return false;
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true;
+  return code.startsWith('08') || UNAVAILABLE_SQLSTATES.has(code);
+};
+
 /** Wraps anything a database call threw; AppErrors we raised ourselves pass through. */
 export const toStoreError = (err: unknown, ctx: ErrorContext, operation: string): AppError => {
   if (err instanceof AppError) return err;
@@ -80,9 +94,14 @@ export const toStoreError = (err: unknown, ctx: ErrorContext, operation: string)
       engine: ctx.engine,
       operation,
       ...(typeof cause.code === 'string' ? { dbCode: cause.code } : {}),
+      ...(isUnavailable(ctx.engine, cause.code) ? { unavailable: true } : {}),
     },
   });
 };
+
+/** A store error because the database did not answer (worth trying again), not because it refused. */
+export const isStoreUnavailable = (err: unknown): boolean =>
+  err instanceof AppError && err.code === 'store' && err.details.unavailable === true;
 
 /** A UNIQUE or PRIMARY KEY violation, on either engine. */
 export const isUniqueViolation = (err: unknown): boolean => {

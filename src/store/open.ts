@@ -4,6 +4,7 @@ import { Kysely, SqliteDialect, sql } from 'kysely';
 import { Migrator } from 'kysely/migration';
 import type { Pool } from 'pg';
 import type { Logger } from '../core/logger.js';
+import { DEFAULT_QUERY_TIMEOUT_MS } from '../core/store-settings.js';
 import { KyselyAuditRepository } from './audit-repository.js';
 import { KyselyChangeNoteRepository } from './change-note-repository.js';
 import { KyselyChangeRequestRepository } from './change-request-repository.js';
@@ -44,6 +45,12 @@ export interface OpenStoreOptions {
   readonly busyTimeoutMs?: number | undefined;
   /** PostgreSQL: pool size per opsbot process (at least 2: migrating holds one connection for its lock). */
   readonly poolMax?: number | undefined;
+  /**
+   * PostgreSQL: a query with no answer for this long (once the store is open) rejects and its connection is
+   * dropped; default DEFAULT_QUERY_TIMEOUT_MS. Migrating at open is not bounded (it waits for another
+   * replica's migration).
+   */
+  readonly queryTimeoutMs?: number | undefined;
 }
 
 /**
@@ -195,26 +202,58 @@ async function openPostgres(url: string, opts: OpenStoreOptions, now: () => Date
   const scrub = buildScrubber(url);
   const errors: ErrorContext = { engine: 'postgres', scrub };
   // pg is loaded only for PostgreSQL: a SQLite store (the CLI's audit row, say) does not pay for it.
-  const { Pool } = await import('pg');
+  const pg = await import('pg');
+  const bound = { queryTimeoutMs: 0 }; // none while migrating; set once open
+  /**
+   * A connection that stops answering (a failover, a dropped network: nothing resets it) would hold its query,
+   * and the pool client under it, forever. Past the bound the socket is destroyed: pg rejects every query on
+   * it, the client emits 'error' (logged below) and the pool drops it on release; the next query connects
+   * again. Only the promise form Kysely and the migration use is bounded.
+   */
+  class BoundedClient extends pg.Client {
+    // biome-ignore lint/suspicious/noExplicitAny: pg's query() has a dozen overloads; this one passes them through
+    override query(...args: any[]): any {
+      // biome-ignore lint/suspicious/noExplicitAny: see above
+      const result = (pg.Client.prototype.query as (...a: any[]) => any).apply(this, args);
+      const ms = bound.queryTimeoutMs;
+      if (ms <= 0 || typeof result?.then !== 'function') return result;
+      const timer = setTimeout(() => {
+        const stream = (this as unknown as { connection?: { stream?: { destroy(err?: Error): void } } })
+          .connection?.stream;
+        stream?.destroy(new Error(`no answer from PostgreSQL within ${ms} ms`));
+      }, ms);
+      timer.unref();
+      return (result as Promise<unknown>).finally(() => clearTimeout(timer));
+    }
+  }
   let pool: Pool;
   try {
-    pool = new Pool({
+    pool = new pg.Pool({
+      Client: BoundedClient,
       connectionString: url,
       max: Math.max(2, opts.poolMax ?? DEFAULT_PG_POOL_MAX),
-      connectionTimeoutMillis: 10_000,
+      // Connecting is bounded like a query (a dropped network answers no SYN either), at most 10 s.
+      connectionTimeoutMillis: Math.min(10_000, opts.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS),
       idleTimeoutMillis: 30_000,
       application_name: 'opsbot',
     });
   } catch (err) {
     throw toStoreError(err, errors, 'open');
   }
-  // An idle client losing its connection must not crash the process; the next query reconnects.
-  pool.on('error', (err) => {
-    opts.logger?.warn({ err: new StoreCause(err, scrub) }, 'idle database connection failed');
+  // A connection lost (a failover, a network cut, a database restart) must not crash the process. pg emits
+  // 'error' on the client itself, idle in the pool or checked out (a query or a transaction in flight, whose
+  // queries reject with it), and on the pool too for an idle one: an 'error' nobody listens to is thrown. The
+  // pool drops the client (idle, or on its release) and the next query connects again.
+  pool.on('connect', (client) => {
+    client.on('error', (err) => {
+      opts.logger?.warn({ err: new StoreCause(err, scrub) }, 'database connection lost');
+    });
   });
+  pool.on('error', () => undefined); // the same error, already logged by the client's listener
   const db = new Kysely<Database>({ dialect: new CurrentSchemaPostgresDialect({ pool }) });
   try {
     const applied = await migratePostgres(db, pool);
+    bound.queryTimeoutMs = opts.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
     opts.logger?.info({ engine: 'postgres', applied }, 'store opened');
     return new KyselyStore({ db, now, errors });
   } catch (err) {

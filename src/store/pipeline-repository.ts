@@ -980,6 +980,24 @@ export class KyselyPipelineRepository implements PipelineRepository {
     return rows.map(mrFromRow);
   }
 
+  async syncOpenMergeRequests(owner: string): Promise<number> {
+    const now = this.#now();
+    const res = await guard(this.#ctx, 'pipelines.syncOpenMergeRequests', () =>
+      this.#ctx.db
+        .updateTable('followed_mrs')
+        .set({
+          poll_next_at: now,
+          // This process's passes that the outage cut off hold their leases (a minute): let go of them.
+          lease_until: sql<number>`case when lease_owner = ${owner} then 0 else lease_until end`,
+          lease_owner: sql<string | null>`case when lease_owner = ${owner} then null else lease_owner end`,
+        })
+        .where('active', '=', 1)
+        .where('state', '=', 'open')
+        .executeTakeFirst(),
+    );
+    return Number(res.numUpdatedRows);
+  }
+
   async finishMergeRequest(mrId: string, owner: string, patch: MergeRequestPatch): Promise<void> {
     const now = this.#now();
     await guard(this.#ctx, 'pipelines.finishMergeRequest', () =>

@@ -190,6 +190,12 @@ export interface PipelineRepository {
   /** MRs due for a poll or for telling the lifecycle about a state change. */
   claimDueMergeRequests(owner: string, leaseMs: number, limit: number): Promise<FollowedMr[]>;
   finishMergeRequest(mrId: string, owner: string, patch: MergeRequestPatch): Promise<void>;
+  /**
+   * Every followed open MR due for one read from the forge now (after the store was unreachable: the forge
+   * events it refused are not sent again), and the MR leases `owner` still holds from passes cut off by it
+   * released. How many.
+   */
+  syncOpenMergeRequests(owner: string): Promise<number>;
 }
 
 export interface StoredDelivery {

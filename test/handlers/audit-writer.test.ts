@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Logger } from '../../src/core/logger.js';
 import { createAuditWriter } from '../../src/handlers/pipeline.js';
+import { type ErrorContext, toStoreError } from '../../src/store/errors.js';
 import { openStore } from '../../src/store/open.js';
 import type { AuditRecord, Store } from '../../src/store/types.js';
 
@@ -18,6 +19,8 @@ const row = (i: number, over: Partial<AuditRecord> = {}): AuditRecord => ({
   correlationId: `c-${i}`,
   ...over,
 });
+
+const pgErrors: ErrorContext = { engine: 'postgres', scrub: (t) => t };
 
 const captured = (): { logger: Logger; lines: () => Record<string, unknown>[] } => {
   const out: string[] = [];
@@ -129,5 +132,50 @@ describe('audit writer', () => {
     expect(dropLines.length).toBeLessThan(10);
     expect(dropLines.reduce((n, l) => n + Number(l.dropped), 0)).toBe(writer.dropped);
     expect(dropLines.at(-1)?.droppedTotal).toBe(writer.dropped);
+  });
+
+  it('while PostgreSQL does not answer, rows wait and are written in order once it does; none counted as failed', async () => {
+    const written: AuditRecord[] = [];
+    let down = true;
+    let attempts = 0;
+    const unavailable = () =>
+      toStoreError(
+        Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }),
+        pgErrors,
+        'audit.record',
+      );
+    const repo = {
+      record: async (e: AuditRecord) => {
+        attempts += 1;
+        if (down) throw unavailable();
+        written.push(e);
+      },
+      recordMany: async (es: readonly AuditRecord[]) => {
+        attempts += 1;
+        if (down) throw unavailable();
+        written.push(...es);
+      },
+    };
+    const { logger, lines } = captured();
+    let errors = 0;
+    const writer = createAuditWriter(repo, {
+      logger,
+      onError: () => errors++,
+      retryDelayMs: 5,
+      maxRetryDelayMs: 20,
+    });
+    for (let i = 0; i < 5; i++) writer.enqueue(row(i));
+    await expect.poll(() => attempts, { timeout: 5_000 }).toBeGreaterThanOrEqual(3); // tried again, and again
+    expect(written).toHaveLength(0);
+    down = false;
+    writer.enqueue(row(5));
+    await writer.flush();
+    expect(written.map((r) => r.correlationId)).toEqual(['c-0', 'c-1', 'c-2', 'c-3', 'c-4', 'c-5']);
+    expect(writer.failed).toBe(0);
+    expect(errors).toBe(0);
+    expect(
+      lines().filter((l) => l.msg === 'the store does not answer; audit rows kept to write later'),
+    ).toHaveLength(1);
+    expect(lines().some((l) => l.msg === 'audit rows could not be written')).toBe(false);
   });
 });

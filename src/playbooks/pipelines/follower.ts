@@ -134,6 +134,11 @@ export interface PipelineFollower {
   isFollowed(events: readonly ForgeEvent[]): Promise<boolean>;
   /** A recorded delivery (already answered): applied now, in the background. */
   accept(delivery: StoredDelivery, events: readonly ForgeEvent[]): void;
+  /**
+   * A delivery could not be recorded (the store did not answer; the forge got a 503 and will not send it
+   * again): once the store answers, every followed open MR is read from the forge.
+   */
+  missed(): void;
   /** "Retry failed jobs" for a pipeline, from its button's value. */
   retryFailedJobs(buttonValue: string): Promise<RetryOutcome & { readonly target: string | null }>;
   start(): void;
@@ -450,13 +455,29 @@ export const createPipelineFollower = (deps: PipelineFollowerDeps): PipelineFoll
     return (await applyAll(events, 'poll', null)).changed;
   };
 
+  /**
+   * Set while the store fails (this loop's own reads, or a webhook delivery it could not record): the forge
+   * events of that time may be lost for good (neither forge sends a failed delivery again), so once the store
+   * answers, every followed open MR is read from the forge, as a newly followed one is.
+   */
+  let syncOwed = false;
   const mrPass = async (): Promise<void> => {
-    for (;;) {
-      if (stopped) return;
-      const due = await deps.store.pipelines.claimDueMergeRequests(owner, MR_LEASE_MS, 16);
-      if (due.length === 0) return;
-      await forEachLimit(due, 4, workMergeRequest);
-      if (due.length < 16) return;
+    try {
+      if (syncOwed) {
+        const n = await deps.store.pipelines.syncOpenMergeRequests(owner);
+        syncOwed = false;
+        log.info({ mergeRequests: n }, 'the store answers again; reading the followed merge requests');
+      }
+      for (;;) {
+        if (stopped) return;
+        const due = await deps.store.pipelines.claimDueMergeRequests(owner, MR_LEASE_MS, 16);
+        if (due.length === 0) return;
+        await forEachLimit(due, 4, workMergeRequest);
+        if (due.length < 16) return;
+      }
+    } catch (err) {
+      if (isAppError(err) && err.code === 'store') syncOwed = true;
+      throw err;
     }
   };
 
@@ -634,6 +655,9 @@ export const createPipelineFollower = (deps: PipelineFollowerDeps): PipelineFoll
       queue.push({ d: { ...delivery, body: '' }, events });
       deps.metrics?.webhookQueue.set(queue.length);
       drain();
+    },
+    missed() {
+      syncOwed = true;
     },
     async retryFailedJobs(value) {
       const parsed = parseRetryButtonValue(value);

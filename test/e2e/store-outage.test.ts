@@ -1,0 +1,462 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openStore } from '../../src/store/open.js';
+import type { Store } from '../../src/store/types.js';
+import { createBareRepo, type GitRepo } from '../fakes/git-repo.js';
+import { type FakeGitlab, startFakeGitlab } from '../fakes/gitlab.js';
+import { type FakeSlack, type PostedFakeMessage, startFakeSlack } from '../fakes/slack.js';
+import { startTcpProxy, type TcpProxy, viaProxy } from '../fakes/tcp-proxy.js';
+import { createTestSchema, dropTestSchema } from '../store/harness.js';
+import {
+  BOT_TOKEN,
+  blockActionBody,
+  blockText,
+  buttonsOf,
+  postSigned,
+  SIGNING_SECRET,
+  slashBody,
+  tempDir,
+  writeConfig,
+} from './helpers.js';
+import { type Replica, signalReplica, startReplica } from './opsbot-process.js';
+
+/**
+ * `opsbot serve` (HTTP mode, real child processes) on PostgreSQL while the database goes away: a failover, a
+ * network cut, a database restart. The machine's PostgreSQL keeps running (other suites use it); a TCP proxy
+ * between opsbot and it is cut (every connection reset, new ones refused) and restored. What is asserted is
+ * what a user, Kubernetes and the forge notice: /readyz and /healthz, answers in Slack, MRs, thread notes and
+ * webhook answers, with one replica and with two on the same database.
+ */
+
+const DATABASE_URL = process.env.DATABASE_URL;
+const GITLAB_TOKEN = 'glpat-outage-write-token-77';
+const HOOK_SECRET = 'outage-hook-secret-41';
+const LOCKS = 'inventory/versionlock.list';
+const CHANNEL = 'C0OPS';
+const ALICE = 'U0ALICE';
+const BOB = 'U0BOB';
+/** Slack shows "operation_timeout" to the user when a slash command is not acknowledged within 3 s. */
+const SLACK_ACK_MS = 3_000;
+/** Restore -> converged: the apply lease (3 s), the resumer's period, the forge and Slack calls. */
+const CONVERGE_MS = 25_000;
+const P = '/projects/infra%2Fansible';
+/** http.drainTimeoutMs of the replicas. */
+const DRAIN_MS = 1_500;
+
+describe.skipIf(!DATABASE_URL)('opsbot serve while its PostgreSQL goes away', () => {
+  let slack: FakeSlack;
+  let gitlab: FakeGitlab;
+  let repo: GitRepo;
+  let store: Store;
+  let schema: string;
+  let proxy: TcpProxy;
+  let configPath: string;
+  let proxiedUrl: string;
+  const tmp = tempDir();
+  const replicas = new Map<string, Replica>();
+  let n = 0;
+
+  const start = async (name: string): Promise<Replica> => {
+    const r = await startReplica(name, configPath, {
+      HOME: tmp.dir,
+      SLACK_BOT_TOKEN: BOT_TOKEN,
+      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      SLACK_API_URL: slack.apiUrl,
+      GITLAB_TOKEN,
+      GITLAB_WEBHOOK_SECRET: HOOK_SECRET,
+      DATABASE_URL: proxiedUrl,
+    });
+    replicas.set(name, r);
+    return r;
+  };
+  const alive = (r: Replica): boolean => r.child.exitCode === null && r.child.signalCode === null;
+  /** Replica `name`, started again if an earlier test left it dead: each test stands on its own. */
+  const running = async (name: string): Promise<Replica> => {
+    const r = replicas.get(name);
+    return r && alive(r) ? r : start(name);
+  };
+
+  beforeAll(async () => {
+    const made = await createTestSchema(DATABASE_URL as string);
+    schema = made.schema;
+    const base = new URL(DATABASE_URL as string);
+    proxy = await startTcpProxy({ host: base.hostname, port: Number(base.port || 5432) });
+    proxiedUrl = viaProxy(made.databaseUrl, proxy);
+    slack = await startFakeSlack({ token: BOT_TOKEN });
+    repo = await createBareRepo({ [LOCKS]: '# managed by opsbot\n0:elasticsearch-7.10.1-1.*\n' });
+    gitlab = await startFakeGitlab({
+      projects: { 'infra/ansible': repo },
+      tokens: { [GITLAB_TOKEN]: { access: 'write' } },
+    });
+    configPath = writeConfig(
+      tmp.dir,
+      `
+store:
+  dataDir: ${tmp.dir}/data
+  queryTimeoutMs: 2000
+http:
+  drainTimeoutMs: ${DRAIN_MS}
+forges:
+  gitlab:
+    host: ${gitlab.host}
+targets:
+  versionlock:
+    - name: el7
+      forge: gitlab
+      repo: infra/ansible
+      path: ${LOCKS}
+      format: yum
+access:
+  approvals:
+    versionlock:
+      users: [${BOB}]
+changes:
+  leaseMs: 3000
+  resumeIntervalMs: 250
+  slackSyncIntervalMs: 250
+pipelines:
+  polling:
+    mode: never
+  slack:
+    coalesceMs: 200
+    minUpdateIntervalMs: 200
+    resultDelayMs: 100
+`,
+    );
+    // The suite's own view of the database, not through the proxy.
+    store = await openStore({ databaseUrl: made.databaseUrl, dataDir: tmp.dir });
+    await start('A');
+  }, 60_000);
+
+  afterEach(async () => {
+    proxy.restore();
+    // A test that needed a second replica leaves with one: the next test's "one replica" means one.
+    const b = replicas.get('B');
+    if (b) {
+      replicas.delete('B');
+      await signalReplica(b, 'SIGKILL');
+    }
+  });
+
+  afterAll(async () => {
+    for (const r of replicas.values()) {
+      if (process.env.OPSBOT_E2E_LOGS) console.log(r.name, r.lines.join('\n'));
+      r.child.kill('SIGKILL');
+    }
+    await store?.close();
+    await proxy?.close();
+    await Promise.all([slack?.close(), gitlab?.close()]);
+    await repo?.cleanup();
+    if (schema) await dropTestSchema(DATABASE_URL as string, schema);
+    tmp.cleanup();
+  });
+
+  const probe = async (r: Replica, path: '/readyz' | '/healthz') => {
+    try {
+      const res = await fetch(`http://127.0.0.1:${r.port}${path}`);
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    } catch (err) {
+      if (alive(r)) throw err;
+      throw new Error(
+        `${r.name} exited (${r.child.exitCode ?? r.child.signalCode}):\n${r.lines.slice(-25).join('\n')}`,
+      );
+    }
+  };
+  const readyStatus = async (r: Replica): Promise<number> => (await probe(r, '/readyz')).status;
+
+  const slash = (r: Replica, command: string, text: string) => {
+    const id = `r${++n}`;
+    return postSigned(
+      r.port,
+      slashBody({ command, text, user_id: ALICE, channel_id: CHANNEL, response_url: slack.responseUrl(id) }),
+    ).then((res) => ({ ...res, id }));
+  };
+  const privateAnswer = (id: string, timeoutMs = 10_000) =>
+    slack.waitFor(
+      () => slack.responses.find((x) => x.id === id)?.body as { text?: string } | undefined,
+      timeoutMs,
+    );
+
+  /** /versionlock add <pkg> through r: the root message once it has its two buttons. */
+  const request = async (r: Replica, pkg: string): Promise<PostedFakeMessage> => {
+    const res = await slash(r, '/versionlock', `add ${pkg} 7.10.2-1`);
+    expect(res.status).toBe(200);
+    return slack.waitFor(
+      () =>
+        slack.messages.find((m) => m.threadTs === null && m.text.includes(pkg) && buttonsOf(m).length === 2),
+      15_000,
+    );
+  };
+  const approve = async (r: Replica, rootMsg: PostedFakeMessage): Promise<void> => {
+    const button = buttonsOf(rootMsg).find((b) => b.action_id === 'change_approve');
+    if (!button) throw new Error('no Approve button');
+    const res = await postSigned(
+      r.port,
+      blockActionBody({ user: BOB, message: rootMsg, button, responseUrl: slack.responseUrl(`c${++n}`) }),
+    );
+    expect(res.status).toBe(200);
+  };
+  const changeOf = async (rootMsg: PostedFakeMessage) => {
+    const id = (buttonsOf(rootMsg)[0]?.value ?? '').split(':')[0] as string;
+    const c = await store.changes.get(id);
+    if (!c) throw new Error('no change');
+    return c;
+  };
+  const thread = (rootMsg: PostedFakeMessage) => slack.messages.filter((m) => m.threadTs === rootMsg.ts);
+  const storeFailures = (r: Replica) =>
+    r.lines.filter((l) => l.includes('The opsbot database is not reachable')).length;
+
+  /** What a user sees once it converged: one MR, linked in the thread once, root without buttons, open. */
+  const expectConverged = async (rootMsg: PostedFakeMessage, changeId: string, branch: string) => {
+    const mr = await slack.waitFor(
+      () => gitlab.mergeRequests.find((m) => m.source_branch === branch),
+      CONVERGE_MS,
+    );
+    const mrUrl = `${gitlab.host}/infra/ansible/-/merge_requests/${mr.iid}`;
+    await slack.waitFor(
+      () =>
+        thread(rootMsg).some((m) => blockText(m).includes(mrUrl)) &&
+        buttonsOf(rootMsg).length === 0 &&
+        blockText(rootMsg).includes(mrUrl),
+      CONVERGE_MS,
+    );
+    await expect
+      .poll(async () => (await store.changes.get(changeId))?.status, { timeout: CONVERGE_MS })
+      .toBe('open');
+    expect(gitlab.mergeRequests.filter((m) => m.source_branch === branch)).toHaveLength(1);
+    const ids = thread(rootMsg).map((m) =>
+      String((m.blocks?.[0] as { block_id?: string } | undefined)?.block_id),
+    );
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(thread(rootMsg).filter((m) => m.text.includes('Approved by'))).toHaveLength(1);
+    expect(thread(rootMsg).filter((m) => blockText(m).includes(mrUrl))).toHaveLength(1);
+  };
+
+  it('during the cut: /readyz 503 naming the store at once, /healthz 200, commands answered within 3 s; after it: ready again and working, same process', async () => {
+    const a = await running('A');
+    const pid = a.child.pid;
+    await expect.poll(() => readyStatus(a), { timeout: 10_000 }).toBe(200);
+
+    proxy.cut();
+    // The next probe (Kubernetes probes every 10 s) says so: not a success cached from before the cut.
+    await expect.poll(() => readyStatus(a), { timeout: 2_500, interval: 250 }).toBe(503);
+    const ready = await probe(a, '/readyz');
+    expect(ready.body).toMatchObject({ ready: false, checks: { store: { ok: false }, slack: { ok: true } } });
+    expect(JSON.stringify(ready.body)).toMatch(/database is not reachable/);
+    // Liveness stays up: Kubernetes must not restart pods because the database is away.
+    expect(await probe(a, '/healthz')).toMatchObject({ status: 200 });
+
+    // A command that needs the store is acknowledged in time and then told, privately, what is wrong, with a
+    // ref to quote.
+    const mark = a.lines.length;
+    const pkg = `down${++n}`;
+    const lock = await slash(a, '/versionlock', `add ${pkg} 7.10.2-1`);
+    expect(lock.status).toBe(200);
+    expect(lock.ms).toBeLessThan(SLACK_ACK_MS);
+    const said = await privateAnswer(lock.id);
+    expect(said.text).toMatch(/database is not reachable.*ref `[0-9a-f]+`/);
+    const ref = /ref `([0-9a-f]+)`/.exec(said.text ?? '')?.[1];
+    expect(slack.messages.filter((m) => m.text.includes(pkg))).toHaveLength(0);
+    // Its audit row (written after the answer) has met the missing database before the restore.
+    await slack.waitFor(
+      () =>
+        a.lines
+          .slice(mark)
+          .some(
+            (l) =>
+              l.includes('"audit rows could not be written"') ||
+              l.includes('"the store does not answer; audit rows kept to write later"'),
+          ),
+      10_000,
+    );
+    // A command that needs no store is answered as usual.
+    const help = await slash(a, '/opsbot', 'help');
+    expect(help.status).toBe(200);
+    expect(help.ms).toBeLessThan(SLACK_ACK_MS);
+    expect(help.text).toContain('opsbot commands');
+    expect(alive(a)).toBe(true);
+
+    proxy.restore();
+    await expect.poll(() => readyStatus(a), { timeout: 10_000, interval: 250 }).toBe(200);
+    // The audit row of the command refused during the cut is written once the database answers, not lost.
+    await expect
+      .poll(
+        async () =>
+          (await store.audit.list({ command: 'versionlock', limit: 1000 })).find(
+            (r) => r.correlationId === ref,
+          )?.outcome,
+        { timeout: 10_000 },
+      )
+      .toBe('failed');
+    const rootMsg = await request(a, `up${++n}`);
+    expect(buttonsOf(rootMsg)).toHaveLength(2);
+    expect(alive(a)).toBe(true);
+    expect(a.child.pid).toBe(pid);
+  }, 60_000);
+
+  it('a change approved just before the cut, its apply cut off mid-way: after the restore it ends with one MR, linked once', async () => {
+    const a = await running('A');
+    await expect.poll(() => readyStatus(a), { timeout: 10_000 }).toBe(200);
+    const rootMsg = await request(a, `inflight${++n}`);
+    const change = await changeOf(rootMsg);
+    const hold = gitlab.hold({ method: 'POST', path: new RegExp(`^${P}/repository/commits$`) }, 'after');
+    await approve(a, rootMsg);
+    await hold.reached; // the commit is made on the forge; the apply's next store write is about to happen
+    const failuresBefore = storeFailures(a);
+    proxy.cut();
+    hold.release();
+    // The apply hits the missing database (its record of the commit), then the resumer does, a pass later:
+    // logged, not a crash, and the change stays with nobody able to finish it until the database is back.
+    await slack.waitFor(() => storeFailures(a) > failuresBefore, 10_000);
+    const resumerFailures = () => a.lines.filter((l) => l.includes('"resumer pass failed"')).length;
+    const resumerBefore = resumerFailures();
+    await slack.waitFor(() => resumerFailures() > resumerBefore, 10_000);
+    expect(gitlab.mergeRequests.filter((m) => m.source_branch === change.branch)).toHaveLength(0);
+    expect(alive(a)).toBe(true);
+    proxy.restore();
+    await expectConverged(rootMsg, change.id, change.branch);
+    expect(alive(a)).toBe(true);
+  }, 90_000);
+
+  it("webhook deliveries during the cut are answered 503, not 202 and lost; the forge does not send them again, yet the thread shows the pipeline's end after the restore", async () => {
+    const a = await running('A');
+    await expect.poll(() => readyStatus(a), { timeout: 10_000 }).toBe(200);
+    const branch = `fix/outage-${++n}`;
+    const sha = await repo.commitToBranch(branch, { 'a.txt': 'b\n' }, 'fix');
+    const mr = await gitlab.addMergeRequest('infra/ansible', { sourceBranch: branch });
+    const ref = `infra/ansible!${mr.iid}`;
+    const res = await slash(a, '/pipeline', ref);
+    expect(res.status).toBe(200);
+    const root = await slack.waitFor(
+      () => slack.messages.find((m) => m.threadTs === null && m.text.includes(ref)),
+      15_000,
+    );
+    // The follow is recorded (the thread's root is posted before it).
+    await expect
+      .poll(
+        async () =>
+          (await store.pipelines.listFollows({ forge: 'gitlab', repo: 'infra/ansible', number: mr.iid }))
+            .length,
+        {
+          timeout: 10_000,
+        },
+      )
+      .toBe(1);
+    // GitLab does not send a failed delivery again (nor does GitHub without a hand on "Redeliver").
+    gitlab.setWebhook({ url: `http://127.0.0.1:${a.port}/webhooks/gitlab`, token: HOOK_SECRET, retries: 0 });
+    const statusOf = (id: number) =>
+      slack.messages.find((m) => m.threadTs === root.ts && blockText(m).includes(`Pipeline #${id}`));
+    try {
+      proxy.cut();
+      const p = gitlab.ci.createPipeline('infra/ansible', {
+        mrIid: mr.iid,
+        sha,
+        jobs: [{ name: 'lint', stage: 'test' }],
+      });
+      gitlab.ci.setJob(p.id, 'lint', 'running');
+      gitlab.ci.setJob(p.id, 'lint', 'success');
+      await gitlab.webhooks.settled();
+      // Not recorded, so not 202: the forge shows the deliveries as failed.
+      const statuses = gitlab.webhooks.sent.flatMap((d) => d.attempts.map((t) => t.status));
+      expect(statuses.length).toBeGreaterThan(0);
+      expect(statuses.every((st) => st === 503)).toBe(true);
+      expect(statusOf(p.id)).toBeUndefined();
+      expect(alive(a)).toBe(true);
+
+      proxy.restore();
+      // Once the store answers, the followed MR is read from the forge: the thread catches up on its own.
+      const passed = () =>
+        slack.messages.filter((m) => m.threadTs === root.ts && m.text.includes(`Pipeline #${p.id} passed`));
+      await slack.waitFor(() => passed().length >= 2, 15_000);
+      // Once each: its status message (edited to passed) and the result reply.
+      expect(passed()).toHaveLength(2);
+      expect(passed().some((m) => blockText(m).includes(':white_check_mark:'))).toBe(true);
+    } finally {
+      gitlab.setWebhook(null);
+    }
+  }, 60_000);
+
+  it('two replicas on the cut database: both 503 and alive, both ready again after it, the change in flight ends with one MR and one note each', async () => {
+    const a = await running('A');
+    const b = await running('B');
+    await expect.poll(() => readyStatus(a), { timeout: 10_000 }).toBe(200);
+    await expect.poll(() => readyStatus(b), { timeout: 10_000 }).toBe(200);
+    const rootMsg = await request(a, `pair${++n}`);
+    const change = await changeOf(rootMsg);
+    const hold = gitlab.hold({ method: 'POST', path: new RegExp(`^${P}/repository/commits$`) }, 'after');
+    await approve(b, rootMsg);
+    await hold.reached;
+    proxy.cut();
+    hold.release();
+    await expect.poll(() => readyStatus(a), { timeout: 2_500, interval: 250 }).toBe(503);
+    await expect.poll(() => readyStatus(b), { timeout: 2_500, interval: 250 }).toBe(503);
+    const lock = await slash(a, '/versionlock', `add pairdown${++n} 7.10.2-1`);
+    expect(lock.ms).toBeLessThan(SLACK_ACK_MS);
+    expect((await privateAnswer(lock.id)).text).toMatch(/database is not reachable/);
+    expect([alive(a), alive(b)]).toEqual([true, true]);
+
+    proxy.restore();
+    await expect.poll(() => readyStatus(a), { timeout: 10_000, interval: 250 }).toBe(200);
+    await expect.poll(() => readyStatus(b), { timeout: 10_000, interval: 250 }).toBe(200);
+    await expectConverged(rootMsg, change.id, change.branch);
+    // Either replica takes commands again.
+    const again = await request(b, `pairup${++n}`);
+    expect(buttonsOf(again)).toHaveLength(2);
+    expect([alive(a), alive(b)]).toEqual([true, true]);
+  }, 90_000);
+
+  it('a dropped network (nothing answers, nothing resets): /readyz 503 within the probe timeout, the user hears back, and once the database is back the next change goes through without a restart', async () => {
+    const a = await running('A');
+    await expect.poll(() => readyStatus(a), { timeout: 10_000 }).toBe(200);
+    proxy.blackhole(); // the connections open now never answer again, as after a failover
+    await expect
+      .poll(
+        async () => {
+          const t0 = Date.now();
+          const status = await readyStatus(a);
+          // Kubernetes gives the probe 5 s (deploy/helm/opsbot: timeoutSeconds); a hang is a failed probe with no reason.
+          expect(Date.now() - t0).toBeLessThan(5_000);
+          return status;
+        },
+        { timeout: 10_000, interval: 250 },
+      )
+      .toBe(503);
+    const lock = await slash(a, '/versionlock', `add hole${++n} 7.10.2-1`);
+    expect(lock.ms).toBeLessThan(SLACK_ACK_MS);
+    // Not silence: the query without an answer fails after store.queryTimeoutMs (2 s here).
+    const said = await privateAnswer(lock.id, 15_000);
+    expect(said.text).toMatch(/database is not reachable.*ref `[0-9a-f]+`/);
+    expect(alive(a)).toBe(true);
+
+    proxy.restore(); // new connections reach the database; the black-holed ones stay silent
+    await expect.poll(() => readyStatus(a), { timeout: 15_000, interval: 250 }).toBe(200);
+    const rootMsg = await request(a, `holeup${++n}`);
+    const change = await changeOf(rootMsg);
+    await approve(a, rootMsg);
+    await expectConverged(rootMsg, change.id, change.branch);
+    expect(alive(a)).toBe(true);
+  }, 90_000);
+
+  it('SIGTERM while nothing answers (a rolling restart during a failover): the replica still exits 0 within http.drainTimeoutMs + 5 s', async () => {
+    const c = await start('C');
+    try {
+      await expect.poll(() => readyStatus(c), { timeout: 10_000 }).toBe(200);
+      proxy.blackhole();
+      await expect.poll(() => readyStatus(c), { timeout: 10_000, interval: 250 }).toBe(503);
+      const exited = new Promise<number | string>((resolve) =>
+        c.child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
+      );
+      const t0 = Date.now();
+      c.child.kill('SIGTERM');
+      // The chart's grace period is the drain timeout plus 15 s; opsbot promises drain + 5 s (README).
+      const code = await Promise.race([
+        exited,
+        new Promise((r) => setTimeout(() => r('still running'), 25_000)),
+      ]);
+      expect(code).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(DRAIN_MS + 5_000);
+    } finally {
+      replicas.delete('C');
+      c.child.kill('SIGKILL');
+    }
+  }, 60_000);
+});
