@@ -19,6 +19,7 @@ const SECONDS: Readonly<Record<string, number>> = {
   'test/e2e/amend-process.test.ts': 38,
   'test/e2e/socket-mode.test.ts': 32,
   'test/e2e/webhooks-hostile.test.ts': 30,
+  'test/e2e/store-outage.test.ts': 28,
   'test/cli/amend.test.ts': 31,
   'test/integrations/forge/contract.test.ts': 25,
   'test/store/store.contract.test.ts': 23,
