@@ -35,10 +35,11 @@ export const config = defineConfig({
     // on a busy 2-core machine. A poll that succeeds returns as soon as the state is there.
     expect: { poll: { timeout: 15_000, interval: 20 } },
     // Most of the time of the slow suites is waiting on sockets, child processes and timers (leases,
-    // Retry-After, coalescing windows), not CPU: three files at a time on a 2-core machine (vitest's default
-    // there is one), so those waits overlap with other files' work. The e2e project alone, back to back on the
-    // shared machine (load 8-12): 2 workers 330 s wall, 3 workers 305 s.
-    maxWorkers: 3,
+    // Retry-After, coalescing windows, injected outages), not CPU: four files at a time on a 2-core machine
+    // (vitest's default there is one), so those waits overlap with other files' work. The whole suite (888 tests,
+    // idle machine, 2026-12-02): 3 workers 120 s, 4 workers 97 s, twice each; with the earlier, less
+    // wait-heavy suite on a slower host 3 had beaten 4 (171 vs 193 s).
+    maxWorkers: 4,
     // Compiles src/ into dist/ once when dist/ is not current (a clean clone), so the ~60 `opsbot` processes
     // the suites start run JavaScript through bin/opsbot.js instead of each loading tsx over src/.
     globalSetup: ['./test/support/build-dist.ts'],
