@@ -9,6 +9,7 @@ import { parseWords } from './args.js';
 import { buildDiagBlocks, buildDiagChartUpload, buildDiagProgressBlocks } from './blocks/diag.js';
 import { escapeText, SLACK_LIMITS, truncate } from './blocks/text.js';
 import {
+  fullReportDetail,
   markEvidenceThreadFailed,
   openEvidenceThread,
   postFullReport,
@@ -212,6 +213,6 @@ const runDiag = async (
       })
       .catch(() => undefined);
   }
-  await postFullReport(ctx, root, rendered.fullReport, { maxParts: 8 });
-  return result;
+  const posting = await postFullReport(ctx, root, rendered.fullReport, { maxParts: 8 });
+  return { ...result, detail: fullReportDetail(result.detail ?? '', posting) };
 };

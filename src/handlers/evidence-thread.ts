@@ -75,18 +75,50 @@ export const showEvidenceAnswer = async (
 
 /**
  * The full text report in the thread, in code blocks. It quotes guest log lines (anyone with a shell on
- * the VM writes them): the splitter escapes them as it cuts.
+ * the VM writes them): the splitter escapes them as it cuts. Called once the verdict is shown: a report Slack
+ * refuses (after the client's retries) does not make the run a failure. It is logged, the user is told
+ * privately with the ref, no later part is tried, and the result says how many parts were posted, for the
+ * audit row's detail (`fullReportDetail`).
  */
 export const postFullReport = async (
   ctx: CommandContext,
   root: ThreadRoot,
   fullReport: string,
   options: { readonly maxParts?: number } = {},
-): Promise<void> => {
+): Promise<FullReportPosting> => {
   const { parts } = splitForCodeBlocks(fullReport, options);
   for (const [i, part] of parts.entries()) {
     const label = parts.length > 1 ? `Full report (${i + 1}/${parts.length})` : 'Full report';
     const blocks: SlackBlock[] = [{ type: 'section', text: { type: 'mrkdwn', text: part } }];
-    await ctx.slack.postMessage(root.channel, { text: label, blocks, threadTs: root.ts });
+    try {
+      await ctx.slack.postMessage(root.channel, { text: label, blocks, threadTs: root.ts });
+    } catch (err) {
+      ctx.logger.warn(
+        { err, part: i + 1, parts: parts.length },
+        'full report could not be posted in the thread',
+      );
+      const what =
+        i === 0 ? 'the full report' : `the rest of the full report (from part ${i + 1} of ${parts.length})`;
+      await ctx
+        .reply({
+          text: `:warning: The verdict is in the channel, but Slack refused ${what} in its thread (ref \`${ctx.correlationId}\`).`,
+        })
+        .catch((e: unknown) =>
+          ctx.logger.warn({ err: e }, 'could not tell the user about the missing report'),
+        );
+      return { posted: i, parts: parts.length };
+    }
   }
+  return { posted: parts.length, parts: parts.length };
 };
+
+export interface FullReportPosting {
+  readonly posted: number;
+  readonly parts: number;
+}
+
+/** The audit detail with what is missing of the full report, if anything. */
+export const fullReportDetail = (detail: string, posting: FullReportPosting | null): string =>
+  !posting || posting.posted === posting.parts
+    ? detail
+    : `${detail}; full report not posted (${posting.posted} of ${posting.parts} parts)`;

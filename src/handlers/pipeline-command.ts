@@ -113,14 +113,26 @@ export const pipelineCommand = (deps: PipelineCommandDeps | null): CommandSpec<P
       });
       return { outcome: 'failed', target: label, detail: 'not in channel' };
     }
-    await deps.follower.ensureFollow({
-      ref: args.ref,
-      url: mr.url,
-      channel: root.channel,
-      threadTs: root.ts,
-      changeId: null,
-      followedBy: ctx.invocation.userId,
-    });
+    // The follow is keyed by the thread, so the root is posted first. If the store then refuses (the database
+    // went away meanwhile), the root is corrected for everyone in the channel before the user is told
+    // privately: the channel never keeps claiming a follow that is not stored. Running it again is safe.
+    try {
+      await deps.follower.ensureFollow({
+        ref: args.ref,
+        url: mr.url,
+        channel: root.channel,
+        threadTs: root.ts,
+        changeId: null,
+        followedBy: ctx.invocation.userId,
+      });
+    } catch (err) {
+      await ctx.slack
+        .updateMessage(root.channel, root.ts, {
+          text: `:warning: Could not record following <${escapeText(mr.url)}|${escapeText(label)}> (ref \`${ctx.correlationId}\`): its CI is not followed. Run \`/pipeline ${escapeText(label)}\` again.`,
+        })
+        .catch((e: unknown) => ctx.logger.warn({ err: e }, 'could not correct the root message'));
+      throw err;
+    }
     return { outcome: 'ok', target: label, detail: `following in ${root.channel} ${root.ts}` };
   },
 });

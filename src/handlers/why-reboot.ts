@@ -8,6 +8,7 @@ import { parseWords } from './args.js';
 import { escapeText, SLACK_LIMITS, truncate } from './blocks/text.js';
 import { noWhyRebootEvidence } from './blocks/why-reboot.js';
 import {
+  fullReportDetail,
   markEvidenceThreadFailed,
   openEvidenceThread,
   postFullReport,
@@ -183,6 +184,6 @@ const investigate = async (
 
   // 3. The verdict replaces the progress message; the full report goes in the thread.
   await showEvidenceAnswer(ctx, root, rendered);
-  if (root) await postFullReport(ctx, root, rendered.fullReport);
-  return result;
+  const posting = root ? await postFullReport(ctx, root, rendered.fullReport) : null;
+  return { ...result, detail: fullReportDetail(result.detail ?? '', posting) };
 };

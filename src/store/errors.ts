@@ -1,6 +1,9 @@
 import { AppError } from '../core/errors.js';
 import type { Engine } from './schema.js';
 
+/** The code of the store's own query deadline (`queryTimeoutError`). */
+const QUERY_TIMEOUT_CODE = 'OPSBOT_QUERY_TIMEOUT';
+
 export const STORE_USER_MESSAGE = 'The opsbot database is not reachable or refused the write.';
 
 /** Error fields worth keeping for a log line: driver codes, never connection parameters. */
@@ -70,18 +73,51 @@ export interface ErrorContext {
   readonly scrub: (text: string) => string;
 }
 
-/** SQLSTATEs of a server that is going away or not taking connections: worth trying again later. */
+/**
+ * SQLSTATEs of a server that is going away or not taking connections: admin_shutdown, crash_shutdown,
+ * cannot_connect_now, too_many_connections (a failover's reconnect storm). Class 08 (connection exception) too.
+ */
 const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
 
+/** Socket errors of a server that cannot be reached or stopped answering. */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  QUERY_TIMEOUT_CODE,
+]);
+
 /**
- * PostgreSQL did not answer, as opposed to refusing the statement: a socket error (ECONNRESET,
- * ECONNREFUSED, a connection terminated, a connect or query timeout: no SQLSTATE at all) or a connection
- * exception (class 08), a shutdown or too many connections.
+ * What pg and pg-pool throw, with no code, when the connection is gone or never came: the server closed it
+ * ("Connection terminated unexpectedly", or "Connection terminated" for a query cut by the client's end), the
+ * connect deadline, the pool's checkout deadline, a query on a client whose connection already failed. Not
+ * "Client was closed" nor "Cannot use a pool after calling end": those are our own close() come first.
  */
-const isUnavailable = (engine: Engine, code: unknown): boolean => {
-  if (engine !== 'postgres') return false;
-  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true;
-  return code.startsWith('08') || UNAVAILABLE_SQLSTATES.has(code);
+const UNREACHABLE_MESSAGE =
+  /^(Connection terminated( unexpectedly| due to connection timeout)?|timeout exceeded when trying to connect|Client has encountered a connection error and is not queryable)$/;
+
+/**
+ * PostgreSQL did not answer, as opposed to refusing the statement (or a bug of ours throwing inside a store
+ * call, which must not be taken for an outage: the audit writer retries such rows until the database
+ * answers). Only what says so: a socket error code, one of pg's connection-lost messages, the store's own
+ * query deadline, a connection exception (SQLSTATE class 08), a shutdown, a server not taking connections.
+ * Node's "refused on every address" is an AggregateError: any of its errors counts.
+ */
+const isUnavailableCause = (cause: StoreCause, depth = 0): boolean => {
+  const code = cause.code;
+  if (typeof code === 'string') {
+    if (UNREACHABLE_CODES.has(code)) return true;
+    if (/^[0-9A-Z]{5}$/.test(code) && (code.startsWith('08') || UNAVAILABLE_SQLSTATES.has(code))) return true;
+  }
+  if (UNREACHABLE_MESSAGE.test(cause.message)) return true;
+  if (depth < 2 && Array.isArray(cause.errors))
+    return (cause.errors as unknown[]).some(
+      (e) => e instanceof StoreCause && isUnavailableCause(e, depth + 1),
+    );
+  return false;
 };
 
 /** Wraps anything a database call threw; AppErrors we raised ourselves pass through. */
@@ -94,7 +130,7 @@ export const toStoreError = (err: unknown, ctx: ErrorContext, operation: string)
       engine: ctx.engine,
       operation,
       ...(typeof cause.code === 'string' ? { dbCode: cause.code } : {}),
-      ...(isUnavailable(ctx.engine, cause.code) ? { unavailable: true } : {}),
+      ...(ctx.engine === 'postgres' && isUnavailableCause(cause) ? { unavailable: true } : {}),
     },
   });
 };
@@ -111,3 +147,7 @@ export const isUniqueViolation = (err: unknown): boolean => {
   // SQLITE_CONSTRAINT_PRIMARYKEY (1555), SQLITE_CONSTRAINT_UNIQUE (2067)
   return rec.code === 'ERR_SQLITE_ERROR' && (rec.errcode === 1555 || rec.errcode === 2067);
 };
+
+/** The store's own query deadline (open.ts destroys the connection with it): the database did not answer. */
+export const queryTimeoutError = (ms: number): Error =>
+  Object.assign(new Error(`no answer from PostgreSQL within ${ms} ms`), { code: QUERY_TIMEOUT_CODE });

@@ -10,7 +10,7 @@ import { KyselyChangeNoteRepository } from './change-note-repository.js';
 import { KyselyChangeRequestRepository } from './change-request-repository.js';
 import { guard, type RepoContext } from './context.js';
 import { KyselyDeliveryRepository } from './delivery-repository.js';
-import { buildScrubber, type ErrorContext, StoreCause, toStoreError } from './errors.js';
+import { buildScrubber, type ErrorContext, queryTimeoutError, StoreCause, toStoreError } from './errors.js';
 import { KyselyInstanceRepository } from './instance-repository.js';
 import { KyselyLockRepository } from './lock-repository.js';
 import { migrationProvider } from './migrations.js';
@@ -220,7 +220,7 @@ async function openPostgres(url: string, opts: OpenStoreOptions, now: () => Date
       const timer = setTimeout(() => {
         const stream = (this as unknown as { connection?: { stream?: { destroy(err?: Error): void } } })
           .connection?.stream;
-        stream?.destroy(new Error(`no answer from PostgreSQL within ${ms} ms`));
+        stream?.destroy(queryTimeoutError(ms));
       }, ms);
       timer.unref();
       return (result as Promise<unknown>).finally(() => clearTimeout(timer));

@@ -459,4 +459,49 @@ pipelines:
       c.child.kill('SIGKILL');
     }
   }, 60_000);
+  it('/pipeline when the database goes away between its post and its record: the channel does not keep claiming a follow that was never stored', async () => {
+    const a = await running('A');
+    await expect.poll(() => readyStatus(a), { timeout: 10_000 }).toBe(200);
+    const branch = `fix/unstored-${++n}`;
+    await repo.commitToBranch(branch, { 'u.txt': 'u\n' }, 'fix');
+    const mr = await gitlab.addMergeRequest('infra/ansible', { sourceBranch: branch });
+    const ref = `infra/ansible!${mr.iid}`;
+    // The root message is posted (Slack has it) but its answer is held: the store goes away right then.
+    const hold = slack.holdNext('chat.postMessage');
+    const res = await slash(a, '/pipeline', ref);
+    expect(res.status).toBe(200);
+    await hold.reached;
+    proxy.cut();
+    hold.release();
+    // The user hears privately that the database is not reachable, with a ref.
+    const said = await privateAnswer(res.id);
+    expect(said.text).toMatch(/database is not reachable.*ref `[0-9a-f]+`/);
+    const root = slack.messages.find((m) => m.threadTs === null && m.text.includes(ref));
+    if (!root) throw new Error('no root message');
+    // Everyone in the channel sees that it is not followed, not "Following ...".
+    await slack.waitFor(() => root.updates > 0 && /not followed/.test(root.text), 10_000);
+    expect(root.text).not.toMatch(/Following the CI/);
+    expect(root.text).toContain(`/pipeline ${ref}`);
+
+    proxy.restore();
+    await expect.poll(() => readyStatus(a), { timeout: 10_000, interval: 250 }).toBe(200);
+    expect(
+      await store.pipelines.listFollows({ forge: 'gitlab', repo: 'infra/ansible', number: mr.iid }),
+    ).toHaveLength(0);
+    // Running it again (what the corrected message says to do) follows it, in a new thread.
+    const again = await slash(a, '/pipeline', ref);
+    expect(again.status).toBe(200);
+    await expect
+      .poll(
+        async () =>
+          (await store.pipelines.listFollows({ forge: 'gitlab', repo: 'infra/ansible', number: mr.iid }))
+            .length,
+        { timeout: 10_000 },
+      )
+      .toBe(1);
+    const roots = slack.messages.filter((m) => m.threadTs === null && m.text.includes(ref));
+    expect(roots).toHaveLength(2);
+    expect(roots[1]?.text).toMatch(/Following the CI/);
+    expect(alive(a)).toBe(true);
+  }, 60_000);
 });

@@ -273,3 +273,21 @@ describe('/why-reboot asked badly or by the wrong person (real process)', () => 
     );
   }, 30_000);
 });
+
+describe('/why-reboot when Slack refuses the full report (real process)', () => {
+  it('thread replies failing for good: the verdict stands in the channel, the user is told it and the ref privately; audited ok, saying the report was not posted', async () => {
+    seedHostErrorIncident({ compute, logging }, { project: 'wr-noreport', name: 'web-noreport' });
+    const inThread = (args: Record<string, unknown>) =>
+      args.thread_ts !== undefined && String(args.text ?? '').startsWith('Full report');
+    // postRetries defaults to 3: four tries in all.
+    slack.failNext('chat.postMessage', { status: 503 }, 4, inThread);
+    const a = await whyReboot('web-noreport --project wr-noreport --zone us-central1-a', 'web-noreport');
+    expect(a.root?.text).toMatch(/^web-noreport: host-error/);
+    expect(a.thread.some((m) => m.text.startsWith('Full report'))).toBe(false);
+    const told = await slack.waitFor(() => slack.responses.find((r) => r.id === 'web-noreport'), 10_000);
+    expect(String(told.body.text)).toMatch(/verdict is in the channel.*full report.*ref `[0-9a-f]+`/);
+    expect(String(told.body.text)).toContain(a.audit.correlationId);
+    expect(a.audit.outcome).toBe('ok');
+    expect(a.audit.detail).toMatch(/^host-error; full report not posted/);
+  }, 60_000);
+});

@@ -178,4 +178,25 @@ describe('audit writer', () => {
     ).toHaveLength(1);
     expect(lines().some((l) => l.msg === 'audit rows could not be written')).toBe(false);
   });
+  it('a bug of ours thrown inside a store call is not taken for an outage: the row is counted lost once, not retried', async () => {
+    let attempts = 0;
+    const bug = () => toStoreError(new TypeError('not serializable'), pgErrors, 'audit.record');
+    const repo = {
+      record: async (_e: AuditRecord) => {
+        attempts += 1;
+        throw bug();
+      },
+    };
+    const { logger, lines } = captured();
+    let errors = 0;
+    const writer = createAuditWriter(repo, { logger, onError: () => errors++, retryDelayMs: 5 });
+    writer.enqueue(row(0));
+    await writer.flush();
+    expect(attempts).toBe(1);
+    expect(writer.failed).toBe(1);
+    expect(errors).toBe(1);
+    expect(lines().some((l) => l.msg === 'the store does not answer; audit rows kept to write later')).toBe(
+      false,
+    );
+  });
 });
