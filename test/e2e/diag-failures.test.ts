@@ -4,14 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open.js';
 import type { AuditRecord } from '../../src/store/types.js';
 import { type DiagFakes, startDiagFakes } from '../fakes/diag-env.js';
-import { TEST_TOKEN } from '../fakes/gce-env.js';
 import type { RecordedRequest } from '../fakes/gce-http.js';
 import { syslogEntry } from '../fakes/gce-incident.js';
 import type { FakeLogEntry } from '../fakes/gce-logging.js';
 import { buildHostScenario, type HostScenario } from '../fakes/host-scenarios.js';
 import { type FakeSlack, type PostedFakeMessage, startFakeSlack, validateBlocks } from '../fakes/slack.js';
-import { BOT_TOKEN, postSigned, SIGNING_SECRET, slashBody } from './helpers.js';
-import { type OpsbotProcess, startOpsbotProcess } from './opsbot-process.js';
+import { BOT_TOKEN, postSigned, slashBody, startServeOnFakes, stopServe } from './helpers.js';
+import type { OpsbotProcess } from './opsbot-process.js';
 
 /**
  * /diag when things break, the way it runs: one real `opsbot serve` process (HTTP mode) for the file, the
@@ -38,48 +37,31 @@ let ids = 7_100_000_000_000_000_000n;
 
 beforeAll(async () => {
   slack = await startFakeSlack({ token: BOT_TOKEN });
-  fakes = await startDiagFakes([
-    'diag:',
-    '  sustainMinutes: 5',
-    `  metricsTimeoutMs: ${SOURCE_MS}`,
-    'slack:',
-    `  postRetries: ${SLACK_ATTEMPTS - 1}`,
-    'access:',
-    '  commands:',
-    '    diag:',
-    `      users: [${ALLOWED}]`,
-  ]);
-  // The google section comes first in the file: its timeouts go in by editing it.
+  fakes = await startDiagFakes(
+    [
+      'diag:',
+      '  sustainMinutes: 5',
+      `  metricsTimeoutMs: ${SOURCE_MS}`,
+      'slack:',
+      `  postRetries: ${SLACK_ATTEMPTS - 1}`,
+      'access:',
+      '  commands:',
+      '    diag:',
+      `      users: [${ALLOWED}]`,
+    ],
+    [
+      `  timeouts: { instanceMs: ${SOURCE_MS}, auditLogsMs: ${SOURCE_MS}, guestLogsMs: ${SOURCE_MS}, serialMs: ${SOURCE_MS} }`,
+    ],
+  );
   const { configPath } = fakes;
-  const yaml = readFileSync(configPath, 'utf8').replace(
-    'google:\n',
-    `google:\n  timeouts: { instanceMs: ${SOURCE_MS}, auditLogsMs: ${SOURCE_MS}, guestLogsMs: ${SOURCE_MS}, serialMs: ${SOURCE_MS} }\n`,
-  );
-  const { writeFileSync } = await import('node:fs');
-  writeFileSync(configPath, yaml);
-  opsbot = startOpsbotProcess(
-    ['serve', '--config', configPath],
-    {
-      HOME: fakes.dir,
-      SLACK_BOT_TOKEN: BOT_TOKEN,
-      SLACK_SIGNING_SECRET: SIGNING_SECRET,
-      SLACK_API_URL: slack.apiUrl,
-      GOOGLE_OAUTH_ACCESS_TOKEN: TEST_TOKEN,
-      PORT: '0',
-      OPSBOT_LOG_LEVEL: 'info',
-    },
-    { cwd: fakes.dir },
-  );
+  opsbot = startServeOnFakes(configPath, { dir: fakes.dir, slack });
   port = await opsbot.port(60_000);
   store = await openStore({ dataDir: join(fakes.dir, 'data') });
 }, 90_000);
 
 afterAll(async () => {
   await store?.close();
-  if (opsbot) {
-    opsbot.kill('SIGTERM');
-    await opsbot.exited;
-  }
+  await stopServe(opsbot);
   await Promise.all([slack?.close(), fakes?.close()]);
 });
 

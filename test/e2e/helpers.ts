@@ -5,7 +5,9 @@ import type { WhyRebootDeps } from '../../src/handlers/why-reboot.js';
 import { signSlackRequest } from '../../src/integrations/slack/verify.js';
 import type { WhyRebootReport } from '../../src/playbooks/why-reboot/types.js';
 import type { FakeCompute } from '../fakes/gce-compute.js';
-import type { PostedFakeMessage } from '../fakes/slack.js';
+import { TEST_TOKEN } from '../fakes/gce-env.js';
+import type { FakeSlack, PostedFakeMessage } from '../fakes/slack.js';
+import { type OpsbotProcess, startOpsbotProcess } from './opsbot-process.js';
 
 export const SIGNING_SECRET = 'e2e-signing-secret-5f1c9a';
 export const BOT_TOKEN = 'xoxb-e2e-bot-token-424242';
@@ -104,6 +106,32 @@ export const writeConfig = (dir: string, yaml: string): string => {
   const path = join(dir, 'opsbot.yaml');
   writeFileSync(path, yaml);
   return path;
+};
+
+/**
+ * `opsbot serve --config <configPath>` as a child process on the fake Slack's API (HTTP mode, signed with
+ * SIGNING_SECRET) and the GCE fakes' static token, HOME and cwd `dir`, an ephemeral port, info logs.
+ */
+export const startServeOnFakes = (configPath: string, o: { dir: string; slack: FakeSlack }): OpsbotProcess =>
+  startOpsbotProcess(
+    ['serve', '--config', configPath],
+    {
+      HOME: o.dir,
+      SLACK_BOT_TOKEN: BOT_TOKEN,
+      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      SLACK_API_URL: o.slack.apiUrl,
+      GOOGLE_OAUTH_ACCESS_TOKEN: TEST_TOKEN,
+      PORT: '0',
+      OPSBOT_LOG_LEVEL: 'info',
+    },
+    { cwd: o.dir },
+  );
+
+/** SIGTERM, then waits for the process to exit (nothing if it never started). */
+export const stopServe = async (opsbot: OpsbotProcess | undefined): Promise<void> => {
+  if (!opsbot) return;
+  opsbot.kill('SIGTERM');
+  await opsbot.exited;
 };
 
 /** Captures log lines (a pino destination). */

@@ -1,4 +1,3 @@
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open.js';
@@ -8,9 +7,10 @@ import { TEST_TOKEN } from '../fakes/gce-env.js';
 import type { RecordedRequest } from '../fakes/gce-http.js';
 import { activity, seedHostErrorIncident } from '../fakes/gce-incident.js';
 import { type FakeLogging, startFakeLogging } from '../fakes/gce-logging.js';
+import { writeGceServeConfig } from '../fakes/gce-serve-config.js';
 import { type FakeSlack, type PostedFakeMessage, startFakeSlack, validateBlocks } from '../fakes/slack.js';
-import { BOT_TOKEN, postSigned, SIGNING_SECRET, slashBody, tempDir } from './helpers.js';
-import { type OpsbotProcess, startOpsbotProcess } from './opsbot-process.js';
+import { BOT_TOKEN, postSigned, slashBody, startServeOnFakes, stopServe, tempDir } from './helpers.js';
+import type { OpsbotProcess } from './opsbot-process.js';
 
 /**
  * /why-reboot when things break, the way it runs: one real `opsbot serve` process (HTTP mode) for the file,
@@ -36,47 +36,24 @@ beforeAll(async () => {
     startFakeCompute({ accessToken: TEST_TOKEN }),
     startFakeLogging({ accessToken: TEST_TOKEN, maxPageSize: 5, emptyPagesBefore: 1 }),
   ]);
-  const configPath = join(tmp.dir, 'opsbot.yaml');
-  writeFileSync(
-    configPath,
-    [
-      'google:',
-      '  endpoints:',
-      `    logging: ${logging.url}`,
-      `    compute: ${compute.url}`,
-      `  timeouts: { instanceMs: ${SOURCE_MS}, auditLogsMs: ${SOURCE_MS}, guestLogsMs: ${SOURCE_MS}, serialMs: ${SOURCE_MS} }`,
-      'store:',
-      `  dataDir: ${join(tmp.dir, 'data')}`,
-      'access:',
-      '  commands:',
-      '    why-reboot:',
-      `      users: [${ALLOWED}]`,
-      '',
-    ].join('\n'),
-  );
-  opsbot = startOpsbotProcess(
-    ['serve', '--config', configPath],
+  const configPath = writeGceServeConfig(
+    tmp.dir,
+    { compute, logging },
     {
-      HOME: tmp.dir,
-      SLACK_BOT_TOKEN: BOT_TOKEN,
-      SLACK_SIGNING_SECRET: SIGNING_SECRET,
-      SLACK_API_URL: slack.apiUrl,
-      GOOGLE_OAUTH_ACCESS_TOKEN: TEST_TOKEN,
-      PORT: '0',
-      OPSBOT_LOG_LEVEL: 'info',
+      google: [
+        `  timeouts: { instanceMs: ${SOURCE_MS}, auditLogsMs: ${SOURCE_MS}, guestLogsMs: ${SOURCE_MS}, serialMs: ${SOURCE_MS} }`,
+      ],
+      extra: ['access:', '  commands:', '    why-reboot:', `      users: [${ALLOWED}]`],
     },
-    { cwd: tmp.dir },
   );
+  opsbot = startServeOnFakes(configPath, { dir: tmp.dir, slack });
   port = await opsbot.port(60_000);
   store = await openStore({ dataDir: join(tmp.dir, 'data') });
 }, 90_000);
 
 afterAll(async () => {
   await store?.close();
-  if (opsbot) {
-    opsbot.kill('SIGTERM');
-    await opsbot.exited;
-  }
+  await stopServe(opsbot);
   await Promise.all([slack?.close(), compute?.close(), logging?.close()]);
   tmp.cleanup();
 });
