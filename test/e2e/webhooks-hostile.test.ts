@@ -3,13 +3,20 @@ import { connect, type Socket } from 'node:net';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBareRepo, type GitRepo } from '../fakes/git-repo.js';
-import { type FakeGithub, startFakeGithub } from '../fakes/github.js';
+import type { FakeGithub } from '../fakes/github.js';
 import { githubLog } from '../fakes/github-actions.js';
-import { type FakeGitlab, startFakeGitlab } from '../fakes/gitlab.js';
+import type { FakeGitlab } from '../fakes/gitlab.js';
 import { gitlabTrace } from '../fakes/gitlab-ci.js';
 import { type FakeSlack, type PostedFakeMessage, startFakeSlack } from '../fakes/slack.js';
-import { BOT_TOKEN, postSigned, SIGNING_SECRET, slashBody, tempDir, writeConfig } from './helpers.js';
+import { BOT_TOKEN, postSigned, slashBody, tempDir, writeConfig } from './helpers.js';
 import { type OpsbotProcess, spawnOpsbot } from './process.js';
+import {
+  pipelinesYaml,
+  slackServeEnv,
+  startGithubWithRepo,
+  startGitlabWithRepo,
+  storeAndForgesYaml,
+} from './serve-config.js';
 
 /**
  * One real `opsbot serve` process (bin/opsbot.js) attacked over the wire, and followed pipelines whose forge
@@ -139,50 +146,26 @@ describe('opsbot serve under hostile webhooks and a misbehaving forge', () => {
     glRepo = await createBareRepo({ 'a.txt': 'a\n' });
     ghRepo = await createBareRepo({ 'a.txt': 'a\n' });
     glSha = await glRepo.commitToBranch('fix/<!channel>-<@U0EVIL>|x&y', { 'a.txt': 'b\n' }, 'fix');
-    gitlab = await startFakeGitlab({
-      projects: { 'ops/app': glRepo },
-      tokens: { [GL_TOKEN]: { access: 'write' } },
-    });
-    github = await startFakeGithub({
-      repos: { 'acme/web': ghRepo },
-      tokens: { [GH_TOKEN]: { access: 'write' } },
-    });
+    gitlab = await startGitlabWithRepo('ops/app', glRepo, GL_TOKEN);
+    github = await startGithubWithRepo('acme/web', ghRepo, GH_TOKEN);
     const configPath = writeConfig(
       tmp.dir,
-      `
-store:
-  dataDir: ${tmp.dir}/data
-forges:
-  gitlab:
-    host: ${gitlab.host}
-  github:
-    baseUrl: ${github.baseUrl}
-pipelines:
-  webhooks:
-    maxBodyBytes: ${MAX_BODY}
-    bodyTimeoutMs: ${BODY_TIMEOUT_MS}
-  polling:
-    mode: auto
-    intervalMs: 1000
-    maxIntervalMs: 2000
-  slack:
-    coalesceMs: 150
-    minUpdateIntervalMs: 200
-    resultDelayMs: 100
-`,
+      storeAndForgesYaml(tmp.dir, { gitlab, github }) +
+        pipelinesYaml({
+          webhooks: { maxBodyBytes: MAX_BODY, bodyTimeoutMs: BODY_TIMEOUT_MS },
+          polling: { intervalMs: 1000, maxIntervalMs: 2000 },
+          slack: { coalesceMs: 150, minUpdateIntervalMs: 200, resultDelayMs: 100 },
+        }),
     );
     bot = await spawnOpsbot({
       configPath,
-      env: {
-        SLACK_BOT_TOKEN: BOT_TOKEN,
-        SLACK_SIGNING_SECRET: SIGNING_SECRET,
-        SLACK_API_URL: slack.apiUrl,
+      env: slackServeEnv(slack, {
         GITLAB_TOKEN: GL_TOKEN,
         GITHUB_TOKEN: GH_TOKEN,
         GITLAB_WEBHOOK_SECRET: GL_SECRET,
         GITHUB_WEBHOOK_SECRET: GH_SECRET,
         PORT: '0',
-      },
+      }),
     });
     gitlab.setWebhook({
       url: `http://127.0.0.1:${bot.port}/webhooks/gitlab`,
