@@ -218,6 +218,26 @@ export const slashUntilAudited = async (o: {
   return { ackText: r.text, sentAt, audit, root, thread };
 };
 
+/** `/pipeline <mr>` in #ops from U0ALICE, signed as Slack sends it; expects the 200 ack. */
+export const postPipelineSlash = async (
+  port: number,
+  slack: FakeSlack,
+  mr: string,
+  responseId: string,
+): Promise<void> => {
+  const r = await postSigned(
+    port,
+    slashBody({
+      command: '/pipeline',
+      text: mr,
+      channel_id: 'C0OPS',
+      user_id: 'U0ALICE',
+      response_url: slack.responseUrl(responseId),
+    }),
+  );
+  expect(r.status).toBe(200);
+};
+
 /** Captures log lines (a pino destination). */
 export const captureLines = (): { lines: string[]; write(line: string): void } => {
   const lines: string[] = [];

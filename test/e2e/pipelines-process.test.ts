@@ -6,7 +6,7 @@ import { githubLog } from '../fakes/github-actions.js';
 import { gitlabTrace } from '../fakes/gitlab-ci.js';
 import { type FakeSlack, type PostedFakeMessage, startFakeSlack } from '../fakes/slack.js';
 import { engines, type StoreTarget } from '../store/harness.js';
-import { BOT_TOKEN, postSigned, slashBody, tempDir, writeConfig } from './helpers.js';
+import { BOT_TOKEN, postPipelineSlash, tempDir, writeConfig } from './helpers.js';
 import { freePort, type OpsbotProcess, spawnOpsbot } from './process.js';
 import {
   pipelinesYaml,
@@ -34,17 +34,7 @@ afterEach(async () => {
 });
 
 const follow = async (bot: OpsbotProcess, slack: FakeSlack, mr: string, id: string) => {
-  const r = await postSigned(
-    bot.port,
-    slashBody({
-      command: '/pipeline',
-      text: mr,
-      channel_id: 'C0OPS',
-      user_id: 'U0ALICE',
-      response_url: slack.responseUrl(id),
-    }),
-  );
-  expect(r.status).toBe(200);
+  await postPipelineSlash(bot.port, slack, mr, id);
   return slack.waitFor(() => slack.messages.find((m) => m.threadTs === null && m.text.includes(mr)), 20_000);
 };
 

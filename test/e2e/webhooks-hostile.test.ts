@@ -8,7 +8,7 @@ import { githubLog } from '../fakes/github-actions.js';
 import type { FakeGitlab } from '../fakes/gitlab.js';
 import { gitlabTrace } from '../fakes/gitlab-ci.js';
 import { type FakeSlack, type PostedFakeMessage, startFakeSlack } from '../fakes/slack.js';
-import { BOT_TOKEN, postSigned, slashBody, tempDir, writeConfig } from './helpers.js';
+import { BOT_TOKEN, postPipelineSlash, tempDir, writeConfig } from './helpers.js';
 import { type OpsbotProcess, spawnOpsbot } from './process.js';
 import {
   pipelinesYaml,
@@ -184,17 +184,7 @@ describe('opsbot serve under hostile webhooks and a misbehaving forge', () => {
   /** `/pipeline <mr>` in #ops, as a user would; resolves with the thread's root message. */
   const follow = async (mr: string) => {
     followed += 1;
-    const r = await postSigned(
-      bot.port,
-      slashBody({
-        command: '/pipeline',
-        text: mr,
-        channel_id: 'C0OPS',
-        user_id: 'U0ALICE',
-        response_url: slack.responseUrl(`h${followed}`),
-      }),
-    );
-    expect(r.status).toBe(200);
+    await postPipelineSlash(bot.port, slack, mr, `h${followed}`);
     return slack.waitFor(
       () => slack.messages.find((m) => m.threadTs === null && m.text.includes(mr) && !m.broadcast),
       20_000,
