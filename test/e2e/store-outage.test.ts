@@ -8,6 +8,7 @@ import { startTcpProxy, type TcpProxy, viaProxy } from '../fakes/tcp-proxy.js';
 import { createTestSchema, dropTestSchema } from '../store/harness.js';
 import { BOT_TOKEN, blockText, buttonsOf, postSigned, slashBody, tempDir, writeConfig } from './helpers.js';
 import { type Replica, signalReplica, startReplica } from './opsbot-process.js';
+import { pipelinesYaml } from './serve-config.js';
 import {
   VERSIONLOCK_REQUESTER as ALICE,
   VERSIONLOCK_CHANNEL as CHANNEL,
@@ -86,16 +87,12 @@ describe.skipIf(!DATABASE_URL)('opsbot serve while its PostgreSQL goes away', ()
         gitlabHost: gitlab.host,
         leaseMs: 3000,
         storeExtra: '  queryTimeoutMs: 2000\n',
-        extra: `http:
-  drainTimeoutMs: ${DRAIN_MS}
-pipelines:
-  polling:
-    mode: never
-  slack:
-    coalesceMs: 200
-    minUpdateIntervalMs: 200
-    resultDelayMs: 100
-`,
+        extra:
+          `http:\n  drainTimeoutMs: ${DRAIN_MS}\n` +
+          pipelinesYaml({
+            polling: 'never',
+            slack: { coalesceMs: 200, minUpdateIntervalMs: 200, resultDelayMs: 100 },
+          }),
       }),
     );
     // The suite's own view of the database, not through the proxy.

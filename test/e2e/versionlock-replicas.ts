@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import type { ChangeRequest, Store } from '../../src/store/types.js';
 import { createBareRepo, type GitRepo } from '../fakes/git-repo.js';
-import { type FakeGitlab, startFakeGitlab } from '../fakes/gitlab.js';
+import type { FakeGitlab } from '../fakes/gitlab.js';
 import type { FakeSlack, PostedFakeMessage } from '../fakes/slack.js';
 import {
   BOT_TOKEN,
@@ -12,6 +12,7 @@ import {
   SIGNING_SECRET,
   slashBody,
 } from './helpers.js';
+import { startGitlabWithRepo } from './serve-config.js';
 
 /**
  * What the suites that run `opsbot serve` replicas (real child processes, HTTP mode) on PostgreSQL share for a
@@ -32,10 +33,7 @@ export const startVersionlockForge = async (
   const repo = await createBareRepo({
     [VERSIONLOCK_LOCKS]: '# managed by opsbot\n0:elasticsearch-7.10.1-1.*\n',
   });
-  const gitlab = await startFakeGitlab({
-    projects: { 'infra/ansible': repo },
-    tokens: { [token]: { access: 'write' } },
-  });
+  const gitlab = await startGitlabWithRepo('infra/ansible', repo, token);
   return { repo, gitlab };
 };
 
