@@ -6,9 +6,10 @@ import type { FakeGitlab } from '../fakes/gitlab.js';
 import { type FakeSlack, type PostedFakeMessage, startFakeSlack } from '../fakes/slack.js';
 import { createTestSchema, dropTestSchema } from '../store/harness.js';
 import { BOT_TOKEN, tempDir, writeConfig } from './helpers.js';
-import { type Replica, signalReplica, startReplica } from './opsbot-process.js';
+import type { Replica } from './opsbot-process.js';
 import {
   replicaEnv,
+  replicaPool,
   startVersionlockForge,
   versionlockServeYaml,
   versionlockSteps,
@@ -62,34 +63,17 @@ export const twoReplicas = (DATABASE_URL: string): ReplicasFixture => {
   let configPath: string;
   let databaseUrl: string;
   const tmp = tempDir();
-  const replicas = new Map<string, Replica>();
   let n = 0;
-
-  const start = async (name: string): Promise<Replica> => {
-    const r = await startReplica(
-      name,
-      configPath,
-      replicaEnv({ home: tmp.dir, slack, gitlabToken: GITLAB_TOKEN, databaseUrl }),
-    );
-    replicas.set(name, r);
-    return r;
-  };
-
-  const kill = async (r: Replica): Promise<void> => {
-    await signalReplica(r, 'SIGKILL');
-    replicas.delete(r.name);
-  };
-
-  const stop = async (r: Replica): Promise<void> => {
-    await signalReplica(r, 'SIGTERM');
-    replicas.delete(r.name);
-  };
-
-  const replica = (name: string): Replica => {
-    const r = replicas.get(name);
-    if (!r) throw new Error(`${name} is not running`);
-    return r;
-  };
+  const {
+    start,
+    kill,
+    stop,
+    get: replica,
+    killAll,
+  } = replicaPool({
+    configPath: () => configPath,
+    env: () => replicaEnv({ home: tmp.dir, slack, gitlabToken: GITLAB_TOKEN, databaseUrl }),
+  });
 
   beforeAll(async () => {
     ({ schema, databaseUrl } = await createTestSchema(DATABASE_URL));
@@ -109,9 +93,7 @@ export const twoReplicas = (DATABASE_URL: string): ReplicasFixture => {
   }, 90_000);
 
   afterAll(async () => {
-    if (process.env.OPSBOT_E2E_LOGS)
-      for (const r of replicas.values()) console.log(r.name, r.lines.join('\n'));
-    for (const r of replicas.values()) r.child.kill('SIGKILL');
+    killAll();
     await store?.close();
     await Promise.all([slack?.close(), gitlab?.close()]);
     await repo?.cleanup();

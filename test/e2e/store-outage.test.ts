@@ -7,12 +7,13 @@ import { type FakeSlack, startFakeSlack } from '../fakes/slack.js';
 import { startTcpProxy, type TcpProxy, viaProxy } from '../fakes/tcp-proxy.js';
 import { createTestSchema, dropTestSchema } from '../store/harness.js';
 import { BOT_TOKEN, blockText, buttonsOf, postSigned, slashBody, tempDir, writeConfig } from './helpers.js';
-import { type Replica, signalReplica, startReplica } from './opsbot-process.js';
+import { type Replica, signalReplica } from './opsbot-process.js';
 import { pipelinesYaml } from './serve-config.js';
 import {
   VERSIONLOCK_REQUESTER as ALICE,
   VERSIONLOCK_CHANNEL as CHANNEL,
   replicaEnv,
+  replicaPool,
   startVersionlockForge,
   versionlockServeYaml,
   versionlockSteps,
@@ -47,13 +48,10 @@ describe.skipIf(!DATABASE_URL)('opsbot serve while its PostgreSQL goes away', ()
   let configPath: string;
   let proxiedUrl: string;
   const tmp = tempDir();
-  const replicas = new Map<string, Replica>();
   let n = 0;
-
-  const start = async (name: string): Promise<Replica> => {
-    const r = await startReplica(
-      name,
-      configPath,
+  const pool = replicaPool({
+    configPath: () => configPath,
+    env: () =>
       replicaEnv({
         home: tmp.dir,
         slack,
@@ -61,10 +59,8 @@ describe.skipIf(!DATABASE_URL)('opsbot serve while its PostgreSQL goes away', ()
         databaseUrl: proxiedUrl,
         extra: { GITLAB_WEBHOOK_SECRET: HOOK_SECRET },
       }),
-    );
-    replicas.set(name, r);
-    return r;
-  };
+  });
+  const { replicas, start } = pool;
   const alive = (r: Replica): boolean => r.child.exitCode === null && r.child.signalCode === null;
   /** Replica `name`, started again if an earlier test left it dead: each test stands on its own. */
   const running = async (name: string): Promise<Replica> => {
@@ -111,10 +107,7 @@ describe.skipIf(!DATABASE_URL)('opsbot serve while its PostgreSQL goes away', ()
   });
 
   afterAll(async () => {
-    for (const r of replicas.values()) {
-      if (process.env.OPSBOT_E2E_LOGS) console.log(r.name, r.lines.join('\n'));
-      r.child.kill('SIGKILL');
-    }
+    pool.killAll();
     await store?.close();
     await proxy?.close();
     await Promise.all([slack?.close(), gitlab?.close()]);
