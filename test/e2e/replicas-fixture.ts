@@ -3,16 +3,16 @@ import { openStore } from '../../src/store/open.js';
 import type { ChangeRequest, Store } from '../../src/store/types.js';
 import type { GitRepo } from '../fakes/git-repo.js';
 import type { FakeGitlab } from '../fakes/gitlab.js';
-import { type FakeSlack, type PostedFakeMessage, startFakeSlack } from '../fakes/slack.js';
+import type { FakeSlack, PostedFakeMessage } from '../fakes/slack.js';
 import { createTestSchema, dropTestSchema } from '../store/harness.js';
-import { BOT_TOKEN, tempDir, writeConfig } from './helpers.js';
+import { tempDir } from './helpers.js';
 import type { Replica } from './opsbot-process.js';
 import {
   replicaEnv,
   replicaPool,
-  startVersionlockForge,
-  versionlockServeYaml,
+  startVersionlockFakes,
   versionlockSteps,
+  writeVersionlockServeConfig,
 } from './versionlock-replicas.js';
 
 /**
@@ -77,17 +77,11 @@ export const twoReplicas = (DATABASE_URL: string): ReplicasFixture => {
 
   beforeAll(async () => {
     ({ schema, databaseUrl } = await createTestSchema(DATABASE_URL));
-    slack = await startFakeSlack({ token: BOT_TOKEN });
-    ({ repo, gitlab } = await startVersionlockForge(GITLAB_TOKEN));
-    configPath = writeConfig(
-      tmp.dir,
-      versionlockServeYaml({
-        dataDir: `${tmp.dir}/data`,
-        gitlabHost: gitlab.host,
-        leaseMs: LEASE_MS,
-        extra: `slack:\n  maxRetryAfterMs: ${SLACK_MAX_RETRY_AFTER_MS}\n`,
-      }),
-    );
+    ({ slack, repo, gitlab } = await startVersionlockFakes(GITLAB_TOKEN));
+    configPath = writeVersionlockServeConfig(tmp.dir, gitlab, {
+      leaseMs: LEASE_MS,
+      extra: `slack:\n  maxRetryAfterMs: ${SLACK_MAX_RETRY_AFTER_MS}\n`,
+    });
     store = await openStore({ databaseUrl, dataDir: tmp.dir });
     await Promise.all([start('A'), start('B')]);
   }, 90_000);

@@ -3,10 +3,10 @@ import { openStore } from '../../src/store/open.js';
 import type { Store } from '../../src/store/types.js';
 import type { GitRepo } from '../fakes/git-repo.js';
 import type { FakeGitlab } from '../fakes/gitlab.js';
-import { type FakeSlack, startFakeSlack } from '../fakes/slack.js';
+import type { FakeSlack } from '../fakes/slack.js';
 import { startTcpProxy, type TcpProxy, viaProxy } from '../fakes/tcp-proxy.js';
 import { createTestSchema, dropTestSchema } from '../store/harness.js';
-import { BOT_TOKEN, blockText, buttonsOf, postSigned, slashBody, tempDir, writeConfig } from './helpers.js';
+import { blockText, buttonsOf, postSigned, slashBody, tempDir } from './helpers.js';
 import { type Replica, signalReplica } from './opsbot-process.js';
 import { pipelinesYaml } from './serve-config.js';
 import {
@@ -14,9 +14,9 @@ import {
   VERSIONLOCK_CHANNEL as CHANNEL,
   replicaEnv,
   replicaPool,
-  startVersionlockForge,
-  versionlockServeYaml,
+  startVersionlockFakes,
   versionlockSteps,
+  writeVersionlockServeConfig,
 } from './versionlock-replicas.js';
 
 /**
@@ -74,23 +74,17 @@ describe.skipIf(!DATABASE_URL)('opsbot serve while its PostgreSQL goes away', ()
     const base = new URL(DATABASE_URL as string);
     proxy = await startTcpProxy({ host: base.hostname, port: Number(base.port || 5432) });
     proxiedUrl = viaProxy(made.databaseUrl, proxy);
-    slack = await startFakeSlack({ token: BOT_TOKEN });
-    ({ repo, gitlab } = await startVersionlockForge(GITLAB_TOKEN));
-    configPath = writeConfig(
-      tmp.dir,
-      versionlockServeYaml({
-        dataDir: `${tmp.dir}/data`,
-        gitlabHost: gitlab.host,
-        leaseMs: 3000,
-        storeExtra: '  queryTimeoutMs: 2000\n',
-        extra:
-          `http:\n  drainTimeoutMs: ${DRAIN_MS}\n` +
-          pipelinesYaml({
-            polling: 'never',
-            slack: { coalesceMs: 200, minUpdateIntervalMs: 200, resultDelayMs: 100 },
-          }),
-      }),
-    );
+    ({ slack, repo, gitlab } = await startVersionlockFakes(GITLAB_TOKEN));
+    configPath = writeVersionlockServeConfig(tmp.dir, gitlab, {
+      leaseMs: 3000,
+      storeExtra: '  queryTimeoutMs: 2000\n',
+      extra:
+        `http:\n  drainTimeoutMs: ${DRAIN_MS}\n` +
+        pipelinesYaml({
+          polling: 'never',
+          slack: { coalesceMs: 200, minUpdateIntervalMs: 200, resultDelayMs: 100 },
+        }),
+    });
     // The suite's own view of the database, not through the proxy.
     store = await openStore({ databaseUrl: made.databaseUrl, dataDir: tmp.dir });
     await start('A');

@@ -2,7 +2,7 @@ import { expect } from 'vitest';
 import type { ChangeRequest, Store } from '../../src/store/types.js';
 import { createBareRepo, type GitRepo } from '../fakes/git-repo.js';
 import type { FakeGitlab } from '../fakes/gitlab.js';
-import type { FakeSlack, PostedFakeMessage } from '../fakes/slack.js';
+import { type FakeSlack, type PostedFakeMessage, startFakeSlack } from '../fakes/slack.js';
 import {
   BOT_TOKEN,
   blockActionBody,
@@ -11,6 +11,7 @@ import {
   postSigned,
   SIGNING_SECRET,
   slashBody,
+  writeConfig,
 } from './helpers.js';
 import { type Replica, signalReplica, startReplica } from './opsbot-process.js';
 import { startGitlabWithRepo } from './serve-config.js';
@@ -27,34 +28,36 @@ export const VERSIONLOCK_REQUESTER = 'U0ALICE';
 export const VERSIONLOCK_APPROVER = 'U0BOB';
 export const VERSIONLOCK_CHANNEL = 'C0OPS';
 
-/** infra/ansible holding one elasticsearch lock, on a fake GitLab where `token` may write. */
-export const startVersionlockForge = async (
+/** The fake Slack, and infra/ansible holding one elasticsearch lock on a fake GitLab where `token` may write. */
+export const startVersionlockFakes = async (
   token: string,
-): Promise<{ repo: GitRepo; gitlab: FakeGitlab }> => {
+): Promise<{ slack: FakeSlack; repo: GitRepo; gitlab: FakeGitlab }> => {
+  const slack = await startFakeSlack({ token: BOT_TOKEN });
   const repo = await createBareRepo({
     [VERSIONLOCK_LOCKS]: '# managed by opsbot\n0:elasticsearch-7.10.1-1.*\n',
   });
   const gitlab = await startGitlabWithRepo('infra/ansible', repo, token);
-  return { repo, gitlab };
+  return { slack, repo, gitlab };
 };
 
 /**
- * The serve config: the el7 versionlock target on `gitlabHost`, approved by VERSIONLOCK_APPROVER, changes
- * resumed and synced to Slack every 250 ms. `storeExtra` is more of the `store:` section (indented two
- * spaces), `extra` more top-level sections.
+ * Writes `<dir>/opsbot.yaml`, the replicas' config: the store under `<dir>/data`, the el7 versionlock target on
+ * `gitlab`, approved by VERSIONLOCK_APPROVER, changes resumed and synced to Slack every 250 ms. `storeExtra` is
+ * more of the `store:` section (indented two spaces), `extra` more top-level sections. Returns its path.
  */
-export const versionlockServeYaml = (o: {
-  dataDir: string;
-  gitlabHost: string;
-  leaseMs: number;
-  storeExtra?: string;
-  extra?: string;
-}): string => `
+export const writeVersionlockServeConfig = (
+  dir: string,
+  gitlab: { readonly host: string },
+  o: { leaseMs: number; storeExtra?: string; extra?: string },
+): string =>
+  writeConfig(
+    dir,
+    `
 store:
-  dataDir: ${o.dataDir}
+  dataDir: ${dir}/data
 ${o.storeExtra ?? ''}forges:
   gitlab:
-    host: ${o.gitlabHost}
+    host: ${gitlab.host}
 targets:
   versionlock:
     - name: el7
@@ -70,7 +73,8 @@ changes:
   leaseMs: ${o.leaseMs}
   resumeIntervalMs: 250
   slackSyncIntervalMs: 250
-${o.extra ?? ''}`;
+${o.extra ?? ''}`,
+  );
 
 /** The environment of a replica: HOME, the Slack token, secret and API, the GitLab token, the database. */
 export const replicaEnv = (o: {
