@@ -6,10 +6,9 @@ import type { FakeGitlab } from '../fakes/gitlab.js';
 import type { FakeSlack, PostedFakeMessage } from '../fakes/slack.js';
 import { createTestSchema, dropTestSchema } from '../store/harness.js';
 import { tempDir } from './helpers.js';
-import type { Replica } from './opsbot-process.js';
+import { type Replica, replicaPool } from './opsbot-process.js';
 import {
   replicaEnv,
-  replicaPool,
   startVersionlockFakes,
   versionlockSteps,
   writeVersionlockServeConfig,

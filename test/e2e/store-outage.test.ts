@@ -7,13 +7,12 @@ import type { FakeSlack } from '../fakes/slack.js';
 import { startTcpProxy, type TcpProxy, viaProxy } from '../fakes/tcp-proxy.js';
 import { createTestSchema, dropTestSchema } from '../store/harness.js';
 import { blockText, buttonsOf, postSigned, slashBody, tempDir } from './helpers.js';
-import { type Replica, signalReplica } from './opsbot-process.js';
+import { type Replica, replicaPool, signalReplica } from './opsbot-process.js';
 import { pipelinesYaml } from './serve-config.js';
 import {
   VERSIONLOCK_REQUESTER as ALICE,
   VERSIONLOCK_CHANNEL as CHANNEL,
   replicaEnv,
-  replicaPool,
   startVersionlockFakes,
   versionlockSteps,
   writeVersionlockServeConfig,
