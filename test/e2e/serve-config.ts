@@ -1,4 +1,4 @@
-import type { GitRepo } from '../fakes/git-repo.js';
+import { createBareRepo, type GitRepo } from '../fakes/git-repo.js';
 import { type FakeGithub, startFakeGithub } from '../fakes/github.js';
 import { type FakeGitlab, startFakeGitlab } from '../fakes/gitlab.js';
 import { BOT_TOKEN, SIGNING_SECRET } from './helpers.js';
@@ -92,3 +92,19 @@ export const startGithubWithRepo = (
     repos: { [name]: repo },
     tokens: { [token]: { access: 'write', ...(login ? { login } : {}) } },
   });
+
+export interface AppForges {
+  readonly glRepo: GitRepo;
+  readonly ghRepo: GitRepo;
+  readonly gitlab: FakeGitlab;
+  readonly github: FakeGithub;
+}
+
+/** GitLab's ops/app and GitHub's acme/web, each a repository holding `a.txt`, where the tokens may write. */
+export const startAppForges = async (glToken: string, ghToken: string): Promise<AppForges> => {
+  const glRepo = await createBareRepo({ 'a.txt': 'a\n' });
+  const ghRepo = await createBareRepo({ 'a.txt': 'a\n' });
+  const gitlab = await startGitlabWithRepo('ops/app', glRepo, glToken);
+  const github = await startGithubWithRepo('acme/web', ghRepo, ghToken);
+  return { glRepo, ghRepo, gitlab, github };
+};

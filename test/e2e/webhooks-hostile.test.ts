@@ -2,7 +2,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBareRepo, type GitRepo } from '../fakes/git-repo.js';
+import type { GitRepo } from '../fakes/git-repo.js';
 import type { FakeGithub } from '../fakes/github.js';
 import { githubLog } from '../fakes/github-actions.js';
 import type { FakeGitlab } from '../fakes/gitlab.js';
@@ -10,13 +10,7 @@ import { gitlabTrace } from '../fakes/gitlab-ci.js';
 import { type FakeSlack, type PostedFakeMessage, startFakeSlack } from '../fakes/slack.js';
 import { BOT_TOKEN, postPipelineSlash, tempDir, writeConfig } from './helpers.js';
 import { type OpsbotProcess, spawnOpsbot } from './process.js';
-import {
-  pipelinesYaml,
-  slackServeEnv,
-  startGithubWithRepo,
-  startGitlabWithRepo,
-  storeAndForgesYaml,
-} from './serve-config.js';
+import { pipelinesYaml, slackServeEnv, startAppForges, storeAndForgesYaml } from './serve-config.js';
 
 /**
  * One real `opsbot serve` process (bin/opsbot.js) attacked over the wire, and followed pipelines whose forge
@@ -143,11 +137,8 @@ describe('opsbot serve under hostile webhooks and a misbehaving forge', () => {
 
   beforeAll(async () => {
     slack = await startFakeSlack({ token: BOT_TOKEN });
-    glRepo = await createBareRepo({ 'a.txt': 'a\n' });
-    ghRepo = await createBareRepo({ 'a.txt': 'a\n' });
+    ({ glRepo, ghRepo, gitlab, github } = await startAppForges(GL_TOKEN, GH_TOKEN));
     glSha = await glRepo.commitToBranch('fix/<!channel>-<@U0EVIL>|x&y', { 'a.txt': 'b\n' }, 'fix');
-    gitlab = await startGitlabWithRepo('ops/app', glRepo, GL_TOKEN);
-    github = await startGithubWithRepo('acme/web', ghRepo, GH_TOKEN);
     const configPath = writeConfig(
       tmp.dir,
       storeAndForgesYaml(tmp.dir, { gitlab, github }) +

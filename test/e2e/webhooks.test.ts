@@ -2,18 +2,12 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningOpsbot, startOpsbot } from '../../src/main.js';
-import { createBareRepo, type GitRepo } from '../fakes/git-repo.js';
+import type { GitRepo } from '../fakes/git-repo.js';
 import type { FakeGithub } from '../fakes/github.js';
 import type { FakeGitlab } from '../fakes/gitlab.js';
 import { type FakeSlack, type PostedFakeMessage, startFakeSlack } from '../fakes/slack.js';
 import { BOT_TOKEN, captureLines, tempDir, writeConfig } from './helpers.js';
-import {
-  pipelinesYaml,
-  slackServeEnv,
-  startGithubWithRepo,
-  startGitlabWithRepo,
-  storeAndForgesYaml,
-} from './serve-config.js';
+import { pipelinesYaml, slackServeEnv, startAppForges, storeAndForgesYaml } from './serve-config.js';
 
 /**
  * The webhook endpoints under hostile and unlucky conditions, over real HTTP into a running opsbot: wrong
@@ -98,12 +92,9 @@ describe('webhook endpoints over the wire', () => {
 
   beforeAll(async () => {
     slack = await startFakeSlack({ token: BOT_TOKEN });
-    glRepo = await createBareRepo({ 'a.txt': 'a\n' });
-    ghRepo = await createBareRepo({ 'a.txt': 'a\n' });
+    ({ glRepo, ghRepo, gitlab, github } = await startAppForges(GL_TOKEN, GH_TOKEN));
     glSha = await glRepo.commitToBranch('fix/a', { 'a.txt': 'b\n' }, 'fix');
     ghSha = await ghRepo.commitToBranch('fix/b', { 'a.txt': 'c\n' }, 'fix');
-    gitlab = await startGitlabWithRepo('ops/app', glRepo, GL_TOKEN);
-    github = await startGithubWithRepo('acme/web', ghRepo, GH_TOKEN);
     bot = await startOpsbot({
       env: slackServeEnv(slack, {
         GITLAB_TOKEN: GL_TOKEN,
