@@ -3,8 +3,8 @@ import { openStore } from '../../src/store/open.js';
 import { type FakeCompute, startFakeCompute } from '../fakes/gce-compute.js';
 import { TEST_TOKEN } from '../fakes/gce-env.js';
 import { createBareRepo, type GitRepo } from '../fakes/git-repo.js';
-import { type FakeGithub, startFakeGithub } from '../fakes/github.js';
-import { type FakeGitlab, startFakeGitlab } from '../fakes/gitlab.js';
+import type { FakeGithub } from '../fakes/github.js';
+import type { FakeGitlab } from '../fakes/gitlab.js';
 import { type FakeSlack, type PostedFakeMessage, startFakeSlack } from '../fakes/slack.js';
 import {
   addTfImportVm,
@@ -14,13 +14,19 @@ import {
   blockText,
   buttonsOf,
   postSigned,
-  SIGNING_SECRET,
   slashBody,
   tempDir,
   viewSubmissionBody,
   writeConfig,
 } from './helpers.js';
 import { freePort, type OpsbotProcess, spawnOpsbot } from './process.js';
+import {
+  pipelinesYaml,
+  slackServeEnv,
+  startGithubWithRepo,
+  startGitlabWithRepo,
+  storeAndForgesYaml,
+} from './serve-config.js';
 
 /**
  * `/amend` as users run it: a real `opsbot serve` process (bin/opsbot.js) taking signed slash commands and
@@ -76,33 +82,16 @@ describe('/amend in Slack against an opsbot serve process', () => {
     // The VM /tf-import vm looks up in Compute (instances.get, then its boot disk's image).
     compute = await startFakeCompute({ accessToken: TEST_TOKEN });
     addTfImportVm(compute);
-    gitlab = await startFakeGitlab({
-      projects: { 'ops/app': repo },
-      tokens: { [GL_TOKEN]: { access: 'write' } },
-    });
+    gitlab = await startGitlabWithRepo('ops/app', repo, GL_TOKEN);
     ghRepo = await createBareRepo({ 'app.conf': CONF, 'README.md': '# app\n' });
-    github = await startFakeGithub({
-      repos: { 'acme/app': ghRepo },
-      tokens: { [GH_TOKEN]: { access: 'write', login: 'opsbot' } },
-    });
+    github = await startGithubWithRepo('acme/app', ghRepo, GH_TOKEN, 'opsbot');
     const port = await freePort();
     const configPath = writeConfig(
       tmp.dir,
-      `
-store:
-  dataDir: ${tmp.dir}/data
-google:
+      `${storeAndForgesYaml(tmp.dir, { gitlab, github })}${pipelinesYaml({ polling: 'never' })}google:
   defaultProject: shop-prod
   endpoints:
     compute: ${compute.url}
-forges:
-  gitlab:
-    host: ${gitlab.host}
-  github:
-    baseUrl: ${github.baseUrl}
-pipelines:
-  polling:
-    mode: never
 targets:
   versionlock:
     - name: el7
@@ -134,17 +123,14 @@ access:
     start = () =>
       spawnOpsbot({
         configPath,
-        env: {
-          SLACK_BOT_TOKEN: BOT_TOKEN,
-          SLACK_SIGNING_SECRET: SIGNING_SECRET,
-          SLACK_API_URL: slack.apiUrl,
+        env: slackServeEnv(slack, {
           GITLAB_TOKEN: GL_TOKEN,
           GITLAB_WEBHOOK_SECRET: HOOK_SECRET,
           GITHUB_TOKEN: GH_TOKEN,
           GITHUB_WEBHOOK_SECRET: GH_HOOK_SECRET,
           GOOGLE_OAUTH_ACCESS_TOKEN: TEST_TOKEN,
           PORT: String(port),
-        },
+        }),
       });
     bot = await start();
     gitlab.setWebhook({ url: `http://127.0.0.1:${port}/webhooks/gitlab`, token: HOOK_SECRET });

@@ -3,8 +3,8 @@ import { type RunningOpsbot, startOpsbot } from '../../src/main.js';
 import type { RecordedRequest } from '../fakes/forge-http.js';
 import { type GceTestEnv, startGceEnv } from '../fakes/gce-env.js';
 import { createBareRepo, type GitRepo } from '../fakes/git-repo.js';
-import { type FakeGithub, startFakeGithub } from '../fakes/github.js';
-import { type FakeGitlab, startFakeGitlab } from '../fakes/gitlab.js';
+import type { FakeGithub } from '../fakes/github.js';
+import type { FakeGitlab } from '../fakes/gitlab.js';
 import { type FakeSlack, type PostedFakeMessage, startFakeSlack } from '../fakes/slack.js';
 import {
   addTfImportVm,
@@ -15,11 +15,16 @@ import {
   buttonsOf,
   captureLines,
   postSigned,
-  SIGNING_SECRET,
   slashBody,
   tempDir,
   writeConfig,
 } from './helpers.js';
+import {
+  slackServeEnv,
+  startGithubWithRepo,
+  startGitlabWithRepo,
+  storeAndForgesYaml,
+} from './serve-config.js';
 
 /**
  * The change flow end to end in Slack terms: signed slash commands and signed interactivity payloads into a
@@ -61,26 +66,12 @@ describe('change flow over the wire (GitLab versionlock, GitHub tf-import)', () 
       'terraform/prod/main.tf': '# prod\n',
       'terraform/prod/imports.tf': '# imports\n',
     });
-    gitlab = await startFakeGitlab({
-      projects: { 'infra/ansible': ansible },
-      tokens: { [GITLAB_TOKEN]: { access: 'write' } },
-    });
-    github = await startFakeGithub({
-      repos: { 'infra/terraform': terraform },
-      tokens: { [GITHUB_TOKEN]: { access: 'write' } },
-    });
+    gitlab = await startGitlabWithRepo('infra/ansible', ansible, GITLAB_TOKEN);
+    github = await startGithubWithRepo('infra/terraform', terraform, GITHUB_TOKEN);
     gce = await startGceEnv();
     addTfImportVm(gce.compute, { team: 'search' });
-    const config = `
-store:
-  dataDir: ${tmp.dir}/data
-google:
+    const config = `${storeAndForgesYaml(tmp.dir, { gitlab, github })}google:
   defaultProject: shop-prod
-forges:
-  gitlab:
-    host: ${gitlab.host}
-  github:
-    baseUrl: ${github.baseUrl}
 targets:
   versionlock:
     - name: el7
@@ -100,14 +91,7 @@ access:
       groups: [S0SRE]
 `;
     bot = await startOpsbot({
-      env: {
-        SLACK_BOT_TOKEN: BOT_TOKEN,
-        SLACK_SIGNING_SECRET: SIGNING_SECRET,
-        SLACK_API_URL: slack.apiUrl,
-        GITLAB_TOKEN,
-        GITHUB_TOKEN,
-        PORT: '0',
-      },
+      env: slackServeEnv(slack, { GITLAB_TOKEN, GITHUB_TOKEN, PORT: '0' }),
       configPath: writeConfig(tmp.dir, config),
       destination: logs,
       host: '127.0.0.1',

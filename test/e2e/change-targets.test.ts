@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBareRepo, type GitRepo } from '../fakes/git-repo.js';
-import { type FakeGitlab, startFakeGitlab } from '../fakes/gitlab.js';
+import type { FakeGitlab } from '../fakes/gitlab.js';
 import { type FakeSlack, type PostedFakeMessage, startFakeSlack } from '../fakes/slack.js';
 import {
   BOT_TOKEN,
@@ -9,12 +9,12 @@ import {
   blockText,
   buttonsOf,
   postSigned,
-  SIGNING_SECRET,
   slashBody,
   tempDir,
   writeConfig,
 } from './helpers.js';
 import { type OpsbotProcess, spawnOpsbot } from './process.js';
+import { slackServeEnv, startGitlabWithRepo, storeAndForgesYaml } from './serve-config.js';
 
 /**
  * The shape of the shipped example config, run as `opsbot serve`: two versionlock targets in ONE GitLab
@@ -43,19 +43,9 @@ describe('two versionlock targets in one repository, a configured forge without 
   beforeAll(async () => {
     slack = await startFakeSlack({ token: BOT_TOKEN });
     repo = await createBareRepo({ 'README.md': '# infra\n', [LIST]: INITIAL_LIST, [VARS]: INITIAL_VARS });
-    gitlab = await startFakeGitlab({
-      projects: { 'infra/ansible': repo },
-      tokens: { [GITLAB_TOKEN]: { access: 'write' } },
-    });
-    const config = `
-store:
-  dataDir: ${tmp.dir}/data
-forges:
-  gitlab:
-    host: ${gitlab.host}
-  github:
-    baseUrl: http://127.0.0.1:9/api/v3 # configured, used by no target, no GITHUB_TOKEN: never contacted
-targets:
+    gitlab = await startGitlabWithRepo('infra/ansible', repo, GITLAB_TOKEN);
+    // GitHub: configured, used by no target, no GITHUB_TOKEN: never contacted.
+    const config = `${storeAndForgesYaml(tmp.dir, { gitlab, github: { baseUrl: 'http://127.0.0.1:9/api/v3' } })}targets:
   versionlock:
     - name: el7-prod
       forge: gitlab
@@ -75,13 +65,10 @@ access:
 `;
     bot = await spawnOpsbot({
       configPath: writeConfig(tmp.dir, config),
-      env: {
-        SLACK_BOT_TOKEN: BOT_TOKEN,
-        SLACK_SIGNING_SECRET: SIGNING_SECRET,
-        SLACK_API_URL: slack.apiUrl,
+      env: slackServeEnv(slack, {
         GITLAB_TOKEN, // and no GITHUB_TOKEN
         PORT: '0',
-      },
+      }),
     });
   });
 

@@ -4,14 +4,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open.js';
 import type { AuditRecord } from '../../src/store/types.js';
 import { type DiagFakes, startDiagFakes } from '../fakes/diag-env.js';
-import { TEST_TOKEN } from '../fakes/gce-env.js';
-import type { RecordedRequest } from '../fakes/gce-http.js';
+import { projectOfRequest, type RecordedRequest } from '../fakes/gce-http.js';
 import { syslogEntry } from '../fakes/gce-incident.js';
 import type { FakeLogEntry } from '../fakes/gce-logging.js';
 import { buildHostScenario, type HostScenario } from '../fakes/host-scenarios.js';
 import { type FakeSlack, type PostedFakeMessage, startFakeSlack, validateBlocks } from '../fakes/slack.js';
-import { BOT_TOKEN, postSigned, SIGNING_SECRET, slashBody } from './helpers.js';
-import { type OpsbotProcess, startOpsbotProcess } from './opsbot-process.js';
+import {
+  type AuditedAnswer,
+  awaitAuditRow,
+  BOT_TOKEN,
+  rawSlackControls,
+  slashUntilAudited,
+  startServeOnFakes,
+  stopServe,
+} from './helpers.js';
+import type { OpsbotProcess } from './opsbot-process.js';
 
 /**
  * /diag when things break, the way it runs: one real `opsbot serve` process (HTTP mode) for the file, the
@@ -38,48 +45,31 @@ let ids = 7_100_000_000_000_000_000n;
 
 beforeAll(async () => {
   slack = await startFakeSlack({ token: BOT_TOKEN });
-  fakes = await startDiagFakes([
-    'diag:',
-    '  sustainMinutes: 5',
-    `  metricsTimeoutMs: ${SOURCE_MS}`,
-    'slack:',
-    `  postRetries: ${SLACK_ATTEMPTS - 1}`,
-    'access:',
-    '  commands:',
-    '    diag:',
-    `      users: [${ALLOWED}]`,
-  ]);
-  // The google section comes first in the file: its timeouts go in by editing it.
+  fakes = await startDiagFakes(
+    [
+      'diag:',
+      '  sustainMinutes: 5',
+      `  metricsTimeoutMs: ${SOURCE_MS}`,
+      'slack:',
+      `  postRetries: ${SLACK_ATTEMPTS - 1}`,
+      'access:',
+      '  commands:',
+      '    diag:',
+      `      users: [${ALLOWED}]`,
+    ],
+    [
+      `  timeouts: { instanceMs: ${SOURCE_MS}, auditLogsMs: ${SOURCE_MS}, guestLogsMs: ${SOURCE_MS}, serialMs: ${SOURCE_MS} }`,
+    ],
+  );
   const { configPath } = fakes;
-  const yaml = readFileSync(configPath, 'utf8').replace(
-    'google:\n',
-    `google:\n  timeouts: { instanceMs: ${SOURCE_MS}, auditLogsMs: ${SOURCE_MS}, guestLogsMs: ${SOURCE_MS}, serialMs: ${SOURCE_MS} }\n`,
-  );
-  const { writeFileSync } = await import('node:fs');
-  writeFileSync(configPath, yaml);
-  opsbot = startOpsbotProcess(
-    ['serve', '--config', configPath],
-    {
-      HOME: fakes.dir,
-      SLACK_BOT_TOKEN: BOT_TOKEN,
-      SLACK_SIGNING_SECRET: SIGNING_SECRET,
-      SLACK_API_URL: slack.apiUrl,
-      GOOGLE_OAUTH_ACCESS_TOKEN: TEST_TOKEN,
-      PORT: '0',
-      OPSBOT_LOG_LEVEL: 'info',
-    },
-    { cwd: fakes.dir },
-  );
+  opsbot = startServeOnFakes(configPath, { dir: fakes.dir, slack });
   port = await opsbot.port(60_000);
   store = await openStore({ dataDir: join(fakes.dir, 'data') });
 }, 90_000);
 
 afterAll(async () => {
   await store?.close();
-  if (opsbot) {
-    opsbot.kill('SIGTERM');
-    await opsbot.exited;
-  }
+  await stopServe(opsbot);
   await Promise.all([slack?.close(), fakes?.close()]);
 });
 
@@ -100,65 +90,32 @@ const seedVm = (
   return scenario;
 };
 
-/** The project a Google request is about (Compute and Monitoring: the path; Logging: resourceNames). */
-const projectOf = (r: RecordedRequest): string => {
-  const inPath = /\/projects\/([^/]+)\//.exec(r.path)?.[1];
-  if (inPath) return inPath;
-  const names = (r.body as { resourceNames?: string[] } | undefined)?.resourceNames ?? [];
-  return /^projects\/(.+)$/.exec(names[0] ?? '')?.[1] ?? '';
-};
+const projectOf = projectOfRequest;
 const inProject =
   (project: string) =>
   (r: RecordedRequest): boolean =>
     projectOf(r) === project;
 
-const auditRows = async (): Promise<AuditRecord[]> => (await store?.audit.list({ command: 'diag' })) ?? [];
-
 /** The audit row of one command: the pipeline writes it last, so once it exists the command is done. */
-const auditOf = async (match: (a: AuditRecord) => boolean, timeoutMs = 60_000): Promise<AuditRecord> => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const row = (await auditRows()).find(match);
-    if (row) return row;
-    if (Date.now() > deadline) throw new Error('no audit row in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
-
-interface Answer {
-  readonly ackText: string;
-  readonly sentAt: number;
-  readonly audit: AuditRecord;
-  /** The root message the command posted (progress, then the answer), if it posted one. */
-  readonly root: PostedFakeMessage | undefined;
-  /** Thread replies under the root, in order. */
-  readonly thread: PostedFakeMessage[];
-}
+const _auditOf = (match: (a: AuditRecord) => boolean, timeoutMs = 60_000): Promise<AuditRecord> =>
+  awaitAuditRow(store, 'diag', match, timeoutMs);
 
 /** Sends `/diag <text>` and waits for its audit row (the one whose arguments hold `vm`, unique per test). */
-const diag = async (
+const diag = (
   text: string,
   vm: string,
   o: { user?: string; responseId?: string } = {},
-): Promise<Answer> => {
-  const rootsBefore = new Set(slack.messages.filter((m) => m.threadTs === null).map((m) => m.ts));
-  const auditBefore = new Set((await auditRows()).map((a) => a.correlationId));
-  const sentAt = Date.now();
-  const r = await postSigned(
+): Promise<AuditedAnswer> =>
+  slashUntilAudited({
     port,
-    slashBody({
-      command: '/diag',
-      text,
-      user_id: o.user ?? ALLOWED,
-      response_url: slack.responseUrl(o.responseId ?? vm),
-    }),
-  );
-  expect(r.status).toBe(200);
-  const audit = await auditOf((a) => !auditBefore.has(a.correlationId) && a.args.includes(vm));
-  const root = slack.messages.find((m) => m.threadTs === null && !rootsBefore.has(m.ts));
-  const thread = root ? slack.messages.filter((m) => m.threadTs === root.ts) : [];
-  return { ackText: r.text, sentAt, audit, root, thread };
-};
+    slack,
+    store,
+    command: '/diag',
+    text,
+    key: vm,
+    user: o.user ?? ALLOWED,
+    ...(o.responseId ? { responseId: o.responseId } : {}),
+  });
 
 const shown = (m: PostedFakeMessage | undefined): string => JSON.stringify([m?.text, m?.blocks]);
 const reportParts = (thread: readonly PostedFakeMessage[]) =>
@@ -428,17 +385,7 @@ const everythingSent = (): string =>
     slack.responses.map((r) => r.body),
     slack.uploads.map((u) => [u.title, u.initialComment, u.filename]),
   ]);
-/**
- * A raw Slack control sequence: a mention, a special mention or a link other than opsbot's own to the Google
- * Cloud console. Escaped text has none.
- */
-const RAW_CONTROL = /<[!@#]|<https?:\/\/(?!console\.cloud\.google\.com\/)/;
-const rawControls = (): string[] => {
-  const all = everythingSent();
-  return [...all.matchAll(new RegExp(RAW_CONTROL, 'g'))].map((m) =>
-    all.slice(Math.max(0, m.index - 80), m.index + 80),
-  );
-};
+const rawControls = (): string[] => rawSlackControls(everythingSent());
 
 describe('/diag quoting text from outside (real process)', () => {
   it('a process name, kernel lines and an audit principal full of mentions, links and markup cannot ping or link, and fit Slack', async () => {

@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pngLayout } from '../../src/playbooks/diag/render-chart.js';
 import { type DiagFakes, startDiagFakes } from '../fakes/diag-env.js';
-import { TEST_TOKEN } from '../fakes/gce-env.js';
 import { buildHostScenario, type HostScenario } from '../fakes/host-scenarios.js';
 import { type FakeSlack, startFakeSlack } from '../fakes/slack.js';
 import { decodePng, inkShare } from '../playbooks/diag/png-inspect.js';
-import { BOT_TOKEN, postSigned, SIGNING_SECRET, slashBody } from './helpers.js';
-import { type OpsbotProcess, startOpsbotProcess } from './opsbot-process.js';
+import { BOT_TOKEN, postSigned, slashBody, startServeOnFakes, stopServe } from './helpers.js';
+import type { OpsbotProcess } from './opsbot-process.js';
 
 /**
  * /diag the way it runs: the real process (`node bin/opsbot.js serve`, HTTP mode) gets a signed slash command,
@@ -32,27 +31,12 @@ beforeAll(async () => {
     target: { project: 'diag-e2e', name: 'app-7', id: '8123456789012345678' },
   });
   fakes.seed(scenario);
-  opsbot = startOpsbotProcess(
-    ['serve', '--config', fakes.configPath],
-    {
-      HOME: fakes.dir,
-      SLACK_BOT_TOKEN: BOT_TOKEN,
-      SLACK_SIGNING_SECRET: SIGNING_SECRET,
-      SLACK_API_URL: slack.apiUrl,
-      GOOGLE_OAUTH_ACCESS_TOKEN: TEST_TOKEN,
-      PORT: '0',
-      OPSBOT_LOG_LEVEL: 'info',
-    },
-    { cwd: fakes.dir },
-  );
+  opsbot = startServeOnFakes(fakes.configPath, { dir: fakes.dir, slack });
   port = await opsbot.port(60_000);
 }, 90_000);
 
 afterAll(async () => {
-  if (opsbot) {
-    opsbot.kill('SIGTERM');
-    await opsbot.exited;
-  }
+  await stopServe(opsbot);
   await Promise.all([slack?.close(), fakes?.close()]);
 });
 

@@ -1,11 +1,15 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import type { WhyRebootDeps } from '../../src/handlers/why-reboot.js';
 import { signSlackRequest } from '../../src/integrations/slack/verify.js';
 import type { WhyRebootReport } from '../../src/playbooks/why-reboot/types.js';
+import type { AuditRecord, Store } from '../../src/store/types.js';
 import type { FakeCompute } from '../fakes/gce-compute.js';
-import type { PostedFakeMessage } from '../fakes/slack.js';
+import { TEST_TOKEN } from '../fakes/gce-env.js';
+import type { FakeSlack, PostedFakeMessage } from '../fakes/slack.js';
+import { type OpsbotProcess, startOpsbotProcess } from './opsbot-process.js';
 
 export const SIGNING_SECRET = 'e2e-signing-secret-5f1c9a';
 export const BOT_TOKEN = 'xoxb-e2e-bot-token-424242';
@@ -104,6 +108,134 @@ export const writeConfig = (dir: string, yaml: string): string => {
   const path = join(dir, 'opsbot.yaml');
   writeFileSync(path, yaml);
   return path;
+};
+
+/**
+ * `opsbot serve --config <configPath>` as a child process on the fake Slack's API (HTTP mode, signed with
+ * SIGNING_SECRET) and the GCE fakes' static token, HOME and cwd `dir`, an ephemeral port, info logs.
+ */
+export const startServeOnFakes = (configPath: string, o: { dir: string; slack: FakeSlack }): OpsbotProcess =>
+  startOpsbotProcess(
+    ['serve', '--config', configPath],
+    {
+      HOME: o.dir,
+      SLACK_BOT_TOKEN: BOT_TOKEN,
+      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      SLACK_API_URL: o.slack.apiUrl,
+      GOOGLE_OAUTH_ACCESS_TOKEN: TEST_TOKEN,
+      PORT: '0',
+      OPSBOT_LOG_LEVEL: 'info',
+    },
+    { cwd: o.dir },
+  );
+
+/** SIGTERM, then waits for the process to exit (nothing if it never started). */
+export const stopServe = async (opsbot: OpsbotProcess | undefined): Promise<void> => {
+  if (!opsbot) return;
+  opsbot.kill('SIGTERM');
+  await opsbot.exited;
+};
+
+/**
+ * A raw Slack control sequence: a mention, a special mention or a link other than opsbot's own to the Google
+ * Cloud console. Escaped text has none.
+ */
+export const RAW_SLACK_CONTROL = /<[!@#]|<https?:\/\/(?!console\.cloud\.google\.com\/)/;
+
+/** Each raw Slack control sequence in `sent` (what opsbot sent to Slack), with 80 characters either side. */
+export const rawSlackControls = (sent: string): string[] =>
+  [...sent.matchAll(new RegExp(RAW_SLACK_CONTROL, 'g'))].map((m) =>
+    sent.slice(Math.max(0, m.index - 80), m.index + 80),
+  );
+
+/** What one slash command came to, once its audit row was written (the pipeline writes it last). */
+export interface AuditedAnswer {
+  readonly ackText: string;
+  readonly sentAt: number;
+  readonly audit: AuditRecord;
+  /** The root message the command posted (progress, then the answer), if it posted one. */
+  readonly root: PostedFakeMessage | undefined;
+  /** Thread replies under the root, in order. */
+  readonly thread: PostedFakeMessage[];
+}
+
+/** The audit rows of `command` (without its slash), none while the store is not open. */
+export const auditRowsOf = async (store: Store | undefined, command: string): Promise<AuditRecord[]> =>
+  (await store?.audit.list({ command })) ?? [];
+
+/** The first audit row of `command` that matches, waiting for it up to a deadline. */
+export const awaitAuditRow = async (
+  store: Store | undefined,
+  command: string,
+  match: (a: AuditRecord) => boolean,
+  timeoutMs = 60_000,
+): Promise<AuditRecord> => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const row = (await auditRowsOf(store, command)).find(match);
+    if (row) return row;
+    if (Date.now() > deadline) throw new Error('no audit row in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+/**
+ * Sends a signed slash command (e.g. `/diag`) to the serve process on `port` and waits for its audit row: the
+ * first new one whose arguments hold `key`, unique per test.
+ */
+export const slashUntilAudited = async (o: {
+  port: number;
+  slack: FakeSlack;
+  store: Store | undefined;
+  command: string;
+  text: string;
+  key: string;
+  user: string;
+  responseId?: string;
+}): Promise<AuditedAnswer> => {
+  const { slack } = o;
+  const audited = o.command.replace(/^\//, '');
+  const rootsBefore = new Set(slack.messages.filter((m) => m.threadTs === null).map((m) => m.ts));
+  const auditBefore = new Set((await auditRowsOf(o.store, audited)).map((a) => a.correlationId));
+  const sentAt = Date.now();
+  const r = await postSigned(
+    o.port,
+    slashBody({
+      command: o.command,
+      text: o.text,
+      user_id: o.user,
+      response_url: slack.responseUrl(o.responseId ?? o.key),
+    }),
+  );
+  expect(r.status).toBe(200);
+  const audit = await awaitAuditRow(
+    o.store,
+    audited,
+    (a) => !auditBefore.has(a.correlationId) && a.args.includes(o.key),
+  );
+  const root = slack.messages.find((m) => m.threadTs === null && !rootsBefore.has(m.ts));
+  const thread = root ? slack.messages.filter((m) => m.threadTs === root.ts) : [];
+  return { ackText: r.text, sentAt, audit, root, thread };
+};
+
+/** `/pipeline <mr>` in #ops from U0ALICE, signed as Slack sends it; expects the 200 ack. */
+export const postPipelineSlash = async (
+  port: number,
+  slack: FakeSlack,
+  mr: string,
+  responseId: string,
+): Promise<void> => {
+  const r = await postSigned(
+    port,
+    slashBody({
+      command: '/pipeline',
+      text: mr,
+      channel_id: 'C0OPS',
+      user_id: 'U0ALICE',
+      response_url: slack.responseUrl(responseId),
+    }),
+  );
+  expect(r.status).toBe(200);
 };
 
 /** Captures log lines (a pino destination). */

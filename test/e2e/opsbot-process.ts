@@ -171,3 +171,52 @@ export const signalReplica = async (r: Replica, signal: NodeJS.Signals): Promise
   r.child.kill(signal);
   await exited;
 };
+
+/** The replicas a suite has running, by name. */
+export interface ReplicaPool {
+  readonly replicas: Map<string, Replica>;
+  /** Starts replica `name` with the suite's config and environment as they are now. */
+  start(name: string): Promise<Replica>;
+  /** SIGKILL, waits for the exit, forgets it. */
+  kill(r: Replica): Promise<void>;
+  /** SIGTERM, waits for the exit, forgets it. */
+  stop(r: Replica): Promise<void>;
+  /** Replica `name`; throws if it is not running. */
+  get(name: string): Replica;
+  /** At the end of a suite: every replica killed, its log lines printed first when OPSBOT_E2E_LOGS is set. */
+  killAll(): void;
+}
+
+export const replicaPool = (o: {
+  configPath: () => string;
+  env: () => Record<string, string>;
+}): ReplicaPool => {
+  const replicas = new Map<string, Replica>();
+  return {
+    replicas,
+    async start(name) {
+      const r = await startReplica(name, o.configPath(), o.env());
+      replicas.set(name, r);
+      return r;
+    },
+    async kill(r) {
+      await signalReplica(r, 'SIGKILL');
+      replicas.delete(r.name);
+    },
+    async stop(r) {
+      await signalReplica(r, 'SIGTERM');
+      replicas.delete(r.name);
+    },
+    get(name) {
+      const r = replicas.get(name);
+      if (!r) throw new Error(`${name} is not running`);
+      return r;
+    },
+    killAll() {
+      for (const r of replicas.values()) {
+        if (process.env.OPSBOT_E2E_LOGS) console.log(r.name, r.lines.join('\n'));
+        r.child.kill('SIGKILL');
+      }
+    },
+  };
+};

@@ -2,14 +2,19 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createBareRepo } from '../fakes/git-repo.js';
-import { startFakeGithub } from '../fakes/github.js';
 import { githubLog } from '../fakes/github-actions.js';
-import { startFakeGitlab } from '../fakes/gitlab.js';
 import { gitlabTrace } from '../fakes/gitlab-ci.js';
 import { type FakeSlack, type PostedFakeMessage, startFakeSlack } from '../fakes/slack.js';
 import { engines, type StoreTarget } from '../store/harness.js';
-import { BOT_TOKEN, postSigned, SIGNING_SECRET, slashBody, tempDir, writeConfig } from './helpers.js';
+import { BOT_TOKEN, postPipelineSlash, tempDir, writeConfig } from './helpers.js';
 import { freePort, type OpsbotProcess, spawnOpsbot } from './process.js';
+import {
+  pipelinesYaml,
+  slackServeEnv,
+  startGithubWithRepo,
+  startGitlabWithRepo,
+  storeAndForgesYaml,
+} from './serve-config.js';
 
 /**
  * The pipeline follower as users run it: `opsbot serve` processes (bin/opsbot.js), killed with SIGKILL in the
@@ -28,25 +33,8 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => undefined);
 });
 
-const baseEnv = (slack: FakeSlack, extra: Record<string, string>): Record<string, string> => ({
-  SLACK_BOT_TOKEN: BOT_TOKEN,
-  SLACK_SIGNING_SECRET: SIGNING_SECRET,
-  SLACK_API_URL: slack.apiUrl,
-  ...extra,
-});
-
 const follow = async (bot: OpsbotProcess, slack: FakeSlack, mr: string, id: string) => {
-  const r = await postSigned(
-    bot.port,
-    slashBody({
-      command: '/pipeline',
-      text: mr,
-      channel_id: 'C0OPS',
-      user_id: 'U0ALICE',
-      response_url: slack.responseUrl(id),
-    }),
-  );
-  expect(r.status).toBe(200);
+  await postPipelineSlash(bot.port, slack, mr, id);
   return slack.waitFor(() => slack.messages.find((m) => m.threadTs === null && m.text.includes(mr)), 20_000);
 };
 
@@ -55,10 +43,7 @@ describe('opsbot serve processes', () => {
     const slack = await startFakeSlack({ token: BOT_TOKEN });
     const repo = await createBareRepo({ 'a.txt': 'a\n' });
     const sha = await repo.commitToBranch('fix/crash', { 'a.txt': 'b\n' }, 'fix');
-    const gitlab = await startFakeGitlab({
-      projects: { 'ops/app': repo },
-      tokens: { [GL_TOKEN]: { access: 'write' } },
-    });
+    const gitlab = await startGitlabWithRepo('ops/app', repo, GL_TOKEN);
     const tmp = tempDir();
     cleanups.push(
       () => tmp.cleanup(),
@@ -69,22 +54,13 @@ describe('opsbot serve processes', () => {
     const port = await freePort();
     const configPath = writeConfig(
       tmp.dir,
-      `
-store:
-  dataDir: ${tmp.dir}/data
-forges:
-  gitlab:
-    host: ${gitlab.host}
-pipelines:
-  polling:
-    mode: never
-  slack:
-    coalesceMs: 2500
-    minUpdateIntervalMs: 300
-    resultDelayMs: 200
-`,
+      storeAndForgesYaml(tmp.dir, { gitlab }) +
+        pipelinesYaml({
+          polling: 'never',
+          slack: { coalesceMs: 2500, minUpdateIntervalMs: 300, resultDelayMs: 200 },
+        }),
     );
-    const env = baseEnv(slack, {
+    const env = slackServeEnv(slack, {
       GITLAB_TOKEN: GL_TOKEN,
       GITLAB_WEBHOOK_SECRET: HOOK_SECRET,
       PORT: String(port),
@@ -151,10 +127,7 @@ pipelines:
       const slack = await startFakeSlack({ token: BOT_TOKEN });
       const repo = await createBareRepo({ 'a.txt': 'a\n' });
       const sha1 = await repo.commitToBranch('fix/race', { 'a.txt': 'b\n' }, 'first');
-      const gitlab = await startFakeGitlab({
-        projects: { 'ops/app': repo },
-        tokens: { [GL_TOKEN]: { access: 'write' } },
-      });
+      const gitlab = await startGitlabWithRepo('ops/app', repo, GL_TOKEN);
       const target = (await pg?.create()) as StoreTarget;
       const tmp = tempDir();
       cleanups.push(
@@ -164,22 +137,16 @@ pipelines:
         () => gitlab.close(),
         () => slack.close(),
       );
+      // No store section: the replicas share the DATABASE_URL below.
       const configPath = writeConfig(
         tmp.dir,
         `
 forges:
   gitlab:
     host: ${gitlab.host}
-pipelines:
-  polling:
-    mode: never
-  slack:
-    coalesceMs: 300
-    minUpdateIntervalMs: 300
-    resultDelayMs: 200
-`,
+${pipelinesYaml({ polling: 'never', slack: { coalesceMs: 300, minUpdateIntervalMs: 300, resultDelayMs: 200 } })}`,
       );
-      const env = baseEnv(slack, {
+      const env = slackServeEnv(slack, {
         GITLAB_TOKEN: GL_TOKEN,
         GITLAB_WEBHOOK_SECRET: HOOK_SECRET,
         DATABASE_URL: target.openOptions.databaseUrl as string,
@@ -269,10 +236,7 @@ pipelines:
     const slack = await startFakeSlack({ token: BOT_TOKEN });
     const repo = await createBareRepo({ 'a.txt': 'a\n' });
     const sha = await repo.commitToBranch('fix/poll', { 'a.txt': 'b\n' }, 'fix');
-    const github = await startFakeGithub({
-      repos: { 'acme/web': repo },
-      tokens: { [GH_TOKEN]: { access: 'write' } },
-    });
+    const github = await startGithubWithRepo('acme/web', repo, GH_TOKEN);
     const tmp = tempDir();
     cleanups.push(
       () => tmp.cleanup(),
@@ -282,24 +246,16 @@ pipelines:
     );
     const configPath = writeConfig(
       tmp.dir,
-      `
-store:
-  dataDir: ${tmp.dir}/data
-forges:
-  github:
-    baseUrl: ${github.baseUrl}
-pipelines:
-  polling:
-    mode: auto
-    intervalMs: 1000
-    maxIntervalMs: 2000
-  slack:
-    coalesceMs: 200
-    minUpdateIntervalMs: 300
-    resultDelayMs: 200
-`,
+      storeAndForgesYaml(tmp.dir, { github }) +
+        pipelinesYaml({
+          polling: { intervalMs: 1000, maxIntervalMs: 2000 },
+          slack: { coalesceMs: 200, minUpdateIntervalMs: 300, resultDelayMs: 200 },
+        }),
     );
-    const bot = await spawnOpsbot({ configPath, env: baseEnv(slack, { GITHUB_TOKEN: GH_TOKEN, PORT: '0' }) });
+    const bot = await spawnOpsbot({
+      configPath,
+      env: slackServeEnv(slack, { GITHUB_TOKEN: GH_TOKEN, PORT: '0' }),
+    });
     cleanups.push(() => bot.kill());
     const pr = github.addPull('acme/web', { head: 'fix/poll', title: 'polling' });
     const root = await follow(bot, slack, `acme/web#${pr.number}`, 'p1');

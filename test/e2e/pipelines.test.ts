@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MergeRequestStateEvent } from '../../src/integrations/forge/events.js';
 import { type RunningOpsbot, startOpsbot } from '../../src/main.js';
 import { createBareRepo, type GitRepo } from '../fakes/git-repo.js';
-import { type FakeGitlab, startFakeGitlab } from '../fakes/gitlab.js';
+import type { FakeGitlab } from '../fakes/gitlab.js';
 import { gitlabTrace } from '../fakes/gitlab-ci.js';
 import { type FakeSlack, type PostedFakeMessage, startFakeSlack } from '../fakes/slack.js';
 import {
@@ -12,11 +12,11 @@ import {
   buttonsOf,
   captureLines,
   postSigned,
-  SIGNING_SECRET,
   slashBody,
   tempDir,
   writeConfig,
 } from './helpers.js';
+import { pipelinesYaml, slackServeEnv, startGitlabWithRepo, storeAndForgesYaml } from './serve-config.js';
 
 /**
  * The pipeline follower end to end, in Slack terms: `/pipeline` on a GitLab MR nobody made through opsbot,
@@ -48,24 +48,11 @@ describe('following a GitLab MR pipeline in Slack (webhooks)', () => {
     slack = await startFakeSlack({ token: BOT_TOKEN });
     repo = await createBareRepo({ 'README.md': '# app\n', [LOCKS]: '0:elasticsearch-7.10.1-1.*\n' });
     sha = await repo.commitToBranch('feature/login', { 'login.rb': 'puts 1\n' }, 'login');
-    gitlab = await startFakeGitlab({
-      projects: { 'shop/app': repo },
-      tokens: { [GITLAB_TOKEN]: { access: 'write' } },
-    });
-    const config = `
-store:
-  dataDir: ${tmp.dir}/data
-forges:
-  gitlab:
-    host: ${gitlab.host}
-pipelines:
-  polling:
-    mode: never
-  slack:
-    coalesceMs: 150
-    minUpdateIntervalMs: 300
-    resultDelayMs: 150
-targets:
+    gitlab = await startGitlabWithRepo('shop/app', repo, GITLAB_TOKEN);
+    const config = `${storeAndForgesYaml(tmp.dir, { gitlab })}${pipelinesYaml({
+      polling: 'never',
+      slack: { coalesceMs: 150, minUpdateIntervalMs: 300, resultDelayMs: 150 },
+    })}targets:
   versionlock:
     - name: el7
       forge: gitlab
@@ -81,14 +68,7 @@ access:
       users: [${BOB}]
 `;
     bot = await startOpsbot({
-      env: {
-        SLACK_BOT_TOKEN: BOT_TOKEN,
-        SLACK_SIGNING_SECRET: SIGNING_SECRET,
-        SLACK_API_URL: slack.apiUrl,
-        GITLAB_TOKEN,
-        GITLAB_WEBHOOK_SECRET: HOOK_SECRET,
-        PORT: '0',
-      },
+      env: slackServeEnv(slack, { GITLAB_TOKEN, GITLAB_WEBHOOK_SECRET: HOOK_SECRET, PORT: '0' }),
       configPath: writeConfig(tmp.dir, config),
       destination: logs,
       host: '127.0.0.1',

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import { type FakeCompute, startFakeCompute } from '../fakes/gce-compute.js';
 import { TEST_TOKEN } from '../fakes/gce-env.js';
 import { buildFleet, type Fleet, seedFleet } from '../fakes/gce-fleet.js';
 import { type FakeLogging, startFakeLogging } from '../fakes/gce-logging.js';
+import { writeGceServeConfig } from '../fakes/gce-serve-config.js';
 import { type FakeSlack, type PostedFakeMessage, startFakeSlack, validateBlocks } from '../fakes/slack.js';
 import {
   BOT_TOKEN,
@@ -14,10 +15,11 @@ import {
   blockActionBody,
   buttonsOf,
   postSigned,
-  SIGNING_SECRET,
   slashBody,
+  startServeOnFakes,
+  stopServe,
 } from './helpers.js';
-import { type OpsbotProcess, startOpsbotProcess } from './opsbot-process.js';
+import type { OpsbotProcess } from './opsbot-process.js';
 
 /**
  * /reboots the way it runs: a real `opsbot serve` (HTTP mode) gets the signed slash command, reads the fleet
@@ -43,47 +45,27 @@ beforeAll(async () => {
   fleet = buildFleet({ end, vms: 900, entries: 12_000 });
   seedFleet(fleet, { compute, logging });
   dir = mkdtempSync(join(tmpdir(), 'opsbot-reboots-e2e-'));
-  const configPath = join(dir, 'opsbot.yaml');
-  writeFileSync(
-    configPath,
-    [
-      'slack:',
-      '  mode: http',
-      'google:',
-      `  projects: [${fleet.projects.join(', ')}]`,
-      '  endpoints:',
-      `    logging: ${logging.url}`,
-      `    compute: ${compute.url}`,
-      'access:',
-      '  commands:',
-      '    why-reboot:',
-      '      users: [U0ALICE]',
-      'store:',
-      `  dataDir: ${join(dir, 'data')}`,
-      '',
-    ].join('\n'),
-  );
-  opsbot = startOpsbotProcess(
-    ['serve', '--config', configPath],
+  const configPath = writeGceServeConfig(
+    dir,
+    { compute, logging },
     {
-      HOME: dir,
-      SLACK_BOT_TOKEN: BOT_TOKEN,
-      SLACK_SIGNING_SECRET: SIGNING_SECRET,
-      SLACK_API_URL: slack.apiUrl,
-      GOOGLE_OAUTH_ACCESS_TOKEN: TEST_TOKEN,
-      PORT: '0',
-      OPSBOT_LOG_LEVEL: 'info',
+      google: [`  projects: [${fleet.projects.join(', ')}]`],
+      extra: [
+        'slack:',
+        '  mode: http',
+        'access:',
+        '  commands:',
+        '    why-reboot:',
+        '      users: [U0ALICE]',
+      ],
     },
-    { cwd: dir },
   );
+  opsbot = startServeOnFakes(configPath, { dir: dir, slack });
   port = await opsbot.port(60_000);
 }, 120_000);
 
 afterAll(async () => {
-  if (opsbot) {
-    opsbot.kill('SIGTERM');
-    await opsbot.exited;
-  }
+  await stopServe(opsbot);
   await Promise.all([slack?.close(), logging?.close(), compute?.close()]);
   if (dir) rmSync(dir, { recursive: true, force: true });
 });

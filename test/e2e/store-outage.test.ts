@@ -1,23 +1,22 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open.js';
 import type { Store } from '../../src/store/types.js';
-import { createBareRepo, type GitRepo } from '../fakes/git-repo.js';
-import { type FakeGitlab, startFakeGitlab } from '../fakes/gitlab.js';
-import { type FakeSlack, type PostedFakeMessage, startFakeSlack } from '../fakes/slack.js';
+import type { GitRepo } from '../fakes/git-repo.js';
+import type { FakeGitlab } from '../fakes/gitlab.js';
+import type { FakeSlack } from '../fakes/slack.js';
 import { startTcpProxy, type TcpProxy, viaProxy } from '../fakes/tcp-proxy.js';
 import { createTestSchema, dropTestSchema } from '../store/harness.js';
+import { blockText, buttonsOf, postSigned, slashBody, tempDir } from './helpers.js';
+import { type Replica, replicaPool, signalReplica } from './opsbot-process.js';
+import { pipelinesYaml } from './serve-config.js';
 import {
-  BOT_TOKEN,
-  blockActionBody,
-  blockText,
-  buttonsOf,
-  postSigned,
-  SIGNING_SECRET,
-  slashBody,
-  tempDir,
-  writeConfig,
-} from './helpers.js';
-import { type Replica, signalReplica, startReplica } from './opsbot-process.js';
+  VERSIONLOCK_REQUESTER as ALICE,
+  VERSIONLOCK_CHANNEL as CHANNEL,
+  replicaEnv,
+  startVersionlockFakes,
+  versionlockSteps,
+  writeVersionlockServeConfig,
+} from './versionlock-replicas.js';
 
 /**
  * `opsbot serve` (HTTP mode, real child processes) on PostgreSQL while the database goes away: a failover, a
@@ -30,10 +29,6 @@ import { type Replica, signalReplica, startReplica } from './opsbot-process.js';
 const DATABASE_URL = process.env.DATABASE_URL;
 const GITLAB_TOKEN = 'glpat-outage-write-token-77';
 const HOOK_SECRET = 'outage-hook-secret-41';
-const LOCKS = 'inventory/versionlock.list';
-const CHANNEL = 'C0OPS';
-const ALICE = 'U0ALICE';
-const BOB = 'U0BOB';
 /** Slack shows "operation_timeout" to the user when a slash command is not acknowledged within 3 s. */
 const SLACK_ACK_MS = 3_000;
 /** Restore -> converged: the apply lease (3 s), the resumer's period, the forge and Slack calls. */
@@ -52,22 +47,19 @@ describe.skipIf(!DATABASE_URL)('opsbot serve while its PostgreSQL goes away', ()
   let configPath: string;
   let proxiedUrl: string;
   const tmp = tempDir();
-  const replicas = new Map<string, Replica>();
   let n = 0;
-
-  const start = async (name: string): Promise<Replica> => {
-    const r = await startReplica(name, configPath, {
-      HOME: tmp.dir,
-      SLACK_BOT_TOKEN: BOT_TOKEN,
-      SLACK_SIGNING_SECRET: SIGNING_SECRET,
-      SLACK_API_URL: slack.apiUrl,
-      GITLAB_TOKEN,
-      GITLAB_WEBHOOK_SECRET: HOOK_SECRET,
-      DATABASE_URL: proxiedUrl,
-    });
-    replicas.set(name, r);
-    return r;
-  };
+  const pool = replicaPool({
+    configPath: () => configPath,
+    env: () =>
+      replicaEnv({
+        home: tmp.dir,
+        slack,
+        gitlabToken: GITLAB_TOKEN,
+        databaseUrl: proxiedUrl,
+        extra: { GITLAB_WEBHOOK_SECRET: HOOK_SECRET },
+      }),
+  });
+  const { replicas, start } = pool;
   const alive = (r: Replica): boolean => r.child.exitCode === null && r.child.signalCode === null;
   /** Replica `name`, started again if an earlier test left it dead: each test stands on its own. */
   const running = async (name: string): Promise<Replica> => {
@@ -81,47 +73,17 @@ describe.skipIf(!DATABASE_URL)('opsbot serve while its PostgreSQL goes away', ()
     const base = new URL(DATABASE_URL as string);
     proxy = await startTcpProxy({ host: base.hostname, port: Number(base.port || 5432) });
     proxiedUrl = viaProxy(made.databaseUrl, proxy);
-    slack = await startFakeSlack({ token: BOT_TOKEN });
-    repo = await createBareRepo({ [LOCKS]: '# managed by opsbot\n0:elasticsearch-7.10.1-1.*\n' });
-    gitlab = await startFakeGitlab({
-      projects: { 'infra/ansible': repo },
-      tokens: { [GITLAB_TOKEN]: { access: 'write' } },
+    ({ slack, repo, gitlab } = await startVersionlockFakes(GITLAB_TOKEN));
+    configPath = writeVersionlockServeConfig(tmp.dir, gitlab, {
+      leaseMs: 3000,
+      storeExtra: '  queryTimeoutMs: 2000\n',
+      extra:
+        `http:\n  drainTimeoutMs: ${DRAIN_MS}\n` +
+        pipelinesYaml({
+          polling: 'never',
+          slack: { coalesceMs: 200, minUpdateIntervalMs: 200, resultDelayMs: 100 },
+        }),
     });
-    configPath = writeConfig(
-      tmp.dir,
-      `
-store:
-  dataDir: ${tmp.dir}/data
-  queryTimeoutMs: 2000
-http:
-  drainTimeoutMs: ${DRAIN_MS}
-forges:
-  gitlab:
-    host: ${gitlab.host}
-targets:
-  versionlock:
-    - name: el7
-      forge: gitlab
-      repo: infra/ansible
-      path: ${LOCKS}
-      format: yum
-access:
-  approvals:
-    versionlock:
-      users: [${BOB}]
-changes:
-  leaseMs: 3000
-  resumeIntervalMs: 250
-  slackSyncIntervalMs: 250
-pipelines:
-  polling:
-    mode: never
-  slack:
-    coalesceMs: 200
-    minUpdateIntervalMs: 200
-    resultDelayMs: 100
-`,
-    );
     // The suite's own view of the database, not through the proxy.
     store = await openStore({ databaseUrl: made.databaseUrl, dataDir: tmp.dir });
     await start('A');
@@ -138,10 +100,7 @@ pipelines:
   });
 
   afterAll(async () => {
-    for (const r of replicas.values()) {
-      if (process.env.OPSBOT_E2E_LOGS) console.log(r.name, r.lines.join('\n'));
-      r.child.kill('SIGKILL');
-    }
+    pool.killAll();
     await store?.close();
     await proxy?.close();
     await Promise.all([slack?.close(), gitlab?.close()]);
@@ -176,60 +135,15 @@ pipelines:
       timeoutMs,
     );
 
-  /** /versionlock add <pkg> through r: the root message once it has its two buttons. */
-  const request = async (r: Replica, pkg: string): Promise<PostedFakeMessage> => {
-    const res = await slash(r, '/versionlock', `add ${pkg} 7.10.2-1`);
-    expect(res.status).toBe(200);
-    return slack.waitFor(
-      () =>
-        slack.messages.find((m) => m.threadTs === null && m.text.includes(pkg) && buttonsOf(m).length === 2),
-      15_000,
-    );
-  };
-  const approve = async (r: Replica, rootMsg: PostedFakeMessage): Promise<void> => {
-    const button = buttonsOf(rootMsg).find((b) => b.action_id === 'change_approve');
-    if (!button) throw new Error('no Approve button');
-    const res = await postSigned(
-      r.port,
-      blockActionBody({ user: BOB, message: rootMsg, button, responseUrl: slack.responseUrl(`c${++n}`) }),
-    );
-    expect(res.status).toBe(200);
-  };
-  const changeOf = async (rootMsg: PostedFakeMessage) => {
-    const id = (buttonsOf(rootMsg)[0]?.value ?? '').split(':')[0] as string;
-    const c = await store.changes.get(id);
-    if (!c) throw new Error('no change');
-    return c;
-  };
-  const thread = (rootMsg: PostedFakeMessage) => slack.messages.filter((m) => m.threadTs === rootMsg.ts);
+  const { request, approve, changeOf, expectConverged } = versionlockSteps({
+    slack: () => slack,
+    gitlab: () => gitlab,
+    store: () => store,
+    next: () => ++n,
+    convergeMs: CONVERGE_MS,
+  });
   const storeFailures = (r: Replica) =>
     r.lines.filter((l) => l.includes('The opsbot database is not reachable')).length;
-
-  /** What a user sees once it converged: one MR, linked in the thread once, root without buttons, open. */
-  const expectConverged = async (rootMsg: PostedFakeMessage, changeId: string, branch: string) => {
-    const mr = await slack.waitFor(
-      () => gitlab.mergeRequests.find((m) => m.source_branch === branch),
-      CONVERGE_MS,
-    );
-    const mrUrl = `${gitlab.host}/infra/ansible/-/merge_requests/${mr.iid}`;
-    await slack.waitFor(
-      () =>
-        thread(rootMsg).some((m) => blockText(m).includes(mrUrl)) &&
-        buttonsOf(rootMsg).length === 0 &&
-        blockText(rootMsg).includes(mrUrl),
-      CONVERGE_MS,
-    );
-    await expect
-      .poll(async () => (await store.changes.get(changeId))?.status, { timeout: CONVERGE_MS })
-      .toBe('open');
-    expect(gitlab.mergeRequests.filter((m) => m.source_branch === branch)).toHaveLength(1);
-    const ids = thread(rootMsg).map((m) =>
-      String((m.blocks?.[0] as { block_id?: string } | undefined)?.block_id),
-    );
-    expect(new Set(ids).size).toBe(ids.length);
-    expect(thread(rootMsg).filter((m) => m.text.includes('Approved by'))).toHaveLength(1);
-    expect(thread(rootMsg).filter((m) => blockText(m).includes(mrUrl))).toHaveLength(1);
-  };
 
   it('during the cut: /readyz 503 naming the store at once, /healthz 200, commands answered within 3 s; after it: ready again and working, same process', async () => {
     const a = await running('A');

@@ -6,8 +6,9 @@ import { type FleetVm, systemEvent } from '../fakes/gce-fleet.js';
 import { type FakeLogging, startFakeLogging } from '../fakes/gce-logging.js';
 import { type FakeSlack, startFakeSlack } from '../fakes/slack.js';
 import { createTestSchema, dropTestSchema } from '../store/harness.js';
-import { BOT_TOKEN, postSigned, SIGNING_SECRET, slashBody, tempDir, writeConfig } from './helpers.js';
-import { type Replica, signalReplica, startReplica } from './opsbot-process.js';
+import { BOT_TOKEN, postSigned, slashBody, tempDir, writeConfig } from './helpers.js';
+import { type Replica, replicaPool } from './opsbot-process.js';
+import { slackServeEnv } from './serve-config.js';
 
 /**
  * The platform-event watch with two real `opsbot serve` replicas on one PostgreSQL schema: one polls at a
@@ -38,25 +39,15 @@ describe.skipIf(!DATABASE_URL)(
     let databaseUrl: string;
     let schema: string;
     const tmp = tempDir();
-    const replicas = new Map<string, Replica>();
-
-    const start = async (name: string): Promise<Replica> => {
-      const r = await startReplica(name, configPath, {
-        HOME: tmp.dir,
-        SLACK_BOT_TOKEN: BOT_TOKEN,
-        SLACK_SIGNING_SECRET: SIGNING_SECRET,
-        SLACK_API_URL: slack.apiUrl,
-        GOOGLE_OAUTH_ACCESS_TOKEN: TEST_TOKEN,
-        DATABASE_URL: databaseUrl,
-      });
-      replicas.set(name, r);
-      return r;
-    };
-
-    const kill = async (r: Replica): Promise<void> => {
-      await signalReplica(r, 'SIGKILL');
-      replicas.delete(r.name);
-    };
+    const { replicas, start, kill, killAll } = replicaPool({
+      configPath: () => configPath,
+      env: () =>
+        slackServeEnv(slack, {
+          HOME: tmp.dir,
+          GOOGLE_OAUTH_ACCESS_TOKEN: TEST_TOKEN,
+          DATABASE_URL: databaseUrl,
+        }),
+    });
 
     /** Top-level messages of the watch channel (thread replies excluded). */
     const posted = () => slack.messages.filter((m) => m.channel === CHANNEL && m.threadTs === null);
@@ -90,7 +81,7 @@ describe.skipIf(!DATABASE_URL)(
     }, 90_000);
 
     afterAll(async () => {
-      for (const r of replicas.values()) r.child.kill('SIGKILL');
+      killAll();
       await Promise.all([slack?.close(), logging?.close(), compute?.close()]);
       await dropTestSchema(DATABASE_URL as string, schema);
       tmp.cleanup();

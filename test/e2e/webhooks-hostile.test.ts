@@ -2,14 +2,15 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBareRepo, type GitRepo } from '../fakes/git-repo.js';
-import { type FakeGithub, startFakeGithub } from '../fakes/github.js';
+import type { GitRepo } from '../fakes/git-repo.js';
+import type { FakeGithub } from '../fakes/github.js';
 import { githubLog } from '../fakes/github-actions.js';
-import { type FakeGitlab, startFakeGitlab } from '../fakes/gitlab.js';
+import type { FakeGitlab } from '../fakes/gitlab.js';
 import { gitlabTrace } from '../fakes/gitlab-ci.js';
 import { type FakeSlack, type PostedFakeMessage, startFakeSlack } from '../fakes/slack.js';
-import { BOT_TOKEN, postSigned, SIGNING_SECRET, slashBody, tempDir, writeConfig } from './helpers.js';
+import { BOT_TOKEN, postPipelineSlash, tempDir, writeConfig } from './helpers.js';
 import { type OpsbotProcess, spawnOpsbot } from './process.js';
+import { pipelinesYaml, slackServeEnv, startAppForges, storeAndForgesYaml } from './serve-config.js';
 
 /**
  * One real `opsbot serve` process (bin/opsbot.js) attacked over the wire, and followed pipelines whose forge
@@ -136,53 +137,26 @@ describe('opsbot serve under hostile webhooks and a misbehaving forge', () => {
 
   beforeAll(async () => {
     slack = await startFakeSlack({ token: BOT_TOKEN });
-    glRepo = await createBareRepo({ 'a.txt': 'a\n' });
-    ghRepo = await createBareRepo({ 'a.txt': 'a\n' });
+    ({ glRepo, ghRepo, gitlab, github } = await startAppForges(GL_TOKEN, GH_TOKEN));
     glSha = await glRepo.commitToBranch('fix/<!channel>-<@U0EVIL>|x&y', { 'a.txt': 'b\n' }, 'fix');
-    gitlab = await startFakeGitlab({
-      projects: { 'ops/app': glRepo },
-      tokens: { [GL_TOKEN]: { access: 'write' } },
-    });
-    github = await startFakeGithub({
-      repos: { 'acme/web': ghRepo },
-      tokens: { [GH_TOKEN]: { access: 'write' } },
-    });
     const configPath = writeConfig(
       tmp.dir,
-      `
-store:
-  dataDir: ${tmp.dir}/data
-forges:
-  gitlab:
-    host: ${gitlab.host}
-  github:
-    baseUrl: ${github.baseUrl}
-pipelines:
-  webhooks:
-    maxBodyBytes: ${MAX_BODY}
-    bodyTimeoutMs: ${BODY_TIMEOUT_MS}
-  polling:
-    mode: auto
-    intervalMs: 1000
-    maxIntervalMs: 2000
-  slack:
-    coalesceMs: 150
-    minUpdateIntervalMs: 200
-    resultDelayMs: 100
-`,
+      storeAndForgesYaml(tmp.dir, { gitlab, github }) +
+        pipelinesYaml({
+          webhooks: { maxBodyBytes: MAX_BODY, bodyTimeoutMs: BODY_TIMEOUT_MS },
+          polling: { intervalMs: 1000, maxIntervalMs: 2000 },
+          slack: { coalesceMs: 150, minUpdateIntervalMs: 200, resultDelayMs: 100 },
+        }),
     );
     bot = await spawnOpsbot({
       configPath,
-      env: {
-        SLACK_BOT_TOKEN: BOT_TOKEN,
-        SLACK_SIGNING_SECRET: SIGNING_SECRET,
-        SLACK_API_URL: slack.apiUrl,
+      env: slackServeEnv(slack, {
         GITLAB_TOKEN: GL_TOKEN,
         GITHUB_TOKEN: GH_TOKEN,
         GITLAB_WEBHOOK_SECRET: GL_SECRET,
         GITHUB_WEBHOOK_SECRET: GH_SECRET,
         PORT: '0',
-      },
+      }),
     });
     gitlab.setWebhook({
       url: `http://127.0.0.1:${bot.port}/webhooks/gitlab`,
@@ -201,17 +175,7 @@ pipelines:
   /** `/pipeline <mr>` in #ops, as a user would; resolves with the thread's root message. */
   const follow = async (mr: string) => {
     followed += 1;
-    const r = await postSigned(
-      bot.port,
-      slashBody({
-        command: '/pipeline',
-        text: mr,
-        channel_id: 'C0OPS',
-        user_id: 'U0ALICE',
-        response_url: slack.responseUrl(`h${followed}`),
-      }),
-    );
-    expect(r.status).toBe(200);
+    await postPipelineSlash(bot.port, slack, mr, `h${followed}`);
     return slack.waitFor(
       () => slack.messages.find((m) => m.threadTs === null && m.text.includes(mr) && !m.broadcast),
       20_000,

@@ -2,11 +2,12 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningOpsbot, startOpsbot } from '../../src/main.js';
-import { createBareRepo, type GitRepo } from '../fakes/git-repo.js';
-import { type FakeGithub, startFakeGithub } from '../fakes/github.js';
-import { type FakeGitlab, startFakeGitlab } from '../fakes/gitlab.js';
+import type { GitRepo } from '../fakes/git-repo.js';
+import type { FakeGithub } from '../fakes/github.js';
+import type { FakeGitlab } from '../fakes/gitlab.js';
 import { type FakeSlack, type PostedFakeMessage, startFakeSlack } from '../fakes/slack.js';
-import { BOT_TOKEN, captureLines, SIGNING_SECRET, tempDir, writeConfig } from './helpers.js';
+import { BOT_TOKEN, captureLines, tempDir, writeConfig } from './helpers.js';
+import { pipelinesYaml, slackServeEnv, startAppForges, storeAndForgesYaml } from './serve-config.js';
 
 /**
  * The webhook endpoints under hostile and unlucky conditions, over real HTTP into a running opsbot: wrong
@@ -91,23 +92,11 @@ describe('webhook endpoints over the wire', () => {
 
   beforeAll(async () => {
     slack = await startFakeSlack({ token: BOT_TOKEN });
-    glRepo = await createBareRepo({ 'a.txt': 'a\n' });
-    ghRepo = await createBareRepo({ 'a.txt': 'a\n' });
+    ({ glRepo, ghRepo, gitlab, github } = await startAppForges(GL_TOKEN, GH_TOKEN));
     glSha = await glRepo.commitToBranch('fix/a', { 'a.txt': 'b\n' }, 'fix');
     ghSha = await ghRepo.commitToBranch('fix/b', { 'a.txt': 'c\n' }, 'fix');
-    gitlab = await startFakeGitlab({
-      projects: { 'ops/app': glRepo },
-      tokens: { [GL_TOKEN]: { access: 'write' } },
-    });
-    github = await startFakeGithub({
-      repos: { 'acme/web': ghRepo },
-      tokens: { [GH_TOKEN]: { access: 'write' } },
-    });
     bot = await startOpsbot({
-      env: {
-        SLACK_BOT_TOKEN: BOT_TOKEN,
-        SLACK_SIGNING_SECRET: SIGNING_SECRET,
-        SLACK_API_URL: slack.apiUrl,
+      env: slackServeEnv(slack, {
         GITLAB_TOKEN: GL_TOKEN,
         GITHUB_TOKEN: GH_TOKEN,
         GITLAB_WEBHOOK_SECRET: GL_SECRET,
@@ -115,27 +104,15 @@ describe('webhook endpoints over the wire', () => {
         GITHUB_WEBHOOK_SECRET: GH_SECRET,
         GITHUB_WEBHOOK_SECRET_PREVIOUS: GH_OLD,
         PORT: '0',
-      },
+      }),
       configPath: writeConfig(
         tmp.dir,
-        `
-store:
-  dataDir: ${tmp.dir}/data
-forges:
-  gitlab:
-    host: ${gitlab.host}
-  github:
-    baseUrl: ${github.baseUrl}
-pipelines:
-  webhooks:
-    maxBodyBytes: ${MAX_BODY}
-  polling:
-    mode: never
-  slack:
-    coalesceMs: 150
-    minUpdateIntervalMs: 200
-    resultDelayMs: 100
-`,
+        storeAndForgesYaml(tmp.dir, { gitlab, github }) +
+          pipelinesYaml({
+            webhooks: { maxBodyBytes: MAX_BODY },
+            polling: 'never',
+            slack: { coalesceMs: 150, minUpdateIntervalMs: 200, resultDelayMs: 100 },
+          }),
       ),
       destination: logs,
       host: '127.0.0.1',

@@ -1,16 +1,23 @@
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open.js';
-import type { AuditRecord } from '../../src/store/types.js';
 import { type FakeCompute, startFakeCompute } from '../fakes/gce-compute.js';
 import { TEST_TOKEN } from '../fakes/gce-env.js';
-import type { RecordedRequest } from '../fakes/gce-http.js';
+import { projectOfRequest, type RecordedRequest } from '../fakes/gce-http.js';
 import { activity, seedHostErrorIncident } from '../fakes/gce-incident.js';
 import { type FakeLogging, startFakeLogging } from '../fakes/gce-logging.js';
+import { writeGceServeConfig } from '../fakes/gce-serve-config.js';
 import { type FakeSlack, type PostedFakeMessage, startFakeSlack, validateBlocks } from '../fakes/slack.js';
-import { BOT_TOKEN, postSigned, SIGNING_SECRET, slashBody, tempDir } from './helpers.js';
-import { type OpsbotProcess, startOpsbotProcess } from './opsbot-process.js';
+import {
+  type AuditedAnswer,
+  BOT_TOKEN,
+  rawSlackControls,
+  slashUntilAudited,
+  startServeOnFakes,
+  stopServe,
+  tempDir,
+} from './helpers.js';
+import type { OpsbotProcess } from './opsbot-process.js';
 
 /**
  * /why-reboot when things break, the way it runs: one real `opsbot serve` process (HTTP mode) for the file,
@@ -36,108 +43,40 @@ beforeAll(async () => {
     startFakeCompute({ accessToken: TEST_TOKEN }),
     startFakeLogging({ accessToken: TEST_TOKEN, maxPageSize: 5, emptyPagesBefore: 1 }),
   ]);
-  const configPath = join(tmp.dir, 'opsbot.yaml');
-  writeFileSync(
-    configPath,
-    [
-      'google:',
-      '  endpoints:',
-      `    logging: ${logging.url}`,
-      `    compute: ${compute.url}`,
-      `  timeouts: { instanceMs: ${SOURCE_MS}, auditLogsMs: ${SOURCE_MS}, guestLogsMs: ${SOURCE_MS}, serialMs: ${SOURCE_MS} }`,
-      'store:',
-      `  dataDir: ${join(tmp.dir, 'data')}`,
-      'access:',
-      '  commands:',
-      '    why-reboot:',
-      `      users: [${ALLOWED}]`,
-      '',
-    ].join('\n'),
-  );
-  opsbot = startOpsbotProcess(
-    ['serve', '--config', configPath],
+  const configPath = writeGceServeConfig(
+    tmp.dir,
+    { compute, logging },
     {
-      HOME: tmp.dir,
-      SLACK_BOT_TOKEN: BOT_TOKEN,
-      SLACK_SIGNING_SECRET: SIGNING_SECRET,
-      SLACK_API_URL: slack.apiUrl,
-      GOOGLE_OAUTH_ACCESS_TOKEN: TEST_TOKEN,
-      PORT: '0',
-      OPSBOT_LOG_LEVEL: 'info',
+      google: [
+        `  timeouts: { instanceMs: ${SOURCE_MS}, auditLogsMs: ${SOURCE_MS}, guestLogsMs: ${SOURCE_MS}, serialMs: ${SOURCE_MS} }`,
+      ],
+      extra: ['access:', '  commands:', '    why-reboot:', `      users: [${ALLOWED}]`],
     },
-    { cwd: tmp.dir },
   );
+  opsbot = startServeOnFakes(configPath, { dir: tmp.dir, slack });
   port = await opsbot.port(60_000);
   store = await openStore({ dataDir: join(tmp.dir, 'data') });
 }, 90_000);
 
 afterAll(async () => {
   await store?.close();
-  if (opsbot) {
-    opsbot.kill('SIGTERM');
-    await opsbot.exited;
-  }
+  await stopServe(opsbot);
   await Promise.all([slack?.close(), compute?.close(), logging?.close()]);
   tmp.cleanup();
 });
 
-const projectOf = (r: RecordedRequest): string => {
-  const inPath = /\/projects\/([^/]+)\//.exec(r.path)?.[1];
-  if (inPath) return inPath;
-  const names = (r.body as { resourceNames?: string[] } | undefined)?.resourceNames ?? [];
-  return /^projects\/(.+)$/.exec(names[0] ?? '')?.[1] ?? '';
-};
+const projectOf = projectOfRequest;
 const filterOf = (r: RecordedRequest): string =>
   String((r.body as { filter?: string } | undefined)?.filter ?? '');
 
-const auditRows = async (): Promise<AuditRecord[]> =>
-  (await store?.audit.list({ command: 'why-reboot' })) ?? [];
-
-interface Answer {
-  readonly ackText: string;
-  readonly sentAt: number;
-  readonly audit: AuditRecord;
-  readonly root: PostedFakeMessage | undefined;
-  readonly thread: PostedFakeMessage[];
-}
-
 /** Sends `/why-reboot <text>` and waits for its audit row (the one whose arguments hold `key`). */
-const whyReboot = async (text: string, key: string, o: { user?: string } = {}): Promise<Answer> => {
-  const rootsBefore = new Set(slack.messages.filter((m) => m.threadTs === null).map((m) => m.ts));
-  const auditBefore = new Set((await auditRows()).map((a) => a.correlationId));
-  const sentAt = Date.now();
-  const r = await postSigned(
-    port,
-    slashBody({
-      command: '/why-reboot',
-      text,
-      user_id: o.user ?? ALLOWED,
-      response_url: slack.responseUrl(key),
-    }),
-  );
-  expect(r.status).toBe(200);
-  const deadline = Date.now() + 60_000;
-  let audit: AuditRecord | undefined;
-  while (!audit) {
-    audit = (await auditRows()).find((a) => !auditBefore.has(a.correlationId) && a.args.includes(key));
-    if (!audit && Date.now() > deadline) throw new Error(`no audit row for ${key} in time`);
-    if (!audit) await new Promise((res) => setTimeout(res, 50));
-  }
-  const root = slack.messages.find((m) => m.threadTs === null && !rootsBefore.has(m.ts));
-  const thread = root ? slack.messages.filter((m) => m.threadTs === root.ts) : [];
-  return { ackText: r.text, sentAt, audit, root, thread };
-};
+const whyReboot = (text: string, key: string, o: { user?: string } = {}): Promise<AuditedAnswer> =>
+  slashUntilAudited({ port, slack, store, command: '/why-reboot', text, key, user: o.user ?? ALLOWED });
 
 const shown = (m: PostedFakeMessage | undefined): string => JSON.stringify([m?.text, m?.blocks]);
 const everythingSent = (): string =>
   JSON.stringify([slack.calls.map((c) => c.args), slack.responses.map((r) => r.body)]);
-const RAW_CONTROL = /<[!@#]|<https?:\/\/(?!console\.cloud\.google\.com\/)/;
-const rawControls = (): string[] => {
-  const all = everythingSent();
-  return [...all.matchAll(new RegExp(RAW_CONTROL, 'g'))].map((m) =>
-    all.slice(Math.max(0, m.index - 80), m.index + 80),
-  );
-};
+const rawControls = (): string[] => rawSlackControls(everythingSent());
 
 describe('/why-reboot when a Google source fails (real process)', () => {
   it('the audit log rate-limited (429 with Retry-After): waits, retries, and gives the host-error verdict with high confidence', async () => {

@@ -2,13 +2,14 @@
  * The three GCE fakes /diag talks to (Compute, Cloud Logging, Cloud Monitoring), seeded with a host scenario,
  * and a config file pointing opsbot at them (static token: nothing reaches Google's token host).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type FakeCompute, startFakeCompute } from './gce-compute.js';
 import { TEST_TOKEN } from './gce-env.js';
 import { type FakeLogging, startFakeLogging } from './gce-logging.js';
 import { type FakeMonitoring, startFakeMonitoring } from './gce-monitoring.js';
+import { writeGceServeConfig } from './gce-serve-config.js';
 import type { HostScenario } from './host-scenarios.js';
 
 export interface DiagFakes {
@@ -22,27 +23,21 @@ export interface DiagFakes {
   close(): Promise<void>;
 }
 
-export const startDiagFakes = async (extraConfig: readonly string[] = []): Promise<DiagFakes> => {
+/** `extraConfig`: more top-level config lines; `googleConfig`: more lines of the google section. */
+export const startDiagFakes = async (
+  extraConfig: readonly string[] = [],
+  googleConfig: readonly string[] = [],
+): Promise<DiagFakes> => {
   const [compute, logging, monitoring] = await Promise.all([
     startFakeCompute({ accessToken: TEST_TOKEN }),
     startFakeLogging({ accessToken: TEST_TOKEN, maxPageSize: 50, emptyPagesBefore: 1 }),
     startFakeMonitoring({ accessToken: TEST_TOKEN, maxPageSize: 3, emptyPagesBefore: 1 }),
   ]);
   const dir = mkdtempSync(join(tmpdir(), 'opsbot-diag-'));
-  const configPath = join(dir, 'opsbot.yaml');
-  writeFileSync(
-    configPath,
-    [
-      'google:',
-      '  endpoints:',
-      `    logging: ${logging.url}`,
-      `    compute: ${compute.url}`,
-      `    monitoring: ${monitoring.url}`,
-      'store:',
-      `  dataDir: ${join(dir, 'data')}`,
-      ...extraConfig,
-      '',
-    ].join('\n'),
+  const configPath = writeGceServeConfig(
+    dir,
+    { compute, logging, monitoring },
+    { google: googleConfig, extra: extraConfig },
   );
   return {
     compute,

@@ -15,6 +15,14 @@ export interface RecordedRequest {
   readonly at: number; // ms since the server started
 }
 
+/** The project a Google request is about (Compute and Monitoring: the path; Logging: resourceNames). */
+export const projectOfRequest = (r: RecordedRequest): string => {
+  const inPath = /\/projects\/([^/]+)\//.exec(r.path)?.[1];
+  if (inPath) return inPath;
+  const names = (r.body as { resourceNames?: string[] } | undefined)?.resourceNames ?? [];
+  return /^projects\/(.+)$/.exec(names[0] ?? '')?.[1] ?? '';
+};
+
 export interface InjectedFailure {
   readonly status: number;
   /** Seconds, sent as Retry-After. */
