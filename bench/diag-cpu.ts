@@ -38,19 +38,7 @@ interface Run {
 }
 
 export const runDiagCpu = async (runs = Number(process.env.DIAG_CPU_RUNS ?? 5)): Promise<Run[]> => {
-  const { fakes, scenario } = await startDiagBenchFakes();
-  const { project, zone, name } = scenario.target;
-  const args = [
-    'diag',
-    `${project}/${zone}/${name}`,
-    '--since',
-    scenario.from.toISOString(),
-    '--until',
-    scenario.end.toISOString(),
-    '--config',
-    fakes.configPath,
-    '--json',
-  ];
+  const { fakes, cliArgs: args } = await startDiagBenchFakes();
   const nodeArgs = (process.env.DIAG_CPU_NODE_ARGS ?? '').split(' ').filter(Boolean);
   /** A command the process runs under, e.g. `valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p`. */
   const wrap = (process.env.DIAG_CPU_WRAP ?? '').split(' ').filter(Boolean);

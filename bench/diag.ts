@@ -98,7 +98,7 @@ export interface DiagBenchResult {
 export const runDiagBench = async (
   runs = Number(process.env.DIAG_BENCH_RUNS ?? 5),
 ): Promise<DiagBenchResult> => {
-  const { fakes, scenario } = await startDiagBenchFakes();
+  const { fakes, scenario, cliArgs } = await startDiagBenchFakes();
 
   const { project, zone, name, id } = scenario.target;
   const window = { from: scenario.from, to: scenario.end };
@@ -205,17 +205,7 @@ export const runDiagBench = async (
     // SQLite file under the config's dataDir): cold with this VM's row deleted before the run, warm with it.
     const processRuns: Record<Path, number[]> = { cold: [], warm: [] };
     const cliStore = join(fakes.dir, 'data', SQLITE_FILE_NAME);
-    const args = [
-      'diag',
-      question.vm,
-      '--since',
-      window.from.toISOString(),
-      '--until',
-      window.to.toISOString(),
-      '--config',
-      fakes.configPath,
-      '--json',
-    ];
+    const args = cliArgs;
     const env = { GOOGLE_OAUTH_ACCESS_TOKEN: TEST_TOKEN, OPSBOT_NO_AUDIT: '1' };
     await (await openStore({ dataDir: join(fakes.dir, 'data') })).close(); // the user's store exists
     await runProcess(args, env); // remembers the VM (not timed)

@@ -24,5 +24,18 @@ export const startDiagBenchFakes = async () => {
   fakes.logging.latencyByFilter.cloudaudit = DIAG_LATENCY.audit;
   fakes.logging.latencyByFilter['/logs/syslog'] = DIAG_LATENCY.guest;
   fakes.monitoring.latencyMs['timeSeries.list'] = DIAG_LATENCY.metrics;
-  return { fakes, scenario };
+  const { project, zone, name } = scenario.target;
+  /** `opsbot diag` over the scenario's window against these fakes, as a user types it (JSON out). */
+  const cliArgs = [
+    'diag',
+    `${project}/${zone}/${name}`,
+    '--since',
+    scenario.from.toISOString(),
+    '--until',
+    scenario.end.toISOString(),
+    '--config',
+    fakes.configPath,
+    '--json',
+  ];
+  return { fakes, scenario, cliArgs };
 };
