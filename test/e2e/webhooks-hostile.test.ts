@@ -470,13 +470,13 @@ describe('opsbot serve under hostile webhooks and a misbehaving forge', () => {
     });
     const root = await follow(`ops/app!${mr.iid}`);
     const thread = threadOf(root);
-    gitlab.webhooks.hold();
-    const p = gitlab.ci.createPipeline('ops/app', {
-      mrIid: mr.iid,
-      sha: glSha,
-      jobs: [{ name: 'unit', stage: 'test' }],
-    });
-    gitlab.webhooks.release(() => []);
+    const p = gitlab.webhooks.withheld(() =>
+      gitlab.ci.createPipeline('ops/app', {
+        mrIid: mr.iid,
+        sha: glSha,
+        jobs: [{ name: 'unit', stage: 'test' }],
+      }),
+    );
     const body = JSON.stringify({ ...gitlab.ci.pipelineHookBody(p), padding: 'p'.repeat(MAX_BODY - 4_096) });
     // What an operator's Prometheus sees, sampled while the flood lasts.
     const metric = async (name: string) => {

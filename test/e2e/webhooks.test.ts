@@ -167,13 +167,13 @@ describe('webhook endpoints over the wire', () => {
   it('GitLab: a wrong or missing token is 401; the current and the previous secret are accepted', async () => {
     const mr = await gitlab.addMergeRequest('ops/app', { sourceBranch: 'fix/a', title: 'auth' });
     await follow({ forge: 'gitlab', repo: 'ops/app', number: mr.iid });
-    gitlab.webhooks.hold();
-    const p = gitlab.ci.createPipeline('ops/app', {
-      mrIid: mr.iid,
-      sha: glSha,
-      jobs: [{ name: 'unit', stage: 'test' }],
-    });
-    gitlab.webhooks.release(() => []); // keep them to replay by hand
+    const p = gitlab.webhooks.withheld(() =>
+      gitlab.ci.createPipeline('ops/app', {
+        mrIid: mr.iid,
+        sha: glSha,
+        jobs: [{ name: 'unit', stage: 'test' }],
+      }),
+    );
     const body = JSON.stringify(gitlab.ci.pipelineHookBody(p));
     const h = (token: string | null, key = randomUUID()): Record<string, string> => ({
       'x-gitlab-event': 'Pipeline Hook',
@@ -251,13 +251,13 @@ describe('webhook endpoints over the wire', () => {
   it('drops duplicates by delivery id (X-GitHub-Delivery, Idempotency-Key, else the body hash); keeps nothing of unfollowed MRs', async () => {
     const mr = await gitlab.addMergeRequest('ops/app', { sourceBranch: 'fix/a', title: 'dups' });
     await follow({ forge: 'gitlab', repo: 'ops/app', number: mr.iid });
-    gitlab.webhooks.hold();
-    const p = gitlab.ci.createPipeline('ops/app', {
-      mrIid: mr.iid,
-      sha: glSha,
-      jobs: [{ name: 'unit', stage: 'test' }],
-    });
-    gitlab.webhooks.release(() => []);
+    const p = gitlab.webhooks.withheld(() =>
+      gitlab.ci.createPipeline('ops/app', {
+        mrIid: mr.iid,
+        sha: glSha,
+        jobs: [{ name: 'unit', stage: 'test' }],
+      }),
+    );
     const body = JSON.stringify(gitlab.ci.pipelineHookBody(p));
     const key = randomUUID();
     const h = { 'x-gitlab-event': 'Pipeline Hook', 'x-gitlab-token': GL_SECRET };
@@ -272,13 +272,13 @@ describe('webhook endpoints over the wire', () => {
     expect(JSON.parse((await post(bot.port, '/webhooks/gitlab', h, body)).body)).toEqual({ duplicate: true });
     // An MR nobody follows: 2xx, nothing recorded.
     const other = await gitlab.addMergeRequest('ops/app', { sourceBranch: 'fix/a', title: 'nobody' });
-    gitlab.webhooks.hold();
-    const q = gitlab.ci.createPipeline('ops/app', {
-      mrIid: other.iid,
-      sha: 'f'.repeat(40),
-      jobs: [{ name: 'x', stage: 'test' }],
-    });
-    gitlab.webhooks.release(() => []);
+    const q = gitlab.webhooks.withheld(() =>
+      gitlab.ci.createPipeline('ops/app', {
+        mrIid: other.iid,
+        sha: 'f'.repeat(40),
+        jobs: [{ name: 'x', stage: 'test' }],
+      }),
+    );
     const unfollowed = await post(
       bot.port,
       '/webhooks/gitlab',

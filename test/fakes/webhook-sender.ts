@@ -46,6 +46,8 @@ export interface WebhookSender {
   hold(): void;
   /** Sends the held deliveries, in the order given (default: as queued), all at once. */
   release(order?: (held: SentWebhook[]) => SentWebhook[]): void;
+  /** Runs `make` with its deliveries never sent (a test posts them by hand, or not at all). */
+  withheld<T>(make: () => T): T;
   /** Resolves when every delivery queued so far has settled (held ones excepted). */
   settled(): Promise<void>;
 }
@@ -135,6 +137,14 @@ export const createWebhookSender = (fetchImpl: typeof fetch = fetch): WebhookSen
       holding = false;
       const batch = held.splice(0, held.length);
       for (const d of order ? order(batch) : batch) deliver(d);
+    },
+    withheld(make) {
+      this.hold();
+      try {
+        return make();
+      } finally {
+        this.release(() => []);
+      }
     },
     async settled() {
       while (inflight.size > 0) await Promise.allSettled([...inflight]);
