@@ -97,8 +97,8 @@ describe('the change lifecycle (GitLab fake, SQLite)', () => {
     return out.plan;
   };
 
-  const requested = async (lc: ChangeLifecycle, pkg: string, ts = '100.1') => {
-    const p = await plan(pkg);
+  /** Alice asks for `p` in a thread of C1 at `ts`: the recorded change. */
+  const requestPlan = async (lc: ChangeLifecycle, p: ChangePlan, ts: string) => {
     const out = await lc.request({
       plan: p,
       requestedBy: 'U0ALICE',
@@ -107,7 +107,12 @@ describe('the change lifecycle (GitLab fake, SQLite)', () => {
       threadUrl: `https://x.slack.com/archives/C1/p${ts.replace('.', '')}`,
     });
     if (out.kind !== 'recorded') throw new Error(out.kind);
-    return { plan: p, change: out.change, digest: planDigest(p) };
+    return out.change;
+  };
+
+  const requested = async (lc: ChangeLifecycle, pkg: string, ts = '100.1') => {
+    const p = await plan(pkg);
+    return { plan: p, change: await requestPlan(lc, p, ts), digest: planDigest(p) };
   };
 
   const statusOf = async (id: string) => (await store.changes.get(id))?.status;
@@ -416,17 +421,7 @@ describe('the change lifecycle (GitLab fake, SQLite)', () => {
       },
       null,
     );
-    const ask = async (lc: ChangeLifecycle, ts: string) => {
-      const out = await lc.request({
-        plan: amendPlan,
-        requestedBy: 'U0ALICE',
-        requestedByName: 'alice',
-        thread: { channel: 'C1', ts },
-        threadUrl: `https://x.slack.com/archives/C1/p${ts.replace('.', '')}`,
-      });
-      if (out.kind !== 'recorded') throw new Error(out.kind);
-      return out.change;
-    };
+    const ask = (lc: ChangeLifecycle, ts: string) => requestPlan(lc, amendPlan, ts);
     const first = await ask(a, '500.1');
     const digest = planDigest(amendPlan);
     expect(await approve(a, first, digest)).toMatchObject({ kind: 'approved' });
